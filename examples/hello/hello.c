@@ -1,0 +1,53 @@
+/*
+ * hello: the smallest baton program. It records a parent span with two
+ * children into the in-memory exporter and prints what was captured.
+ *   build/bin/hello
+ */
+#include <baton/baton.h>
+#include <stdio.h>
+
+int
+main(void)
+{
+	baton_exporter exp;
+	baton_memory_exporter *mem;
+	baton_processor proc;
+
+	/* Spans end into a processor; the simple one exports on the spot. */
+	if (baton_memory_exporter_create(16, &exp, &mem) != BATON_OK ||
+	    baton_simple_processor_create(exp, &proc) != BATON_OK)
+		return 1;
+	baton_options opts = {.size = sizeof(opts), .service_name = "hello"};
+	opts.processors = &proc;
+	opts.nprocessors = 1;
+	baton_err rv = baton_init(&opts);
+	if (rv != BATON_OK) {
+		fprintf(stderr, "hello: baton_init: %s\n", baton_strerror(rv));
+		return 1;
+	}
+
+	baton_tracer *tracer = baton_tracer_get("hello", "1.0");
+	baton_span root = baton_span_start(tracer, "handle request");
+	uint32_t tok = baton_span_attach(root); /* children of root from here */
+	for (int i = 0; i < 2; i++) {
+		baton_span child = baton_span_start(tracer, "step");
+		baton_span_set_int(child, "step.index", i);
+		baton_span_end(child);
+	}
+	baton_span_detach(tok);
+	baton_span_end(root);
+
+	size_t n = baton_memory_exporter_count(mem);
+	for (size_t i = 0; i < n; i++) {
+		baton_memory_span s;
+		char tid[33], sid[17], pid[17];
+		baton_memory_exporter_get(mem, i, &s);
+		baton_hex_encode(s.context.trace_id, 16, tid);
+		baton_hex_encode(s.context.span_id, 8, sid);
+		baton_hex_encode(s.parent.span_id, 8, pid);
+		printf("%-16s trace=%s span=%s parent=%s\n", s.name, tid, sid, pid);
+	}
+	baton_fini(1000);
+	printf("%zu spans\n", n);
+	return n == 3 ? 0 : 1;
+}

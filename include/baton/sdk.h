@@ -1,0 +1,346 @@
+/*
+ * baton/sdk.h: setting the SDK up, and the plug-in interfaces.
+ *
+ * baton_init() builds the process-wide tracer provider: resource, limits,
+ * sampler and span processors. Samplers, span processors and exporters plug
+ * in through const ops tables, so a user can write their own in C.
+ */
+#ifndef BATON_SDK_H
+#define BATON_SDK_H
+
+#include <baton/trace.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Finished spans, as processors and exporters see them ---- */
+
+typedef struct baton_attr baton_attr;
+/* One attribute of a span, event or link; a singly linked list in set order. */
+struct baton_attr {
+	const baton_attr *next;
+	const char *key; /* NUL-terminated */
+	baton_value value;
+};
+
+typedef struct baton_event baton_event;
+struct baton_event {
+	const baton_event *next;
+	const char *name;
+	uint64_t time_unix_ns;
+	const baton_attr *attrs;
+	uint32_t nattrs;
+	uint32_t dropped_attrs;
+};
+
+typedef struct baton_link baton_link;
+struct baton_link {
+	const baton_link *next;
+	baton_span_context context; /* context.tracestate may be NULL */
+	const baton_attr *attrs;
+	uint32_t nattrs;
+	uint32_t dropped_attrs;
+};
+
+/* The resource: the entity producing spans (service.name and friends). */
+typedef struct baton_resource {
+	const baton_attr *attrs;
+	uint32_t nattrs;
+	const char *service_name; /* also in attrs as service.name */
+} baton_resource;
+
+/* The instrumentation scope of a tracer. */
+typedef struct baton_scope {
+	const char *name;
+	const char *version; /* may be NULL */
+} baton_scope;
+
+/*
+ * A finished span, read-only. Valid from on_end until the processor calls
+ * baton_span_data_release(). Strings are NUL-terminated.
+ */
+typedef struct baton_span_data {
+	baton_span_context context;
+	baton_span_context parent; /* invalid for a root span */
+	const char *name;
+	baton_span_kind kind;
+	uint64_t start_unix_ns;
+	uint64_t end_unix_ns;
+	const baton_attr *attrs;
+	const baton_event *events;
+	const baton_link *links;
+	uint32_t nattrs, nevents, nlinks;
+	uint32_t dropped_attrs, dropped_events, dropped_links;
+	baton_status_code status;
+	const char *status_message; /* NULL unless status is ERROR with a text */
+	const baton_resource *resource;
+	const baton_scope *scope;
+} baton_span_data;
+
+/* Finds an attribute by key in a list; NULL when absent. */
+BATON_API const baton_attr *baton_attr_find(const baton_attr *list, const char *key);
+
+/*
+ * Returns a finished span to baton's span store. A processor calls it once
+ * for each span it got in on_end, from any thread. Thread-safe.
+ */
+BATON_API void baton_span_data_release(const baton_span_data *span);
+
+/* ---- Exporters ---- */
+
+/*
+ * An exporter sends a batch of finished spans somewhere. Calls are never
+ * concurrent for one exporter instance (the processor serialises them).
+ * export() borrows the spans for the duration of the call; it returns
+ * BATON_OK, or an error when the batch was not delivered (the caller counts
+ * the spans as dropped for export failure; the exporter has done any
+ * retrying it wants). size is sizeof(baton_exporter_ops).
+ */
+typedef struct baton_exporter_ops {
+	size_t size;
+	const char *name;
+	baton_err (*export_spans)(void *arg, const baton_span_data *const *spans, size_t n);
+	baton_err (*force_flush)(void *arg, uint32_t timeout_ms); /* may be NULL */
+	/* Bounded by timeout_ms; after it, export_spans is not called again. */
+	baton_err (*shutdown)(void *arg, uint32_t timeout_ms); /* may be NULL */
+	void (*destroy)(void *arg);                          /* may be NULL */
+} baton_exporter_ops;
+
+typedef struct baton_exporter {
+	const baton_exporter_ops *ops;
+	void *arg;
+} baton_exporter;
+
+/* ---- Span processors ---- */
+
+/*
+ * A span processor receives every recording span when it ends. on_end must
+ * not block: it takes ownership of the span and must call
+ * baton_span_data_release() exactly once (now or later, from any thread).
+ * With several processors, each one gets its own reference.
+ */
+typedef struct baton_processor_ops {
+	size_t size;
+	const char *name;
+	void (*on_end)(void *arg, const baton_span_data *span);
+	baton_err (*force_flush)(void *arg, uint32_t timeout_ms); /* may be NULL */
+	baton_err (*shutdown)(void *arg, uint32_t timeout_ms);    /* may be NULL */
+	void (*destroy)(void *arg);                             /* may be NULL */
+} baton_processor_ops;
+
+typedef struct baton_processor {
+	const baton_processor_ops *ops;
+	void *arg;
+} baton_processor;
+
+/*
+ * The simple processor: exports each span synchronously in on_end, on the
+ * caller's thread, under a mutex. For tests and debugging, not production.
+ * Takes ownership of exporter (destroys it in destroy). On success writes
+ * *out. Returns BATON_OK, BATON_EINVAL, BATON_ENOMEM.
+ */
+BATON_API baton_err baton_simple_processor_create(baton_exporter exporter,
+                                                  baton_processor *out);
+
+/* ---- The in-memory exporter (tests) ---- */
+
+/* A captured span: deep copies of the fields tests look at most. */
+typedef struct baton_memory_span {
+	baton_span_context context;
+	baton_span_context parent;
+	char name[128];
+	baton_span_kind kind;
+	uint64_t start_unix_ns, end_unix_ns;
+	baton_status_code status;
+	uint32_t nattrs, nevents, nlinks;
+	uint32_t dropped_attrs, dropped_events, dropped_links;
+	/* A text rendering "key=value\n" of every attribute, cut at 1 KiB. */
+	char attrs_text[1024];
+	baton_span_context first_link;
+	char first_event[64];
+	double sample_rate; /* the SampleRate attribute, 0 when absent */
+	char tracestate[256];
+} baton_memory_span;
+
+typedef struct baton_memory_exporter baton_memory_exporter;
+
+/*
+ * Creates an exporter that keeps up to capacity spans in memory (more are
+ * counted and dropped). The returned exporter owns the store; read it with
+ * the functions below until the exporter is destroyed. Thread-safe reads.
+ */
+BATON_API baton_err baton_memory_exporter_create(size_t capacity, baton_exporter *out,
+                                                 baton_memory_exporter **store);
+BATON_API size_t baton_memory_exporter_count(baton_memory_exporter *store);
+/* Copies span i (in export order) into *out. Returns BATON_EINVAL past the end. */
+BATON_API baton_err baton_memory_exporter_get(baton_memory_exporter *store, size_t i,
+                                              baton_memory_span *out);
+BATON_API void baton_memory_exporter_clear(baton_memory_exporter *store);
+/* Number of export_spans calls so far. */
+BATON_API size_t baton_memory_exporter_batches(baton_memory_exporter *store);
+
+/* ---- Samplers ---- */
+
+typedef enum baton_sampling_decision {
+	BATON_SAMPLING_DROP = 0,
+	BATON_SAMPLING_RECORD_ONLY = 1,
+	BATON_SAMPLING_RECORD_AND_SAMPLE = 2,
+} baton_sampling_decision;
+
+/* What a sampler sees. */
+typedef struct baton_sampling_params {
+	const baton_span_context *parent; /* never NULL; may be invalid */
+	const uint8_t *trace_id;          /* the span's trace id (parent's or new) */
+	const char *name;
+	baton_span_kind kind;
+	const baton_kv *attrs;
+	size_t nattrs;
+} baton_sampling_params;
+
+/* What a sampler answers. */
+typedef struct baton_sampling_result {
+	baton_sampling_decision decision;
+	/*
+	 * OTEP 235 threshold of this decision (rejection threshold, 56-bit)
+	 * when has_threshold; it goes into tracestate as ot=th and into the
+	 * SampleRate attribute. A sampler that does not know leaves it false.
+	 */
+	bool has_threshold;
+	uint64_t threshold;
+} baton_sampling_result;
+
+typedef struct baton_sampler_ops {
+	size_t size;
+	const char *name;
+	/* Must be cheap, lock-free and thread-safe: it runs on every span start. */
+	void (*should_sample)(void *arg, const baton_sampling_params *p,
+	                      baton_sampling_result *r);
+	void (*destroy)(void *arg); /* may be NULL */
+} baton_sampler_ops;
+
+typedef struct baton_sampler {
+	const baton_sampler_ops *ops;
+	void *arg;
+} baton_sampler;
+
+/*
+ * Built-in samplers. Each create writes *out on success; the sampler is
+ * owned by whoever it is given to (baton_init takes ownership).
+ * traceidratio is OTEP 235 consistent probability sampling: keep iff the
+ * low 56 bits of the trace id >= (1 - ratio) * 2^56. parentbased follows the
+ * parent's sampled flag when there is a parent, else root decides; root is
+ * owned by the parent-based sampler.
+ */
+BATON_API baton_sampler baton_sampler_always_on(void);
+BATON_API baton_sampler baton_sampler_always_off(void);
+BATON_API baton_err baton_sampler_traceidratio(double ratio, baton_sampler *out);
+BATON_API baton_err baton_sampler_parentbased(baton_sampler root, baton_sampler *out);
+/* Destroys a sampler that was never given to baton_init. */
+BATON_API void baton_sampler_destroy(baton_sampler sampler);
+
+/* Converts a probability to an OTEP 235 threshold, and back. */
+BATON_API uint64_t baton_threshold_from_probability(double p);
+BATON_API double baton_probability_from_threshold(uint64_t threshold);
+
+/*
+ * Builds the sampler that OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG
+ * name (default parentbased_always_on). An unknown or malformed value logs a
+ * warning and gives the default. Returns BATON_OK or BATON_ENOMEM.
+ */
+BATON_API baton_err baton_sampler_from_env(baton_sampler *out);
+
+/* Hook for sampler kinds defined outside the core (e.g. jaeger_remote):
+ * called by baton_sampler_from_env for a name the core does not know.
+ * Returns BATON_OK and writes *out when it handled name. */
+typedef baton_err (*baton_sampler_factory_fn)(const char *name, const char *arg,
+                                              baton_sampler *out);
+BATON_API void baton_sampler_register_factory(baton_sampler_factory_fn fn);
+
+/* ---- Set-up ---- */
+
+/* Keep-probability curve by fanout size: see baton/sampling.h. */
+typedef struct baton_fanout_policy baton_fanout_policy;
+
+/* Span limits; 0 in a field means "the default" (OTel's, or the env var). */
+typedef struct baton_limits {
+	uint32_t attribute_count;        /* OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT, 128 */
+	uint32_t event_count;            /* OTEL_SPAN_EVENT_COUNT_LIMIT, 128 */
+	uint32_t link_count;             /* OTEL_SPAN_LINK_COUNT_LIMIT, 128 */
+	uint32_t event_attribute_count;  /* OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT, 128 */
+	uint32_t link_attribute_count;   /* OTEL_LINK_ATTRIBUTE_COUNT_LIMIT, 128 */
+	uint32_t attribute_value_length; /* OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT, none */
+	uint32_t span_arena_bytes;       /* BATON_SPAN_ARENA_BYTES, 2048 */
+	uint32_t max_live_spans;         /* BATON_MAX_SPANS, 65536 records in all */
+} baton_limits;
+
+/*
+ * Options for baton_init(). Zero-initialise and set size =
+ * sizeof(baton_options); every zero field takes its default from the
+ * environment (OTEL_* variables) or OpenTelemetry's default.
+ */
+typedef struct baton_options {
+	size_t size;
+	const char *service_name;        /* default OTEL_SERVICE_NAME, else "unknown_service" */
+	const baton_kv *resource_attrs;  /* added after OTEL_RESOURCE_ATTRIBUTES */
+	size_t nresource_attrs;
+	baton_sampler sampler;           /* ops NULL: baton_sampler_from_env() */
+	const baton_processor *processors; /* baton_init takes ownership of each */
+	size_t nprocessors;
+	baton_limits limits;
+	/* Give unsampled spans ids (log correlation) and send them in envelopes. */
+	bool propagate_unsampled_ids;
+	/* Ignore OTEL_SDK_DISABLED. */
+	bool ignore_disabled_env;
+	/*
+	 * Fanout sampling curve; NULL: BATON_FANOUT_SAMPLING, else the default
+	 * 1:1,100:0.1,10000:0.001. baton_init takes ownership.
+	 */
+	baton_fanout_policy *fanout_policy;
+} baton_options;
+
+/*
+ * Initialises baton for this process. opts may be NULL: everything from the
+ * environment, with no processor (spans are sampled and dropped; see
+ * baton_auto_init() in baton/exporters.h for env-chosen exporters).
+ * Takes ownership of opts->sampler and opts->processors[] on success and
+ * on failure. Returns BATON_OK, BATON_ESTATE when already initialised,
+ * BATON_EDISABLED when OTEL_SDK_DISABLED=true (spans become no-ops),
+ * BATON_ENOMEM. Not thread-safe: call once, before other threads use baton.
+ */
+BATON_API baton_err baton_init(const baton_options *opts);
+
+/*
+ * Flushes and shuts every processor down within timeout_ms in all, then
+ * frees everything. Spans still open are not exported. After it,
+ * baton_init() may be called again. Not thread-safe.
+ */
+BATON_API baton_err baton_fini(uint32_t timeout_ms);
+
+/* Asks every processor to export what it holds, within timeout_ms. Thread-safe. */
+BATON_API baton_err baton_force_flush(uint32_t timeout_ms);
+
+/* Returns the resource of the running SDK, or NULL before baton_init(). */
+BATON_API const baton_resource *baton_resource_get(void);
+
+/* SDK self-telemetry counters (monotonic since baton_init). */
+typedef struct baton_sdk_stats {
+	uint64_t spans_started;   /* otel.sdk.span.started (recording spans) */
+	uint64_t spans_unsampled; /* spans started but not sampled */
+	uint64_t spans_ended;     /* recording spans ended */
+	uint64_t spans_dropped_no_store; /* span store exhausted at start */
+	uint64_t spans_live;      /* records in use (started, not yet released) */
+	uint64_t store_records;   /* records allocated in all */
+} baton_sdk_stats;
+BATON_API void baton_sdk_stats_get(baton_sdk_stats *out);
+
+/* Reads an environment variable the way baton does (NULL when unset or empty). */
+BATON_API const char *baton_getenv(const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+
+#include <baton/sampling.h>
+
+#endif /* BATON_SDK_H */

@@ -1,0 +1,267 @@
+/* baton_init / baton_fini, tracers, limits, stats. */
+#include "trace/trace_int.h"
+
+#include <string.h>
+
+bt_provider bt_prov;
+bool bt_initialized;
+_Atomic uint64_t bt_epoch;
+
+struct baton_tracer {
+	baton_scope scope; /* first: spans point at it as their scope */
+	struct baton_tracer *next;
+};
+static pthread_mutex_t bt_tracers_mtx = PTHREAD_MUTEX_INITIALIZER;
+static struct baton_tracer *bt_tracers;
+
+static bool
+bt_str_eq(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+baton_tracer *
+baton_tracer_get(const char *name, const char *version)
+{
+	struct baton_tracer *t;
+	if (name == NULL)
+		name = "";
+	pthread_mutex_lock(&bt_tracers_mtx);
+	for (t = bt_tracers; t != NULL; t = t->next) {
+		if (bt_str_eq(t->scope.name, name) && bt_str_eq(t->scope.version, version))
+			goto out;
+	}
+	t = bt_calloc(1, sizeof(*t));
+	if (t == NULL)
+		goto out;
+	t->scope.name = bt_strdup(name);
+	t->scope.version = version ? bt_strdup(version) : NULL;
+	if (t->scope.name == NULL || (version != NULL && t->scope.version == NULL)) {
+		bt_free((char *)t->scope.name);
+		bt_free((char *)t->scope.version);
+		bt_free(t);
+		t = NULL;
+		goto out;
+	}
+	t->next = bt_tracers;
+	bt_tracers = t;
+out:
+	pthread_mutex_unlock(&bt_tracers_mtx);
+	return t;
+}
+
+static void
+bt_tracers_free(void)
+{
+	pthread_mutex_lock(&bt_tracers_mtx);
+	while (bt_tracers != NULL) {
+		struct baton_tracer *t = bt_tracers;
+		bt_tracers = t->next;
+		bt_free((char *)t->scope.name);
+		bt_free((char *)t->scope.version);
+		bt_free(t);
+	}
+	pthread_mutex_unlock(&bt_tracers_mtx);
+}
+
+static uint32_t
+bt_limit(uint32_t code, const char *env, uint32_t dflt)
+{
+	uint32_t v;
+	if (code != 0)
+		return code;
+	if (bt_env_u32(env, &v))
+		return v;
+	return dflt;
+}
+
+static void
+bt_limits_resolve(bt_limits *l, const baton_limits *in)
+{
+	static const baton_limits none;
+	if (in == NULL)
+		in = &none;
+	l->attr_count = bt_limit(in->attribute_count, "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", 128);
+	l->event_count = bt_limit(in->event_count, "OTEL_SPAN_EVENT_COUNT_LIMIT", 128);
+	l->link_count = bt_limit(in->link_count, "OTEL_SPAN_LINK_COUNT_LIMIT", 128);
+	l->event_attr_count =
+	    bt_limit(in->event_attribute_count, "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", 128);
+	l->link_attr_count =
+	    bt_limit(in->link_attribute_count, "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", 128);
+	l->value_length = bt_limit(in->attribute_value_length,
+	                           "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", UINT32_MAX);
+	l->arena_bytes = bt_limit(in->span_arena_bytes, "BATON_SPAN_ARENA_BYTES", 2048);
+	if (l->arena_bytes < 256)
+		l->arena_bytes = 256;
+	if (l->arena_bytes > (1u << 24))
+		l->arena_bytes = 1u << 24;
+	l->max_spans = bt_limit(in->max_live_spans, "BATON_MAX_SPANS", 16384);
+	if (l->max_spans < BT_CHUNK_SPANS)
+		l->max_spans = BT_CHUNK_SPANS;
+}
+
+static void
+bt_procs_destroy(const baton_processor *procs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (procs[i].ops != NULL && procs[i].ops->destroy != NULL)
+			procs[i].ops->destroy(procs[i].arg);
+	}
+}
+
+baton_err
+baton_init(const baton_options *opts)
+{
+	static const baton_options none = {sizeof(baton_options)};
+	baton_err rv = BATON_OK;
+	bool disabled = false;
+
+	if (opts == NULL)
+		opts = &none;
+	if (bt_initialized) {
+		baton_sampler_destroy(opts->sampler);
+		bt_procs_destroy(opts->processors, opts->nprocessors);
+		baton_fanout_policy_destroy(opts->fanout_policy);
+		return BATON_ESTATE;
+	}
+	bt_random_global_init();
+	memset(&bt_prov, 0, sizeof(bt_prov));
+	bt_limits_resolve(&bt_prov.limits, &opts->limits);
+	bt_prov.propagate_unsampled_ids = opts->propagate_unsampled_ids;
+	if (!opts->ignore_disabled_env)
+		bt_env_bool("OTEL_SDK_DISABLED", &disabled);
+	bt_prov.disabled = disabled;
+
+	rv = bt_resource_build(&bt_prov.resource, opts->service_name, opts->resource_attrs,
+	                       opts->nresource_attrs);
+	if (rv != BATON_OK)
+		goto fail_resource;
+	rv = bt_store_init(&bt_prov.store, &bt_prov.limits);
+	if (rv != BATON_OK)
+		goto fail_store;
+	if (opts->nprocessors > 0) {
+		bt_prov.procs = bt_calloc(opts->nprocessors, sizeof(baton_processor));
+		if (bt_prov.procs == NULL) {
+			rv = BATON_ENOMEM;
+			goto fail_procs;
+		}
+		memcpy(bt_prov.procs, opts->processors, opts->nprocessors * sizeof(baton_processor));
+		bt_prov.nprocs = opts->nprocessors;
+	}
+	if (opts->sampler.ops != NULL) {
+		bt_prov.sampler = opts->sampler;
+	} else {
+		rv = baton_sampler_from_env(&bt_prov.sampler);
+		if (rv != BATON_OK)
+			goto fail_sampler;
+	}
+	if (opts->fanout_policy != NULL) {
+		bt_fanout_installed = opts->fanout_policy;
+	} else if (baton_getenv("BATON_FANOUT_SAMPLING") != NULL) {
+		baton_fanout_policy *fp = NULL;
+		char err[128];
+		baton_err e = baton_fanout_policy_parse(baton_getenv("BATON_FANOUT_SAMPLING"), &fp,
+		                                        err, sizeof(err));
+		if (e == BATON_OK)
+			bt_fanout_installed = fp;
+		else
+			bt_warn("BATON_FANOUT_SAMPLING: %s; using the default %s",
+			        e == BATON_EFORMAT ? err : baton_strerror(e), BATON_FANOUT_DEFAULT);
+	}
+	atomic_fetch_add(&bt_epoch, 1);
+	bt_initialized = true;
+	return disabled ? BATON_EDISABLED : BATON_OK;
+
+fail_sampler:
+	bt_free(bt_prov.procs);
+	bt_prov.procs = NULL;
+	bt_prov.nprocs = 0;
+fail_procs:
+	bt_store_fini(&bt_prov.store);
+fail_store:
+	bt_resource_free(&bt_prov.resource);
+fail_resource:
+	baton_fanout_policy_destroy(opts->fanout_policy);
+	baton_sampler_destroy(opts->sampler);
+	bt_procs_destroy(opts->processors, opts->nprocessors);
+	return rv;
+}
+
+/* Splits what is left of a deadline evenly over the processors still to go. */
+static uint32_t
+bt_share(uint64_t deadline, size_t left)
+{
+	uint64_t now = bt_now_mono_ns();
+	if (now >= deadline || left == 0)
+		return 0;
+	return (uint32_t)((deadline - now) / 1000000u / left);
+}
+
+baton_err
+baton_force_flush(uint32_t timeout_ms)
+{
+	baton_err rv = BATON_OK;
+	if (!bt_initialized)
+		return BATON_ESTATE;
+	uint64_t deadline = bt_now_mono_ns() + (uint64_t)timeout_ms * 1000000u;
+	for (size_t i = 0; i < bt_prov.nprocs; i++) {
+		const baton_processor *p = &bt_prov.procs[i];
+		if (p->ops->force_flush == NULL)
+			continue;
+		baton_err e = p->ops->force_flush(p->arg, bt_share(deadline, bt_prov.nprocs - i));
+		if (e != BATON_OK && rv == BATON_OK)
+			rv = e;
+	}
+	return rv;
+}
+
+baton_err
+baton_fini(uint32_t timeout_ms)
+{
+	baton_err rv = BATON_OK;
+	if (!bt_initialized)
+		return BATON_ESTATE;
+	uint64_t deadline = bt_now_mono_ns() + (uint64_t)timeout_ms * 1000000u;
+	for (size_t i = 0; i < bt_prov.nprocs; i++) {
+		const baton_processor *p = &bt_prov.procs[i];
+		if (p->ops->shutdown == NULL)
+			continue;
+		baton_err e = p->ops->shutdown(p->arg, bt_share(deadline, bt_prov.nprocs - i));
+		if (e != BATON_OK && rv == BATON_OK)
+			rv = e;
+	}
+	bt_procs_destroy(bt_prov.procs, bt_prov.nprocs);
+	bt_free(bt_prov.procs);
+	baton_sampler_destroy(bt_prov.sampler);
+	bt_initialized = false;
+	atomic_fetch_add(&bt_epoch, 1);
+	bt_store_fini(&bt_prov.store);
+	bt_resource_free(&bt_prov.resource);
+	bt_tracers_free();
+	baton_fanout_policy_destroy((baton_fanout_policy *)bt_fanout_installed);
+	bt_fanout_installed = NULL;
+	memset(&bt_prov, 0, sizeof(bt_prov));
+	return rv;
+}
+
+const baton_resource *
+baton_resource_get(void)
+{
+	return bt_initialized ? &bt_prov.resource : NULL;
+}
+
+void
+baton_sdk_stats_get(baton_sdk_stats *out)
+{
+	if (out == NULL)
+		return;
+	memset(out, 0, sizeof(*out));
+	if (!bt_initialized)
+		return;
+	out->spans_started = atomic_load(&bt_prov.started);
+	out->spans_unsampled = atomic_load(&bt_prov.unsampled);
+	out->spans_ended = atomic_load(&bt_prov.ended);
+	out->spans_dropped_no_store = atomic_load(&bt_prov.dropped_no_store);
+	out->spans_live = atomic_load(&bt_prov.store.live);
+	out->store_records = (uint64_t)atomic_load(&bt_prov.store.nchunks) * BT_CHUNK_SPANS;
+}

@@ -1,0 +1,129 @@
+/*
+ * Internal trace structures: span records, the span store, the provider.
+ *
+ * Memory: every recording span lives in a preallocated record of
+ * sizeof(bt_span) + limits.span_arena_bytes bytes, taken from the span
+ * store and given back when the last processor releases it. Attributes,
+ * events, links and their strings are carved from the record's arena, so
+ * starting, annotating and ending a span allocates nothing once the store
+ * is warm. The store holds at most limits.max_live_spans records: the total
+ * bound is max_live_spans * (sizeof(bt_span) + span_arena_bytes).
+ */
+#ifndef BT_TRACE_INT_H
+#define BT_TRACE_INT_H
+
+#include "core/core.h"
+
+#include <pthread.h>
+
+typedef struct bt_limits {
+	uint32_t attr_count, event_count, link_count;
+	uint32_t event_attr_count, link_attr_count;
+	uint32_t value_length; /* UINT32_MAX: no limit */
+	uint32_t arena_bytes;
+	uint32_t max_spans;
+} bt_limits;
+
+typedef struct bt_span {
+	baton_span_data data; /* first: a baton_span_data * is a bt_span * */
+	_Atomic uint32_t gen; /* handle generation; bumped at end */
+	uint32_t index;       /* 1-based store index */
+	_Atomic uint32_t refs;
+	bool ended;
+	bool recording;
+	uint32_t arena_used;
+	baton_attr *attr_tail;
+	baton_event *event_tail;
+	baton_link *link_tail;
+	_Alignas(8) char arena[];
+} bt_span;
+
+/* Handle encoding: low 32 bits store index (0: no record), high 32 the generation. */
+#define BT_HANDLE(idx, gen) ((uint64_t)(gen) << 32 | (uint64_t)(idx))
+#define BT_HANDLE_INDEX(h)  ((uint32_t)(h))
+#define BT_HANDLE_GEN(h)    ((uint32_t)((h) >> 32))
+/* A non-recording span whose trace is decided unsampled (no record, no ids). */
+#define BT_SPAN_UNSAMPLED ((baton_span){BT_HANDLE(0, 1)})
+
+#define BT_CHUNK_SHIFT 6
+#define BT_CHUNK_SPANS (1u << BT_CHUNK_SHIFT)
+
+typedef struct bt_store {
+	pthread_mutex_t mtx;
+	char **chunks;     /* max_chunks slots, filled as the store grows */
+	_Atomic uint32_t nchunks; /* published with release after chunks[] is set */
+	uint32_t max_chunks;
+	uint32_t *free_idx; /* global free list (a stack) of indices */
+	uint32_t nfree;
+	size_t rec_size;
+	_Atomic uint64_t live;
+} bt_store;
+
+typedef struct bt_provider {
+	bool disabled;
+	bool propagate_unsampled_ids;
+	bt_limits limits;
+	baton_sampler sampler;
+	baton_processor *procs;
+	size_t nprocs;
+	baton_resource resource;
+	bt_store store;
+	_Atomic uint64_t started, unsampled, ended, dropped_no_store;
+} bt_provider;
+
+/* The provider, valid while bt_initialized. */
+extern bt_provider bt_prov;
+extern bool bt_initialized;
+/* Bumped by each baton_init: per-thread caches of an older store are void. */
+extern _Atomic uint64_t bt_epoch;
+
+baton_err bt_store_init(bt_store *s, const bt_limits *lim);
+void bt_store_fini(bt_store *s);
+bt_span *bt_store_alloc(bt_store *s);
+void bt_store_release(bt_store *s, bt_span *sp);
+
+static inline bt_span *
+bt_store_get(bt_store *s, uint32_t idx)
+{
+	uint32_t i = idx - 1;
+	return (bt_span *)(s->chunks[i >> BT_CHUNK_SHIFT] + (size_t)(i & (BT_CHUNK_SPANS - 1)) * s->rec_size);
+}
+
+/* Looks up a live, recording-or-not, not-ended span; NULL for anything else. */
+static inline bt_span *
+bt_span_lookup(baton_span h)
+{
+	uint32_t idx = BT_HANDLE_INDEX(h.id);
+	if (idx == 0 || !bt_initialized ||
+	    idx > atomic_load_explicit(&bt_prov.store.nchunks, memory_order_acquire) * BT_CHUNK_SPANS)
+		return NULL;
+	bt_span *sp = bt_store_get(&bt_prov.store, idx);
+	if (atomic_load_explicit(&sp->gen, memory_order_relaxed) != BT_HANDLE_GEN(h.id) ||
+	    sp->ended)
+		return NULL;
+	return sp;
+}
+
+/* Arena helpers (span.c). */
+void *bt_arena_alloc(bt_span *sp, size_t n);
+const char *bt_arena_strn(bt_span *sp, const char *s, size_t n);
+/* Appends an attribute to a list (span, event or link); false when dropped. */
+bool bt_attr_put(bt_span *sp, const baton_attr **head, baton_attr **tail, uint32_t *count,
+                 uint32_t limit, const char *key, const baton_value *v, bool replace);
+
+/* Resource (resource.c). */
+baton_err bt_resource_build(baton_resource *res, const char *service_name,
+                            const baton_kv *extra, size_t nextra);
+void bt_resource_free(baton_resource *res);
+/* Parses OTEL_RESOURCE_ATTRIBUTES-style "k=v,k2=v2" (percent-decoded) and calls
+ * fn for each well-formed pair; malformed entries are skipped with a warning. */
+void bt_parse_kv_list(const char *s, const char *what,
+                      void (*fn)(void *arg, const char *k, const char *v), void *arg);
+
+/* The fanout policy baton_init installed (fanout.c); NULL: the default. */
+extern const baton_fanout_policy *bt_fanout_installed;
+
+/* Thread-local current context (context.c). */
+bool bt_current_context(baton_span_context *out);
+
+#endif /* BT_TRACE_INT_H */

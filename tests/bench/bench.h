@@ -1,0 +1,48 @@
+/*
+ * baton_bench: every benchmark registers itself with BENCH(); main runs
+ * them and prints one JSON object per line:
+ *   {"bench": NAME, "unit": "ns/op"|"ops/s", "median": x, "p99": y, "runs": n}
+ * plus "baseline" and "ratio" (median / baseline median, both measured in
+ * this run) for a benchmark that names a baseline.
+ */
+#ifndef BATON_BENCH_H
+#define BATON_BENCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+/*
+ * One sample. For "ns/op": run iters operations and return the elapsed
+ * nanoseconds of the timed part only (set-up outside the clock). For
+ * "ops/s": return the rate achieved in one run of about iters operations.
+ */
+typedef double (*bench_fn)(uint64_t iters);
+
+void bench_register(const char *name, const char *unit, const char *baseline, bench_fn fn,
+                    uint64_t iters);
+/* True under --quick (CI): benchmarks may shrink their own set-up. */
+bool bench_quick(void);
+/* Adds an extra JSON field to this benchmark's line, e.g. "dropped". */
+void bench_note(const char *key, double value);
+
+static inline uint64_t
+bench_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Keeps the compiler from deleting a computation whose result is unused. */
+#define bench_keep(x) __asm__ volatile("" : : "g"(x) : "memory")
+
+#define BENCH(name, unit, baseline, n_iters)                                               \
+	static double bench_##name(uint64_t);                                            \
+	__attribute__((constructor)) static void bench_reg_##name(void)                  \
+	{                                                                                \
+		bench_register(#name, unit, baseline, bench_##name, n_iters);            \
+	}                                                                                \
+	static double bench_##name(uint64_t iters)
+
+#endif

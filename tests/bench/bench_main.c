@@ -1,0 +1,193 @@
+/*
+ * build/bin/baton_bench [--filter SUBSTR] [--quick] [--runs N] [--list]
+ * Runs every registered benchmark (or those whose name contains SUBSTR)
+ * and prints one JSON line each. A baseline named by a selected benchmark
+ * runs too, so each ratio compares two figures of the same run.
+ */
+#include "bench.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BENCH_MAX 128
+
+struct bench {
+	const char *name, *unit, *baseline;
+	bench_fn fn;
+	uint64_t iters;
+	bool selected, done;
+	double median, p99;
+	int runs;
+	char notes[256];
+};
+
+static struct bench benches[BENCH_MAX];
+static int nbenches;
+static bool quick;
+static struct bench *current;
+
+void
+bench_register(const char *name, const char *unit, const char *baseline, bench_fn fn,
+               uint64_t iters)
+{
+	if (nbenches < BENCH_MAX)
+		benches[nbenches++] = (struct bench){name, unit, baseline, fn, iters};
+}
+
+bool
+bench_quick(void)
+{
+	return quick;
+}
+
+void
+bench_note(const char *key, double value)
+{
+	if (current == NULL)
+		return;
+	size_t off = strlen(current->notes);
+	snprintf(current->notes + off, sizeof(current->notes) - off, ", \"%s\": %.6g", key, value);
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static int
+bench_order(const void *a, const void *b)
+{
+	return strcmp(((const struct bench *)a)->name, ((const struct bench *)b)->name);
+}
+
+static struct bench *
+find(const char *name)
+{
+	for (int i = 0; i < nbenches; i++) {
+		if (strcmp(benches[i].name, name) == 0)
+			return &benches[i];
+	}
+	return NULL;
+}
+
+static void
+run(struct bench *b, int nruns)
+{
+	double samples[256];
+	bool ns = strcmp(b->unit, "ns/op") == 0;
+	uint64_t iters = b->iters;
+	if (quick && iters > 10)
+		iters /= 10;
+	if (b->done)
+		return;
+	if (b->baseline != NULL) {
+		struct bench *base = find(b->baseline);
+		if (base != NULL)
+			run(base, nruns);
+	}
+	current = b;
+	b->notes[0] = '\0';
+	b->fn(iters); /* warm-up: caches, span store, lazy set-up */
+	b->notes[0] = '\0';
+	for (int i = 0; i < nruns; i++) {
+		double v = b->fn(iters);
+		samples[i] = ns ? v / (double)iters : v;
+	}
+	qsort(samples, (size_t)nruns, sizeof(double), cmp_double);
+	b->median = nruns % 2 ? samples[nruns / 2]
+	                      : (samples[nruns / 2 - 1] + samples[nruns / 2]) / 2;
+	/* p99 by nearest rank; "worst" is the slow end: high ns/op, low ops/s. */
+	int k = (int)(0.99 * nruns + 0.999999) - 1;
+	if (k < 0)
+		k = 0;
+	b->p99 = ns ? samples[k] : samples[nruns - 1 - k];
+	b->runs = nruns;
+	b->done = true;
+	printf("{\"bench\": \"%s\", \"unit\": \"%s\", \"median\": %.4g, \"p99\": %.4g, \"runs\": %d",
+	       b->name, b->unit, b->median, b->p99, b->runs);
+	if (b->baseline != NULL) {
+		struct bench *base = find(b->baseline);
+		if (base != NULL && base->done && base->median > 0)
+			printf(", \"baseline\": \"%s\", \"ratio\": %.4f", base->name,
+			       b->median / base->median);
+	}
+	printf("%s}\n", b->notes);
+	fflush(stdout);
+	current = NULL;
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: baton_bench [--filter SUBSTR] [--quick] [--runs N] [--list]\n"
+	           "  --filter SUBSTR  run only benchmarks whose name contains SUBSTR\n"
+	           "  --quick          fewer and shorter runs (CI)\n"
+	           "  --runs N         samples per benchmark (default 21, quick 5; max 255)\n"
+	           "  --list           print the benchmark names and exit\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"filter", required_argument, NULL, 'f'}, {"quick", no_argument, NULL, 'q'},
+		{"runs", required_argument, NULL, 'r'},   {"list", no_argument, NULL, 'l'},
+		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+	};
+	const char *filter = NULL;
+	int nruns = 0, c;
+	bool list = false;
+	while ((c = getopt_long(argc, argv, "f:qr:lh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			filter = optarg;
+			break;
+		case 'q':
+			quick = true;
+			break;
+		case 'r':
+			nruns = atoi(optarg);
+			if (nruns < 1 || nruns > 255) {
+				fprintf(stderr, "baton_bench: --runs takes 1 to 255\n");
+				return 2;
+			}
+			break;
+		case 'l':
+			list = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (nruns == 0)
+		nruns = quick ? 5 : 21;
+	qsort(benches, (size_t)nbenches, sizeof(benches[0]), bench_order);
+	int matched = 0;
+	for (int i = 0; i < nbenches; i++) {
+		if (list) {
+			printf("%s\n", benches[i].name);
+			continue;
+		}
+		if (filter == NULL || strstr(benches[i].name, filter) != NULL) {
+			run(&benches[i], nruns);
+			matched++;
+		}
+	}
+	if (!list && matched == 0) {
+		fprintf(stderr, "baton_bench: no benchmark matches \"%s\"\n", filter);
+		return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,177 @@
+/* Core: versions, errors, allocator, ids, clocks. */
+#include <baton/baton.h>
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+Test(core, version_macros_agree_with_runtime_version)
+{
+	char buf[32];
+	snprintf(buf, sizeof(buf), "%d.%d.%d", BATON_VERSION_MAJOR, BATON_VERSION_MINOR,
+	         BATON_VERSION_PATCH);
+	cr_assert_str_eq(baton_version(), buf);
+	cr_assert_str_eq(BATON_VERSION_STRING, buf);
+	cr_assert_eq(BATON_VERSION_HEX,
+	             (BATON_VERSION_MAJOR << 16) | (BATON_VERSION_MINOR << 8) | BATON_VERSION_PATCH);
+	cr_assert_eq(BATON_TRACE_ID_SIZE, 16);
+	cr_assert_eq(BATON_SPAN_ID_SIZE, 8);
+	cr_assert_eq(BATON_TH_MAX, (uint64_t)1 << 56);
+}
+
+Test(core, strerror_never_returns_null)
+{
+	for (int e = -5; e < 200; e++) {
+		const char *s = baton_strerror((baton_err)e);
+		cr_assert_not_null(s);
+		cr_assert_gt(strlen(s), 0);
+	}
+	cr_assert_str_eq(baton_strerror(BATON_OK), "no error");
+	cr_assert_str_eq(baton_strerror((baton_err)9999), "unknown error");
+	cr_assert_str_neq(baton_strerror(BATON_ETRUNCATED), baton_strerror(BATON_EFORMAT));
+}
+
+static size_t allocs;
+static void *
+counting_malloc(size_t n)
+{
+	allocs++;
+	return malloc(n);
+}
+static void *
+counting_calloc(size_t a, size_t b)
+{
+	allocs++;
+	return calloc(a, b);
+}
+
+Test(core, replaced_allocator_is_used_and_cannot_change_after_init)
+{
+	baton_allocator a = {counting_malloc, counting_calloc, NULL, NULL};
+	cr_assert_eq(baton_set_allocator(&a), BATON_OK);
+	cr_assert_eq(baton_init(NULL), BATON_OK);
+	cr_assert_gt(allocs, 0);
+	cr_assert_eq(baton_set_allocator(NULL), BATON_ESTATE);
+	baton_fini(100);
+	cr_assert_eq(baton_set_allocator(NULL), BATON_OK);
+}
+
+static void *
+failing_malloc(size_t n)
+{
+	(void)n;
+	return NULL;
+}
+static void *
+failing_calloc(size_t a, size_t b)
+{
+	(void)a;
+	(void)b;
+	return NULL;
+}
+
+Test(core, out_of_memory_is_an_error_not_an_abort)
+{
+	baton_allocator a = {failing_malloc, failing_calloc, NULL, NULL};
+	cr_assert_eq(baton_set_allocator(&a), BATON_OK);
+	cr_assert_eq(baton_init(NULL), BATON_ENOMEM);
+	/* Nothing half-initialised: spans are no-ops. */
+	baton_span s = baton_span_start(NULL, "x");
+	cr_assert_not(baton_span_is_recording(s));
+	baton_set_allocator(NULL);
+	cr_assert_eq(baton_init(NULL), BATON_OK);
+	baton_fini(100);
+}
+
+Test(core, trace_ids_are_never_zero_and_do_not_repeat)
+{
+	enum { N = 20000 };
+	static uint8_t ids[N][16];
+	for (int i = 0; i < N; i++) {
+		baton_trace_id_generate(ids[i]);
+		int nz = 0;
+		for (int j = 0; j < 16; j++)
+			nz |= ids[i][j];
+		cr_assert_neq(nz, 0);
+	}
+	/* A repeated 56-bit random part among 20,000 ids has probability ~3e-9. */
+	for (int i = 1; i < N; i++)
+		cr_assert_neq(memcmp(ids[i] + 9, ids[i - 1] + 9, 7), 0);
+	uint8_t sid[8];
+	for (int i = 0; i < 1000; i++) {
+		baton_span_id_generate(sid);
+		uint64_t v;
+		memcpy(&v, sid, 8);
+		cr_assert_neq(v, 0);
+	}
+}
+
+Test(core, random_part_of_trace_id_is_uniform)
+{
+	/* Each of the 7 random bytes' top bits: about half set over 4096 ids. */
+	int ones[7] = {0};
+	for (int i = 0; i < 4096; i++) {
+		uint8_t id[16];
+		baton_trace_id_generate(id);
+		for (int j = 0; j < 7; j++)
+			ones[j] += id[9 + j] >> 7;
+	}
+	/* Binomial(4096, 0.5): sd 32; +-6 sd. */
+	for (int j = 0; j < 7; j++) {
+		cr_assert_gt(ones[j], 2048 - 192);
+		cr_assert_lt(ones[j], 2048 + 192);
+	}
+}
+
+Test(core, forked_child_never_repeats_parent_ids)
+{
+	int fds[2];
+	cr_assert_eq(pipe(fds), 0);
+	uint8_t warm[16];
+	baton_trace_id_generate(warm); /* the parent's generator is seeded */
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		uint8_t ids[64][16];
+		for (int i = 0; i < 64; i++)
+			baton_trace_id_generate(ids[i]);
+		ssize_t w = write(fds[1], ids, sizeof(ids));
+		_exit(w == (ssize_t)sizeof(ids) ? 0 : 1);
+	}
+	uint8_t mine[64][16], theirs[64][16];
+	for (int i = 0; i < 64; i++)
+		baton_trace_id_generate(mine[i]);
+	size_t got = 0;
+	while (got < sizeof(theirs)) {
+		ssize_t r = read(fds[0], (char *)theirs + got, sizeof(theirs) - got);
+		cr_assert_gt(r, 0);
+		got += (size_t)r;
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	for (int i = 0; i < 64; i++)
+		for (int j = 0; j < 64; j++)
+			cr_assert_neq(memcmp(mine[i], theirs[j], 16), 0);
+}
+
+Test(core, clocks_advance)
+{
+	uint64_t w0 = baton_time_unix_ns(), m0 = baton_time_mono_ns();
+	usleep(2000);
+	uint64_t w1 = baton_time_unix_ns(), m1 = baton_time_mono_ns();
+	cr_assert_geq(m1 - m0, 2000000);
+	cr_assert_gt(w1, w0);
+	/* After 2020-01-01, in nanoseconds. */
+	cr_assert_gt(w0, 1577836800ull * 1000000000ull);
+}
+
+Test(core, hex_encode_is_lowercase)
+{
+	uint8_t b[3] = {0x0a, 0xbc, 0xff};
+	char out[7];
+	baton_hex_encode(b, 3, out);
+	cr_assert_str_eq(out, "0abcff");
+}
