@@ -180,6 +180,12 @@ BATON_API baton_tracer *baton_tracer_get(const char *name, const char *version);
 #define BATON_START_ROOT     0x01 /* ignore the current context: start a new trace */
 #define BATON_START_NO_ROOT  0x02 /* continue a trace only: no parent -> no span */
 #define BATON_START_NO_CURRENT 0x04 /* with parent == NULL, do not use the current span */
+/*
+ * The caller already drew the fanout keep decision and kept the span:
+ * fanout_keep_probability only scales the threshold and SampleRate, no
+ * second draw is made.
+ */
+#define BATON_START_FANOUT_KEPT 0x08
 
 /* Options for baton_span_start_ex(). Zero-initialise, then set what you need. */
 typedef struct baton_span_start_opts {

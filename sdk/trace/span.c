@@ -205,7 +205,7 @@ baton_span_start_ex(baton_tracer *tracer, const char *name, const baton_span_sta
 	double pf = opts->fanout_keep_probability;
 	if (res.decision == BATON_SAMPLING_RECORD_AND_SAMPLE && pf > 0.0 && pf < 1.0) {
 		/* Fanout keep: independent per recipient, on top of the head decision. */
-		if (bt_random_unit() >= pf) {
+		if (!(opts->flags & BATON_START_FANOUT_KEPT) && bt_random_unit() >= pf) {
 			res.decision = BATON_SAMPLING_DROP;
 		} else {
 			double ph = res.has_threshold ? baton_probability_from_threshold(res.threshold)
