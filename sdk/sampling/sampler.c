@@ -7,21 +7,25 @@
 #include <math.h>
 #include <string.h>
 
-uint64_t
-baton_threshold_from_probability(double p)
+uint64_t baton_threshold_from_probability(double p)
 {
 	if (!(p > 0.0)) /* also NaN */
 		return BATON_TH_MAX;
 	if (p >= 1.0)
 		return 0;
-	/* T = (1 - p) * 2^56, rounded to the nearest representable threshold. */
-	double t = (1.0 - p) * (double)BATON_TH_MAX;
-	uint64_t th = (uint64_t)llround(t);
-	return th >= BATON_TH_MAX ? BATON_TH_MAX - 1 : th;
+	/*
+	 * T = (1 - p) * 2^56, computed as 2^56 - round(p * 2^56): scaling by a
+	 * power of two is exact, so the only rounding is to the nearest integer
+	 * (1 - p in floating point would lose the low bits of small p).
+	 * A positive p never rounds to "keep nothing".
+	 */
+	uint64_t keep = (uint64_t)llround(p * (double)BATON_TH_MAX);
+	if (keep == 0)
+		keep = 1;
+	return BATON_TH_MAX - keep;
 }
 
-double
-baton_probability_from_threshold(uint64_t th)
+double baton_probability_from_threshold(uint64_t th)
 {
 	if (th >= BATON_TH_MAX)
 		return 0.0;
@@ -30,8 +34,8 @@ baton_probability_from_threshold(uint64_t th)
 
 /* ---- always_on / always_off ---- */
 
-static void
-bt_always_on(void *arg, const baton_sampling_params *p, baton_sampling_result *r)
+static void bt_always_on(void *arg, const baton_sampling_params *p,
+                         baton_sampling_result *r)
 {
 	(void)arg;
 	(void)p;
@@ -40,8 +44,8 @@ bt_always_on(void *arg, const baton_sampling_params *p, baton_sampling_result *r
 	r->threshold = 0;
 }
 
-static void
-bt_always_off(void *arg, const baton_sampling_params *p, baton_sampling_result *r)
+static void bt_always_off(void *arg, const baton_sampling_params *p,
+                          baton_sampling_result *r)
 {
 	(void)arg;
 	(void)p;
@@ -51,17 +55,15 @@ bt_always_off(void *arg, const baton_sampling_params *p, baton_sampling_result *
 
 static const baton_sampler_ops bt_always_on_ops = {sizeof(baton_sampler_ops), "always_on",
                                                    bt_always_on, NULL};
-static const baton_sampler_ops bt_always_off_ops = {sizeof(baton_sampler_ops), "always_off",
-                                                    bt_always_off, NULL};
+static const baton_sampler_ops bt_always_off_ops = {sizeof(baton_sampler_ops),
+                                                    "always_off", bt_always_off, NULL};
 
-baton_sampler
-baton_sampler_always_on(void)
+baton_sampler baton_sampler_always_on(void)
 {
 	return (baton_sampler){&bt_always_on_ops, NULL};
 }
 
-baton_sampler
-baton_sampler_always_off(void)
+baton_sampler baton_sampler_always_off(void)
 {
 	return (baton_sampler){&bt_always_off_ops, NULL};
 }
@@ -72,8 +74,8 @@ struct bt_ratio {
 	uint64_t threshold;
 };
 
-static void
-bt_ratio_sample(void *arg, const baton_sampling_params *p, baton_sampling_result *r)
+static void bt_ratio_sample(void *arg, const baton_sampling_params *p,
+                            baton_sampling_result *r)
 {
 	const struct bt_ratio *s = arg;
 	/* OTEP 235: randomness R is the low 56 bits of the trace id; keep iff R >= T. */
@@ -85,8 +87,7 @@ bt_ratio_sample(void *arg, const baton_sampling_params *p, baton_sampling_result
 	                  : BATON_SAMPLING_DROP;
 }
 
-static void
-bt_free_arg(void *arg)
+static void bt_free_arg(void *arg)
 {
 	bt_free(arg);
 }
@@ -94,8 +95,7 @@ bt_free_arg(void *arg)
 static const baton_sampler_ops bt_ratio_ops = {sizeof(baton_sampler_ops), "traceidratio",
                                                bt_ratio_sample, bt_free_arg};
 
-baton_err
-baton_sampler_traceidratio(double ratio, baton_sampler *out)
+baton_err baton_sampler_traceidratio(double ratio, baton_sampler *out)
 {
 	if (out == NULL || !(ratio >= 0.0 && ratio <= 1.0))
 		return BATON_EINVAL;
@@ -113,15 +113,17 @@ struct bt_parentbased {
 	baton_sampler root;
 };
 
-static void
-bt_parentbased_sample(void *arg, const baton_sampling_params *p, baton_sampling_result *r)
+static void bt_parentbased_sample(void *arg, const baton_sampling_params *p,
+                                  baton_sampling_result *r)
 {
 	const struct bt_parentbased *s = arg;
 	const baton_span_context *parent = p->parent;
 	if (parent->state & (BATON_CTX_VALID | BATON_CTX_DECIDED)) {
 		bool sampled = (parent->trace_flags & BATON_FLAG_SAMPLED) != 0;
-		r->decision = sampled ? BATON_SAMPLING_RECORD_AND_SAMPLE : BATON_SAMPLING_DROP;
-		/* The parent's threshold carries over; a sampled parent without one is 100%. */
+		r->decision =
+		    sampled ? BATON_SAMPLING_RECORD_AND_SAMPLE : BATON_SAMPLING_DROP;
+		/* The parent's threshold carries over; a sampled parent without one is
+		 * 100%. */
 		r->has_threshold = sampled;
 		r->threshold = (parent->state & BATON_CTX_HAS_TH) ? parent->threshold : 0;
 		return;
@@ -129,19 +131,18 @@ bt_parentbased_sample(void *arg, const baton_sampling_params *p, baton_sampling_
 	s->root.ops->should_sample(s->root.arg, p, r);
 }
 
-static void
-bt_parentbased_destroy(void *arg)
+static void bt_parentbased_destroy(void *arg)
 {
 	struct bt_parentbased *s = arg;
 	baton_sampler_destroy(s->root);
 	bt_free(s);
 }
 
-static const baton_sampler_ops bt_parentbased_ops = {
-	sizeof(baton_sampler_ops), "parentbased", bt_parentbased_sample, bt_parentbased_destroy};
+static const baton_sampler_ops bt_parentbased_ops = {sizeof(baton_sampler_ops),
+                                                     "parentbased", bt_parentbased_sample,
+                                                     bt_parentbased_destroy};
 
-baton_err
-baton_sampler_parentbased(baton_sampler root, baton_sampler *out)
+baton_err baton_sampler_parentbased(baton_sampler root, baton_sampler *out)
 {
 	if (out == NULL || root.ops == NULL || root.ops->should_sample == NULL) {
 		baton_sampler_destroy(root);
@@ -157,8 +158,7 @@ baton_sampler_parentbased(baton_sampler root, baton_sampler *out)
 	return BATON_OK;
 }
 
-void
-baton_sampler_destroy(baton_sampler sampler)
+void baton_sampler_destroy(baton_sampler sampler)
 {
 	if (sampler.ops != NULL && sampler.ops->destroy != NULL)
 		sampler.ops->destroy(sampler.arg);
@@ -168,27 +168,26 @@ baton_sampler_destroy(baton_sampler sampler)
 
 static _Atomic(baton_sampler_factory_fn) bt_sampler_factory;
 
-void
-baton_sampler_register_factory(baton_sampler_factory_fn fn)
+void baton_sampler_register_factory(baton_sampler_factory_fn fn)
 {
 	atomic_store(&bt_sampler_factory, fn);
 }
 
-static double
-bt_ratio_arg(const char *arg)
+static double bt_ratio_arg(const char *arg)
 {
 	double r;
 	if (arg == NULL)
 		return 1.0;
 	if (!bt_parse_double(arg, strlen(arg), &r) || r < 0.0 || r > 1.0) {
-		bt_warn("OTEL_TRACES_SAMPLER_ARG=\"%s\" is not a ratio in [0, 1]; using 1.0", arg);
+		bt_warn(
+		    "OTEL_TRACES_SAMPLER_ARG=\"%s\" is not a ratio in [0, 1]; using 1.0",
+		    arg);
 		return 1.0;
 	}
 	return r;
 }
 
-baton_err
-baton_sampler_from_env(baton_sampler *out)
+baton_err baton_sampler_from_env(baton_sampler *out)
 {
 	const char *name = baton_getenv("OTEL_TRACES_SAMPLER");
 	const char *arg = baton_getenv("OTEL_TRACES_SAMPLER_ARG");
@@ -220,7 +219,8 @@ baton_sampler_from_env(baton_sampler *out)
 	baton_sampler_factory_fn f = atomic_load(&bt_sampler_factory);
 	if (f != NULL && f(name, arg, out) == BATON_OK)
 		return BATON_OK;
-	bt_warn("OTEL_TRACES_SAMPLER=\"%s\" is not a known sampler; using parentbased_always_on",
+	bt_warn("OTEL_TRACES_SAMPLER=\"%s\" is not a known sampler; using "
+	        "parentbased_always_on",
 	        name);
 	return baton_sampler_parentbased(baton_sampler_always_on(), out);
 }
