@@ -1,0 +1,671 @@
+/*
+ * The batch span processor: a bounded multi-producer ring of span pointers
+ * and one worker thread that exports full batches.
+ *
+ * Ring: a bounded queue with a sequence number per slot (Vyukov's design,
+ * used here with one consumer). A producer claims position pos with a CAS
+ * on enq when slot[pos & mask].seq == pos, writes the pointer and publishes
+ * it by storing seq = pos + 1. The worker takes slot[deq & mask] when its
+ * seq == deq + 1 and frees it by storing seq = deq + capacity. A full ring
+ * makes on_end drop the span at once; nothing on the caller's path locks,
+ * allocates or sleeps.
+ *
+ * Waking the worker: before sleeping the worker stores wake_at (the number
+ * of queued spans that fill its batch) and sets sleeping = 1, then looks at
+ * the ring again. A producer reads sleeping after its enqueue; only when it
+ * is set and the ring holds wake_at spans does one producer (the one whose
+ * exchange turns sleeping from 1 to 0) take the mutex and signal. So a
+ * busy producer pays one relaxed-cost load per span and the worker is woken
+ * once per batch, never per span. The CAS on enq and the accesses to
+ * sleeping are sequentially consistent: each side writes its variable and
+ * then reads the other's (a store-load pattern that weaker orders allow to
+ * be reordered, which would lose a wakeup). On x86 both cost nothing more.
+ *
+ * The worker holds the mutex while it takes spans off the ring and while it
+ * releases an exported batch, and drops it only around export_spans. So at
+ * any moment the mutex is free, the spans the processor owns are exactly
+ * batch[0..nbatch) plus the published slots of the ring: the fork handlers
+ * rely on that.
+ */
+#include "trace/trace_int.h"
+
+#include <baton/processor.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+
+#define BT_BSP_QUEUE_MAX (1u << 24)
+
+struct bt_slot {
+	_Atomic uint64_t seq;
+	const baton_span_data *span;
+};
+
+/* What an exporter reports from inside export_spans (thread-local). */
+struct bt_export_report {
+	uint32_t retries;
+	uint64_t rejected;
+	bool has_error;
+	char error[160];
+};
+static _Thread_local struct bt_export_report *bt_report;
+
+struct bt_batch {
+	/* Producer side: written by every on_end. */
+	_Alignas(64) _Atomic uint64_t enq;
+	/* Read by producers to decide whether to wake the worker. */
+	_Alignas(64) _Atomic int sleeping;
+	_Atomic uint32_t wake_at;
+	_Atomic bool closed;
+	_Atomic uint64_t dropped_full;
+	_Atomic uint64_t dropped_closed;
+	/* Consumer side: written by the worker only. */
+	_Alignas(64) _Atomic uint64_t deq;
+	struct bt_slot *slots;
+	uint64_t mask;
+
+	baton_exporter exp;
+	uint32_t batch_size;
+	uint64_t delay_ns;
+	uint32_t export_timeout_ms;
+
+	pthread_mutex_t mtx;
+	pthread_cond_t wake; /* the worker waits on it */
+	pthread_cond_t done; /* flush and shutdown callers wait on it */
+	pthread_t thread;
+	bool thread_started;
+	bool worker_done;
+	bool in_export;
+	bool shutting;
+	bool exp_shut; /* the exporter's shutdown was called */
+	uint64_t shutdown_deadline;
+	uint64_t flush_req, flush_done, flush_target, flush_deadline;
+
+	const baton_span_data **batch;
+	uint32_t nbatch;
+
+	/* Counters the worker keeps, under mtx. */
+	uint64_t exported, dropped_shutdown, dropped_failure, rejected;
+	uint64_t requests, retries, failures, discarded_at_fork;
+	char last_error[160];
+
+	struct bt_batch *next; /* all live batch processors, for fork */
+};
+
+/* ---- exporter reports ---- */
+
+void baton_export_report_retry(uint32_t retries)
+{
+	if (bt_report != NULL)
+		bt_report->retries += retries;
+}
+
+void baton_export_report_rejected(uint64_t spans)
+{
+	if (bt_report != NULL)
+		bt_report->rejected += spans;
+}
+
+void baton_export_report_error(const char *text)
+{
+	if (bt_report != NULL && text != NULL) {
+		snprintf(bt_report->error, sizeof(bt_report->error), "%s", text);
+		bt_report->has_error = true;
+	}
+}
+
+/* ---- the ring ---- */
+
+static bool bt_ring_push(struct bt_batch *b, const baton_span_data *span,
+                         uint64_t *pos_out)
+{
+	struct bt_slot *sl;
+	uint64_t pos = atomic_load_explicit(&b->enq, memory_order_relaxed);
+	for (;;) {
+		sl = &b->slots[pos & b->mask];
+		/* Acquire: pairs with the worker's release after it read the slot. */
+		uint64_t seq = atomic_load_explicit(&sl->seq, memory_order_acquire);
+		int64_t dif = (int64_t)(seq - pos);
+		if (dif == 0) {
+			if (atomic_compare_exchange_weak_explicit(&b->enq, &pos, pos + 1,
+			                                          memory_order_seq_cst,
+			                                          memory_order_relaxed))
+				break;
+		} else if (dif < 0) {
+			return false; /* the slot still holds a span a lap behind: full */
+		} else {
+			pos = atomic_load_explicit(&b->enq, memory_order_relaxed);
+		}
+	}
+	sl->span = span;
+	/* Release: the worker that sees seq == pos + 1 sees the pointer. */
+	atomic_store_explicit(&sl->seq, pos + 1, memory_order_release);
+	*pos_out = pos;
+	return true;
+}
+
+/* Worker only. Returns NULL when the head slot is empty or not yet published. */
+static const baton_span_data *bt_ring_pop(struct bt_batch *b)
+{
+	uint64_t pos = atomic_load_explicit(&b->deq, memory_order_relaxed);
+	struct bt_slot *sl = &b->slots[pos & b->mask];
+	if (atomic_load_explicit(&sl->seq, memory_order_acquire) != pos + 1)
+		return NULL;
+	const baton_span_data *s = sl->span;
+	atomic_store_explicit(&sl->seq, pos + b->mask + 1, memory_order_release);
+	/* Relaxed: deq is only read for size estimates. */
+	atomic_store_explicit(&b->deq, pos + 1, memory_order_relaxed);
+	return s;
+}
+
+static uint64_t bt_ring_size(struct bt_batch *b)
+{
+	uint64_t e = atomic_load_explicit(&b->enq, memory_order_seq_cst);
+	uint64_t d = atomic_load_explicit(&b->deq, memory_order_relaxed);
+	return e > d ? e - d : 0;
+}
+
+/* ---- the worker ---- */
+
+static struct timespec bt_abs_timespec(uint64_t mono_ns)
+{
+	struct timespec ts = {(time_t)(mono_ns / 1000000000u),
+	                      (long)(mono_ns % 1000000000u)};
+	return ts;
+}
+
+static uint32_t bt_ms_left(uint64_t deadline)
+{
+	uint64_t now = bt_now_mono_ns();
+	if (now >= deadline)
+		return 0;
+	uint64_t ms = (deadline - now) / 1000000u;
+	return ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
+}
+
+/* Called with mtx held. */
+static void bt_drain(struct bt_batch *b)
+{
+	while (b->nbatch < b->batch_size) {
+		const baton_span_data *s = bt_ring_pop(b);
+		if (s == NULL)
+			break;
+		b->batch[b->nbatch++] = s;
+	}
+}
+
+/* Called with mtx held: releases the batch, counting it under *counter. */
+static void bt_release_batch(struct bt_batch *b, uint64_t *counter)
+{
+	for (uint32_t i = 0; i < b->nbatch; i++)
+		baton_span_data_release(b->batch[i]);
+	*counter += b->nbatch;
+	b->nbatch = 0;
+}
+
+/* Called with mtx held and nbatch > 0; drops mtx around export_spans. */
+static void bt_export_batch(struct bt_batch *b)
+{
+	struct bt_export_report rep;
+	baton_err rv = BATON_ECLOSED;
+	if (b->exp_shut) {
+		bt_release_batch(b, &b->dropped_shutdown);
+		return;
+	}
+	memset(&rep, 0, sizeof(rep));
+	b->in_export = true;
+	pthread_mutex_unlock(&b->mtx);
+	bt_report = &rep;
+	rv = b->exp.ops->export_spans(b->exp.arg, b->batch, b->nbatch);
+	bt_report = NULL;
+	pthread_mutex_lock(&b->mtx);
+	b->in_export = false;
+	b->requests++;
+	b->retries += rep.retries;
+	b->rejected += rep.rejected;
+	if (rv == BATON_OK) {
+		bt_release_batch(b, &b->exported);
+	} else {
+		b->failures++;
+		snprintf(b->last_error, sizeof(b->last_error), "%s",
+		         rep.has_error ? rep.error : baton_strerror(rv));
+		bt_release_batch(b, b->exp_shut ? &b->dropped_shutdown
+		                                : &b->dropped_failure);
+	}
+	if (rv != BATON_OK && rep.has_error)
+		bt_debug("batch processor: export failed: %s", rep.error);
+}
+
+/* Called with mtx held: releases every span still owned, counting it. */
+static void bt_release_all(struct bt_batch *b, uint64_t *counter)
+{
+	bt_release_batch(b, counter);
+	for (;;) {
+		bt_drain(b);
+		if (b->nbatch == 0)
+			break;
+		bt_release_batch(b, counter);
+	}
+}
+
+static void *bt_batch_worker(void *arg)
+{
+	struct bt_batch *b = arg;
+	pthread_mutex_lock(&b->mtx);
+	uint64_t next_export = bt_now_mono_ns() + b->delay_ns;
+	for (;;) {
+		bt_drain(b);
+		uint64_t now = bt_now_mono_ns();
+		bool flushing = b->flush_req != b->flush_done;
+		bool stopping = b->shutting;
+		if (stopping && now >= b->shutdown_deadline)
+			break;
+		if (b->nbatch == b->batch_size ||
+		    (b->nbatch > 0 && (now >= next_export || flushing || stopping))) {
+			bt_export_batch(b);
+			next_export = bt_now_mono_ns() + b->delay_ns;
+			continue;
+		}
+		uint64_t queued = bt_ring_size(b);
+		if (b->nbatch == 0 && queued == 0) {
+			if (flushing &&
+			    atomic_load_explicit(&b->deq, memory_order_relaxed) >=
+			        b->flush_target) {
+				uint64_t req = b->flush_req;
+				if (b->exp.ops->force_flush != NULL && !b->exp_shut) {
+					uint32_t left = bt_ms_left(b->flush_deadline);
+					pthread_mutex_unlock(&b->mtx);
+					b->exp.ops->force_flush(b->exp.arg, left);
+					pthread_mutex_lock(&b->mtx);
+				}
+				b->flush_done = req;
+				pthread_cond_broadcast(&b->done);
+				continue;
+			}
+			if (stopping)
+				break;
+			if (now >= next_export)
+				next_export = now + b->delay_ns;
+		}
+		if (queued > 0 &&
+		    (flushing || stopping || b->nbatch + queued >= b->batch_size)) {
+			/* A producer claimed a slot and has not published it yet. */
+			pthread_mutex_unlock(&b->mtx);
+			sched_yield();
+			pthread_mutex_lock(&b->mtx);
+			continue;
+		}
+		atomic_store_explicit(&b->wake_at, b->batch_size - b->nbatch,
+		                      memory_order_relaxed);
+		atomic_store_explicit(&b->sleeping, 1, memory_order_seq_cst);
+		if (bt_ring_size(b) + b->nbatch >= b->batch_size) {
+			atomic_store_explicit(&b->sleeping, 0, memory_order_relaxed);
+			continue;
+		}
+		struct timespec ts = bt_abs_timespec(next_export);
+		pthread_cond_timedwait(&b->wake, &b->mtx, &ts);
+		atomic_store_explicit(&b->sleeping, 0, memory_order_relaxed);
+	}
+	/* Shutting down: whatever is left could not be exported in time. */
+	bt_release_all(b, &b->dropped_shutdown);
+	if (!b->exp_shut) {
+		b->exp_shut = true;
+		if (b->exp.ops->shutdown != NULL) {
+			uint32_t left = bt_ms_left(b->shutdown_deadline);
+			pthread_mutex_unlock(&b->mtx);
+			b->exp.ops->shutdown(b->exp.arg, left);
+			pthread_mutex_lock(&b->mtx);
+		}
+	}
+	b->worker_done = true;
+	pthread_cond_broadcast(&b->done);
+	pthread_mutex_unlock(&b->mtx);
+	return NULL;
+}
+
+/* ---- processor ops ---- */
+
+static void bt_batch_on_end(void *arg, const baton_span_data *span)
+{
+	struct bt_batch *b = arg;
+	uint64_t pos;
+	if (atomic_load_explicit(&b->closed, memory_order_relaxed)) {
+		atomic_fetch_add_explicit(&b->dropped_closed, 1, memory_order_relaxed);
+		baton_span_data_release(span);
+		return;
+	}
+	if (!bt_ring_push(b, span, &pos)) {
+		atomic_fetch_add_explicit(&b->dropped_full, 1, memory_order_relaxed);
+		baton_span_data_release(span);
+		return;
+	}
+	if (atomic_load_explicit(&b->sleeping, memory_order_seq_cst) == 0)
+		return;
+	uint64_t size = pos + 1 - atomic_load_explicit(&b->deq, memory_order_relaxed);
+	if (size < atomic_load_explicit(&b->wake_at, memory_order_relaxed))
+		return;
+	/* Only the producer that turns sleeping from 1 to 0 signals. */
+	if (atomic_exchange_explicit(&b->sleeping, 0, memory_order_relaxed) == 1) {
+		pthread_mutex_lock(&b->mtx);
+		pthread_cond_signal(&b->wake);
+		pthread_mutex_unlock(&b->mtx);
+	}
+}
+
+/* Called with mtx held. */
+static void bt_kick(struct bt_batch *b)
+{
+	atomic_store_explicit(&b->sleeping, 0, memory_order_relaxed);
+	pthread_cond_signal(&b->wake);
+}
+
+static baton_err bt_batch_flush(void *arg, uint32_t timeout_ms)
+{
+	struct bt_batch *b = arg;
+	baton_err rv = BATON_OK;
+	uint64_t deadline = bt_now_mono_ns() + (uint64_t)timeout_ms * 1000000u;
+	pthread_mutex_lock(&b->mtx);
+	if (b->shutting || b->worker_done) {
+		rv = BATON_ECLOSED;
+		goto out;
+	}
+	uint64_t req = ++b->flush_req;
+	b->flush_target = atomic_load_explicit(&b->enq, memory_order_seq_cst);
+	b->flush_deadline = deadline;
+	bt_kick(b);
+	struct timespec ts = bt_abs_timespec(deadline);
+	while (b->flush_done < req && !b->worker_done) {
+		if (pthread_cond_timedwait(&b->done, &b->mtx, &ts) != 0 &&
+		    bt_now_mono_ns() >= deadline)
+			break;
+	}
+	if (b->flush_done < req)
+		rv = b->worker_done ? BATON_ECLOSED : BATON_ETIMEDOUT;
+out:
+	pthread_mutex_unlock(&b->mtx);
+	return rv;
+}
+
+/* Waits on done until the worker finished or mono time `until`. mtx held. */
+static void bt_wait_worker(struct bt_batch *b, uint64_t until)
+{
+	struct timespec ts = bt_abs_timespec(until);
+	while (!b->worker_done) {
+		if (pthread_cond_timedwait(&b->done, &b->mtx, &ts) != 0 &&
+		    bt_now_mono_ns() >= until)
+			break;
+	}
+}
+
+static baton_err bt_batch_shutdown(void *arg, uint32_t timeout_ms)
+{
+	struct bt_batch *b = arg;
+	baton_err rv = BATON_OK;
+	uint64_t start = bt_now_mono_ns();
+	uint64_t deadline = start + (uint64_t)timeout_ms * 1000000u;
+	/* Keep a tenth of the time (at most 200 ms) to cut an export in flight. */
+	uint64_t margin = (uint64_t)timeout_ms * 100000u;
+	if (margin > 200000000u)
+		margin = 200000000u;
+
+	pthread_mutex_lock(&b->mtx);
+	if (b->shutting) {
+		pthread_mutex_unlock(&b->mtx);
+		return BATON_ECLOSED;
+	}
+	b->shutting = true;
+	b->shutdown_deadline = deadline - margin;
+	atomic_store_explicit(&b->closed, true, memory_order_relaxed);
+	bt_kick(b);
+	if (!b->thread_started)
+		b->worker_done = true;
+	bt_wait_worker(b, deadline - margin);
+	if (!b->worker_done && b->in_export && !b->exp_shut) {
+		/* The export in flight outlives our time: let the exporter cut it. */
+		b->exp_shut = true;
+		if (b->exp.ops->shutdown != NULL) {
+			pthread_mutex_unlock(&b->mtx);
+			b->exp.ops->shutdown(b->exp.arg, bt_ms_left(deadline));
+			pthread_mutex_lock(&b->mtx);
+		}
+	}
+	bt_wait_worker(b, deadline);
+	if (!b->worker_done)
+		rv = BATON_ETIMEDOUT;
+	else if (b->dropped_shutdown > 0)
+		rv = BATON_ETIMEDOUT;
+	pthread_mutex_unlock(&b->mtx);
+	return rv;
+}
+
+/* ---- fork ---- */
+
+static pthread_mutex_t bt_batch_list_mtx = PTHREAD_MUTEX_INITIALIZER;
+static struct bt_batch *bt_batch_list;
+static pthread_once_t bt_batch_atfork_once = PTHREAD_ONCE_INIT;
+
+static void bt_batch_sync_init(struct bt_batch *b)
+{
+	pthread_condattr_t ca;
+	pthread_mutex_init(&b->mtx, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&b->wake, &ca);
+	pthread_cond_init(&b->done, &ca);
+	pthread_condattr_destroy(&ca);
+}
+
+static void bt_batch_prepare(void)
+{
+	pthread_mutex_lock(&bt_batch_list_mtx);
+	for (struct bt_batch *b = bt_batch_list; b != NULL; b = b->next)
+		pthread_mutex_lock(&b->mtx);
+}
+
+static void bt_batch_parent(void)
+{
+	for (struct bt_batch *b = bt_batch_list; b != NULL; b = b->next)
+		pthread_mutex_unlock(&b->mtx);
+	pthread_mutex_unlock(&bt_batch_list_mtx);
+}
+
+/*
+ * In the child only this thread exists. The spans the processor owned at
+ * the fork are the parent's to export: release them here, reset the ring
+ * and the counters, and start a new worker.
+ */
+static void bt_batch_child(void)
+{
+	pthread_mutex_init(&bt_batch_list_mtx, NULL);
+	for (struct bt_batch *b = bt_batch_list; b != NULL; b = b->next) {
+		bt_batch_sync_init(b);
+		uint64_t discarded = 0;
+		bt_release_all(b, &discarded);
+		/* A slot claimed but not published by a thread that is gone stays lost.
+		 */
+		for (uint64_t i = 0; i <= b->mask; i++)
+			atomic_store_explicit(&b->slots[i].seq, i, memory_order_relaxed);
+		atomic_store(&b->enq, 0);
+		atomic_store(&b->deq, 0);
+		atomic_store(&b->sleeping, 0);
+		atomic_store(&b->dropped_full, 0);
+		atomic_store(&b->dropped_closed, 0);
+		b->exported = b->dropped_shutdown = b->dropped_failure = b->rejected = 0;
+		b->requests = b->retries = b->failures = 0;
+		b->discarded_at_fork = discarded;
+		b->last_error[0] = '\0';
+		b->in_export = false;
+		b->flush_done = b->flush_req;
+		b->thread_started = false;
+		if (b->shutting || b->worker_done) {
+			b->worker_done = true;
+			continue;
+		}
+		if (pthread_create(&b->thread, NULL, bt_batch_worker, b) == 0) {
+			b->thread_started = true;
+		} else {
+			b->worker_done = true;
+			atomic_store(&b->closed, true);
+			bt_warn("batch processor: no worker thread after fork; spans are "
+			        "dropped");
+		}
+	}
+}
+
+static void bt_batch_atfork_init(void)
+{
+	pthread_atfork(bt_batch_prepare, bt_batch_parent, bt_batch_child);
+}
+
+/* ---- lifecycle ---- */
+
+static void bt_batch_destroy(void *arg)
+{
+	struct bt_batch *b = arg;
+	if (b == NULL)
+		return;
+	bt_batch_shutdown(b, b->export_timeout_ms);
+	if (b->thread_started)
+		pthread_join(b->thread, NULL);
+	pthread_mutex_lock(&bt_batch_list_mtx);
+	for (struct bt_batch **pp = &bt_batch_list; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == b) {
+			*pp = b->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&bt_batch_list_mtx);
+	/* Spans a racing producer queued after the worker left. */
+	pthread_mutex_lock(&b->mtx);
+	bt_release_all(b, &b->dropped_shutdown);
+	pthread_mutex_unlock(&b->mtx);
+	if (b->exp.ops->destroy != NULL)
+		b->exp.ops->destroy(b->exp.arg);
+	pthread_mutex_destroy(&b->mtx);
+	pthread_cond_destroy(&b->wake);
+	pthread_cond_destroy(&b->done);
+	bt_free(b->slots);
+	bt_free(b->batch);
+	bt_free(b);
+}
+
+static const baton_processor_ops bt_batch_ops = {
+    sizeof(baton_processor_ops), "batch",          bt_batch_on_end, bt_batch_flush,
+    bt_batch_shutdown,           bt_batch_destroy,
+};
+
+static uint32_t bt_opt(uint32_t v, const char *env, uint32_t dflt)
+{
+	uint32_t e;
+	if (v != 0)
+		return v;
+	if (bt_env_u32(env, &e) && e != 0)
+		return e;
+	return dflt;
+}
+
+baton_err baton_batch_processor_create(baton_exporter exporter,
+                                       const baton_batch_options *opts,
+                                       baton_processor *out)
+{
+	static const baton_batch_options none = {sizeof(baton_batch_options)};
+	baton_err rv = BATON_OK;
+	struct bt_batch *b = NULL;
+
+	if (opts == NULL)
+		opts = &none;
+	if (out == NULL || exporter.ops == NULL || exporter.ops->export_spans == NULL ||
+	    opts->size < sizeof(baton_batch_options)) {
+		rv = BATON_EINVAL;
+		goto fail;
+	}
+	uint32_t qsize = bt_opt(opts->max_queue_size, "OTEL_BSP_MAX_QUEUE_SIZE", 2048);
+	uint32_t bsize =
+	    bt_opt(opts->max_export_batch_size, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 512);
+	uint32_t delay = bt_opt(opts->schedule_delay_ms, "OTEL_BSP_SCHEDULE_DELAY", 5000);
+	uint32_t tmo = bt_opt(opts->export_timeout_ms, "OTEL_BSP_EXPORT_TIMEOUT", 30000);
+	if (qsize > BT_BSP_QUEUE_MAX)
+		qsize = BT_BSP_QUEUE_MAX;
+	uint64_t cap = 2;
+	while (cap < qsize)
+		cap <<= 1;
+	if (bsize > cap)
+		bsize = (uint32_t)cap;
+
+	b = bt_calloc(1, sizeof(*b));
+	if (b == NULL) {
+		rv = BATON_ENOMEM;
+		goto fail;
+	}
+	b->slots = bt_calloc(cap, sizeof(struct bt_slot));
+	b->batch = bt_calloc(bsize, sizeof(*b->batch));
+	if (b->slots == NULL || b->batch == NULL) {
+		bt_free(b->slots);
+		bt_free(b->batch);
+		bt_free(b);
+		rv = BATON_ENOMEM;
+		goto fail;
+	}
+	for (uint64_t i = 0; i < cap; i++)
+		atomic_init(&b->slots[i].seq, i);
+	b->mask = cap - 1;
+	b->exp = exporter;
+	b->batch_size = bsize;
+	b->delay_ns = (uint64_t)delay * 1000000u;
+	b->export_timeout_ms = tmo;
+	atomic_init(&b->wake_at, bsize);
+	bt_batch_sync_init(b);
+
+	pthread_once(&bt_batch_atfork_once, bt_batch_atfork_init);
+	pthread_mutex_lock(&bt_batch_list_mtx);
+	if (pthread_create(&b->thread, NULL, bt_batch_worker, b) != 0) {
+		pthread_mutex_unlock(&bt_batch_list_mtx);
+		pthread_mutex_destroy(&b->mtx);
+		pthread_cond_destroy(&b->wake);
+		pthread_cond_destroy(&b->done);
+		bt_free(b->slots);
+		bt_free(b->batch);
+		bt_free(b);
+		rv = BATON_ESYSTEM;
+		goto fail;
+	}
+	b->thread_started = true;
+	b->next = bt_batch_list;
+	bt_batch_list = b;
+	pthread_mutex_unlock(&bt_batch_list_mtx);
+	*out = (baton_processor){&bt_batch_ops, b};
+	return BATON_OK;
+
+fail:
+	if (exporter.ops != NULL && exporter.ops->destroy != NULL)
+		exporter.ops->destroy(exporter.arg);
+	return rv;
+}
+
+baton_err baton_batch_processor_stats(baton_processor p, baton_batch_stats *out)
+{
+	if (p.ops != &bt_batch_ops || p.arg == NULL || out == NULL)
+		return BATON_EINVAL;
+	struct bt_batch *b = p.arg;
+	baton_batch_stats s;
+	memset(&s, 0, sizeof(s));
+	pthread_mutex_lock(&b->mtx);
+	uint64_t enq = atomic_load(&b->enq);
+	uint64_t deq = atomic_load(&b->deq);
+	s.dropped_queue_full = atomic_load(&b->dropped_full);
+	s.spans_received = enq + s.dropped_queue_full + atomic_load(&b->dropped_closed);
+	s.spans_exported = b->exported;
+	s.dropped_shutdown = b->dropped_shutdown + atomic_load(&b->dropped_closed);
+	s.dropped_export_failure = b->dropped_failure;
+	s.spans_rejected = b->rejected;
+	s.export_requests = b->requests;
+	s.export_retries = b->retries;
+	s.export_failures = b->failures;
+	s.discarded_at_fork = b->discarded_at_fork;
+	s.queue_size = (uint32_t)(enq > deq ? enq - deq : 0);
+	s.queue_capacity = (uint32_t)(b->mask + 1);
+	memcpy(s.last_error, b->last_error, sizeof(s.last_error));
+	pthread_mutex_unlock(&b->mtx);
+	*out = s;
+	return BATON_OK;
+}

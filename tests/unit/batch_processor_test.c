@@ -1,0 +1,441 @@
+/* The batch span processor: batching, drops, flush, shutdown, threads, fork. */
+#include <baton/baton.h>
+#include <baton/processor.h>
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* A test exporter that records batch sizes and can fail, block or hang. */
+enum rec_mode { REC_OK, REC_FAIL, REC_BLOCK, REC_HANG };
+
+struct rec {
+	pthread_mutex_t mtx;
+	pthread_cond_t cv;
+	enum rec_mode mode;
+	bool gate_open;     /* REC_BLOCK: export waits until opened */
+	bool cut;           /* shutdown was called */
+	bool cut_in_export; /* ... while an export was in progress */
+	bool in_export;
+	size_t batches, spans, max_batch;
+	size_t sizes[8192];
+	char first_name[64];
+};
+
+static baton_err rec_export(void *arg, const baton_span_data *const *spans, size_t n)
+{
+	struct rec *r = arg;
+	baton_err rv = BATON_OK;
+	pthread_mutex_lock(&r->mtx);
+	r->in_export = true;
+	if (r->mode == REC_BLOCK) {
+		while (!r->gate_open && !r->cut)
+			pthread_cond_wait(&r->cv, &r->mtx);
+	} else if (r->mode == REC_HANG) {
+		while (!r->cut)
+			pthread_cond_wait(&r->cv, &r->mtx);
+		rv = BATON_ETIMEDOUT;
+	} else if (r->mode == REC_FAIL) {
+		baton_export_report_retry(2);
+		baton_export_report_error("collector said no");
+		rv = BATON_EREJECTED;
+	}
+	if (rv == BATON_OK) {
+		if (r->batches < 8192)
+			r->sizes[r->batches] = n;
+		r->batches++;
+		r->spans += n;
+		if (n > r->max_batch)
+			r->max_batch = n;
+		if (r->first_name[0] == '\0')
+			snprintf(r->first_name, sizeof(r->first_name), "%s",
+			         spans[0]->name);
+	}
+	r->in_export = false;
+	pthread_mutex_unlock(&r->mtx);
+	return rv;
+}
+
+static baton_err rec_shutdown(void *arg, uint32_t timeout_ms)
+{
+	(void)timeout_ms;
+	struct rec *r = arg;
+	/* Not under mtx when an export hangs on it: use the cond's mutex briefly. */
+	pthread_mutex_lock(&r->mtx);
+	r->cut = true;
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mtx);
+	return BATON_OK;
+}
+
+static const baton_exporter_ops rec_ops = {
+    sizeof(baton_exporter_ops), "rec", rec_export, NULL, rec_shutdown, NULL};
+
+static struct rec *rec_new(enum rec_mode mode)
+{
+	struct rec *r = calloc(1, sizeof(*r));
+	pthread_mutex_init(&r->mtx, NULL);
+	pthread_cond_init(&r->cv, NULL);
+	r->mode = mode;
+	return r;
+}
+
+static void rec_open(struct rec *r)
+{
+	pthread_mutex_lock(&r->mtx);
+	r->gate_open = true;
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mtx);
+}
+
+static size_t rec_spans(struct rec *r)
+{
+	pthread_mutex_lock(&r->mtx);
+	size_t n = r->spans;
+	pthread_mutex_unlock(&r->mtx);
+	return n;
+}
+
+static baton_processor init_batch(baton_exporter exp, uint32_t queue, uint32_t batch,
+                                  uint32_t delay_ms)
+{
+	baton_batch_options bo = {.size = sizeof(bo),
+	                          .max_queue_size = queue,
+	                          .max_export_batch_size = batch,
+	                          .schedule_delay_ms = delay_ms,
+	                          .export_timeout_ms = 2000};
+	baton_processor p;
+	cr_assert_eq(baton_batch_processor_create(exp, &bo, &p), BATON_OK);
+	baton_options o = {.size = sizeof(o),
+	                   .sampler = baton_sampler_always_on(),
+	                   .processors = &p,
+	                   .nprocessors = 1,
+	                   .ignore_disabled_env = true};
+	o.limits.max_live_spans = 1 << 17;
+	cr_assert_eq(baton_init(&o), BATON_OK);
+	return p;
+}
+
+static void make_spans(const char *name, int n)
+{
+	baton_tracer *t = baton_tracer_get("test", NULL);
+	for (int i = 0; i < n; i++) {
+		baton_span s = baton_span_start(t, name);
+		baton_span_set_int(s, "i", i);
+		baton_span_end(s);
+	}
+}
+
+static baton_batch_stats stats(baton_processor p)
+{
+	baton_batch_stats s;
+	cr_assert_eq(baton_batch_processor_stats(p, &s), BATON_OK);
+	return s;
+}
+
+/* Checks that every span the processor got is accounted for exactly once. */
+static void assert_accounted(const baton_batch_stats *s)
+{
+	cr_assert_eq(
+	    s->spans_received,
+	    s->spans_exported + s->dropped_queue_full + s->dropped_shutdown +
+	        s->dropped_export_failure + s->queue_size,
+	    "received %llu, exported %llu, full %llu, shutdown %llu, failed %llu",
+	    (unsigned long long)s->spans_received, (unsigned long long)s->spans_exported,
+	    (unsigned long long)s->dropped_queue_full,
+	    (unsigned long long)s->dropped_shutdown,
+	    (unsigned long long)s->dropped_export_failure);
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+Test(batch_processor, batches_are_full_under_load_not_a_handful_each)
+{
+	struct rec *r = rec_new(REC_OK);
+	baton_processor p = init_batch((baton_exporter){&rec_ops, r}, 65536, 256, 60000);
+	make_spans("load", 256 * 40);
+	cr_assert_eq(baton_force_flush(5000), BATON_OK);
+	baton_batch_stats s = stats(p);
+	cr_assert_eq(s.spans_exported, 256 * 40);
+	cr_assert_eq(rec_spans(r), 256 * 40);
+	/* With a 60 s delay only full batches leave before the flush. */
+	for (size_t i = 0; i + 1 < r->batches; i++)
+		cr_assert_eq(r->sizes[i], 256, "batch %zu has %zu spans", i, r->sizes[i]);
+	cr_assert_leq(r->batches, 41);
+	cr_assert_eq(r->max_batch, 256);
+	assert_accounted(&s);
+	baton_fini(2000);
+}
+
+Test(batch_processor, schedule_delay_exports_a_partial_batch_without_flush)
+{
+	struct rec *r = rec_new(REC_OK);
+	baton_processor p = init_batch((baton_exporter){&rec_ops, r}, 1024, 512, 20);
+	make_spans("few", 3);
+	for (int i = 0; i < 500 && rec_spans(r) < 3; i++)
+		sleep_ms(10);
+	cr_assert_eq(rec_spans(r), 3);
+	cr_assert_str_eq(r->first_name, "few");
+	cr_assert_eq(stats(p).spans_exported, 3);
+	baton_fini(2000);
+}
+
+Test(batch_processor, full_queue_drops_count_and_release_spans)
+{
+	struct rec *r = rec_new(REC_BLOCK);
+	baton_processor p = init_batch((baton_exporter){&rec_ops, r}, 16, 4, 60000);
+	make_spans("burst", 1000);
+	baton_batch_stats s = stats(p);
+	cr_assert_eq(s.queue_capacity, 16);
+	cr_assert_eq(s.spans_received, 1000);
+	cr_assert_geq(s.dropped_queue_full, 1000 - 16 - 4);
+	rec_open(r);
+	cr_assert_eq(baton_force_flush(5000), BATON_OK);
+	s = stats(p);
+	cr_assert_eq(s.spans_exported + s.dropped_queue_full, 1000);
+	cr_assert_eq(rec_spans(r), s.spans_exported);
+	assert_accounted(&s);
+	/* Every record went back to the span store. */
+	baton_sdk_stats ss;
+	baton_sdk_stats_get(&ss);
+	cr_assert_eq(ss.spans_live, 0);
+	baton_fini(2000);
+}
+
+Test(batch_processor, export_failure_is_counted_with_the_exporter_reason)
+{
+	struct rec *r = rec_new(REC_FAIL);
+	baton_processor p = init_batch((baton_exporter){&rec_ops, r}, 1024, 10, 60000);
+	make_spans("fail", 25);
+	cr_assert_eq(baton_force_flush(5000), BATON_OK);
+	baton_batch_stats s = stats(p);
+	cr_assert_eq(s.dropped_export_failure, 25);
+	cr_assert_eq(s.spans_exported, 0);
+	cr_assert_eq(s.export_requests, 3);
+	cr_assert_eq(s.export_failures, 3);
+	cr_assert_eq(s.export_retries, 6);
+	cr_assert_str_eq(s.last_error, "collector said no");
+	assert_accounted(&s);
+	baton_sdk_stats ss;
+	baton_sdk_stats_get(&ss);
+	cr_assert_eq(ss.spans_live, 0);
+	baton_fini(2000);
+}
+
+Test(batch_processor, shutdown_exports_what_is_queued)
+{
+	struct rec *r = rec_new(REC_OK);
+	baton_processor p = init_batch((baton_exporter){&rec_ops, r}, 4096, 100, 60000);
+	make_spans("fini", 250);
+	cr_assert_eq(p.ops->shutdown(p.arg, 5000), BATON_OK);
+	cr_assert_eq(rec_spans(r), 250);
+	cr_assert(r->cut, "the exporter was shut down");
+	/* Spans ended after shutdown are dropped and counted, not queued. */
+	make_spans("late", 5);
+	baton_batch_stats s = stats(p);
+	cr_assert_eq(s.dropped_shutdown, 5);
+	cr_assert_eq(s.spans_received, 255);
+	assert_accounted(&s);
+	cr_assert_eq(p.ops->force_flush(p.arg, 100), BATON_ECLOSED);
+	baton_fini(2000);
+}
+
+Test(batch_processor, shutdown_returns_within_its_timeout_when_the_export_hangs)
+{
+	struct rec *r = rec_new(REC_HANG);
+	baton_processor p = init_batch((baton_exporter){&rec_ops, r}, 4096, 8, 60000);
+	make_spans("hang", 100);
+	uint64_t t0 = baton_time_mono_ns();
+	baton_err e = p.ops->shutdown(p.arg, 300);
+	uint64_t el = baton_time_mono_ns() - t0;
+	cr_assert_eq(e, BATON_ETIMEDOUT);
+	/* Generous bound: a hang would never return at all. */
+	cr_assert_lt(el, 10000000000ull, "shutdown took %llu ns", (unsigned long long)el);
+	cr_assert(r->cut, "the exporter was told to cut the export");
+	baton_batch_stats s = stats(p);
+	cr_assert_eq(s.spans_exported, 0);
+	cr_assert_eq(s.dropped_shutdown + s.dropped_export_failure, 100);
+	assert_accounted(&s);
+	baton_fini(2000);
+}
+
+Test(batch_processor, fini_with_a_hanging_exporter_is_bounded_and_frees_everything)
+{
+	struct rec *r = rec_new(REC_HANG);
+	init_batch((baton_exporter){&rec_ops, r}, 4096, 8, 60000);
+	make_spans("hang", 50);
+	uint64_t t0 = baton_time_mono_ns();
+	baton_fini(200);
+	cr_assert_lt(baton_time_mono_ns() - t0, 10000000000ull);
+	cr_assert(r->cut);
+}
+
+struct producer_arg {
+	int n;
+	char name[16];
+};
+
+static void *producer(void *arg)
+{
+	struct producer_arg *a = arg;
+	make_spans(a->name, a->n);
+	return NULL;
+}
+
+Test(batch_processor, several_producers_lose_nothing_that_fits)
+{
+	enum { THREADS = 4, EACH = 5000 };
+	struct rec *r = rec_new(REC_OK);
+	/* The ring holds every span: nothing may be dropped. */
+	baton_processor p = init_batch((baton_exporter){&rec_ops, r}, 32768, 128, 60000);
+	pthread_t th[THREADS];
+	struct producer_arg args[THREADS];
+	for (int i = 0; i < THREADS; i++) {
+		args[i].n = EACH;
+		snprintf(args[i].name, sizeof(args[i].name), "t%d", i);
+		pthread_create(&th[i], NULL, producer, &args[i]);
+	}
+	for (int i = 0; i < THREADS; i++)
+		pthread_join(th[i], NULL);
+	cr_assert_eq(baton_force_flush(10000), BATON_OK);
+	baton_batch_stats s = stats(p);
+	cr_assert_eq(s.spans_received, THREADS * EACH);
+	cr_assert_eq(s.dropped_queue_full, 0);
+	cr_assert_eq(s.spans_exported, THREADS * EACH);
+	cr_assert_eq(rec_spans(r), THREADS * EACH);
+	cr_assert_leq(r->max_batch, 128);
+	assert_accounted(&s);
+	baton_fini(2000);
+}
+
+Test(batch_processor, several_producers_into_a_small_ring_account_for_every_span)
+{
+	enum { THREADS = 4, EACH = 5000 };
+	struct rec *r = rec_new(REC_OK);
+	baton_processor p = init_batch((baton_exporter){&rec_ops, r}, 64, 16, 60000);
+	pthread_t th[THREADS];
+	struct producer_arg args[THREADS];
+	for (int i = 0; i < THREADS; i++) {
+		args[i].n = EACH;
+		snprintf(args[i].name, sizeof(args[i].name), "s%d", i);
+		pthread_create(&th[i], NULL, producer, &args[i]);
+	}
+	for (int i = 0; i < THREADS; i++)
+		pthread_join(th[i], NULL);
+	cr_assert_eq(baton_force_flush(10000), BATON_OK);
+	baton_batch_stats s = stats(p);
+	cr_assert_eq(s.spans_received, THREADS * EACH);
+	cr_assert_eq(s.spans_exported + s.dropped_queue_full, THREADS * EACH);
+	cr_assert_eq(rec_spans(r), s.spans_exported);
+	assert_accounted(&s);
+	baton_sdk_stats ss;
+	baton_sdk_stats_get(&ss);
+	cr_assert_eq(ss.spans_live, 0);
+	baton_fini(2000);
+}
+
+Test(batch_processor, forked_child_exports_its_own_spans_only)
+{
+	baton_exporter exp;
+	baton_memory_exporter *mem;
+	cr_assert_eq(baton_memory_exporter_create(1000, &exp, &mem), BATON_OK);
+	baton_processor p = init_batch(exp, 1024, 512, 60000);
+	make_spans("parent", 10);
+	cr_assert_eq(stats(p).queue_size, 10);
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		int code = 0;
+		baton_batch_stats cs;
+		baton_batch_processor_stats(p, &cs);
+		if (cs.discarded_at_fork != 10 || cs.queue_size != 0)
+			code = 1;
+		make_spans("child", 5);
+		if (baton_force_flush(5000) != BATON_OK)
+			code |= 2;
+		if (baton_memory_exporter_count(mem) != 5)
+			code |= 4;
+		for (size_t i = 0; i < baton_memory_exporter_count(mem); i++) {
+			baton_memory_span ms;
+			baton_memory_exporter_get(mem, i, &ms);
+			if (strcmp(ms.name, "child") != 0)
+				code |= 8;
+		}
+		baton_batch_processor_stats(p, &cs);
+		if (cs.spans_exported != 5)
+			code |= 16;
+		baton_fini(2000);
+		_exit(code);
+	}
+	int status = 0;
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status));
+	cr_assert_eq(WEXITSTATUS(status), 0, "child failed checks 0x%x",
+	             WEXITSTATUS(status));
+	cr_assert_eq(baton_force_flush(5000), BATON_OK);
+	cr_assert_eq(baton_memory_exporter_count(mem), 10);
+	baton_memory_span ms;
+	baton_memory_exporter_get(mem, 0, &ms);
+	cr_assert_str_eq(ms.name, "parent");
+	cr_assert_eq(stats(p).spans_exported, 10);
+	baton_fini(2000);
+}
+
+Test(batch_processor, options_come_from_the_environment)
+{
+	setenv("OTEL_BSP_MAX_QUEUE_SIZE", "100", 1);
+	setenv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "7", 1);
+	struct rec *r = rec_new(REC_OK);
+	baton_processor p;
+	cr_assert_eq(
+	    baton_batch_processor_create((baton_exporter){&rec_ops, r}, NULL, &p),
+	    BATON_OK);
+	baton_options o = {.size = sizeof(o),
+	                   .processors = &p,
+	                   .nprocessors = 1,
+	                   .sampler = baton_sampler_always_on(),
+	                   .ignore_disabled_env = true};
+	cr_assert_eq(baton_init(&o), BATON_OK);
+	cr_assert_eq(stats(p).queue_capacity, 128);
+	make_spans("env", 21);
+	cr_assert_eq(baton_force_flush(5000), BATON_OK);
+	cr_assert_eq(r->max_batch, 7);
+	cr_assert_eq(r->batches, 3);
+	baton_fini(2000);
+}
+
+Test(batch_processor, bad_arguments_are_rejected)
+{
+	baton_processor p;
+	baton_batch_stats s;
+	struct rec *r = rec_new(REC_OK);
+	cr_assert_eq(baton_batch_processor_create((baton_exporter){NULL, NULL}, NULL, &p),
+	             BATON_EINVAL);
+	cr_assert_eq(
+	    baton_batch_processor_create((baton_exporter){&rec_ops, r}, NULL, NULL),
+	    BATON_EINVAL);
+	baton_batch_options small = {.size = 4};
+	cr_assert_eq(
+	    baton_batch_processor_create((baton_exporter){&rec_ops, r}, &small, &p),
+	    BATON_EINVAL);
+	baton_exporter exp;
+	baton_memory_exporter *mem;
+	cr_assert_eq(baton_memory_exporter_create(10, &exp, &mem), BATON_OK);
+	baton_processor simple;
+	cr_assert_eq(baton_simple_processor_create(exp, &simple), BATON_OK);
+	cr_assert_eq(baton_batch_processor_stats(simple, &s), BATON_EINVAL);
+	simple.ops->destroy(simple.arg);
+	/* Reports outside an export do nothing. */
+	baton_export_report_retry(1);
+	baton_export_report_error("x");
+	baton_export_report_rejected(1);
+}
