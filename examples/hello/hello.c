@@ -6,8 +6,7 @@
 #include <baton/baton.h>
 #include <stdio.h>
 
-int
-main(void)
+int main(void)
 {
 	baton_exporter exp;
 	baton_memory_exporter *mem;

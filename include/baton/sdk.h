@@ -100,11 +100,12 @@ BATON_API void baton_span_data_release(const baton_span_data *span);
 typedef struct baton_exporter_ops {
 	size_t size;
 	const char *name;
-	baton_err (*export_spans)(void *arg, const baton_span_data *const *spans, size_t n);
+	baton_err (*export_spans)(void *arg, const baton_span_data *const *spans,
+	                          size_t n);
 	baton_err (*force_flush)(void *arg, uint32_t timeout_ms); /* may be NULL */
 	/* Bounded by timeout_ms; after it, export_spans is not called again. */
 	baton_err (*shutdown)(void *arg, uint32_t timeout_ms); /* may be NULL */
-	void (*destroy)(void *arg);                          /* may be NULL */
+	void (*destroy)(void *arg);                            /* may be NULL */
 } baton_exporter_ops;
 
 typedef struct baton_exporter {
@@ -126,7 +127,7 @@ typedef struct baton_processor_ops {
 	void (*on_end)(void *arg, const baton_span_data *span);
 	baton_err (*force_flush)(void *arg, uint32_t timeout_ms); /* may be NULL */
 	baton_err (*shutdown)(void *arg, uint32_t timeout_ms);    /* may be NULL */
-	void (*destroy)(void *arg);                             /* may be NULL */
+	void (*destroy)(void *arg);                               /* may be NULL */
 } baton_processor_ops;
 
 typedef struct baton_processor {
@@ -264,14 +265,15 @@ typedef struct baton_fanout_policy baton_fanout_policy;
 
 /* Span limits; 0 in a field means "the default" (OTel's, or the env var). */
 typedef struct baton_limits {
-	uint32_t attribute_count;        /* OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT, 128 */
-	uint32_t event_count;            /* OTEL_SPAN_EVENT_COUNT_LIMIT, 128 */
-	uint32_t link_count;             /* OTEL_SPAN_LINK_COUNT_LIMIT, 128 */
-	uint32_t event_attribute_count;  /* OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT, 128 */
-	uint32_t link_attribute_count;   /* OTEL_LINK_ATTRIBUTE_COUNT_LIMIT, 128 */
-	uint32_t attribute_value_length; /* OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT, none */
-	uint32_t span_arena_bytes;       /* BATON_SPAN_ARENA_BYTES, 2048 */
-	uint32_t max_live_spans;         /* BATON_MAX_SPANS, 65536 records in all */
+	uint32_t attribute_count;       /* OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT, 128 */
+	uint32_t event_count;           /* OTEL_SPAN_EVENT_COUNT_LIMIT, 128 */
+	uint32_t link_count;            /* OTEL_SPAN_LINK_COUNT_LIMIT, 128 */
+	uint32_t event_attribute_count; /* OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT, 128 */
+	uint32_t link_attribute_count;  /* OTEL_LINK_ATTRIBUTE_COUNT_LIMIT, 128 */
+	uint32_t
+	    attribute_value_length; /* OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT, none */
+	uint32_t span_arena_bytes;  /* BATON_SPAN_ARENA_BYTES, 2048 */
+	uint32_t max_live_spans;    /* BATON_MAX_SPANS, 65536 records in all */
 } baton_limits;
 
 /*
@@ -281,10 +283,10 @@ typedef struct baton_limits {
  */
 typedef struct baton_options {
 	size_t size;
-	const char *service_name;        /* default OTEL_SERVICE_NAME, else "unknown_service" */
-	const baton_kv *resource_attrs;  /* added after OTEL_RESOURCE_ATTRIBUTES */
+	const char *service_name; /* default OTEL_SERVICE_NAME, else "unknown_service" */
+	const baton_kv *resource_attrs; /* added after OTEL_RESOURCE_ATTRIBUTES */
 	size_t nresource_attrs;
-	baton_sampler sampler;           /* ops NULL: baton_sampler_from_env() */
+	baton_sampler sampler;             /* ops NULL: baton_sampler_from_env() */
 	const baton_processor *processors; /* baton_init takes ownership of each */
 	size_t nprocessors;
 	baton_limits limits;
@@ -325,12 +327,12 @@ BATON_API const baton_resource *baton_resource_get(void);
 
 /* SDK self-telemetry counters (monotonic since baton_init). */
 typedef struct baton_sdk_stats {
-	uint64_t spans_started;   /* otel.sdk.span.started (recording spans) */
-	uint64_t spans_unsampled; /* spans started but not sampled */
-	uint64_t spans_ended;     /* recording spans ended */
+	uint64_t spans_started;          /* otel.sdk.span.started (recording spans) */
+	uint64_t spans_unsampled;        /* spans started but not sampled */
+	uint64_t spans_ended;            /* recording spans ended */
 	uint64_t spans_dropped_no_store; /* span store exhausted at start */
-	uint64_t spans_live;      /* records in use (started, not yet released) */
-	uint64_t store_records;   /* records allocated in all */
+	uint64_t spans_live;             /* records in use (started, not yet released) */
+	uint64_t store_records;          /* records allocated in all */
 } baton_sdk_stats;
 BATON_API void baton_sdk_stats_get(baton_sdk_stats *out);
 

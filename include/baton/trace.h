@@ -140,19 +140,31 @@ typedef struct baton_kv {
 /* Initialisers for baton_kv, e.g. BATON_KV_STR("peer", name). */
 #define BATON_KV_STR(k, v)                                                               \
 	{                                                                                \
-		(k), { BATON_VALUE_STRING, {.s = (v)}, (size_t)-1 }                      \
+		(k),                                                                     \
+		{                                                                        \
+			BATON_VALUE_STRING, {.s = (v)}, (size_t)-1                       \
+		}                                                                        \
 	}
 #define BATON_KV_INT(k, v)                                                               \
 	{                                                                                \
-		(k), { BATON_VALUE_INT, {.i = (v)}, 0 }                                  \
+		(k),                                                                     \
+		{                                                                        \
+			BATON_VALUE_INT, {.i = (v)}, 0                                   \
+		}                                                                        \
 	}
 #define BATON_KV_DOUBLE(k, v)                                                            \
 	{                                                                                \
-		(k), { BATON_VALUE_DOUBLE, {.d = (v)}, 0 }                               \
+		(k),                                                                     \
+		{                                                                        \
+			BATON_VALUE_DOUBLE, {.d = (v)}, 0                                \
+		}                                                                        \
 	}
 #define BATON_KV_BOOL(k, v)                                                              \
 	{                                                                                \
-		(k), { BATON_VALUE_BOOL, {.b = (v)}, 0 }                                 \
+		(k),                                                                     \
+		{                                                                        \
+			BATON_VALUE_BOOL, {.b = (v)}, 0                                  \
+		}                                                                        \
 	}
 
 /*
@@ -177,9 +189,10 @@ typedef struct baton_tracer baton_tracer;
 BATON_API baton_tracer *baton_tracer_get(const char *name, const char *version);
 
 /* Span start flags. */
-#define BATON_START_ROOT     0x01 /* ignore the current context: start a new trace */
-#define BATON_START_NO_ROOT  0x02 /* continue a trace only: no parent -> no span */
-#define BATON_START_NO_CURRENT 0x04 /* with parent == NULL, do not use the current span */
+#define BATON_START_ROOT       0x01 /* ignore the current context: start a new trace */
+#define BATON_START_NO_ROOT    0x02 /* continue a trace only: no parent -> no span */
+#define BATON_START_NO_CURRENT 0x04 /* with parent == NULL, do not use the current span  \
+	                             */
 /*
  * The caller already drew the fanout keep decision and kept the span:
  * fanout_keep_probability only scales the threshold and SampleRate, no
@@ -191,10 +204,10 @@ BATON_API baton_tracer *baton_tracer_get(const char *name, const char *version);
 typedef struct baton_span_start_opts {
 	/* The parent. NULL: the thread's current span (unless NO_CURRENT). */
 	const baton_span_context *parent;
-	baton_span_kind kind;      /* 0 means INTERNAL */
-	uint32_t flags;            /* BATON_START_* */
-	uint64_t start_time_ns;    /* 0: now */
-	const baton_kv *attrs;     /* attributes the sampler may look at */
+	baton_span_kind kind;   /* 0 means INTERNAL */
+	uint32_t flags;         /* BATON_START_* */
+	uint64_t start_time_ns; /* 0: now */
+	const baton_kv *attrs;  /* attributes the sampler may look at */
 	size_t nattrs;
 	const baton_span_context *links; /* links (no attributes; add more later) */
 	size_t nlinks;
@@ -256,7 +269,8 @@ BATON_API void baton_span_set_bool(baton_span span, const char *key, bool value)
 BATON_API void baton_span_set_value(baton_span span, const char *key,
                                     const baton_value *value);
 
-/* Adds an event (time 0 = now) with attributes (copied). Dropped and counted past limits. */
+/* Adds an event (time 0 = now) with attributes (copied). Dropped and counted past limits.
+ */
 BATON_API void baton_span_add_event(baton_span span, const char *name, uint64_t time_ns,
                                     const baton_kv *attrs, size_t nattrs);
 /* Adds a link to ctx with attributes (copied). Invalid contexts are ignored. */

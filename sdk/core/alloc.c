@@ -7,8 +7,7 @@
 static baton_allocator bt_alloc = {malloc, calloc, realloc, free};
 extern bool bt_initialized;
 
-baton_err
-baton_set_allocator(const baton_allocator *alloc)
+baton_err baton_set_allocator(const baton_allocator *alloc)
 {
 	if (bt_initialized)
 		return BATON_ESTATE;
@@ -23,33 +22,28 @@ baton_set_allocator(const baton_allocator *alloc)
 	return BATON_OK;
 }
 
-void *
-bt_malloc(size_t n)
+void *bt_malloc(size_t n)
 {
 	return bt_alloc.malloc_fn(n ? n : 1);
 }
 
-void *
-bt_calloc(size_t nmemb, size_t n)
+void *bt_calloc(size_t nmemb, size_t n)
 {
 	return bt_alloc.calloc_fn(nmemb ? nmemb : 1, n ? n : 1);
 }
 
-void *
-bt_realloc(void *p, size_t n)
+void *bt_realloc(void *p, size_t n)
 {
 	return bt_alloc.realloc_fn(p, n ? n : 1);
 }
 
-void
-bt_free(void *p)
+void bt_free(void *p)
 {
 	if (p != NULL)
 		bt_alloc.free_fn(p);
 }
 
-char *
-bt_strndup(const char *s, size_t n)
+char *bt_strndup(const char *s, size_t n)
 {
 	char *d = bt_malloc(n + 1);
 	if (d == NULL)
@@ -59,8 +53,7 @@ bt_strndup(const char *s, size_t n)
 	return d;
 }
 
-char *
-bt_strdup(const char *s)
+char *bt_strdup(const char *s)
 {
 	return s ? bt_strndup(s, strlen(s)) : NULL;
 }

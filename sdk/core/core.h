@@ -9,6 +9,12 @@
 #include <stdatomic.h>
 #include <time.h>
 
+/*
+ * Thread-locals on hot paths use the initial-exec model: a direct
+ * %fs-relative access instead of a __tls_get_addr call in the shared library.
+ */
+#define BT_TLS _Thread_local __attribute__((tls_model("initial-exec")))
+
 /* Allocation goes through these; the user may replace them. */
 void *bt_malloc(size_t n);
 void *bt_calloc(size_t nmemb, size_t n);
@@ -18,7 +24,8 @@ char *bt_strdup(const char *s);
 char *bt_strndup(const char *s, size_t n);
 
 /* Logging: printf-style; cheap when the level is filtered out. */
-void bt_log(baton_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void bt_log(baton_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 #define bt_warn(...)  bt_log(BATON_LOG_WARN, __VA_ARGS__)
 #define bt_error(...) bt_log(BATON_LOG_ERROR, __VA_ARGS__)
 #define bt_debug(...) bt_log(BATON_LOG_DEBUG, __VA_ARGS__)
@@ -34,16 +41,47 @@ bool bt_env_bool(const char *name, bool *out);
 bool bt_parse_u32(const char *s, size_t n, uint32_t *out);
 bool bt_parse_double(const char *s, size_t n, double *out);
 
-static inline uint64_t
-bt_now_unix_ns(void)
+/*
+ * Wall clock. Where the TSC is invariant, a span timestamp is one rdtsc
+ * scaled by a factor that clock.c calibrates against CLOCK_REALTIME and
+ * re-anchors every second (a seqlock guards the anchor); elsewhere, or with
+ * BATON_CLOCK=system, it is clock_gettime(CLOCK_REALTIME).
+ */
+struct bt_clock {
+	_Atomic uint32_t seq; /* odd while the anchor is being written */
+	_Atomic bool tsc;     /* the TSC path is calibrated and in use */
+	_Atomic uint64_t base_tsc, base_ns,
+	    mult;                  /* ns = base_ns + (tsc - base_tsc) * mult >> 32 */
+	_Atomic uint64_t next_tsc; /* re-anchor when the TSC passes this */
+};
+extern struct bt_clock bt_clock;
+uint64_t bt_clock_slow(void);
+void bt_clock_init(void);
+
+static inline uint64_t bt_now_unix_ns(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+#if defined(__x86_64__)
+	if (__builtin_expect(atomic_load_explicit(&bt_clock.tsc, memory_order_relaxed),
+	                     1)) {
+		uint64_t t = __builtin_ia32_rdtsc();
+		uint32_t s1 = atomic_load_explicit(&bt_clock.seq, memory_order_acquire);
+		uint64_t bt =
+		    atomic_load_explicit(&bt_clock.base_tsc, memory_order_relaxed);
+		uint64_t bn =
+		    atomic_load_explicit(&bt_clock.base_ns, memory_order_relaxed);
+		uint64_t m = atomic_load_explicit(&bt_clock.mult, memory_order_relaxed);
+		uint64_t nx =
+		    atomic_load_explicit(&bt_clock.next_tsc, memory_order_relaxed);
+		atomic_thread_fence(memory_order_acquire);
+		uint32_t s2 = atomic_load_explicit(&bt_clock.seq, memory_order_relaxed);
+		if (__builtin_expect(s1 == s2 && !(s1 & 1) && t >= bt && t < nx, 1))
+			return bn + (uint64_t)(((__uint128_t)(t - bt) * m) >> 32);
+	}
+#endif
+	return bt_clock_slow();
 }
 
-static inline uint64_t
-bt_now_mono_ns(void)
+static inline uint64_t bt_now_mono_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -51,19 +89,42 @@ bt_now_mono_ns(void)
 }
 
 /* Per-thread fast random numbers (wyrand), reseeded after fork. */
-uint64_t bt_random_u64(void);
+struct bt_rng {
+	uint64_t state;
+	uint32_t generation;
+	bool seeded;
+};
+extern BT_TLS struct bt_rng bt_rng;
+/* Bumped in a forked child; per-thread generators compare and reseed. */
+extern _Atomic uint32_t bt_fork_generation;
+void bt_rng_seed(struct bt_rng *r);
+
+static inline uint64_t bt_random_u64(void)
+{
+	struct bt_rng *r = &bt_rng;
+	/*
+	 * Relaxed is enough: the child's atfork handler runs on the forking
+	 * thread before fork() returns, and other threads do not exist in the
+	 * child; a thread created later sees the value through pthread_create.
+	 */
+	if (__builtin_expect(!r->seeded || r->generation !=
+	                                       atomic_load_explicit(&bt_fork_generation,
+	                                                            memory_order_relaxed),
+	                     0))
+		bt_rng_seed(r);
+	/* wyrand */
+	r->state += 0xa0761d6478bd642fULL;
+	__uint128_t m = (__uint128_t)r->state * (r->state ^ 0xe7037ed1a0b428dbULL);
+	return (uint64_t)(m >> 64) ^ (uint64_t)m;
+}
 /* A uniform double in [0, 1). */
-static inline double
-bt_random_unit(void)
+static inline double bt_random_unit(void)
 {
 	return (double)(bt_random_u64() >> 11) * (1.0 / 9007199254740992.0);
 }
-/* Bumped in a forked child; per-thread generators compare and reseed. */
-extern _Atomic uint32_t bt_fork_generation;
 void bt_random_global_init(void);
 
-static inline bool
-bt_bytes_zero(const uint8_t *p, size_t n)
+static inline bool bt_bytes_zero(const uint8_t *p, size_t n)
 {
 	uint8_t acc = 0;
 	for (size_t i = 0; i < n; i++)
@@ -72,8 +133,7 @@ bt_bytes_zero(const uint8_t *p, size_t n)
 }
 
 /* Threshold of the OTEP 235 randomness: low 56 bits of the trace id. */
-static inline uint64_t
-bt_trace_randomness(const uint8_t *trace_id)
+static inline uint64_t bt_trace_randomness(const uint8_t *trace_id)
 {
 	uint64_t r = 0;
 	for (int i = 9; i < 16; i++)

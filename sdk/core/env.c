@@ -7,15 +7,13 @@
 #include <string.h>
 #include <strings.h>
 
-const char *
-baton_getenv(const char *name)
+const char *baton_getenv(const char *name)
 {
 	const char *v = getenv(name);
 	return (v != NULL && v[0] != '\0') ? v : NULL;
 }
 
-bool
-bt_parse_u32(const char *s, size_t n, uint32_t *out)
+bool bt_parse_u32(const char *s, size_t n, uint32_t *out)
 {
 	uint64_t v = 0;
 	if (n == 0)
@@ -31,8 +29,7 @@ bt_parse_u32(const char *s, size_t n, uint32_t *out)
 	return true;
 }
 
-bool
-bt_parse_double(const char *s, size_t n, double *out)
+bool bt_parse_double(const char *s, size_t n, double *out)
 {
 	char buf[64];
 	char *end;
@@ -43,8 +40,8 @@ bt_parse_double(const char *s, size_t n, double *out)
 	/* strtod accepts hex, inf and nan; configuration wants plain decimals. */
 	for (size_t i = 0; i < n; i++) {
 		char c = buf[i];
-		if (!((c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' || c == '-' ||
-		      c == '+'))
+		if (!((c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' ||
+		      c == '-' || c == '+'))
 			return false;
 	}
 	errno = 0;
@@ -55,8 +52,7 @@ bt_parse_double(const char *s, size_t n, double *out)
 	return true;
 }
 
-bool
-bt_env_u32(const char *name, uint32_t *out)
+bool bt_env_u32(const char *name, uint32_t *out)
 {
 	const char *v = baton_getenv(name);
 	if (v == NULL)
@@ -68,8 +64,7 @@ bt_env_u32(const char *name, uint32_t *out)
 	return true;
 }
 
-bool
-bt_env_double(const char *name, double *out)
+bool bt_env_double(const char *name, double *out)
 {
 	const char *v = baton_getenv(name);
 	if (v == NULL)
@@ -81,8 +76,7 @@ bt_env_double(const char *name, double *out)
 	return true;
 }
 
-bool
-bt_env_bool(const char *name, bool *out)
+bool bt_env_bool(const char *name, bool *out)
 {
 	const char *v = baton_getenv(name);
 	if (v == NULL)

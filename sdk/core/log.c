@@ -16,8 +16,7 @@ static _Atomic int bt_log_min = -1;
 
 static const char *const bt_level_names[] = {"debug", "info", "warn", "error", "none"};
 
-static int
-bt_log_level_from_env(void)
+static int bt_log_level_from_env(void)
 {
 	const char *v = getenv("BATON_LOG_LEVEL");
 	if (v != NULL) {
@@ -29,8 +28,7 @@ bt_log_level_from_env(void)
 	return BATON_LOG_WARN;
 }
 
-void
-baton_set_log(baton_log_level min_level, baton_log_fn fn, void *arg)
+void baton_set_log(baton_log_level min_level, baton_log_fn fn, void *arg)
 {
 	pthread_mutex_lock(&bt_log_mtx);
 	bt_log_sink = fn;
@@ -39,8 +37,7 @@ baton_set_log(baton_log_level min_level, baton_log_fn fn, void *arg)
 	atomic_store(&bt_log_min, fn != NULL ? (int)min_level : bt_log_level_from_env());
 }
 
-void
-bt_log(baton_log_level level, const char *fmt, ...)
+void bt_log(baton_log_level level, const char *fmt, ...)
 {
 	int min = atomic_load_explicit(&bt_log_min, memory_order_relaxed);
 	if (min < 0) {

@@ -13,69 +13,40 @@
 
 _Atomic uint32_t bt_fork_generation;
 
-struct bt_rng {
-	uint64_t state;
-	uint32_t generation;
-	bool seeded;
-};
-static _Thread_local struct bt_rng bt_rng;
+BT_TLS struct bt_rng bt_rng;
 
-static void
-bt_on_fork_child(void)
+static void bt_on_fork_child(void)
 {
 	atomic_fetch_add_explicit(&bt_fork_generation, 1, memory_order_relaxed);
 }
 
 static pthread_once_t bt_random_once = PTHREAD_ONCE_INIT;
 
-static void
-bt_random_once_fn(void)
+static void bt_random_once_fn(void)
 {
 	pthread_atfork(NULL, NULL, bt_on_fork_child);
 }
 
-void
-bt_random_global_init(void)
+void bt_random_global_init(void)
 {
 	pthread_once(&bt_random_once, bt_random_once_fn);
 }
 
-static void __attribute__((noinline))
-bt_rng_seed(struct bt_rng *r)
+void __attribute__((noinline)) bt_rng_seed(struct bt_rng *r)
 {
 	uint64_t seed = 0;
 	bt_random_global_init();
 	if (getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed)) {
 		/* No entropy syscall: mix time, pid and the stack address. */
-		seed = bt_now_mono_ns() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)&seed;
+		seed = bt_now_mono_ns() ^ ((uint64_t)getpid() << 32) ^
+		       (uint64_t)(uintptr_t)&seed;
 	}
 	r->state = seed;
 	r->generation = atomic_load_explicit(&bt_fork_generation, memory_order_relaxed);
 	r->seeded = true;
 }
 
-uint64_t
-bt_random_u64(void)
-{
-	struct bt_rng *r = &bt_rng;
-	/*
-	 * Relaxed is enough: the child's atfork handler runs on the forking
-	 * thread before fork() returns, and other threads do not exist in the
-	 * child; a thread created later sees the value through pthread_create.
-	 */
-	if (__builtin_expect(!r->seeded || r->generation != atomic_load_explicit(
-	                                                        &bt_fork_generation,
-	                                                        memory_order_relaxed),
-	                     0))
-		bt_rng_seed(r);
-	/* wyrand */
-	r->state += 0xa0761d6478bd642fULL;
-	__uint128_t m = (__uint128_t)r->state * (r->state ^ 0xe7037ed1a0b428dbULL);
-	return (uint64_t)(m >> 64) ^ (uint64_t)m;
-}
-
-void
-baton_trace_id_generate(uint8_t trace_id[BATON_TRACE_ID_SIZE])
+void baton_trace_id_generate(uint8_t trace_id[BATON_TRACE_ID_SIZE])
 {
 	uint64_t a, b;
 	do {
@@ -86,8 +57,7 @@ baton_trace_id_generate(uint8_t trace_id[BATON_TRACE_ID_SIZE])
 	memcpy(trace_id + 8, &b, 8);
 }
 
-void
-baton_span_id_generate(uint8_t span_id[BATON_SPAN_ID_SIZE])
+void baton_span_id_generate(uint8_t span_id[BATON_SPAN_ID_SIZE])
 {
 	uint64_t a;
 	do {
@@ -96,8 +66,7 @@ baton_span_id_generate(uint8_t span_id[BATON_SPAN_ID_SIZE])
 	memcpy(span_id, &a, 8);
 }
 
-void
-baton_hex_encode(const uint8_t *bytes, size_t n, char *out)
+void baton_hex_encode(const uint8_t *bytes, size_t n, char *out)
 {
 	static const char hex[] = "0123456789abcdef";
 	for (size_t i = 0; i < n; i++) {
@@ -107,14 +76,12 @@ baton_hex_encode(const uint8_t *bytes, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-uint64_t
-baton_time_unix_ns(void)
+uint64_t baton_time_unix_ns(void)
 {
 	return bt_now_unix_ns();
 }
 
-uint64_t
-baton_time_mono_ns(void)
+uint64_t baton_time_mono_ns(void)
 {
 	return bt_now_mono_ns();
 }

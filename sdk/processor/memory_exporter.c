@@ -14,14 +14,14 @@ struct baton_memory_exporter {
 };
 
 /* Appends "key=value\n" for one attribute to buf at *off (cut at the end). */
-static void
-bt_attr_text(char *buf, size_t cap, size_t *off, const baton_attr *a)
+static void bt_attr_text(char *buf, size_t cap, size_t *off, const baton_attr *a)
 {
 	int w = 0;
 	size_t room = *off < cap ? cap - *off : 0;
 	switch (a->value.type) {
 	case BATON_VALUE_STRING:
-		w = snprintf(buf + *off, room, "%s=%.*s\n", a->key, (int)a->value.len, a->value.u.s);
+		w = snprintf(buf + *off, room, "%s=%.*s\n", a->key, (int)a->value.len,
+		             a->value.u.s);
 		break;
 	case BATON_VALUE_INT:
 		w = snprintf(buf + *off, room, "%s=%" PRId64 "\n", a->key, a->value.u.i);
@@ -30,7 +30,8 @@ bt_attr_text(char *buf, size_t cap, size_t *off, const baton_attr *a)
 		w = snprintf(buf + *off, room, "%s=%g\n", a->key, a->value.u.d);
 		break;
 	case BATON_VALUE_BOOL:
-		w = snprintf(buf + *off, room, "%s=%s\n", a->key, a->value.u.b ? "true" : "false");
+		w = snprintf(buf + *off, room, "%s=%s\n", a->key,
+		             a->value.u.b ? "true" : "false");
 		break;
 	default:
 		w = snprintf(buf + *off, room, "%s=[%zu]\n", a->key, a->value.len);
@@ -40,8 +41,7 @@ bt_attr_text(char *buf, size_t cap, size_t *off, const baton_attr *a)
 		*off += (size_t)w < room ? (size_t)w : room;
 }
 
-static baton_err
-bt_mem_export(void *arg, const baton_span_data *const *spans, size_t n)
+static baton_err bt_mem_export(void *arg, const baton_span_data *const *spans, size_t n)
 {
 	baton_memory_exporter *m = arg;
 	pthread_mutex_lock(&m->mtx);
@@ -77,20 +77,22 @@ bt_mem_export(void *arg, const baton_span_data *const *spans, size_t n)
 			o->first_link.tracestate = NULL;
 		}
 		if (s->events != NULL)
-			snprintf(o->first_event, sizeof(o->first_event), "%s", s->events->name);
+			snprintf(o->first_event, sizeof(o->first_event), "%s",
+			         s->events->name);
 		const baton_attr *sr = baton_attr_find(s->attrs, "SampleRate");
 		if (sr != NULL)
-			o->sample_rate = sr->value.type == BATON_VALUE_INT ? (double)sr->value.u.i
-			                                                   : sr->value.u.d;
+			o->sample_rate = sr->value.type == BATON_VALUE_INT
+			                     ? (double)sr->value.u.i
+			                     : sr->value.u.d;
 		if (s->context.tracestate != NULL)
-			snprintf(o->tracestate, sizeof(o->tracestate), "%s", s->context.tracestate);
+			snprintf(o->tracestate, sizeof(o->tracestate), "%s",
+			         s->context.tracestate);
 	}
 	pthread_mutex_unlock(&m->mtx);
 	return BATON_OK;
 }
 
-static void
-bt_mem_destroy(void *arg)
+static void bt_mem_destroy(void *arg)
 {
 	baton_memory_exporter *m = arg;
 	pthread_mutex_destroy(&m->mtx);
@@ -99,12 +101,11 @@ bt_mem_destroy(void *arg)
 }
 
 static const baton_exporter_ops bt_mem_ops = {
-	sizeof(baton_exporter_ops), "memory", bt_mem_export, NULL, NULL, bt_mem_destroy,
+    sizeof(baton_exporter_ops), "memory", bt_mem_export, NULL, NULL, bt_mem_destroy,
 };
 
-baton_err
-baton_memory_exporter_create(size_t capacity, baton_exporter *out,
-                             baton_memory_exporter **store)
+baton_err baton_memory_exporter_create(size_t capacity, baton_exporter *out,
+                                       baton_memory_exporter **store)
 {
 	if (out == NULL || store == NULL || capacity == 0)
 		return BATON_EINVAL;
@@ -123,8 +124,7 @@ baton_memory_exporter_create(size_t capacity, baton_exporter *out,
 	return BATON_OK;
 }
 
-size_t
-baton_memory_exporter_count(baton_memory_exporter *m)
+size_t baton_memory_exporter_count(baton_memory_exporter *m)
 {
 	pthread_mutex_lock(&m->mtx);
 	size_t n = m->n;
@@ -132,8 +132,7 @@ baton_memory_exporter_count(baton_memory_exporter *m)
 	return n;
 }
 
-size_t
-baton_memory_exporter_batches(baton_memory_exporter *m)
+size_t baton_memory_exporter_batches(baton_memory_exporter *m)
 {
 	pthread_mutex_lock(&m->mtx);
 	size_t n = m->batches;
@@ -141,8 +140,8 @@ baton_memory_exporter_batches(baton_memory_exporter *m)
 	return n;
 }
 
-baton_err
-baton_memory_exporter_get(baton_memory_exporter *m, size_t i, baton_memory_span *out)
+baton_err baton_memory_exporter_get(baton_memory_exporter *m, size_t i,
+                                    baton_memory_span *out)
 {
 	baton_err rv = BATON_EINVAL;
 	pthread_mutex_lock(&m->mtx);
@@ -154,8 +153,7 @@ baton_memory_exporter_get(baton_memory_exporter *m, size_t i, baton_memory_span 
 	return rv;
 }
 
-void
-baton_memory_exporter_clear(baton_memory_exporter *m)
+void baton_memory_exporter_clear(baton_memory_exporter *m)
 {
 	pthread_mutex_lock(&m->mtx);
 	m->n = 0;

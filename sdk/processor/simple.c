@@ -7,8 +7,7 @@ struct bt_simple {
 	bool shut;
 };
 
-static void
-bt_simple_on_end(void *arg, const baton_span_data *span)
+static void bt_simple_on_end(void *arg, const baton_span_data *span)
 {
 	struct bt_simple *s = arg;
 	pthread_mutex_lock(&s->mtx);
@@ -18,8 +17,7 @@ bt_simple_on_end(void *arg, const baton_span_data *span)
 	baton_span_data_release(span);
 }
 
-static baton_err
-bt_simple_flush(void *arg, uint32_t timeout_ms)
+static baton_err bt_simple_flush(void *arg, uint32_t timeout_ms)
 {
 	struct bt_simple *s = arg;
 	baton_err rv = BATON_OK;
@@ -30,8 +28,7 @@ bt_simple_flush(void *arg, uint32_t timeout_ms)
 	return rv;
 }
 
-static baton_err
-bt_simple_shutdown(void *arg, uint32_t timeout_ms)
+static baton_err bt_simple_shutdown(void *arg, uint32_t timeout_ms)
 {
 	struct bt_simple *s = arg;
 	baton_err rv = BATON_OK;
@@ -45,8 +42,7 @@ bt_simple_shutdown(void *arg, uint32_t timeout_ms)
 	return rv;
 }
 
-static void
-bt_simple_destroy(void *arg)
+static void bt_simple_destroy(void *arg)
 {
 	struct bt_simple *s = arg;
 	if (s->exp.ops->destroy != NULL)
@@ -56,12 +52,11 @@ bt_simple_destroy(void *arg)
 }
 
 static const baton_processor_ops bt_simple_ops = {
-	sizeof(baton_processor_ops), "simple",       bt_simple_on_end,
-	bt_simple_flush,             bt_simple_shutdown, bt_simple_destroy,
+    sizeof(baton_processor_ops), "simple",          bt_simple_on_end, bt_simple_flush,
+    bt_simple_shutdown,          bt_simple_destroy,
 };
 
-baton_err
-baton_simple_processor_create(baton_exporter exporter, baton_processor *out)
+baton_err baton_simple_processor_create(baton_exporter exporter, baton_processor *out)
 {
 	if (out == NULL || exporter.ops == NULL || exporter.ops->export_spans == NULL)
 		return BATON_EINVAL;

@@ -3,23 +3,21 @@
 
 #include <string.h>
 
-bool
-baton_span_context_is_valid(const baton_span_context *ctx)
+bool baton_span_context_is_valid(const baton_span_context *ctx)
 {
 	return ctx != NULL && (ctx->state & BATON_CTX_VALID) != 0;
 }
 
-bool
-baton_span_context_is_sampled(const baton_span_context *ctx)
+bool baton_span_context_is_sampled(const baton_span_context *ctx)
 {
 	return ctx != NULL && (ctx->state & (BATON_CTX_VALID | BATON_CTX_DECIDED)) &&
 	       (ctx->trace_flags & BATON_FLAG_SAMPLED);
 }
 
-double
-baton_span_context_adjusted_count(const baton_span_context *ctx)
+double baton_span_context_adjusted_count(const baton_span_context *ctx)
 {
-	if (ctx == NULL || !(ctx->state & BATON_CTX_HAS_TH) || ctx->threshold >= BATON_TH_MAX)
+	if (ctx == NULL || !(ctx->state & BATON_CTX_HAS_TH) ||
+	    ctx->threshold >= BATON_TH_MAX)
 		return 1.0;
 	return (double)BATON_TH_MAX / (double)(BATON_TH_MAX - ctx->threshold);
 }
@@ -31,13 +29,12 @@ struct bt_frame {
 	baton_span_context ctx;
 };
 
-static _Thread_local struct {
+static BT_TLS struct {
 	uint32_t depth;
 	struct bt_frame frames[BT_CTX_DEPTH];
 } bt_tls_ctx;
 
-static uint32_t
-bt_push(baton_span span, const baton_span_context *ctx)
+static uint32_t bt_push(baton_span span, const baton_span_context *ctx)
 {
 	if (bt_tls_ctx.depth >= BT_CTX_DEPTH)
 		return 0;
@@ -47,39 +44,34 @@ bt_push(baton_span span, const baton_span_context *ctx)
 	return bt_tls_ctx.depth;
 }
 
-uint32_t
-baton_span_attach(baton_span span)
+uint32_t baton_span_attach(baton_span span)
 {
 	baton_span_context ctx;
 	baton_span_get_context(span, &ctx);
 	return bt_push(span, &ctx);
 }
 
-uint32_t
-baton_context_attach(const baton_span_context *ctx)
+uint32_t baton_context_attach(const baton_span_context *ctx)
 {
 	static const baton_span_context none;
 	return bt_push(BATON_SPAN_NONE, ctx ? ctx : &none);
 }
 
-void
-baton_span_detach(uint32_t token)
+void baton_span_detach(uint32_t token)
 {
 	if (token == 0 || token > bt_tls_ctx.depth)
 		return;
 	bt_tls_ctx.depth = token - 1;
 }
 
-baton_span
-baton_span_current(void)
+baton_span baton_span_current(void)
 {
 	if (bt_tls_ctx.depth == 0)
 		return BATON_SPAN_NONE;
 	return bt_tls_ctx.frames[bt_tls_ctx.depth - 1].span;
 }
 
-bool
-bt_current_context(baton_span_context *out)
+bool bt_current_context(baton_span_context *out)
 {
 	if (bt_tls_ctx.depth == 0)
 		return false;

@@ -14,21 +14,20 @@ struct baton_tracer {
 static pthread_mutex_t bt_tracers_mtx = PTHREAD_MUTEX_INITIALIZER;
 static struct baton_tracer *bt_tracers;
 
-static bool
-bt_str_eq(const char *a, const char *b)
+static bool bt_str_eq(const char *a, const char *b)
 {
 	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
-baton_tracer *
-baton_tracer_get(const char *name, const char *version)
+baton_tracer *baton_tracer_get(const char *name, const char *version)
 {
 	struct baton_tracer *t;
 	if (name == NULL)
 		name = "";
 	pthread_mutex_lock(&bt_tracers_mtx);
 	for (t = bt_tracers; t != NULL; t = t->next) {
-		if (bt_str_eq(t->scope.name, name) && bt_str_eq(t->scope.version, version))
+		if (bt_str_eq(t->scope.name, name) &&
+		    bt_str_eq(t->scope.version, version))
 			goto out;
 	}
 	t = bt_calloc(1, sizeof(*t));
@@ -50,8 +49,7 @@ out:
 	return t;
 }
 
-static void
-bt_tracers_free(void)
+static void bt_tracers_free(void)
 {
 	pthread_mutex_lock(&bt_tracers_mtx);
 	while (bt_tracers != NULL) {
@@ -64,8 +62,7 @@ bt_tracers_free(void)
 	pthread_mutex_unlock(&bt_tracers_mtx);
 }
 
-static uint32_t
-bt_limit(uint32_t code, const char *env, uint32_t dflt)
+static uint32_t bt_limit(uint32_t code, const char *env, uint32_t dflt)
 {
 	uint32_t v;
 	if (code != 0)
@@ -75,13 +72,13 @@ bt_limit(uint32_t code, const char *env, uint32_t dflt)
 	return dflt;
 }
 
-static void
-bt_limits_resolve(bt_limits *l, const baton_limits *in)
+static void bt_limits_resolve(bt_limits *l, const baton_limits *in)
 {
 	static const baton_limits none;
 	if (in == NULL)
 		in = &none;
-	l->attr_count = bt_limit(in->attribute_count, "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", 128);
+	l->attr_count =
+	    bt_limit(in->attribute_count, "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", 128);
 	l->event_count = bt_limit(in->event_count, "OTEL_SPAN_EVENT_COUNT_LIMIT", 128);
 	l->link_count = bt_limit(in->link_count, "OTEL_SPAN_LINK_COUNT_LIMIT", 128);
 	l->event_attr_count =
@@ -100,8 +97,7 @@ bt_limits_resolve(bt_limits *l, const baton_limits *in)
 		l->max_spans = BT_CHUNK_SPANS;
 }
 
-static void
-bt_procs_destroy(const baton_processor *procs, size_t n)
+static void bt_procs_destroy(const baton_processor *procs, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (procs[i].ops != NULL && procs[i].ops->destroy != NULL)
@@ -109,8 +105,7 @@ bt_procs_destroy(const baton_processor *procs, size_t n)
 	}
 }
 
-baton_err
-baton_init(const baton_options *opts)
+baton_err baton_init(const baton_options *opts)
 {
 	static const baton_options none = {sizeof(baton_options)};
 	baton_err rv = BATON_OK;
@@ -125,6 +120,7 @@ baton_init(const baton_options *opts)
 		return BATON_ESTATE;
 	}
 	bt_random_global_init();
+	bt_clock_init();
 	memset(&bt_prov, 0, sizeof(bt_prov));
 	bt_limits_resolve(&bt_prov.limits, &opts->limits);
 	bt_prov.propagate_unsampled_ids = opts->propagate_unsampled_ids;
@@ -132,8 +128,8 @@ baton_init(const baton_options *opts)
 		bt_env_bool("OTEL_SDK_DISABLED", &disabled);
 	bt_prov.disabled = disabled;
 
-	rv = bt_resource_build(&bt_prov.resource, opts->service_name, opts->resource_attrs,
-	                       opts->nresource_attrs);
+	rv = bt_resource_build(&bt_prov.resource, opts->service_name,
+	                       opts->resource_attrs, opts->nresource_attrs);
 	if (rv != BATON_OK)
 		goto fail_resource;
 	rv = bt_store_init(&bt_prov.store, &bt_prov.limits);
@@ -145,7 +141,8 @@ baton_init(const baton_options *opts)
 			rv = BATON_ENOMEM;
 			goto fail_procs;
 		}
-		memcpy(bt_prov.procs, opts->processors, opts->nprocessors * sizeof(baton_processor));
+		memcpy(bt_prov.procs, opts->processors,
+		       opts->nprocessors * sizeof(baton_processor));
 		bt_prov.nprocs = opts->nprocessors;
 	}
 	if (opts->sampler.ops != NULL) {
@@ -155,19 +152,26 @@ baton_init(const baton_options *opts)
 		if (rv != BATON_OK)
 			goto fail_sampler;
 	}
+	if (!bt_prov.propagate_unsampled_ids && bt_prov.sampler.ops->name != NULL) {
+		const char *sn = bt_prov.sampler.ops->name;
+		bt_prov.drop_all = strcmp(sn, "always_off") == 0;
+		bt_prov.follow_unsampled_parent = strcmp(sn, "parentbased") == 0;
+	}
 	if (opts->fanout_policy != NULL) {
 		bt_fanout_installed = opts->fanout_policy;
 	} else if (baton_getenv("BATON_FANOUT_SAMPLING") != NULL) {
 		baton_fanout_policy *fp = NULL;
 		char err[128];
-		baton_err e = baton_fanout_policy_parse(baton_getenv("BATON_FANOUT_SAMPLING"), &fp,
-		                                        err, sizeof(err));
+		baton_err e = baton_fanout_policy_parse(
+		    baton_getenv("BATON_FANOUT_SAMPLING"), &fp, err, sizeof(err));
 		if (e == BATON_OK)
 			bt_fanout_installed = fp;
 		else
 			bt_warn("BATON_FANOUT_SAMPLING: %s; using the default %s",
-			        e == BATON_EFORMAT ? err : baton_strerror(e), BATON_FANOUT_DEFAULT);
+			        e == BATON_EFORMAT ? err : baton_strerror(e),
+			        BATON_FANOUT_DEFAULT);
 	}
+	bt_counters_sum(bt_prov.base);
 	atomic_fetch_add(&bt_epoch, 1);
 	bt_initialized = true;
 	return disabled ? BATON_EDISABLED : BATON_OK;
@@ -188,8 +192,7 @@ fail_resource:
 }
 
 /* Splits what is left of a deadline evenly over the processors still to go. */
-static uint32_t
-bt_share(uint64_t deadline, size_t left)
+static uint32_t bt_share(uint64_t deadline, size_t left)
 {
 	uint64_t now = bt_now_mono_ns();
 	if (now >= deadline || left == 0)
@@ -197,8 +200,7 @@ bt_share(uint64_t deadline, size_t left)
 	return (uint32_t)((deadline - now) / 1000000u / left);
 }
 
-baton_err
-baton_force_flush(uint32_t timeout_ms)
+baton_err baton_force_flush(uint32_t timeout_ms)
 {
 	baton_err rv = BATON_OK;
 	if (!bt_initialized)
@@ -208,15 +210,15 @@ baton_force_flush(uint32_t timeout_ms)
 		const baton_processor *p = &bt_prov.procs[i];
 		if (p->ops->force_flush == NULL)
 			continue;
-		baton_err e = p->ops->force_flush(p->arg, bt_share(deadline, bt_prov.nprocs - i));
+		baton_err e =
+		    p->ops->force_flush(p->arg, bt_share(deadline, bt_prov.nprocs - i));
 		if (e != BATON_OK && rv == BATON_OK)
 			rv = e;
 	}
 	return rv;
 }
 
-baton_err
-baton_fini(uint32_t timeout_ms)
+baton_err baton_fini(uint32_t timeout_ms)
 {
 	baton_err rv = BATON_OK;
 	if (!bt_initialized)
@@ -226,7 +228,8 @@ baton_fini(uint32_t timeout_ms)
 		const baton_processor *p = &bt_prov.procs[i];
 		if (p->ops->shutdown == NULL)
 			continue;
-		baton_err e = p->ops->shutdown(p->arg, bt_share(deadline, bt_prov.nprocs - i));
+		baton_err e =
+		    p->ops->shutdown(p->arg, bt_share(deadline, bt_prov.nprocs - i));
 		if (e != BATON_OK && rv == BATON_OK)
 			rv = e;
 	}
@@ -244,24 +247,27 @@ baton_fini(uint32_t timeout_ms)
 	return rv;
 }
 
-const baton_resource *
-baton_resource_get(void)
+const baton_resource *baton_resource_get(void)
 {
 	return bt_initialized ? &bt_prov.resource : NULL;
 }
 
-void
-baton_sdk_stats_get(baton_sdk_stats *out)
+void baton_sdk_stats_get(baton_sdk_stats *out)
 {
 	if (out == NULL)
 		return;
 	memset(out, 0, sizeof(*out));
 	if (!bt_initialized)
 		return;
-	out->spans_started = atomic_load(&bt_prov.started);
-	out->spans_unsampled = atomic_load(&bt_prov.unsampled);
-	out->spans_ended = atomic_load(&bt_prov.ended);
-	out->spans_dropped_no_store = atomic_load(&bt_prov.dropped_no_store);
-	out->spans_live = atomic_load(&bt_prov.store.live);
-	out->store_records = (uint64_t)atomic_load(&bt_prov.store.nchunks) * BT_CHUNK_SPANS;
+	uint64_t c[BT_C_COUNT];
+	bt_counters_sum(c);
+	for (int i = 0; i < BT_C_COUNT; i++)
+		c[i] -= bt_prov.base[i];
+	out->spans_started = c[BT_C_STARTED];
+	out->spans_unsampled = c[BT_C_UNSAMPLED];
+	out->spans_ended = c[BT_C_ENDED];
+	out->spans_dropped_no_store = c[BT_C_NO_STORE];
+	out->spans_live = c[BT_C_ALLOCS] - c[BT_C_RELEASES];
+	out->store_records =
+	    (uint64_t)atomic_load(&bt_prov.store.nchunks) * BT_CHUNK_SPANS;
 }

@@ -5,8 +5,7 @@
 #include <string.h>
 
 /* Percent-decodes [s, s+n) into out (NUL-terminated); false on a bad escape. */
-static bool
-bt_pct_decode(const char *s, size_t n, char *out)
+static bool bt_pct_decode(const char *s, size_t n, char *out)
 {
 	size_t o = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -36,8 +35,7 @@ bt_pct_decode(const char *s, size_t n, char *out)
 	return true;
 }
 
-static void
-bt_trim(const char **s, size_t *n)
+static void bt_trim(const char **s, size_t *n)
 {
 	while (*n > 0 && (**s == ' ' || **s == '\t')) {
 		(*s)++;
@@ -47,9 +45,8 @@ bt_trim(const char **s, size_t *n)
 		(*n)--;
 }
 
-void
-bt_parse_kv_list(const char *s, const char *what,
-                 void (*fn)(void *arg, const char *k, const char *v), void *arg)
+void bt_parse_kv_list(const char *s, const char *what,
+                      void (*fn)(void *arg, const char *k, const char *v), void *arg)
 {
 	if (s == NULL)
 		return;
@@ -74,8 +71,8 @@ bt_parse_kv_list(const char *s, const char *what,
 			if (bt_pct_decode(k, kn, kb) && bt_pct_decode(v, vn, vb))
 				fn(arg, kb, vb);
 			else
-				bt_warn("%s: entry \"%.*s\" has a bad %%-escape; skipped", what,
-				        (int)(len > 64 ? 64 : len), p);
+				bt_warn("%s: entry \"%.*s\" has a bad %%-escape; skipped",
+				        what, (int)(len > 64 ? 64 : len), p);
 		}
 		if (end == NULL)
 			break;
@@ -89,8 +86,7 @@ struct bt_res_builder {
 	bool oom;
 };
 
-static void
-bt_res_put(void *arg, const char *k, const char *v)
+static void bt_res_put(void *arg, const char *k, const char *v)
 {
 	struct bt_res_builder *b = arg;
 	for (baton_attr *a = b->head; a != NULL; a = (baton_attr *)a->next) {
@@ -116,7 +112,8 @@ bt_res_put(void *arg, const char *k, const char *v)
 		return;
 	}
 	a->key = kk;
-	a->value = (baton_value){.type = BATON_VALUE_STRING, .u.s = vv, .len = strlen(vv)};
+	a->value =
+	    (baton_value){.type = BATON_VALUE_STRING, .u.s = vv, .len = strlen(vv)};
 	if (b->tail)
 		b->tail->next = a;
 	else
@@ -125,8 +122,7 @@ bt_res_put(void *arg, const char *k, const char *v)
 	b->n++;
 }
 
-void
-bt_resource_free(baton_resource *res)
+void bt_resource_free(baton_resource *res)
 {
 	const baton_attr *a = res->attrs;
 	while (a != NULL) {
@@ -140,17 +136,16 @@ bt_resource_free(baton_resource *res)
 	memset(res, 0, sizeof(*res));
 }
 
-baton_err
-bt_resource_build(baton_resource *res, const char *service_name, const baton_kv *extra,
-                  size_t nextra)
+baton_err bt_resource_build(baton_resource *res, const char *service_name,
+                            const baton_kv *extra, size_t nextra)
 {
 	struct bt_res_builder b = {0};
 	char buf[64];
 	bt_res_put(&b, "telemetry.sdk.name", "baton");
 	bt_res_put(&b, "telemetry.sdk.language", "c");
 	bt_res_put(&b, "telemetry.sdk.version", BATON_VERSION_STRING);
-	bt_parse_kv_list(baton_getenv("OTEL_RESOURCE_ATTRIBUTES"), "OTEL_RESOURCE_ATTRIBUTES",
-	                 bt_res_put, &b);
+	bt_parse_kv_list(baton_getenv("OTEL_RESOURCE_ATTRIBUTES"),
+	                 "OTEL_RESOURCE_ATTRIBUTES", bt_res_put, &b);
 	for (size_t i = 0; i < nextra; i++) {
 		const baton_value *v = &extra[i].value;
 		switch (v->type) {
@@ -182,7 +177,8 @@ bt_resource_build(baton_resource *res, const char *service_name, const baton_kv 
 			have |= strcmp(a->key, "service.name") == 0;
 		if (!have) {
 			extern char *program_invocation_short_name;
-			snprintf(buf, sizeof(buf), "unknown_service:%s", program_invocation_short_name);
+			snprintf(buf, sizeof(buf), "unknown_service:%s",
+			         program_invocation_short_name);
 			bt_res_put(&b, "service.name", buf);
 		}
 	}

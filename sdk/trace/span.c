@@ -5,8 +5,7 @@
 
 /* ---- arena ---- */
 
-void *
-bt_arena_alloc(bt_span *sp, size_t n)
+void *bt_arena_alloc(bt_span *sp, size_t n)
 {
 	size_t off = (sp->arena_used + 7u) & ~(size_t)7;
 	if (off + n > bt_prov.limits.arena_bytes)
@@ -15,8 +14,7 @@ bt_arena_alloc(bt_span *sp, size_t n)
 	return sp->arena + off;
 }
 
-const char *
-bt_arena_strn(bt_span *sp, const char *s, size_t n)
+const char *bt_arena_strn(bt_span *sp, const char *s, size_t n)
 {
 	size_t off = sp->arena_used;
 	if (off + n + 1 > bt_prov.limits.arena_bytes)
@@ -29,8 +27,7 @@ bt_arena_strn(bt_span *sp, const char *s, size_t n)
 }
 
 /* Copies a value's out-of-line parts (strings, arrays) into the arena. */
-static bool
-bt_value_copy(bt_span *sp, baton_value *dst, const baton_value *src)
+static bool bt_value_copy(bt_span *sp, baton_value *dst, const baton_value *src)
 {
 	uint32_t lim = bt_prov.limits.value_length;
 	*dst = *src;
@@ -81,15 +78,53 @@ bt_value_copy(bt_span *sp, baton_value *dst, const baton_value *src)
 	}
 }
 
-bool
-bt_attr_put(bt_span *sp, const baton_attr **head, baton_attr **tail, uint32_t *count,
-            uint32_t limit, const char *key, const baton_value *v, bool replace)
+/*
+ * Appends a new attribute: the node, its key and (for a string) its value
+ * in one arena allocation, so one bounds check covers all three.
+ */
+static baton_attr *bt_attr_new(bt_span *sp, const char *key, size_t klen,
+                               const baton_value *v)
+{
+	size_t vlen = 0;
+	const char *vs = NULL;
+	if (v->type == BATON_VALUE_STRING) {
+		vs = v->u.s ? v->u.s : "";
+		vlen = v->len == (size_t)-1 ? strlen(vs) : v->len;
+		if (vlen > bt_prov.limits.value_length)
+			vlen = bt_prov.limits.value_length;
+	}
+	size_t off = (sp->arena_used + 7u) & ~(size_t)7;
+	size_t need = sizeof(baton_attr) + klen + 1 + (vs ? vlen + 1 : 0);
+	if (off + need > bt_prov.limits.arena_bytes)
+		return NULL;
+	uint32_t saved = sp->arena_used;
+	sp->arena_used = (uint32_t)(off + need);
+	baton_attr *a = (baton_attr *)(sp->arena + off);
+	char *k = (char *)(a + 1);
+	memcpy(k, key, klen + 1);
+	a->key = k;
+	a->next = NULL;
+	if (vs != NULL) {
+		char *d = k + klen + 1;
+		memcpy(d, vs, vlen);
+		d[vlen] = '\0';
+		a->value =
+		    (baton_value){.type = BATON_VALUE_STRING, .u.s = d, .len = vlen};
+	} else if (!bt_value_copy(sp, &a->value, v)) {
+		sp->arena_used = saved; /* all or nothing */
+		return NULL;
+	}
+	return a;
+}
+
+bool bt_attr_put(bt_span *sp, const baton_attr **head, baton_attr **tail, uint32_t *count,
+                 uint32_t limit, const char *key, const baton_value *v, bool replace)
 {
 	if (key == NULL || key[0] == '\0' || v == NULL)
 		return false;
 	if (replace) {
 		for (const baton_attr *a = *head; a != NULL; a = a->next) {
-			if (strcmp(a->key, key) == 0) {
+			if (a->key[0] == key[0] && strcmp(a->key, key) == 0) {
 				uint32_t saved = sp->arena_used;
 				baton_value nv;
 				if (!bt_value_copy(sp, &nv, v)) {
@@ -103,16 +138,9 @@ bt_attr_put(bt_span *sp, const baton_attr **head, baton_attr **tail, uint32_t *c
 	}
 	if (*count >= limit)
 		return false;
-	uint32_t saved = sp->arena_used;
-	baton_attr *a = bt_arena_alloc(sp, sizeof(*a));
-	size_t klen = strlen(key);
-	const char *k = a ? bt_arena_strn(sp, key, klen) : NULL;
-	if (k == NULL || !bt_value_copy(sp, &a->value, v)) {
-		sp->arena_used = saved; /* all or nothing */
+	baton_attr *a = bt_attr_new(sp, key, strlen(key), v);
+	if (a == NULL)
 		return false;
-	}
-	a->key = k;
-	a->next = NULL;
 	if (*tail != NULL)
 		(*tail)->next = a;
 	else
@@ -122,20 +150,21 @@ bt_attr_put(bt_span *sp, const baton_attr **head, baton_attr **tail, uint32_t *c
 	return true;
 }
 
-static void
-bt_span_attr(bt_span *sp, const char *key, const baton_value *v)
+static void bt_span_attr(bt_span *sp, const char *key, const baton_value *v)
 {
 	if (!sp->recording)
 		return;
 	if (!bt_attr_put(sp, &sp->data.attrs, &sp->attr_tail, &sp->data.nattrs,
-	                 bt_prov.limits.attr_count, key, v, true))
+	                 bt_prov.limits.attr_count, key, v, true)) {
 		sp->data.dropped_attrs++;
+		return;
+	}
+	sp->key_bloom |= (uint64_t)1 << (((unsigned char)key[0] ^ strlen(key)) & 63);
 }
 
 /* ---- start ---- */
 
-static void
-bt_set_sample_rate(bt_span *sp)
+static void bt_set_sample_rate(bt_span *sp)
 {
 	if (!(sp->data.context.state & BATON_CTX_HAS_TH))
 		return;
@@ -150,14 +179,13 @@ bt_set_sample_rate(bt_span *sp)
 	bt_span_attr(sp, "SampleRate", &v);
 }
 
-baton_span
-baton_span_start(baton_tracer *tracer, const char *name)
+baton_span baton_span_start(baton_tracer *tracer, const char *name)
 {
 	return baton_span_start_ex(tracer, name, NULL);
 }
 
-baton_span
-baton_span_start_ex(baton_tracer *tracer, const char *name, const baton_span_start_opts *opts)
+baton_span baton_span_start_ex(baton_tracer *tracer, const char *name,
+                               const baton_span_start_opts *opts)
 {
 	static const baton_span_start_opts no_opts;
 	baton_span_context cur;
@@ -176,10 +204,18 @@ baton_span_start_ex(baton_tracer *tracer, const char *name, const baton_span_sta
 	if (opts->flags & BATON_START_ROOT)
 		parent = NULL;
 	bool parent_valid = parent != NULL && (parent->state & BATON_CTX_VALID);
-	bool parent_decided = parent != NULL && (parent->state & (BATON_CTX_VALID | BATON_CTX_DECIDED));
+	bool parent_decided =
+	    parent != NULL && (parent->state & (BATON_CTX_VALID | BATON_CTX_DECIDED));
 	/* Continue-only (e.g. after a fanout): with no parent, no span at all. */
 	if ((opts->flags & BATON_START_NO_ROOT) && !parent_decided)
 		return BATON_SPAN_NONE;
+
+	/* Decisions that need no sampler call, no ids and no record. */
+	if (bt_prov.drop_all || (bt_prov.follow_unsampled_parent && parent_decided &&
+	                         !(parent->trace_flags & BATON_FLAG_SAMPLED))) {
+		bt_count(BT_C_UNSAMPLED);
+		return BT_SPAN_UNSAMPLED;
+	}
 
 	static const baton_span_context invalid;
 	uint8_t trace_id[BATON_TRACE_ID_SIZE];
@@ -192,12 +228,12 @@ baton_span_start_ex(baton_tracer *tracer, const char *name, const baton_span_sta
 		flags = BATON_FLAG_RANDOM;
 	}
 	baton_sampling_params sp_params = {
-		.parent = parent ? parent : &invalid,
-		.trace_id = trace_id,
-		.name = name,
-		.kind = opts->kind ? opts->kind : BATON_SPAN_KIND_INTERNAL,
-		.attrs = opts->attrs,
-		.nattrs = opts->nattrs,
+	    .parent = parent ? parent : &invalid,
+	    .trace_id = trace_id,
+	    .name = name,
+	    .kind = opts->kind ? opts->kind : BATON_SPAN_KIND_INTERNAL,
+	    .attrs = opts->attrs,
+	    .nattrs = opts->nattrs,
 	};
 	baton_sampling_result res = {BATON_SAMPLING_DROP, false, 0};
 	bt_prov.sampler.ops->should_sample(bt_prov.sampler.arg, &sp_params, &res);
@@ -208,25 +244,28 @@ baton_span_start_ex(baton_tracer *tracer, const char *name, const baton_span_sta
 		if (!(opts->flags & BATON_START_FANOUT_KEPT) && bt_random_unit() >= pf) {
 			res.decision = BATON_SAMPLING_DROP;
 		} else {
-			double ph = res.has_threshold ? baton_probability_from_threshold(res.threshold)
-			                              : 1.0;
+			double ph = res.has_threshold
+			                ? baton_probability_from_threshold(res.threshold)
+			                : 1.0;
 			res.threshold = baton_threshold_from_probability(ph * pf);
 			res.has_threshold = true;
 		}
 	}
 	if (res.decision == BATON_SAMPLING_DROP && !bt_prov.propagate_unsampled_ids) {
-		atomic_fetch_add_explicit(&bt_prov.unsampled, 1, memory_order_relaxed);
+		bt_count(BT_C_UNSAMPLED);
 		return BT_SPAN_UNSAMPLED;
 	}
 
 	bt_span *sp = bt_store_alloc(&bt_prov.store);
 	if (sp == NULL) {
-		atomic_fetch_add_explicit(&bt_prov.dropped_no_store, 1, memory_order_relaxed);
-		return res.decision == BATON_SAMPLING_DROP ? BT_SPAN_UNSAMPLED : BATON_SPAN_NONE;
+		bt_count(BT_C_NO_STORE);
+		return res.decision == BATON_SAMPLING_DROP ? BT_SPAN_UNSAMPLED
+		                                           : BATON_SPAN_NONE;
 	}
 	uint32_t gen = atomic_load_explicit(&sp->gen, memory_order_relaxed);
 	memset(&sp->data, 0, sizeof(sp->data));
 	sp->arena_used = 0;
+	sp->key_bloom = 0;
 	sp->attr_tail = NULL;
 	sp->event_tail = NULL;
 	sp->link_tail = NULL;
@@ -237,7 +276,9 @@ baton_span_start_ex(baton_tracer *tracer, const char *name, const baton_span_sta
 	baton_span_context *c = &sp->data.context;
 	memcpy(c->trace_id, trace_id, sizeof(trace_id));
 	baton_span_id_generate(c->span_id);
-	c->trace_flags = flags | (res.decision == BATON_SAMPLING_RECORD_AND_SAMPLE ? BATON_FLAG_SAMPLED : 0);
+	c->trace_flags =
+	    flags |
+	    (res.decision == BATON_SAMPLING_RECORD_AND_SAMPLE ? BATON_FLAG_SAMPLED : 0);
 	c->state = BATON_CTX_VALID | BATON_CTX_DECIDED;
 	if (res.has_threshold) {
 		c->state |= BATON_CTX_HAS_TH;
@@ -247,19 +288,21 @@ baton_span_start_ex(baton_tracer *tracer, const char *name, const baton_span_sta
 		sp->data.parent = *parent;
 		sp->data.parent.tracestate = NULL;
 		if (parent->tracestate != NULL && parent->tracestate[0] != '\0')
-			c->tracestate = bt_arena_strn(sp, parent->tracestate, strlen(parent->tracestate));
+			c->tracestate = bt_arena_strn(sp, parent->tracestate,
+			                              strlen(parent->tracestate));
 	}
 	if (!sp->recording) {
-		atomic_fetch_add_explicit(&bt_prov.unsampled, 1, memory_order_relaxed);
+		bt_count(BT_C_UNSAMPLED);
 		return (baton_span){BT_HANDLE(sp->index, gen)};
 	}
-	atomic_fetch_add_explicit(&bt_prov.started, 1, memory_order_relaxed);
+	bt_count(BT_C_STARTED);
 	size_t nlen = name ? strlen(name) : 0;
 	sp->data.name = bt_arena_strn(sp, name ? name : "", nlen);
 	if (sp->data.name == NULL)
 		sp->data.name = "";
 	sp->data.kind = sp_params.kind;
-	sp->data.start_unix_ns = opts->start_time_ns ? opts->start_time_ns : bt_now_unix_ns();
+	sp->data.start_unix_ns =
+	    opts->start_time_ns ? opts->start_time_ns : bt_now_unix_ns();
 	sp->data.resource = &bt_prov.resource;
 	static const baton_scope no_scope = {"", NULL};
 	/* A tracer starts with its scope, so a tracer pointer is a scope pointer. */
@@ -275,8 +318,7 @@ baton_span_start_ex(baton_tracer *tracer, const char *name, const baton_span_sta
 
 /* ---- end ---- */
 
-void
-baton_span_end_at(baton_span span, uint64_t end_time_ns)
+void baton_span_end_at(baton_span span, uint64_t end_time_ns)
 {
 	bt_span *sp = bt_span_lookup(span);
 	if (sp == NULL)
@@ -291,7 +333,7 @@ baton_span_end_at(baton_span span, uint64_t end_time_ns)
 	sp->data.end_unix_ns = end_time_ns ? end_time_ns : bt_now_unix_ns();
 	if (sp->data.end_unix_ns < sp->data.start_unix_ns)
 		sp->data.end_unix_ns = sp->data.start_unix_ns;
-	atomic_fetch_add_explicit(&bt_prov.ended, 1, memory_order_relaxed);
+	bt_count(BT_C_ENDED);
 	size_t n = bt_prov.nprocs;
 	if (n == 0) {
 		bt_store_release(&bt_prov.store, sp);
@@ -303,33 +345,35 @@ baton_span_end_at(baton_span span, uint64_t end_time_ns)
 		bt_prov.procs[i].ops->on_end(bt_prov.procs[i].arg, &sp->data);
 }
 
-void
-baton_span_end(baton_span span)
+void baton_span_end(baton_span span)
 {
 	baton_span_end_at(span, 0);
 }
 
-void
-baton_span_data_release(const baton_span_data *data)
+void baton_span_data_release(const baton_span_data *data)
 {
 	bt_span *sp = (bt_span *)data;
 	if (sp == NULL)
 		return;
-	if (atomic_fetch_sub_explicit(&sp->refs, 1, memory_order_acq_rel) == 1)
+	/*
+	 * refs == 1: we are the last holder and nobody else can change it, so
+	 * the locked decrement is not needed (the common one-processor case).
+	 * Acquire pairs with the release store in baton_span_end_at.
+	 */
+	if (atomic_load_explicit(&sp->refs, memory_order_acquire) == 1 ||
+	    atomic_fetch_sub_explicit(&sp->refs, 1, memory_order_acq_rel) == 1)
 		bt_store_release(&bt_prov.store, sp);
 }
 
 /* ---- queries and setters ---- */
 
-bool
-baton_span_is_recording(baton_span span)
+bool baton_span_is_recording(baton_span span)
 {
 	bt_span *sp = bt_span_lookup(span);
 	return sp != NULL && sp->recording;
 }
 
-baton_err
-baton_span_get_context(baton_span span, baton_span_context *ctx)
+baton_err baton_span_get_context(baton_span span, baton_span_context *ctx)
 {
 	if (ctx == NULL)
 		return BATON_EINVAL;
@@ -344,51 +388,132 @@ baton_span_get_context(baton_span span, baton_span_context *ctx)
 	return BATON_OK;
 }
 
-void
-baton_span_set_value(baton_span span, const char *key, const baton_value *value)
+/*
+ * The setters' fast path: find the key among the span's attributes (first
+ * byte compared before strcmp), else append a node whose key is copied with
+ * one memccpy that also bounds-checks against the arena. extra bytes are
+ * reserved after the key for a string value.
+ */
+static baton_attr *bt_attr_slot(bt_span *sp, const char *key, size_t extra, bool *is_new)
 {
+	size_t klen = strlen(key);
+	uint64_t bit = (uint64_t)1 << (((unsigned char)key[0] ^ klen) & 63);
+	/* The bloom bit says whether any key of this first byte and length exists. */
+	if (sp->key_bloom & bit) {
+		for (const baton_attr *a = sp->data.attrs; a != NULL; a = a->next) {
+			if (a->key[0] == key[0] && strcmp(a->key, key) == 0) {
+				*is_new = false;
+				return (baton_attr *)a;
+			}
+		}
+	}
+	*is_new = true;
+	if (sp->data.nattrs >= bt_prov.limits.attr_count)
+		return NULL;
+	size_t off = (sp->arena_used + 7u) & ~(size_t)7;
+	size_t end = off + sizeof(baton_attr) + klen + 1 + extra;
+	if (end > bt_prov.limits.arena_bytes)
+		return NULL;
+	baton_attr *a = (baton_attr *)(sp->arena + off);
+	char *k = (char *)(a + 1);
+	memcpy(k, key, klen + 1);
+	sp->arena_used = (uint32_t)end;
+	sp->key_bloom |= bit;
+	a->key = k;
+	a->next = NULL;
+	if (sp->attr_tail != NULL)
+		sp->attr_tail->next = a;
+	else
+		sp->data.attrs = a;
+	sp->attr_tail = a;
+	sp->data.nattrs++;
+	return a;
+}
+
+/* Looks up a recording span for a setter; NULL when the call must do nothing. */
+static inline bt_span *bt_setter_span(baton_span span, const char *key)
+{
+	if (BT_HANDLE_INDEX(span.id) == 0 || key == NULL || key[0] == '\0')
+		return NULL;
 	bt_span *sp = bt_span_lookup(span);
-	if (sp != NULL)
+	return (sp != NULL && sp->recording) ? sp : NULL;
+}
+
+static void bt_set_scalar(baton_span span, const char *key, baton_value v)
+{
+	bt_span *sp = bt_setter_span(span, key);
+	if (sp == NULL)
+		return;
+	bool is_new;
+	baton_attr *a = bt_attr_slot(sp, key, 0, &is_new);
+	if (a == NULL) {
+		sp->data.dropped_attrs++;
+		return;
+	}
+	a->value = v;
+}
+
+void baton_span_set_value(baton_span span, const char *key, const baton_value *value)
+{
+	bt_span *sp = bt_setter_span(span, key);
+	if (sp != NULL && value != NULL)
 		bt_span_attr(sp, key, value);
 }
 
-void
-baton_span_set_strn(baton_span span, const char *key, const char *value, size_t len)
+void baton_span_set_strn(baton_span span, const char *key, const char *value, size_t len)
 {
-	baton_value v = {.type = BATON_VALUE_STRING, .u.s = value, .len = len};
-	baton_span_set_value(span, key, &v);
+	bt_span *sp = bt_setter_span(span, key);
+	if (sp == NULL)
+		return;
+	if (value == NULL)
+		value = "";
+	if (len == (size_t)-1)
+		len = strlen(value);
+	if (len > bt_prov.limits.value_length)
+		len = bt_prov.limits.value_length;
+	bool is_new;
+	baton_attr *a = bt_attr_slot(sp, key, len + 1, &is_new);
+	char *d;
+	if (a != NULL && is_new) {
+		d = sp->arena + sp->arena_used - len -
+		    1; /* the room reserved after the key */
+	} else if (a != NULL) {
+		d = bt_arena_alloc(sp,
+		                   len + 1); /* replacing: the old bytes stay unused */
+	} else {
+		d = NULL;
+	}
+	if (d == NULL) {
+		sp->data.dropped_attrs++;
+		return;
+	}
+	memcpy(d, value, len);
+	d[len] = '\0';
+	a->value = (baton_value){.type = BATON_VALUE_STRING, .u.s = d, .len = len};
 }
 
-void
-baton_span_set_str(baton_span span, const char *key, const char *value)
+void baton_span_set_str(baton_span span, const char *key, const char *value)
 {
 	baton_span_set_strn(span, key, value, (size_t)-1);
 }
 
-void
-baton_span_set_int(baton_span span, const char *key, int64_t value)
+void baton_span_set_int(baton_span span, const char *key, int64_t value)
 {
-	baton_value v = {.type = BATON_VALUE_INT, .u.i = value};
-	baton_span_set_value(span, key, &v);
+	bt_set_scalar(span, key, (baton_value){.type = BATON_VALUE_INT, .u.i = value});
 }
 
-void
-baton_span_set_double(baton_span span, const char *key, double value)
+void baton_span_set_double(baton_span span, const char *key, double value)
 {
-	baton_value v = {.type = BATON_VALUE_DOUBLE, .u.d = value};
-	baton_span_set_value(span, key, &v);
+	bt_set_scalar(span, key, (baton_value){.type = BATON_VALUE_DOUBLE, .u.d = value});
 }
 
-void
-baton_span_set_bool(baton_span span, const char *key, bool value)
+void baton_span_set_bool(baton_span span, const char *key, bool value)
 {
-	baton_value v = {.type = BATON_VALUE_BOOL, .u.b = value};
-	baton_span_set_value(span, key, &v);
+	bt_set_scalar(span, key, (baton_value){.type = BATON_VALUE_BOOL, .u.b = value});
 }
 
-void
-baton_span_add_event(baton_span span, const char *name, uint64_t time_ns,
-                     const baton_kv *attrs, size_t nattrs)
+void baton_span_add_event(baton_span span, const char *name, uint64_t time_ns,
+                          const baton_kv *attrs, size_t nattrs)
 {
 	bt_span *sp = bt_span_lookup(span);
 	if (sp == NULL || !sp->recording)
@@ -399,7 +524,8 @@ baton_span_add_event(baton_span span, const char *name, uint64_t time_ns,
 	}
 	uint32_t saved = sp->arena_used;
 	baton_event *e = bt_arena_alloc(sp, sizeof(*e));
-	const char *n = e ? bt_arena_strn(sp, name ? name : "", name ? strlen(name) : 0) : NULL;
+	const char *n =
+	    e ? bt_arena_strn(sp, name ? name : "", name ? strlen(name) : 0) : NULL;
 	if (n == NULL) {
 		sp->arena_used = saved;
 		sp->data.dropped_events++;
@@ -410,8 +536,9 @@ baton_span_add_event(baton_span span, const char *name, uint64_t time_ns,
 	e->time_unix_ns = time_ns ? time_ns : bt_now_unix_ns();
 	baton_attr *tail = NULL;
 	for (size_t i = 0; i < nattrs; i++) {
-		if (!bt_attr_put(sp, &e->attrs, &tail, &e->nattrs, bt_prov.limits.event_attr_count,
-		                 attrs[i].key, &attrs[i].value, false))
+		if (!bt_attr_put(sp, &e->attrs, &tail, &e->nattrs,
+		                 bt_prov.limits.event_attr_count, attrs[i].key,
+		                 &attrs[i].value, false))
 			e->dropped_attrs++;
 	}
 	if (sp->event_tail != NULL)
@@ -422,12 +549,12 @@ baton_span_add_event(baton_span span, const char *name, uint64_t time_ns,
 	sp->data.nevents++;
 }
 
-void
-baton_span_add_link(baton_span span, const baton_span_context *ctx, const baton_kv *attrs,
-                    size_t nattrs)
+void baton_span_add_link(baton_span span, const baton_span_context *ctx,
+                         const baton_kv *attrs, size_t nattrs)
 {
 	bt_span *sp = bt_span_lookup(span);
-	if (sp == NULL || !sp->recording || ctx == NULL || !(ctx->state & BATON_CTX_VALID))
+	if (sp == NULL || !sp->recording || ctx == NULL ||
+	    !(ctx->state & BATON_CTX_VALID))
 		return;
 	if (sp->data.nlinks >= bt_prov.limits.link_count) {
 		sp->data.dropped_links++;
@@ -443,7 +570,8 @@ baton_span_add_link(baton_span span, const baton_span_context *ctx, const baton_
 	l->context = *ctx;
 	l->context.tracestate = NULL;
 	if (ctx->tracestate != NULL && ctx->tracestate[0] != '\0') {
-		l->context.tracestate = bt_arena_strn(sp, ctx->tracestate, strlen(ctx->tracestate));
+		l->context.tracestate =
+		    bt_arena_strn(sp, ctx->tracestate, strlen(ctx->tracestate));
 		if (l->context.tracestate == NULL) {
 			sp->arena_used = saved;
 			sp->data.dropped_links++;
@@ -452,8 +580,9 @@ baton_span_add_link(baton_span span, const baton_span_context *ctx, const baton_
 	}
 	baton_attr *tail = NULL;
 	for (size_t i = 0; i < nattrs; i++) {
-		if (!bt_attr_put(sp, &l->attrs, &tail, &l->nattrs, bt_prov.limits.link_attr_count,
-		                 attrs[i].key, &attrs[i].value, false))
+		if (!bt_attr_put(sp, &l->attrs, &tail, &l->nattrs,
+		                 bt_prov.limits.link_attr_count, attrs[i].key,
+		                 &attrs[i].value, false))
 			l->dropped_attrs++;
 	}
 	if (sp->link_tail != NULL)
@@ -464,13 +593,14 @@ baton_span_add_link(baton_span span, const baton_span_context *ctx, const baton_
 	sp->data.nlinks++;
 }
 
-void
-baton_span_set_status(baton_span span, baton_status_code code, const char *description)
+void baton_span_set_status(baton_span span, baton_status_code code,
+                           const char *description)
 {
 	bt_span *sp = bt_span_lookup(span);
 	if (sp == NULL || !sp->recording || sp->data.status == BATON_STATUS_OK)
 		return;
-	if (code != BATON_STATUS_UNSET && code != BATON_STATUS_OK && code != BATON_STATUS_ERROR)
+	if (code != BATON_STATUS_UNSET && code != BATON_STATUS_OK &&
+	    code != BATON_STATUS_ERROR)
 		return;
 	sp->data.status = code;
 	sp->data.status_message = NULL;
@@ -482,8 +612,7 @@ baton_span_set_status(baton_span span, baton_status_code code, const char *descr
 	}
 }
 
-void
-baton_span_update_name(baton_span span, const char *name)
+void baton_span_update_name(baton_span span, const char *name)
 {
 	bt_span *sp = bt_span_lookup(span);
 	if (sp == NULL || !sp->recording || name == NULL)
@@ -493,16 +622,14 @@ baton_span_update_name(baton_span span, const char *name)
 		sp->data.name = n;
 }
 
-void
-baton_span_record_error(baton_span span, const char *type, const char *message)
+void baton_span_record_error(baton_span span, const char *type, const char *message)
 {
 	baton_kv kv[2] = {BATON_KV_STR("exception.type", type ? type : ""),
 	                  BATON_KV_STR("exception.message", message ? message : "")};
 	baton_span_add_event(span, "exception", 0, kv, 2);
 }
 
-const baton_attr *
-baton_attr_find(const baton_attr *list, const char *key)
+const baton_attr *baton_attr_find(const baton_attr *list, const char *key)
 {
 	for (const baton_attr *a = list; a != NULL && key != NULL; a = a->next) {
 		if (strcmp(a->key, key) == 0)

@@ -17,13 +17,68 @@ struct bt_cache {
 	uint32_t n;
 	uint32_t idx[BT_CACHE_MAX];
 };
-static _Thread_local struct bt_cache bt_cache;
+static BT_TLS struct bt_cache bt_cache;
 static pthread_key_t bt_cache_key;
 static pthread_once_t bt_cache_once = PTHREAD_ONCE_INIT;
-static _Thread_local bool bt_cache_registered;
+static BT_TLS bool bt_cache_registered;
 
-static void
-bt_cache_flush(struct bt_cache *c, uint32_t keep)
+BT_TLS bt_counters bt_tls_counters;
+static pthread_mutex_t bt_counters_mtx = PTHREAD_MUTEX_INITIALIZER;
+static bt_counters *bt_counters_list;
+static uint64_t bt_counters_retired[BT_C_COUNT];
+static pthread_key_t bt_counters_key;
+static pthread_once_t bt_counters_once = PTHREAD_ONCE_INIT;
+
+/* Thread exit: fold this thread's counts into the retired sums. */
+static void bt_counters_on_exit(void *arg)
+{
+	bt_counters *tc = arg;
+	pthread_mutex_lock(&bt_counters_mtx);
+	for (int i = 0; i < BT_C_COUNT; i++)
+		bt_counters_retired[i] +=
+		    atomic_load_explicit(&tc->c[i], memory_order_relaxed);
+	if (tc->prev != NULL)
+		tc->prev->next = tc->next;
+	else
+		bt_counters_list = tc->next;
+	if (tc->next != NULL)
+		tc->next->prev = tc->prev;
+	pthread_mutex_unlock(&bt_counters_mtx);
+	tc->registered = false;
+}
+
+static void bt_counters_key_init(void)
+{
+	pthread_key_create(&bt_counters_key, bt_counters_on_exit);
+}
+
+void bt_counters_register(bt_counters *tc)
+{
+	pthread_once(&bt_counters_once, bt_counters_key_init);
+	pthread_mutex_lock(&bt_counters_mtx);
+	tc->prev = NULL;
+	tc->next = bt_counters_list;
+	if (bt_counters_list != NULL)
+		bt_counters_list->prev = tc;
+	bt_counters_list = tc;
+	tc->registered = true;
+	pthread_mutex_unlock(&bt_counters_mtx);
+	pthread_setspecific(bt_counters_key, tc);
+}
+
+void bt_counters_sum(uint64_t out[BT_C_COUNT])
+{
+	pthread_mutex_lock(&bt_counters_mtx);
+	for (int i = 0; i < BT_C_COUNT; i++)
+		out[i] = bt_counters_retired[i];
+	for (bt_counters *tc = bt_counters_list; tc != NULL; tc = tc->next) {
+		for (int i = 0; i < BT_C_COUNT; i++)
+			out[i] += atomic_load_explicit(&tc->c[i], memory_order_relaxed);
+	}
+	pthread_mutex_unlock(&bt_counters_mtx);
+}
+
+static void bt_cache_flush(struct bt_cache *c, uint32_t keep)
 {
 	bt_store *s = &bt_prov.store;
 	pthread_mutex_lock(&s->mtx);
@@ -33,8 +88,7 @@ bt_cache_flush(struct bt_cache *c, uint32_t keep)
 }
 
 /* Thread exit: give the cache back so its records are not stranded. */
-static void
-bt_cache_on_exit(void *unused)
+static void bt_cache_on_exit(void *unused)
 {
 	(void)unused;
 	struct bt_cache *c = &bt_cache;
@@ -43,14 +97,12 @@ bt_cache_on_exit(void *unused)
 	c->n = 0;
 }
 
-static void
-bt_cache_key_init(void)
+static void bt_cache_key_init(void)
 {
 	pthread_key_create(&bt_cache_key, bt_cache_on_exit);
 }
 
-baton_err
-bt_store_init(bt_store *s, const bt_limits *lim)
+baton_err bt_store_init(bt_store *s, const bt_limits *lim)
 {
 	memset(s, 0, sizeof(*s));
 	s->rec_size = (sizeof(bt_span) + lim->arena_bytes + 7) & ~(size_t)7;
@@ -67,8 +119,7 @@ bt_store_init(bt_store *s, const bt_limits *lim)
 	return BATON_OK;
 }
 
-void
-bt_store_fini(bt_store *s)
+void bt_store_fini(bt_store *s)
 {
 	uint32_t n = atomic_load(&s->nchunks);
 	for (uint32_t i = 0; i < n; i++)
@@ -80,8 +131,7 @@ bt_store_fini(bt_store *s)
 }
 
 /* Called with s->mtx held: adds one chunk to the free list. */
-static bool
-bt_store_grow(bt_store *s)
+static bool bt_store_grow(bt_store *s)
 {
 	uint32_t n = atomic_load_explicit(&s->nchunks, memory_order_relaxed);
 	if (n >= s->max_chunks)
@@ -93,7 +143,8 @@ bt_store_grow(bt_store *s)
 	for (uint32_t i = 0; i < BT_CHUNK_SPANS; i++) {
 		bt_span *sp = (bt_span *)(chunk + (size_t)i * s->rec_size);
 		sp->index = n * BT_CHUNK_SPANS + i + 1;
-		atomic_init(&sp->gen, 2); /* 0 and 1 are reserved for non-record handles */
+		atomic_init(&sp->gen,
+		            2); /* 0 and 1 are reserved for non-record handles */
 	}
 	/* Push in reverse so the lowest index is handed out first. */
 	for (uint32_t i = BT_CHUNK_SPANS; i > 0; i--)
@@ -103,8 +154,7 @@ bt_store_grow(bt_store *s)
 	return true;
 }
 
-static void __attribute__((noinline))
-bt_cache_refill(bt_store *s, struct bt_cache *c)
+static void __attribute__((noinline)) bt_cache_refill(bt_store *s, struct bt_cache *c)
 {
 	uint64_t epoch = atomic_load_explicit(&bt_epoch, memory_order_relaxed);
 	if (c->epoch != epoch) {
@@ -123,28 +173,28 @@ bt_cache_refill(bt_store *s, struct bt_cache *c)
 	pthread_mutex_unlock(&s->mtx);
 }
 
-bt_span *
-bt_store_alloc(bt_store *s)
+bt_span *bt_store_alloc(bt_store *s)
 {
 	struct bt_cache *c = &bt_cache;
-	if (__builtin_expect(c->n == 0 || c->epoch != atomic_load_explicit(
-	                                                  &bt_epoch, memory_order_relaxed),
-	                     0)) {
+	if (__builtin_expect(
+	        c->n == 0 ||
+	            c->epoch != atomic_load_explicit(&bt_epoch, memory_order_relaxed),
+	        0)) {
 		bt_cache_refill(s, c);
 		if (c->n == 0)
 			return NULL;
 	}
 	bt_span *sp = bt_store_get(s, c->idx[--c->n]);
-	atomic_fetch_add_explicit(&s->live, 1, memory_order_relaxed);
+	bt_count(BT_C_ALLOCS);
 	return sp;
 }
 
-void
-bt_store_release(bt_store *s, bt_span *sp)
+void bt_store_release(bt_store *s, bt_span *sp)
 {
 	struct bt_cache *c = &bt_cache;
+	(void)s; /* the one store; kept for symmetry with bt_store_alloc */
 	uint64_t epoch = atomic_load_explicit(&bt_epoch, memory_order_relaxed);
-	atomic_fetch_sub_explicit(&s->live, 1, memory_order_relaxed);
+	bt_count(BT_C_RELEASES);
 	if (c->epoch != epoch) {
 		c->epoch = epoch;
 		c->n = 0;

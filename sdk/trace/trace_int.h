@@ -32,6 +32,7 @@ typedef struct bt_span {
 	bool ended;
 	bool recording;
 	uint32_t arena_used;
+	uint64_t key_bloom; /* bit (key[0] ^ strlen(key)) & 63 of each attribute key */
 	baton_attr *attr_tail;
 	baton_event *event_tail;
 	baton_link *link_tail;
@@ -50,25 +51,62 @@ typedef struct bt_span {
 
 typedef struct bt_store {
 	pthread_mutex_t mtx;
-	char **chunks;     /* max_chunks slots, filled as the store grows */
+	char **chunks;            /* max_chunks slots, filled as the store grows */
 	_Atomic uint32_t nchunks; /* published with release after chunks[] is set */
 	uint32_t max_chunks;
 	uint32_t *free_idx; /* global free list (a stack) of indices */
 	uint32_t nfree;
 	size_t rec_size;
-	_Atomic uint64_t live;
 } bt_store;
+
+/*
+ * Per-thread counters: each is written only by its own thread (a relaxed
+ * load and store, no locked instruction, no shared cache line) and read by
+ * baton_sdk_stats_get, which sums every registered thread plus what exited
+ * threads left behind.
+ */
+enum {
+	BT_C_STARTED,
+	BT_C_UNSAMPLED,
+	BT_C_ENDED,
+	BT_C_NO_STORE,
+	BT_C_ALLOCS,
+	BT_C_RELEASES,
+	BT_C_COUNT
+};
+typedef struct bt_counters {
+	_Atomic uint64_t c[BT_C_COUNT];
+	struct bt_counters *next, *prev;
+	bool registered;
+} bt_counters;
+extern BT_TLS bt_counters bt_tls_counters;
+void bt_counters_register(bt_counters *tc);
+void bt_counters_sum(uint64_t out[BT_C_COUNT]);
+
+static inline void bt_count(int which)
+{
+	bt_counters *tc = &bt_tls_counters;
+	if (__builtin_expect(!tc->registered, 0))
+		bt_counters_register(tc);
+	/* Single writer: load + store is enough and avoids a locked add. */
+	atomic_store_explicit(
+	    &tc->c[which], atomic_load_explicit(&tc->c[which], memory_order_relaxed) + 1,
+	    memory_order_relaxed);
+}
 
 typedef struct bt_provider {
 	bool disabled;
 	bool propagate_unsampled_ids;
+	/* Decisions known without calling the sampler (set at init from its name). */
+	bool drop_all;                /* always_off */
+	bool follow_unsampled_parent; /* parentbased: an unsampled parent drops */
 	bt_limits limits;
 	baton_sampler sampler;
 	baton_processor *procs;
 	size_t nprocs;
 	baton_resource resource;
 	bt_store store;
-	_Atomic uint64_t started, unsampled, ended, dropped_no_store;
+	uint64_t base[BT_C_COUNT]; /* counter sums at baton_init */
 } bt_provider;
 
 /* The provider, valid while bt_initialized. */
@@ -82,20 +120,20 @@ void bt_store_fini(bt_store *s);
 bt_span *bt_store_alloc(bt_store *s);
 void bt_store_release(bt_store *s, bt_span *sp);
 
-static inline bt_span *
-bt_store_get(bt_store *s, uint32_t idx)
+static inline bt_span *bt_store_get(bt_store *s, uint32_t idx)
 {
 	uint32_t i = idx - 1;
-	return (bt_span *)(s->chunks[i >> BT_CHUNK_SHIFT] + (size_t)(i & (BT_CHUNK_SPANS - 1)) * s->rec_size);
+	return (bt_span *)(s->chunks[i >> BT_CHUNK_SHIFT] +
+	                   (size_t)(i & (BT_CHUNK_SPANS - 1)) * s->rec_size);
 }
 
 /* Looks up a live, recording-or-not, not-ended span; NULL for anything else. */
-static inline bt_span *
-bt_span_lookup(baton_span h)
+static inline bt_span *bt_span_lookup(baton_span h)
 {
 	uint32_t idx = BT_HANDLE_INDEX(h.id);
 	if (idx == 0 || !bt_initialized ||
-	    idx > atomic_load_explicit(&bt_prov.store.nchunks, memory_order_acquire) * BT_CHUNK_SPANS)
+	    idx > atomic_load_explicit(&bt_prov.store.nchunks, memory_order_acquire) *
+	              BT_CHUNK_SPANS)
 		return NULL;
 	bt_span *sp = bt_store_get(&bt_prov.store, idx);
 	if (atomic_load_explicit(&sp->gen, memory_order_relaxed) != BT_HANDLE_GEN(h.id) ||

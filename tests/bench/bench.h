@@ -26,8 +26,7 @@ bool bench_quick(void);
 /* Adds an extra JSON field to this benchmark's line, e.g. "dropped". */
 void bench_note(const char *key, double value);
 
-static inline uint64_t
-bench_now_ns(void)
+static inline uint64_t bench_now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -37,7 +36,7 @@ bench_now_ns(void)
 /* Keeps the compiler from deleting a computation whose result is unused. */
 #define bench_keep(x) __asm__ volatile("" : : "g"(x) : "memory")
 
-#define BENCH(name, unit, baseline, n_iters)                                               \
+#define BENCH(name, unit, baseline, n_iters)                                             \
 	static double bench_##name(uint64_t);                                            \
 	__attribute__((constructor)) static void bench_reg_##name(void)                  \
 	{                                                                                \

@@ -28,44 +28,39 @@ static int nbenches;
 static bool quick;
 static struct bench *current;
 
-void
-bench_register(const char *name, const char *unit, const char *baseline, bench_fn fn,
-               uint64_t iters)
+void bench_register(const char *name, const char *unit, const char *baseline, bench_fn fn,
+                    uint64_t iters)
 {
 	if (nbenches < BENCH_MAX)
 		benches[nbenches++] = (struct bench){name, unit, baseline, fn, iters};
 }
 
-bool
-bench_quick(void)
+bool bench_quick(void)
 {
 	return quick;
 }
 
-void
-bench_note(const char *key, double value)
+void bench_note(const char *key, double value)
 {
 	if (current == NULL)
 		return;
 	size_t off = strlen(current->notes);
-	snprintf(current->notes + off, sizeof(current->notes) - off, ", \"%s\": %.6g", key, value);
+	snprintf(current->notes + off, sizeof(current->notes) - off, ", \"%s\": %.6g",
+	         key, value);
 }
 
-static int
-cmp_double(const void *a, const void *b)
+static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
 	return (x > y) - (x < y);
 }
 
-static int
-bench_order(const void *a, const void *b)
+static int bench_order(const void *a, const void *b)
 {
 	return strcmp(((const struct bench *)a)->name, ((const struct bench *)b)->name);
 }
 
-static struct bench *
-find(const char *name)
+static struct bench *find(const char *name)
 {
 	for (int i = 0; i < nbenches; i++) {
 		if (strcmp(benches[i].name, name) == 0)
@@ -74,8 +69,7 @@ find(const char *name)
 	return NULL;
 }
 
-static void
-run(struct bench *b, int nruns)
+static void run(struct bench *b, int nruns)
 {
 	double samples[256];
 	bool ns = strcmp(b->unit, "ns/op") == 0;
@@ -107,7 +101,8 @@ run(struct bench *b, int nruns)
 	b->p99 = ns ? samples[k] : samples[nruns - 1 - k];
 	b->runs = nruns;
 	b->done = true;
-	printf("{\"bench\": \"%s\", \"unit\": \"%s\", \"median\": %.4g, \"p99\": %.4g, \"runs\": %d",
+	printf("{\"bench\": \"%s\", \"unit\": \"%s\", \"median\": %.4g, \"p99\": %.4g, "
+	       "\"runs\": %d",
 	       b->name, b->unit, b->median, b->p99, b->runs);
 	if (b->baseline != NULL) {
 		struct bench *base = find(b->baseline);
@@ -120,23 +115,22 @@ run(struct bench *b, int nruns)
 	current = NULL;
 }
 
-static void
-usage(FILE *f)
+static void usage(FILE *f)
 {
-	fprintf(f, "usage: baton_bench [--filter SUBSTR] [--quick] [--runs N] [--list]\n"
-	           "  --filter SUBSTR  run only benchmarks whose name contains SUBSTR\n"
-	           "  --quick          fewer and shorter runs (CI)\n"
-	           "  --runs N         samples per benchmark (default 21, quick 5; max 255)\n"
-	           "  --list           print the benchmark names and exit\n");
+	fprintf(
+	    f, "usage: baton_bench [--filter SUBSTR] [--quick] [--runs N] [--list]\n"
+	       "  --filter SUBSTR  run only benchmarks whose name contains SUBSTR\n"
+	       "  --quick          fewer and shorter runs (CI)\n"
+	       "  --runs N         samples per benchmark (default 21, quick 5; max 255)\n"
+	       "  --list           print the benchmark names and exit\n");
 }
 
-int
-main(int argc, char **argv)
+int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"filter", required_argument, NULL, 'f'}, {"quick", no_argument, NULL, 'q'},
-		{"runs", required_argument, NULL, 'r'},   {"list", no_argument, NULL, 'l'},
-		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+	    {"filter", required_argument, NULL, 'f'}, {"quick", no_argument, NULL, 'q'},
+	    {"runs", required_argument, NULL, 'r'},   {"list", no_argument, NULL, 'l'},
+	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
 	};
 	const char *filter = NULL;
 	int nruns = 0, c;

@@ -27,22 +27,23 @@ BENCH(clock_now, "ns/op", NULL, 2000000)
 }
 
 /* Counts spans and releases them at once: the processor's cost is not the caller's. */
-static void
-count_on_end(void *arg, const baton_span_data *span)
+static void count_on_end(void *arg, const baton_span_data *span)
 {
 	(*(uint64_t *)arg)++;
 	baton_span_data_release(span);
 }
-static const baton_processor_ops count_ops = {sizeof(baton_processor_ops), "count",
-                                              count_on_end, NULL, NULL, NULL};
+static const baton_processor_ops count_ops = {
+    sizeof(baton_processor_ops), "count", count_on_end, NULL, NULL, NULL};
 
-static uint64_t
-span_loop(baton_sampler sampler, uint64_t iters)
+static uint64_t span_loop(baton_sampler sampler, uint64_t iters)
 {
 	static uint64_t ended;
 	baton_processor p = {&count_ops, &ended};
-	baton_options o = {.size = sizeof(o), .sampler = sampler, .processors = &p,
-	                   .nprocessors = 1, .ignore_disabled_env = true};
+	baton_options o = {.size = sizeof(o),
+	                   .sampler = sampler,
+	                   .processors = &p,
+	                   .nprocessors = 1,
+	                   .ignore_disabled_env = true};
 	if (baton_init(&o) != BATON_OK)
 		abort();
 	baton_tracer *t = baton_tracer_get("bench", NULL);

@@ -12,8 +12,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static int
-run_file(const char *path)
+static int run_file(const char *path)
 {
 	FILE *f = fopen(path, "rb");
 	if (f == NULL) {
@@ -32,8 +31,7 @@ run_file(const char *path)
 	return 0;
 }
 
-int
-main(int argc, char **argv)
+int main(int argc, char **argv)
 {
 	int files = 0;
 	for (int i = 1; i < argc; i++) {

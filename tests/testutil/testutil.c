@@ -4,8 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-baton_memory_exporter *
-tu_init_memory(baton_sampler sampler, size_t capacity)
+baton_memory_exporter *tu_init_memory(baton_sampler sampler, size_t capacity)
 {
 	baton_exporter exp;
 	baton_memory_exporter *store;
@@ -23,8 +22,7 @@ tu_init_memory(baton_sampler sampler, size_t capacity)
 	return store;
 }
 
-void
-tu_hex(const char *hex, uint8_t *out, size_t n)
+void tu_hex(const char *hex, uint8_t *out, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		unsigned v;
@@ -34,8 +32,7 @@ tu_hex(const char *hex, uint8_t *out, size_t n)
 	}
 }
 
-const char *
-tu_bin(const char *name, char *buf, size_t cap)
+const char *tu_bin(const char *name, char *buf, size_t cap)
 {
 	const char *dir = getenv("BATON_TEST_BIN");
 	snprintf(buf, cap, "%s/%s", dir ? dir : "build/bin", name);

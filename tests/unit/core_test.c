@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 Test(core, version_macros_agree_with_runtime_version)
@@ -14,8 +15,9 @@ Test(core, version_macros_agree_with_runtime_version)
 	         BATON_VERSION_PATCH);
 	cr_assert_str_eq(baton_version(), buf);
 	cr_assert_str_eq(BATON_VERSION_STRING, buf);
-	cr_assert_eq(BATON_VERSION_HEX,
-	             (BATON_VERSION_MAJOR << 16) | (BATON_VERSION_MINOR << 8) | BATON_VERSION_PATCH);
+	cr_assert_eq(BATON_VERSION_HEX, (BATON_VERSION_MAJOR << 16) |
+	                                    (BATON_VERSION_MINOR << 8) |
+	                                    BATON_VERSION_PATCH);
 	cr_assert_eq(BATON_TRACE_ID_SIZE, 16);
 	cr_assert_eq(BATON_SPAN_ID_SIZE, 8);
 	cr_assert_eq(BATON_TH_MAX, (uint64_t)1 << 56);
@@ -30,18 +32,17 @@ Test(core, strerror_never_returns_null)
 	}
 	cr_assert_str_eq(baton_strerror(BATON_OK), "no error");
 	cr_assert_str_eq(baton_strerror((baton_err)9999), "unknown error");
-	cr_assert_str_neq(baton_strerror(BATON_ETRUNCATED), baton_strerror(BATON_EFORMAT));
+	cr_assert_str_neq(baton_strerror(BATON_ETRUNCATED),
+	                  baton_strerror(BATON_EFORMAT));
 }
 
 static size_t allocs;
-static void *
-counting_malloc(size_t n)
+static void *counting_malloc(size_t n)
 {
 	allocs++;
 	return malloc(n);
 }
-static void *
-counting_calloc(size_t a, size_t b)
+static void *counting_calloc(size_t a, size_t b)
 {
 	allocs++;
 	return calloc(a, b);
@@ -58,14 +59,12 @@ Test(core, replaced_allocator_is_used_and_cannot_change_after_init)
 	cr_assert_eq(baton_set_allocator(NULL), BATON_OK);
 }
 
-static void *
-failing_malloc(size_t n)
+static void *failing_malloc(size_t n)
 {
 	(void)n;
 	return NULL;
 }
-static void *
-failing_calloc(size_t a, size_t b)
+static void *failing_calloc(size_t a, size_t b)
 {
 	(void)a;
 	(void)b;
@@ -174,4 +173,29 @@ Test(core, hex_encode_is_lowercase)
 	char out[7];
 	baton_hex_encode(b, 3, out);
 	cr_assert_str_eq(out, "0abcff");
+}
+
+Test(core, wall_clock_tracks_the_system_clock_after_calibration)
+{
+	struct timespec ts;
+	/* Past the 20 ms calibration and one re-anchor: the TSC path is in use where
+	 * available. */
+	for (int i = 0; i < 60; i++) {
+		baton_time_unix_ns();
+		usleep(25000);
+	}
+	for (int i = 0; i < 1000; i++) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		uint64_t sys = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+		uint64_t ours = baton_time_unix_ns();
+		int64_t diff = (int64_t)(ours - sys);
+		/* Within 1 ms of the system clock (it is read right before ours). */
+		cr_assert(diff > -1000000 && diff < 1000000, "drift %lld ns at read %d",
+		          (long long)diff, i);
+	}
+	uint64_t a = baton_time_unix_ns();
+	usleep(10000);
+	uint64_t b = baton_time_unix_ns();
+	cr_assert_geq(b - a, 9000000, "10 ms sleep measures at least 9 ms");
+	cr_assert_lt(b - a, 2000000000ull);
 }

@@ -9,21 +9,18 @@
 static baton_memory_exporter *mem;
 static baton_tracer *tracer;
 
-static void
-setup(void)
+static void setup(void)
 {
 	mem = tu_init_memory(baton_sampler_always_on(), 1024);
 	tracer = baton_tracer_get("span_test", "1.2.3");
 }
 
-static void
-teardown(void)
+static void teardown(void)
 {
 	baton_fini(1000);
 }
 
-static baton_memory_span
-only_span(void)
+static baton_memory_span only_span(void)
 {
 	baton_memory_span s;
 	cr_assert_eq(baton_memory_exporter_count(mem), 1);
@@ -163,7 +160,9 @@ Test(span, attributes_of_every_type_are_kept_and_replaced_by_key)
 	baton_span_end(s);
 	baton_memory_span m = only_span();
 	/* SampleRate=1 (always_on) comes first: it is set at start. */
-	cr_assert_str_eq(m.attrs_text, "SampleRate=1\ns=hello\nsn=abc\ni=7\nd=2.5\nb=true\nia=[3]\nsa=[2]\n");
+	cr_assert_str_eq(
+	    m.attrs_text,
+	    "SampleRate=1\ns=hello\nsn=abc\ni=7\nd=2.5\nb=true\nia=[3]\nsa=[2]\n");
 	cr_assert_eq(m.nattrs, 8);
 	cr_assert_eq(m.sample_rate, 1.0);
 }
@@ -299,8 +298,7 @@ Test(span, stats_count_started_ended_and_live)
 	cr_assert_geq(st.store_records, 64);
 }
 
-static void
-fini_only(void)
+static void fini_only(void)
 {
 	baton_fini(1000);
 }
@@ -314,8 +312,10 @@ Test(limits, attribute_event_link_counts_are_capped_and_counted, .fini = fini_on
 	baton_processor p;
 	baton_memory_exporter_create(4, &exp, &m);
 	baton_simple_processor_create(exp, &p);
-	baton_options o = {.size = sizeof(o), .sampler = baton_sampler_always_on(),
-	                   .processors = &p, .nprocessors = 1};
+	baton_options o = {.size = sizeof(o),
+	                   .sampler = baton_sampler_always_on(),
+	                   .processors = &p,
+	                   .nprocessors = 1};
 	o.limits.attribute_count = 3;
 	o.limits.event_count = 2;
 	o.limits.link_count = 1;
@@ -388,8 +388,10 @@ Test(limits, full_arena_drops_attributes_and_counts_them, .fini = fini_only)
 	baton_processor p;
 	baton_memory_exporter_create(4, &exp, &m);
 	baton_simple_processor_create(exp, &p);
-	baton_options o = {.size = sizeof(o), .sampler = baton_sampler_always_on(),
-	                   .processors = &p, .nprocessors = 1};
+	baton_options o = {.size = sizeof(o),
+	                   .sampler = baton_sampler_always_on(),
+	                   .processors = &p,
+	                   .nprocessors = 1};
 	o.limits.span_arena_bytes = 256;
 	cr_assert_eq(baton_init(&o), BATON_OK);
 	baton_span s = baton_span_start(baton_tracer_get("t", NULL), "s");
@@ -404,7 +406,8 @@ Test(limits, full_arena_drops_attributes_and_counts_them, .fini = fini_only)
 	baton_span_end(s);
 	baton_memory_span ms;
 	baton_memory_exporter_get(m, 0, &ms);
-	cr_assert_eq(ms.nattrs, 1 + 1, "SampleRate and one 120-byte value fit in 256 bytes, two do not");
+	cr_assert_eq(ms.nattrs, 1 + 1,
+	             "SampleRate and one 120-byte value fit in 256 bytes, two do not");
 	cr_assert_eq(ms.dropped_attrs, 4);
 }
 
@@ -470,8 +473,7 @@ Test(setup, sdk_disabled_makes_spans_no_ops)
 	baton_fini(100);
 }
 
-static const char *
-res_attr(const char *key)
+static const char *res_attr(const char *key)
 {
 	const baton_attr *a = baton_attr_find(baton_resource_get()->attrs, key);
 	return a ? a->value.u.s : NULL;
@@ -481,7 +483,8 @@ Test(setup, resource_comes_from_env_percent_decoded)
 {
 	setenv("OTEL_SERVICE_NAME", "guild", 1);
 	setenv("OTEL_RESOURCE_ATTRIBUTES",
-	       "deployment.environment=prod, region=eu%2Cwest ,broken,=novalue,bad=%zz,service.name=ignored",
+	       "deployment.environment=prod, region=eu%2Cwest "
+	       ",broken,=novalue,bad=%zz,service.name=ignored",
 	       1);
 	cr_assert_eq(baton_init(NULL), BATON_OK);
 	const baton_resource *r = baton_resource_get();
@@ -502,7 +505,8 @@ Test(setup, service_name_defaults_to_unknown_service)
 	unsetenv("OTEL_SERVICE_NAME");
 	unsetenv("OTEL_RESOURCE_ATTRIBUTES");
 	cr_assert_eq(baton_init(NULL), BATON_OK);
-	cr_assert(strncmp(baton_resource_get()->service_name, "unknown_service:", 16) == 0);
+	cr_assert(strncmp(baton_resource_get()->service_name, "unknown_service:", 16) ==
+	          0);
 	baton_fini(100);
 }
 
@@ -510,8 +514,10 @@ Test(setup, code_service_name_and_attributes_win)
 {
 	setenv("OTEL_SERVICE_NAME", "from-env", 1);
 	baton_kv kv[] = {BATON_KV_STR("team", "infra"), BATON_KV_INT("shard", 7)};
-	baton_options o = {.size = sizeof(o), .service_name = "from-code",
-	                   .resource_attrs = kv, .nresource_attrs = 2};
+	baton_options o = {.size = sizeof(o),
+	                   .service_name = "from-code",
+	                   .resource_attrs = kv,
+	                   .nresource_attrs = 2};
 	cr_assert_eq(baton_init(&o), BATON_OK);
 	cr_assert_str_eq(baton_resource_get()->service_name, "from-code");
 	cr_assert_str_eq(res_attr("team"), "infra");
@@ -521,8 +527,7 @@ Test(setup, code_service_name_and_attributes_win)
 
 static int warnings;
 static char last_warning[256];
-static void
-capture_log(void *arg, baton_log_level lvl, const char *msg)
+static void capture_log(void *arg, baton_log_level lvl, const char *msg)
 {
 	(void)arg;
 	if (lvl >= BATON_LOG_WARN) {
@@ -547,7 +552,8 @@ Test(setup, log_hook_receives_warnings)
 Test(sampled, unsampled_root_has_no_ids_and_children_follow_it, .fini = fini_only)
 {
 	baton_sampler pb;
-	cr_assert_eq(baton_sampler_parentbased(baton_sampler_always_off(), &pb), BATON_OK);
+	cr_assert_eq(baton_sampler_parentbased(baton_sampler_always_off(), &pb),
+	             BATON_OK);
 	baton_memory_exporter *m = tu_init_memory(pb, 8);
 	baton_tracer *t = baton_tracer_get("t", NULL);
 	baton_span r = baton_span_start(t, "r");
@@ -571,7 +577,8 @@ Test(sampled, unsampled_root_has_no_ids_and_children_follow_it, .fini = fini_onl
 
 Test(sampled, propagate_unsampled_ids_gives_unsampled_spans_ids, .fini = fini_only)
 {
-	baton_options o = {.size = sizeof(o), .sampler = baton_sampler_always_off(),
+	baton_options o = {.size = sizeof(o),
+	                   .sampler = baton_sampler_always_off(),
 	                   .propagate_unsampled_ids = true};
 	cr_assert_eq(baton_init(&o), BATON_OK);
 	baton_span r = baton_span_start(baton_tracer_get("t", NULL), "r");
@@ -606,15 +613,17 @@ Test(sampled, remote_parent_threshold_and_tracestate_carry_over, .fini = fini_on
 	baton_sampler pb;
 	baton_sampler_parentbased(baton_sampler_always_off(), &pb);
 	baton_memory_exporter *m = tu_init_memory(pb, 8);
-	baton_span_context parent = {.trace_flags = BATON_FLAG_SAMPLED | BATON_FLAG_RANDOM,
-	                             .state = BATON_CTX_VALID | BATON_CTX_REMOTE | BATON_CTX_HAS_TH,
-	                             .threshold = baton_threshold_from_probability(0.01),
-	                             .tracestate = "vendor=abc"};
+	baton_span_context parent = {
+	    .trace_flags = BATON_FLAG_SAMPLED | BATON_FLAG_RANDOM,
+	    .state = BATON_CTX_VALID | BATON_CTX_REMOTE | BATON_CTX_HAS_TH,
+	    .threshold = baton_threshold_from_probability(0.01),
+	    .tracestate = "vendor=abc"};
 	tu_hex("4bf92f3577b34da6a3ce929d0e0e4736", parent.trace_id, 16);
 	tu_hex("00f067aa0ba902b7", parent.span_id, 8);
 	baton_span_start_opts o = {.parent = &parent, .kind = BATON_SPAN_KIND_SERVER};
 	baton_span s = baton_span_start_ex(baton_tracer_get("t", NULL), "s", &o);
-	cr_assert(baton_span_is_recording(s), "parentbased follows a sampled remote parent");
+	cr_assert(baton_span_is_recording(s),
+	          "parentbased follows a sampled remote parent");
 	baton_span_end(s);
 	baton_memory_span ms;
 	baton_memory_exporter_get(m, 0, &ms);
