@@ -1,0 +1,57 @@
+/*
+ * Internal W3C helpers shared by traceparent and tracestate code: a
+ * tracestate scanned in place (members point into the input, nothing is
+ * copied) and the writer that cuts a list to a length limit.
+ */
+#ifndef BT_W3C_INT_H
+#define BT_W3C_INT_H
+
+#include <baton/w3c.h>
+
+/* One list member "key=value", contiguous at p. */
+typedef struct bt_ts_view {
+	const char *p;
+	uint16_t klen;
+	uint16_t vlen;
+} bt_ts_view;
+
+static inline size_t bt_ts_view_len(const bt_ts_view *v)
+{
+	return (size_t)v->klen + 1 + v->vlen;
+}
+
+static inline bool bt_ows(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* Lowercase hex digit value, or -1. */
+static inline int bt_hexval(unsigned char c)
+{
+	if ((unsigned)(c - '0') < 10u)
+		return c - '0';
+	if ((unsigned)(c - 'a') < 6u)
+		return c - 'a' + 10;
+	return -1;
+}
+
+/*
+ * Scans n tracestate lines as one comma-joined list into v[32]. Returns
+ * BATON_OK with *count, or BATON_EFORMAT (grammar, duplicate key, more than
+ * 32 members). v may be partly written on error.
+ */
+baton_err bt_ts_scan(const char *const *lines, const size_t *lens, size_t n,
+                     bt_ts_view v[BATON_TRACESTATE_MAX_MEMBERS], size_t *count);
+
+/*
+ * Writes members v[0..n) comma-joined with a NUL into out; the text is at
+ * most min(cap - 1, BATON_TRACESTATE_MAX_LEN) long, members being left out
+ * as baton_tracestate_format() describes. cap must be >= 1. Returns the
+ * length written.
+ */
+size_t bt_ts_write(const bt_ts_view *v, size_t n, char *out, size_t cap);
+
+/* Finds key (klen bytes) among v[0..n); returns its index or -1. */
+int bt_ts_find(const bt_ts_view *v, size_t n, const char *key, size_t klen);
+
+#endif /* BT_W3C_INT_H */
