@@ -88,6 +88,7 @@ static void run(struct bench *b, int nruns)
 	b->fn(iters); /* warm-up: caches, span store, lazy set-up */
 	b->notes[0] = '\0';
 	for (int i = 0; i < nruns; i++) {
+		b->notes[0] = '\0'; /* notes describe the last sample */
 		double v = b->fn(iters);
 		samples[i] = ns ? v / (double)iters : v;
 	}
