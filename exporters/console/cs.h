@@ -1,0 +1,63 @@
+/*
+ * Internal to the console exporter: a capped text buffer, the per-span
+ * copy kept while a trace waits for its root, and the tree printer.
+ */
+#ifndef BT_CS_H
+#define BT_CS_H
+
+#include "core/core.h"
+
+#include <baton/console.h>
+
+/* A growable text buffer that never grows past max; a failed append sets fail. */
+typedef struct bt_cs_buf {
+	char *p;
+	size_t len, cap, max;
+	bool fail;
+} bt_cs_buf;
+
+void bt_cs_put(bt_cs_buf *b, const char *s, size_t n);
+void bt_cs_puts(bt_cs_buf *b, const char *s);
+void bt_cs_printf(bt_cs_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/*
+ * Appends s[0..n) made safe for a terminal: well-formed UTF-8 is kept,
+ * \n \t \r \\ are written as escapes, other control bytes and ill-formed
+ * bytes as \xNN. At most max_chars characters, then "…".
+ */
+void bt_cs_sanitize(bt_cs_buf *b, const char *s, size_t n, size_t max_chars);
+
+/*
+ * One buffered span: what the printer needs, copied out of the span data.
+ * text holds, NUL-separated: the name, the rendered attributes, the status
+ * description, the rendered events (one per line, may be empty).
+ */
+typedef struct bt_cs_span {
+	struct bt_cs_span *next;
+	uint8_t span_id[BATON_SPAN_ID_SIZE];
+	uint8_t parent_id[BATON_SPAN_ID_SIZE];
+	bool has_parent, parent_remote;
+	baton_span_kind kind;
+	baton_status_code status;
+	uint64_t start_ns, end_ns;
+	const char *name, *attrs, *status_msg, *events;
+	char text[];
+} bt_cs_span;
+
+/* Copies span into a new bt_cs_span; NULL when out of memory. */
+bt_cs_span *bt_cs_span_copy(const baton_span_data *span, bool all_attributes);
+
+/* Colours on or off, and the trace header flags. */
+typedef struct bt_cs_style {
+	bool color;
+} bt_cs_style;
+
+/*
+ * Appends the tree of the n spans of trace_id to out: a header line, then
+ * one line per span, children under their parents in start order.
+ * continued marks a trace printed before. Returns false when out of memory.
+ */
+bool bt_cs_render(bt_cs_buf *out, const uint8_t *trace_id, bt_cs_span *spans, size_t n,
+                  bool continued, const bt_cs_style *style);
+
+#endif /* BT_CS_H */

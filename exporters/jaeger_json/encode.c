@@ -1,0 +1,499 @@
+/* Jaeger JSON encoding of one span or one resource. */
+#include "jj.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- the capped buffer ---- */
+
+void bt_jj_buf_init(bt_jj_buf *b, size_t max)
+{
+	memset(b, 0, sizeof(*b));
+	b->max = max;
+}
+
+void bt_jj_buf_fini(bt_jj_buf *b)
+{
+	bt_free(b->p);
+	memset(b, 0, sizeof(*b));
+}
+
+void bt_jj_buf_reset(bt_jj_buf *b)
+{
+	b->len = 0;
+	b->fail = false;
+}
+
+static bool bt_jj_reserve(bt_jj_buf *b, size_t n)
+{
+	if (b->fail)
+		return false;
+	if (n > b->max || b->len > b->max - n) {
+		b->fail = true;
+		return false;
+	}
+	if (b->len + n <= b->cap)
+		return true;
+	size_t cap = b->cap ? b->cap : 256;
+	while (cap < b->len + n)
+		cap = cap > SIZE_MAX / 2 ? SIZE_MAX : cap * 2;
+	if (cap > b->max)
+		cap = b->max;
+	char *p = bt_realloc(b->p, cap);
+	if (p == NULL) {
+		b->fail = true;
+		return false;
+	}
+	b->p = p;
+	b->cap = cap;
+	return true;
+}
+
+void bt_jj_put(bt_jj_buf *b, const char *s, size_t n)
+{
+	if (n == 0 || !bt_jj_reserve(b, n))
+		return;
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+}
+
+void bt_jj_puts(bt_jj_buf *b, const char *s)
+{
+	bt_jj_put(b, s, strlen(s));
+}
+
+void bt_jj_putc(bt_jj_buf *b, char c)
+{
+	if (!bt_jj_reserve(b, 1))
+		return;
+	b->p[b->len++] = c;
+}
+
+void bt_jj_put_u64(bt_jj_buf *b, uint64_t v)
+{
+	char tmp[24];
+	int n = snprintf(tmp, sizeof(tmp), "%" PRIu64, v);
+	bt_jj_put(b, tmp, (size_t)n);
+}
+
+static void bt_jj_put_i64(bt_jj_buf *b, int64_t v)
+{
+	char tmp[24];
+	int n = snprintf(tmp, sizeof(tmp), "%" PRId64, v);
+	bt_jj_put(b, tmp, (size_t)n);
+}
+
+/*
+ * A finite double as the shortest of %.15g / %.17g that reads back equal.
+ * The decimal point is forced to '.', whatever LC_NUMERIC says.
+ */
+static void bt_jj_put_double(bt_jj_buf *b, double d)
+{
+	char tmp[40];
+	int n = snprintf(tmp, sizeof(tmp), "%.15g", d);
+	if (strtod(tmp, NULL) != d)
+		n = snprintf(tmp, sizeof(tmp), "%.17g", d);
+	for (int i = 0; i < n; i++) {
+		char c = tmp[i];
+		if (!((c >= '0' && c <= '9') || c == '-' || c == '+' || c == 'e' ||
+		      c == 'E'))
+			tmp[i] = '.';
+	}
+	bt_jj_put(b, tmp, (size_t)n);
+}
+
+/* ---- strings ---- */
+
+/* Length of the well-formed UTF-8 sequence at s (n bytes left), 0 if ill-formed. */
+static size_t bt_utf8_len(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0];
+	size_t len;
+	unsigned char lo = 0x80, hi = 0xBF;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xC2 && c <= 0xDF) {
+		len = 2;
+	} else if (c >= 0xE0 && c <= 0xEF) {
+		len = 3;
+		if (c == 0xE0)
+			lo = 0xA0; /* no overlong forms */
+		else if (c == 0xED)
+			hi = 0x9F; /* no surrogates */
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		len = 4;
+		if (c == 0xF0)
+			lo = 0x90;
+		else if (c == 0xF4)
+			hi = 0x8F; /* nothing above U+10FFFF */
+	} else {
+		return 0;
+	}
+	if (n < len || s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++) {
+		if (s[i] < 0x80 || s[i] > 0xBF)
+			return 0;
+	}
+	return len;
+}
+
+void bt_jj_str(bt_jj_buf *b, const char *str, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0, run = 0; /* s[run..i) is plain text not yet copied */
+	bt_jj_putc(b, '"');
+	while (i < n) {
+		unsigned char c = s[i];
+		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+			i++;
+			continue;
+		}
+		size_t ulen = c >= 0x80 ? bt_utf8_len(s + i, n - i) : 0;
+		if (ulen > 1) {
+			i += ulen;
+			continue;
+		}
+		bt_jj_put(b, (const char *)s + run, i - run);
+		if (c >= 0x80) {
+			bt_jj_puts(b, "\\ufffd");
+		} else if (c == '"' || c == '\\') {
+			char e[2] = {'\\', (char)c};
+			bt_jj_put(b, e, 2);
+		} else if (c == '\n') {
+			bt_jj_puts(b, "\\n");
+		} else if (c == '\r') {
+			bt_jj_puts(b, "\\r");
+		} else if (c == '\t') {
+			bt_jj_puts(b, "\\t");
+		} else {
+			char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+			bt_jj_put(b, e, 6);
+		}
+		i++;
+		run = i;
+	}
+	bt_jj_put(b, (const char *)s + run, i - run);
+	bt_jj_putc(b, '"');
+}
+
+static void bt_jj_cstr(bt_jj_buf *b, const char *s)
+{
+	bt_jj_str(b, s != NULL ? s : "", s != NULL ? strlen(s) : 0);
+}
+
+static void bt_jj_hex(bt_jj_buf *b, const uint8_t *bytes, size_t n)
+{
+	char tmp[2 * BATON_TRACE_ID_SIZE + 1];
+	baton_hex_encode(bytes, n, tmp);
+	bt_jj_putc(b, '"');
+	bt_jj_put(b, tmp, 2 * n);
+	bt_jj_putc(b, '"');
+}
+
+/* ---- tags ---- */
+
+/* Opens a tag object {"key":..,"type":..,"value": and leaves the value to the caller. */
+static void bt_jj_tag_open(bt_jj_buf *b, bool *first, const char *key, const char *type)
+{
+	if (!*first)
+		bt_jj_putc(b, ',');
+	*first = false;
+	bt_jj_puts(b, "{\"key\":");
+	bt_jj_cstr(b, key);
+	bt_jj_puts(b, ",\"type\":\"");
+	bt_jj_puts(b, type);
+	bt_jj_puts(b, "\",\"value\":");
+}
+
+static void bt_jj_tag_str(bt_jj_buf *b, bool *first, const char *key, const char *s,
+                          size_t n)
+{
+	bt_jj_tag_open(b, first, key, "string");
+	bt_jj_str(b, s, n);
+	bt_jj_putc(b, '}');
+}
+
+static void bt_jj_tag_cstr(bt_jj_buf *b, bool *first, const char *key, const char *s)
+{
+	bt_jj_tag_str(b, first, key, s, strlen(s));
+}
+
+static void bt_jj_tag_bool(bt_jj_buf *b, bool *first, const char *key, bool v)
+{
+	bt_jj_tag_open(b, first, key, "bool");
+	bt_jj_puts(b, v ? "true}" : "false}");
+}
+
+static void bt_jj_tag_int(bt_jj_buf *b, bool *first, const char *key, int64_t v)
+{
+	bt_jj_tag_open(b, first, key, "int64");
+	bt_jj_put_i64(b, v);
+	bt_jj_putc(b, '}');
+}
+
+/* JSON has no NaN or infinities: those go out as the strings "NaN", "+Inf", "-Inf". */
+static const char *bt_jj_nonfinite(double d)
+{
+	if (isnan(d))
+		return "NaN";
+	return d > 0 ? "+Inf" : "-Inf";
+}
+
+/* Appends an array value as JSON text into t (a JSON array). */
+static void bt_jj_array_text(bt_jj_buf *t, const baton_value *v)
+{
+	bt_jj_putc(t, '[');
+	for (size_t i = 0; i < v->len; i++) {
+		if (i > 0)
+			bt_jj_putc(t, ',');
+		switch (v->type) {
+		case BATON_VALUE_STRING_ARRAY:
+			bt_jj_cstr(t, v->u.sa[i]);
+			break;
+		case BATON_VALUE_INT_ARRAY:
+			bt_jj_put_i64(t, v->u.ia[i]);
+			break;
+		case BATON_VALUE_DOUBLE_ARRAY:
+			if (isfinite(v->u.da[i]))
+				bt_jj_put_double(t, v->u.da[i]);
+			else
+				bt_jj_cstr(t, bt_jj_nonfinite(v->u.da[i]));
+			break;
+		case BATON_VALUE_BOOL_ARRAY:
+			bt_jj_puts(t, v->u.ba[i] ? "true" : "false");
+			break;
+		default:
+			break;
+		}
+	}
+	bt_jj_putc(t, ']');
+}
+
+/* One attribute as a tag of the matching Jaeger type. */
+static void bt_jj_tag_value(bt_jj_buf *b, bool *first, const char *key,
+                            const baton_value *v)
+{
+	switch (v->type) {
+	case BATON_VALUE_STRING:
+		bt_jj_tag_str(b, first, key, v->u.s != NULL ? v->u.s : "",
+		              v->u.s != NULL ? v->len : 0);
+		break;
+	case BATON_VALUE_BOOL:
+		bt_jj_tag_bool(b, first, key, v->u.b);
+		break;
+	case BATON_VALUE_INT:
+		bt_jj_tag_int(b, first, key, v->u.i);
+		break;
+	case BATON_VALUE_DOUBLE:
+		if (isfinite(v->u.d)) {
+			bt_jj_tag_open(b, first, key, "float64");
+			bt_jj_put_double(b, v->u.d);
+			bt_jj_putc(b, '}');
+		} else {
+			bt_jj_tag_cstr(b, first, key, bt_jj_nonfinite(v->u.d));
+		}
+		break;
+	case BATON_VALUE_STRING_ARRAY:
+	case BATON_VALUE_INT_ARRAY:
+	case BATON_VALUE_DOUBLE_ARRAY:
+	case BATON_VALUE_BOOL_ARRAY: {
+		/* The array's JSON text, as a string tag (Jaeger has no array type). */
+		bt_jj_buf t;
+		bt_jj_buf_init(&t, b->max);
+		bt_jj_array_text(&t, v);
+		if (t.fail)
+			b->fail = true;
+		else
+			bt_jj_tag_str(b, first, key, t.p != NULL ? t.p : "", t.len);
+		bt_jj_buf_fini(&t);
+		break;
+	}
+	default:
+		bt_jj_tag_str(b, first, key, "", 0);
+		break;
+	}
+}
+
+static void bt_jj_tags(bt_jj_buf *b, bool *first, const baton_attr *a, const char *skip)
+{
+	for (; a != NULL; a = a->next) {
+		if (a->key == NULL || (skip != NULL && strcmp(a->key, skip) == 0))
+			continue;
+		bt_jj_tag_value(b, first, a->key, &a->value);
+	}
+}
+
+/* ---- spans and processes ---- */
+
+static const char *bt_jj_kind(baton_span_kind k)
+{
+	switch (k) {
+	case BATON_SPAN_KIND_SERVER:
+		return "server";
+	case BATON_SPAN_KIND_CLIENT:
+		return "client";
+	case BATON_SPAN_KIND_PRODUCER:
+		return "producer";
+	case BATON_SPAN_KIND_CONSUMER:
+		return "consumer";
+	case BATON_SPAN_KIND_INTERNAL:
+		return "internal";
+	default:
+		return NULL;
+	}
+}
+
+/*
+ * The W3C tracestate of the span: "ot=th:<threshold>" first when the
+ * context carries an OTEP 235 threshold, then the rest. Empty when none.
+ */
+static void bt_jj_tracestate(bt_jj_buf *b, const baton_span_context *c)
+{
+	static const char hex[] = "0123456789abcdef";
+	if (c->state & BATON_CTX_HAS_TH) {
+		/* 14 hex digits (56 bits), trailing zeros removed, "0" for zero. */
+		char th[15];
+		int n = 14;
+		for (int i = 0; i < 14; i++)
+			th[i] = hex[(c->threshold >> (52 - 4 * i)) & 15];
+		while (n > 1 && th[n - 1] == '0')
+			n--;
+		bt_jj_puts(b, "ot=th:");
+		bt_jj_put(b, th, (size_t)n);
+	}
+	if (c->tracestate != NULL && c->tracestate[0] != '\0') {
+		if (c->state & BATON_CTX_HAS_TH)
+			bt_jj_putc(b, ',');
+		bt_jj_puts(b, c->tracestate);
+	}
+}
+
+static void bt_jj_ref(bt_jj_buf *b, bool *first, const char *type,
+                      const baton_span_context *c)
+{
+	if (!*first)
+		bt_jj_putc(b, ',');
+	*first = false;
+	bt_jj_puts(b, "{\"refType\":\"");
+	bt_jj_puts(b, type);
+	bt_jj_puts(b, "\",\"traceID\":");
+	bt_jj_hex(b, c->trace_id, BATON_TRACE_ID_SIZE);
+	bt_jj_puts(b, ",\"spanID\":");
+	bt_jj_hex(b, c->span_id, BATON_SPAN_ID_SIZE);
+	bt_jj_putc(b, '}');
+}
+
+void bt_jj_span(bt_jj_buf *b, const baton_span_data *s, uint32_t process_id)
+{
+	bool first;
+	uint64_t start_us = s->start_unix_ns / 1000u;
+	uint64_t dur_us =
+	    s->end_unix_ns > s->start_unix_ns ? s->end_unix_ns / 1000u - start_us : 0;
+
+	bt_jj_puts(b, "{\"traceID\":");
+	bt_jj_hex(b, s->context.trace_id, BATON_TRACE_ID_SIZE);
+	bt_jj_puts(b, ",\"spanID\":");
+	bt_jj_hex(b, s->context.span_id, BATON_SPAN_ID_SIZE);
+	/* Jaeger's flags: bit 0 is "sampled" as in W3C; bit 1 means debug, not random. */
+	bt_jj_puts(b, ",\"flags\":");
+	bt_jj_put_u64(b, s->context.trace_flags & BATON_FLAG_SAMPLED);
+	bt_jj_puts(b, ",\"operationName\":");
+	bt_jj_cstr(b, s->name);
+
+	bt_jj_puts(b, ",\"references\":[");
+	first = true;
+	if (s->parent.state & BATON_CTX_VALID)
+		bt_jj_ref(b, &first, "CHILD_OF", &s->parent);
+	for (const baton_link *l = s->links; l != NULL; l = l->next)
+		bt_jj_ref(b, &first, "FOLLOWS_FROM", &l->context);
+
+	bt_jj_puts(b, "],\"startTime\":");
+	bt_jj_put_u64(b, start_us);
+	bt_jj_puts(b, ",\"duration\":");
+	bt_jj_put_u64(b, dur_us);
+
+	bt_jj_puts(b, ",\"tags\":[");
+	first = true;
+	const char *kind = bt_jj_kind(s->kind);
+	if (kind != NULL)
+		bt_jj_tag_cstr(b, &first, "span.kind", kind);
+	if (s->scope != NULL && s->scope->name != NULL && s->scope->name[0] != '\0') {
+		bt_jj_tag_cstr(b, &first, "otel.scope.name", s->scope->name);
+		if (s->scope->version != NULL && s->scope->version[0] != '\0')
+			bt_jj_tag_cstr(b, &first, "otel.scope.version",
+			               s->scope->version);
+	}
+	if (s->status == BATON_STATUS_OK) {
+		bt_jj_tag_cstr(b, &first, "otel.status_code", "OK");
+	} else if (s->status == BATON_STATUS_ERROR) {
+		bt_jj_tag_cstr(b, &first, "otel.status_code", "ERROR");
+		if (s->status_message != NULL && s->status_message[0] != '\0')
+			bt_jj_tag_cstr(b, &first, "otel.status_description",
+			               s->status_message);
+		bt_jj_tag_bool(b, &first, "error", true);
+	}
+	if ((s->context.state & BATON_CTX_HAS_TH) ||
+	    (s->context.tracestate != NULL && s->context.tracestate[0] != '\0')) {
+		bt_jj_tag_open(b, &first, "w3c.tracestate", "string");
+		bt_jj_buf t;
+		bt_jj_buf_init(&t, b->max);
+		bt_jj_tracestate(&t, &s->context);
+		if (t.fail)
+			b->fail = true;
+		else
+			bt_jj_str(b, t.p != NULL ? t.p : "", t.len);
+		bt_jj_buf_fini(&t);
+		bt_jj_putc(b, '}');
+	}
+	bt_jj_tags(b, &first, s->attrs, NULL);
+	if (s->dropped_attrs > 0)
+		bt_jj_tag_int(b, &first, "otel.dropped_attributes_count",
+		              s->dropped_attrs);
+	if (s->dropped_events > 0)
+		bt_jj_tag_int(b, &first, "otel.dropped_events_count", s->dropped_events);
+	if (s->dropped_links > 0)
+		bt_jj_tag_int(b, &first, "otel.dropped_links_count", s->dropped_links);
+
+	bt_jj_puts(b, "],\"logs\":[");
+	bool first_log = true;
+	for (const baton_event *e = s->events; e != NULL; e = e->next) {
+		if (!first_log)
+			bt_jj_putc(b, ',');
+		first_log = false;
+		bt_jj_puts(b, "{\"timestamp\":");
+		bt_jj_put_u64(b, e->time_unix_ns / 1000u);
+		bt_jj_puts(b, ",\"fields\":[");
+		first = true;
+		bt_jj_tag_cstr(b, &first, "event", e->name != NULL ? e->name : "");
+		bt_jj_tags(b, &first, e->attrs, NULL);
+		bt_jj_puts(b, "]}");
+	}
+	bt_jj_puts(b, "],\"processID\":\"p");
+	bt_jj_put_u64(b, process_id);
+	bt_jj_puts(b, "\",\"warnings\":null}");
+}
+
+void bt_jj_process(bt_jj_buf *b, const baton_resource *res)
+{
+	const char *svc = res != NULL ? res->service_name : NULL;
+	const baton_attr *sa =
+	    res != NULL ? baton_attr_find(res->attrs, "service.name") : NULL;
+	bt_jj_puts(b, "{\"serviceName\":");
+	if (svc != NULL && svc[0] != '\0')
+		bt_jj_cstr(b, svc);
+	else if (sa != NULL && sa->value.type == BATON_VALUE_STRING &&
+	         sa->value.u.s != NULL)
+		bt_jj_str(b, sa->value.u.s, sa->value.len);
+	else
+		bt_jj_cstr(b, "unknown_service");
+	bt_jj_puts(b, ",\"tags\":[");
+	bool first = true;
+	if (res != NULL)
+		bt_jj_tags(b, &first, res->attrs, "service.name");
+	bt_jj_puts(b, "]}");
+}

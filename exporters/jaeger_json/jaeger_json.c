@@ -1,0 +1,431 @@
+/*
+ * The Jaeger JSON file exporter: spans are encoded as they arrive, kept
+ * grouped by trace (capped), and the whole file is rewritten atomically
+ * (temp file + rename) on flush, shutdown and every write interval.
+ */
+#include "jj.h"
+
+#include <baton/jaeger_json.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Distinct resources (processes) kept at most; spans of more are dropped. */
+#define BT_JJ_MAX_PROCS 256
+/* A trace refers to at most this many processes before the list is grown. */
+#define BT_JJ_PROCS_PER_TRACE 4
+
+typedef struct bt_jj_trace {
+	uint8_t trace_id[BATON_TRACE_ID_SIZE];
+	struct bt_jj_trace *hnext; /* hash chain */
+	bt_jj_buf spans;           /* span objects joined by ',' */
+	uint32_t nspans;
+	uint32_t *procs; /* process numbers (1-based) this trace uses */
+	uint32_t nprocs, capprocs;
+} bt_jj_trace;
+
+typedef struct bt_jj_proc {
+	char *json;
+	size_t len;
+} bt_jj_proc;
+
+typedef struct bt_jj_exp {
+	pthread_mutex_t mtx;
+	char *path, *tmp_path;
+	uint32_t max_spans;
+	uint64_t max_bytes;
+	uint32_t interval_ms;
+
+	bt_jj_trace **traces; /* in order of first appearance */
+	size_t ntraces, captraces;
+	bt_jj_trace **buckets;
+	size_t nbuckets; /* a power of two */
+	bt_jj_proc procs[BT_JJ_MAX_PROCS];
+	uint32_t nprocs;
+
+	uint64_t nspans, bytes;
+	uint64_t dropped_cap, dropped_other;
+	bt_jj_buf scratch;
+
+	uint64_t next_write_ns; /* monotonic time the next interval write is due */
+	bool dirty;
+	bool shut;
+	bool write_failed_logged;
+} bt_jj_exp;
+
+static size_t bt_jj_hash(const uint8_t *tid, size_t nbuckets)
+{
+	uint64_t h = 0;
+	for (int i = 8; i < 16; i++)
+		h = (h << 8) | tid[i];
+	h ^= (uint64_t)tid[0] << 32 | tid[1];
+	h *= 0x9E3779B97F4A7C15ull;
+	return (size_t)(h >> 32) & (nbuckets - 1);
+}
+
+static bool bt_jj_rehash(bt_jj_exp *x)
+{
+	size_t n = x->nbuckets ? x->nbuckets * 2 : 1024;
+	bt_jj_trace **nb = bt_calloc(n, sizeof(*nb));
+	if (nb == NULL)
+		return false;
+	for (size_t i = 0; i < x->ntraces; i++) {
+		bt_jj_trace *t = x->traces[i];
+		size_t h = bt_jj_hash(t->trace_id, n);
+		t->hnext = nb[h];
+		nb[h] = t;
+	}
+	bt_free(x->buckets);
+	x->buckets = nb;
+	x->nbuckets = n;
+	return true;
+}
+
+/* Finds or adds the trace of tid; NULL when out of memory. */
+static bt_jj_trace *bt_jj_trace_get(bt_jj_exp *x, const uint8_t *tid)
+{
+	if (x->nbuckets > 0) {
+		for (bt_jj_trace *t = x->buckets[bt_jj_hash(tid, x->nbuckets)]; t != NULL;
+		     t = t->hnext) {
+			if (memcmp(t->trace_id, tid, BATON_TRACE_ID_SIZE) == 0)
+				return t;
+		}
+	}
+	if (x->ntraces >= x->nbuckets && !bt_jj_rehash(x))
+		return NULL;
+	if (x->ntraces == x->captraces) {
+		size_t cap = x->captraces ? x->captraces * 2 : 256;
+		bt_jj_trace **nt = bt_realloc(x->traces, cap * sizeof(*nt));
+		if (nt == NULL)
+			return NULL;
+		x->traces = nt;
+		x->captraces = cap;
+	}
+	bt_jj_trace *t = bt_calloc(1, sizeof(*t));
+	if (t == NULL)
+		return NULL;
+	memcpy(t->trace_id, tid, BATON_TRACE_ID_SIZE);
+	bt_jj_buf_init(&t->spans, SIZE_MAX);
+	size_t h = bt_jj_hash(tid, x->nbuckets);
+	t->hnext = x->buckets[h];
+	x->buckets[h] = t;
+	x->traces[x->ntraces++] = t;
+	return t;
+}
+
+static bool bt_jj_trace_add_proc(bt_jj_trace *t, uint32_t proc)
+{
+	for (uint32_t i = 0; i < t->nprocs; i++) {
+		if (t->procs[i] == proc)
+			return true;
+	}
+	if (t->nprocs == t->capprocs) {
+		uint32_t cap = t->capprocs ? t->capprocs * 2 : BT_JJ_PROCS_PER_TRACE;
+		uint32_t *np = bt_realloc(t->procs, cap * sizeof(*np));
+		if (np == NULL)
+			return false;
+		t->procs = np;
+		t->capprocs = cap;
+	}
+	t->procs[t->nprocs++] = proc;
+	return true;
+}
+
+/* The process number (1-based) of res, adding it when new; 0 when full or out of memory.
+ */
+static uint32_t bt_jj_proc_get(bt_jj_exp *x, const baton_resource *res)
+{
+	bt_jj_buf b;
+	uint32_t id = 0;
+	bt_jj_buf_init(&b, 1u << 20);
+	bt_jj_process(&b, res);
+	if (b.fail)
+		goto out;
+	for (uint32_t i = 0; i < x->nprocs; i++) {
+		if (x->procs[i].len == b.len &&
+		    memcmp(x->procs[i].json, b.p, b.len) == 0) {
+			id = i + 1;
+			goto out;
+		}
+	}
+	if (x->nprocs < BT_JJ_MAX_PROCS) {
+		x->procs[x->nprocs].json = b.p;
+		x->procs[x->nprocs].len = b.len;
+		b.p = NULL;
+		id = ++x->nprocs;
+	}
+out:
+	bt_jj_buf_fini(&b);
+	return id;
+}
+
+static bool bt_jj_write_all(FILE *f, const char *p, size_t n)
+{
+	return n == 0 || fwrite(p, 1, n, f) == n;
+}
+
+/* Rewrites the whole file: temp file, then rename. Called with the mutex held. */
+static baton_err bt_jj_write_file(bt_jj_exp *x)
+{
+	char num[24];
+	FILE *f = fopen(x->tmp_path, "wb");
+	if (f == NULL) {
+		bt_warn("jaeger-json: cannot open %s: %s", x->tmp_path, strerror(errno));
+		return BATON_ESYSTEM;
+	}
+	bool ok = bt_jj_write_all(f, "{\"data\":[", 9);
+	for (size_t i = 0; ok && i < x->ntraces; i++) {
+		const bt_jj_trace *t = x->traces[i];
+		char hex[2 * BATON_TRACE_ID_SIZE + 1];
+		baton_hex_encode(t->trace_id, BATON_TRACE_ID_SIZE, hex);
+		ok = fprintf(f, "%s{\"traceID\":\"%s\",\"spans\":[", i > 0 ? ",\n" : "\n",
+		             hex) > 0 &&
+		     bt_jj_write_all(f, t->spans.p, t->spans.len) &&
+		     bt_jj_write_all(f, "],\"processes\":{", 15);
+		for (uint32_t k = 0; ok && k < t->nprocs; k++) {
+			const bt_jj_proc *p = &x->procs[t->procs[k] - 1];
+			int n = snprintf(num, sizeof(num), "%s\"p%u\":", k > 0 ? "," : "",
+			                 (unsigned)t->procs[k]);
+			ok = bt_jj_write_all(f, num, (size_t)n) &&
+			     bt_jj_write_all(f, p->json, p->len);
+		}
+		ok = ok && bt_jj_write_all(f, "},\"warnings\":null}", 18);
+	}
+	static const char tail[] =
+	    "\n],\"total\":0,\"limit\":0,\"offset\":0,\"errors\":null}\n";
+	ok = ok && bt_jj_write_all(f, tail, sizeof(tail) - 1);
+	ok = fflush(f) == 0 && ok && !ferror(f);
+	int saved = errno;
+	if (fclose(f) != 0 && ok) {
+		ok = false;
+		saved = errno;
+	}
+	if (!ok) {
+		bt_warn("jaeger-json: cannot write %s: %s", x->tmp_path, strerror(saved));
+		remove(x->tmp_path);
+		return BATON_ESYSTEM;
+	}
+	if (rename(x->tmp_path, x->path) != 0) {
+		bt_warn("jaeger-json: cannot rename %s to %s: %s", x->tmp_path, x->path,
+		        strerror(errno));
+		remove(x->tmp_path);
+		return BATON_ESYSTEM;
+	}
+	x->dirty = false;
+	return BATON_OK;
+}
+
+/*
+ * Writes the file and schedules the next interval write. The next one is
+ * due after the interval or ten times what this write took, whichever is
+ * longer, so a large file costs the export thread at most a tenth of its time.
+ */
+static baton_err bt_jj_write_now(bt_jj_exp *x)
+{
+	uint64_t t0 = bt_now_mono_ns();
+	baton_err rv = bt_jj_write_file(x);
+	uint64_t t1 = bt_now_mono_ns();
+	if (x->interval_ms != BATON_JAEGER_JSON_NO_INTERVAL) {
+		uint64_t wait = (uint64_t)x->interval_ms * 1000000u;
+		if (wait < 10 * (t1 - t0))
+			wait = 10 * (t1 - t0);
+		x->next_write_ns = t1 + wait;
+	}
+	return rv;
+}
+
+static baton_err bt_jj_export(void *arg, const baton_span_data *const *spans, size_t n)
+{
+	bt_jj_exp *x = arg;
+	const baton_resource *last_res = NULL;
+	uint32_t last_proc = 0;
+	pthread_mutex_lock(&x->mtx);
+	if (x->shut) {
+		pthread_mutex_unlock(&x->mtx);
+		return BATON_ECLOSED;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const baton_span_data *s = spans[i];
+		if (s == NULL)
+			continue;
+		if (x->nspans >= x->max_spans) {
+			x->dropped_cap++;
+			continue;
+		}
+		/* Resources live at least as long as the batch: cache by pointer within
+		 * it. */
+		if (i == 0 || s->resource != last_res) {
+			last_res = s->resource;
+			last_proc = bt_jj_proc_get(x, s->resource);
+		}
+		if (last_proc == 0) {
+			x->dropped_other++;
+			continue;
+		}
+		bt_jj_buf_reset(&x->scratch);
+		bt_jj_span(&x->scratch, s, last_proc);
+		if (x->scratch.fail || x->bytes + x->scratch.len + 1 > x->max_bytes) {
+			x->dropped_cap++;
+			continue;
+		}
+		bt_jj_trace *t = bt_jj_trace_get(x, s->context.trace_id);
+		if (t == NULL || !bt_jj_trace_add_proc(t, last_proc)) {
+			x->dropped_other++;
+			continue;
+		}
+		size_t before = t->spans.len;
+		if (t->nspans > 0)
+			bt_jj_putc(&t->spans, ',');
+		bt_jj_put(&t->spans, x->scratch.p, x->scratch.len);
+		if (t->spans.fail) {
+			t->spans.len = before;
+			t->spans.fail = false;
+			x->dropped_other++;
+			continue;
+		}
+		t->nspans++;
+		x->nspans++;
+		x->bytes += t->spans.len - before;
+		x->dirty = true;
+	}
+	if (x->dirty && x->interval_ms != BATON_JAEGER_JSON_NO_INTERVAL &&
+	    bt_now_mono_ns() >= x->next_write_ns)
+		bt_jj_write_now(
+		    x); /* a failed interval write is logged; the spans are kept */
+	pthread_mutex_unlock(&x->mtx);
+	return BATON_OK;
+}
+
+static baton_err bt_jj_flush(void *arg, uint32_t timeout_ms)
+{
+	bt_jj_exp *x = arg;
+	baton_err rv = BATON_OK;
+	(void)timeout_ms;
+	pthread_mutex_lock(&x->mtx);
+	if (!x->shut)
+		rv = bt_jj_write_now(x);
+	pthread_mutex_unlock(&x->mtx);
+	return rv;
+}
+
+static baton_err bt_jj_shutdown(void *arg, uint32_t timeout_ms)
+{
+	bt_jj_exp *x = arg;
+	baton_err rv = BATON_OK;
+	(void)timeout_ms;
+	pthread_mutex_lock(&x->mtx);
+	if (!x->shut) {
+		x->shut = true;
+		rv = bt_jj_write_file(x);
+		if (rv == BATON_OK)
+			bt_log(BATON_LOG_INFO,
+			       "jaeger-json: wrote %llu spans in %zu traces to %s",
+			       (unsigned long long)x->nspans, x->ntraces, x->path);
+		if (x->dropped_cap > 0)
+			bt_warn("jaeger-json: %llu spans dropped: the file holds at most "
+			        "%u spans "
+			        "and %llu bytes (BATON_JAEGER_JSON_MAX_SPANS, "
+			        "BATON_JAEGER_JSON_MAX_BYTES)",
+			        (unsigned long long)x->dropped_cap,
+			        (unsigned)x->max_spans, (unsigned long long)x->max_bytes);
+		if (x->dropped_other > 0)
+			bt_warn("jaeger-json: %llu spans dropped: out of memory or more "
+			        "than %d "
+			        "resources",
+			        (unsigned long long)x->dropped_other, BT_JJ_MAX_PROCS);
+	}
+	pthread_mutex_unlock(&x->mtx);
+	return rv;
+}
+
+static void bt_jj_destroy(void *arg)
+{
+	bt_jj_exp *x = arg;
+	if (x == NULL)
+		return;
+	if (!x->shut)
+		bt_jj_shutdown(x, 0);
+	for (size_t i = 0; i < x->ntraces; i++) {
+		bt_jj_buf_fini(&x->traces[i]->spans);
+		bt_free(x->traces[i]->procs);
+		bt_free(x->traces[i]);
+	}
+	for (uint32_t i = 0; i < x->nprocs; i++)
+		bt_free(x->procs[i].json);
+	bt_free(x->traces);
+	bt_free(x->buckets);
+	bt_jj_buf_fini(&x->scratch);
+	bt_free(x->path);
+	bt_free(x->tmp_path);
+	pthread_mutex_destroy(&x->mtx);
+	bt_free(x);
+}
+
+static const baton_exporter_ops bt_jj_ops = {
+    sizeof(baton_exporter_ops),
+    "jaeger-json",
+    bt_jj_export,
+    bt_jj_flush,
+    bt_jj_shutdown,
+    bt_jj_destroy,
+};
+
+baton_err baton_jaeger_json_exporter_create(const baton_jaeger_json_options *opts,
+                                            baton_exporter *out)
+{
+	static const baton_jaeger_json_options none = {sizeof(baton_jaeger_json_options)};
+	if (out == NULL)
+		return BATON_EINVAL;
+	if (opts == NULL)
+		opts = &none;
+	if (opts->size < sizeof(baton_jaeger_json_options))
+		return BATON_EINVAL;
+
+	const char *path = opts->path;
+	if (path == NULL || path[0] == '\0')
+		path = baton_getenv("BATON_JAEGER_JSON_FILE");
+	if (path == NULL)
+		path = BATON_JAEGER_JSON_DEFAULT_FILE;
+
+	bt_jj_exp *x = bt_calloc(1, sizeof(*x));
+	if (x == NULL)
+		return BATON_ENOMEM;
+	size_t plen = strlen(path);
+	x->path = bt_strdup(path);
+	x->tmp_path = bt_malloc(plen + 5);
+	if (x->path == NULL || x->tmp_path == NULL) {
+		bt_free(x->path);
+		bt_free(x->tmp_path);
+		bt_free(x);
+		return BATON_ENOMEM;
+	}
+	memcpy(x->tmp_path, path, plen);
+	memcpy(x->tmp_path + plen, ".tmp", 5);
+
+	x->max_spans = opts->max_spans;
+	if (x->max_spans == 0)
+		bt_env_u32("BATON_JAEGER_JSON_MAX_SPANS", &x->max_spans);
+	if (x->max_spans == 0)
+		x->max_spans = BATON_JAEGER_JSON_DEFAULT_MAX_SPANS;
+	x->max_bytes = opts->max_bytes;
+	if (x->max_bytes == 0) {
+		uint32_t bytes = 0;
+		bt_env_u32("BATON_JAEGER_JSON_MAX_BYTES", &bytes);
+		x->max_bytes = bytes > 0 ? bytes : BATON_JAEGER_JSON_DEFAULT_MAX_BYTES;
+	}
+	x->interval_ms = opts->write_interval_ms;
+	if (x->interval_ms == 0 &&
+	    !bt_env_u32("BATON_JAEGER_JSON_WRITE_INTERVAL_MS", &x->interval_ms))
+		x->interval_ms = BATON_JAEGER_JSON_DEFAULT_INTERVAL_MS;
+	if (x->interval_ms == 0)
+		x->interval_ms = BATON_JAEGER_JSON_NO_INTERVAL;
+	if (x->interval_ms != BATON_JAEGER_JSON_NO_INTERVAL)
+		x->next_write_ns = bt_now_mono_ns() + (uint64_t)x->interval_ms * 1000000u;
+	bt_jj_buf_init(&x->scratch,
+	               x->max_bytes < SIZE_MAX ? (size_t)x->max_bytes : SIZE_MAX);
+	pthread_mutex_init(&x->mtx, NULL);
+	*out = (baton_exporter){&bt_jj_ops, x};
+	return BATON_OK;
+}

@@ -1,0 +1,659 @@
+/* The Jaeger JSON file exporter: what Jaeger UI's "Upload" tab reads. */
+#include <baton/baton.h>
+#include <baton/jaeger_json.h>
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* A file name of this test process in the working directory. */
+static const char *tmp_path(const char *tag, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "jj-%ld-%s.json", (long)getpid(), tag);
+	remove(buf);
+	return buf;
+}
+
+static json_t *load(const char *path)
+{
+	json_error_t err;
+	json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err);
+	cr_assert_not_null(j, "%s does not parse: %s (line %d)", path, err.text,
+	                   err.line);
+	cr_assert(json_is_array(json_object_get(j, "data")));
+	return j;
+}
+
+static size_t ntraces(json_t *j)
+{
+	return json_array_size(json_object_get(j, "data"));
+}
+
+static json_t *trace_by_id(json_t *j, const char *hex)
+{
+	size_t i;
+	json_t *t;
+	json_array_foreach(json_object_get(j, "data"), i, t)
+	{
+		if (strcmp(json_string_value(json_object_get(t, "traceID")), hex) == 0)
+			return t;
+	}
+	return NULL;
+}
+
+static size_t count_spans(json_t *j)
+{
+	size_t i, n = 0;
+	json_t *t;
+	json_array_foreach(json_object_get(j, "data"), i, t) n +=
+	    json_array_size(json_object_get(t, "spans"));
+	return n;
+}
+
+static json_t *span_by_id(json_t *trace, const char *hex)
+{
+	size_t i;
+	json_t *s;
+	json_array_foreach(json_object_get(trace, "spans"), i, s)
+	{
+		if (strcmp(json_string_value(json_object_get(s, "spanID")), hex) == 0)
+			return s;
+	}
+	return NULL;
+}
+
+/* The tag key of an array of {key,type,value}; asserts its type. */
+static json_t *tag(json_t *tags, const char *key, const char *type)
+{
+	size_t i;
+	json_t *t;
+	json_array_foreach(tags, i, t)
+	{
+		if (strcmp(json_string_value(json_object_get(t, "key")), key) == 0) {
+			cr_assert_str_eq(json_string_value(json_object_get(t, "type")),
+			                 type, "tag %s", key);
+			return json_object_get(t, "value");
+		}
+	}
+	return NULL;
+}
+
+static void hex(const uint8_t *b, size_t n, char *out)
+{
+	baton_hex_encode(b, n, out);
+}
+
+/* ---- hand-made spans: full control over every field ---- */
+
+typedef struct fake {
+	baton_span_data d;
+	baton_attr attrs[8];
+} fake;
+
+static void fake_init(fake *f, uint8_t trace_byte, uint8_t span_byte,
+                      const baton_resource *res)
+{
+	memset(f, 0, sizeof(*f));
+	memset(f->d.context.trace_id, trace_byte, 16);
+	memset(f->d.context.span_id, span_byte, 8);
+	f->d.context.trace_flags = BATON_FLAG_SAMPLED | BATON_FLAG_RANDOM;
+	f->d.context.state = BATON_CTX_VALID;
+	f->d.name = "op";
+	f->d.kind = BATON_SPAN_KIND_INTERNAL;
+	f->d.start_unix_ns = 1700000000000000000ull;
+	f->d.end_unix_ns = 1700000000000500000ull;
+	f->d.resource = res;
+}
+
+static void fake_attr(fake *f, const char *key, baton_value v)
+{
+	baton_attr *a = &f->attrs[f->d.nattrs];
+	a->key = key;
+	a->value = v;
+	if (f->d.nattrs > 0)
+		f->attrs[f->d.nattrs - 1].next = a;
+	else
+		f->d.attrs = a;
+	f->d.nattrs++;
+}
+
+static baton_exporter make(const char *path, uint32_t max_spans)
+{
+	baton_jaeger_json_options o = {.size = sizeof(o),
+	                               .path = path,
+	                               .max_spans = max_spans,
+	                               .write_interval_ms =
+	                                   BATON_JAEGER_JSON_NO_INTERVAL};
+	baton_exporter e;
+	cr_assert_eq(baton_jaeger_json_exporter_create(&o, &e), BATON_OK);
+	return e;
+}
+
+static void export1(baton_exporter e, const baton_span_data *s)
+{
+	cr_assert_eq(e.ops->export_spans(e.arg, &s, 1), BATON_OK);
+}
+
+static void finish(baton_exporter e)
+{
+	cr_assert_eq(e.ops->shutdown(e.arg, 1000), BATON_OK);
+	e.ops->destroy(e.arg);
+}
+
+static baton_attr svc_a_attrs[2] = {
+    {&svc_a_attrs[1], "service.name", {BATON_VALUE_STRING, {.s = "svc-a"}, 5}},
+    {NULL, "host.name", {BATON_VALUE_STRING, {.s = "h1"}, 2}},
+};
+static const baton_resource res_a = {svc_a_attrs, 2, "svc-a"};
+static const baton_resource res_a_copy = {svc_a_attrs, 2, "svc-a"};
+static baton_attr svc_b_attrs[1] = {
+    {NULL, "service.name", {BATON_VALUE_STRING, {.s = "svc-b"}, 5}},
+};
+static const baton_resource res_b = {svc_b_attrs, 1, "svc-b"};
+
+/* ---- end to end through the SDK ---- */
+
+Test(jaeger_json, sdk_spans_become_a_trace_with_references_tags_logs_and_a_process)
+{
+	char path[128];
+	tmp_path("e2e", path, sizeof(path));
+	baton_exporter e = make(path, 0);
+	baton_processor p;
+	cr_assert_eq(baton_simple_processor_create(e, &p), BATON_OK);
+	baton_kv rattr[] = {BATON_KV_STR("deployment.environment", "test")};
+	baton_options o = {.size = sizeof(o),
+	                   .service_name = "checkout",
+	                   .resource_attrs = rattr,
+	                   .nresource_attrs = 1,
+	                   .sampler = baton_sampler_always_on(),
+	                   .processors = &p,
+	                   .nprocessors = 1,
+	                   .ignore_disabled_env = true};
+	cr_assert_eq(baton_init(&o), BATON_OK);
+	baton_tracer *tr = baton_tracer_get("orders-lib", "1.2.3");
+
+	baton_span_context other = {.state = BATON_CTX_VALID, .trace_flags = 1};
+	memset(other.trace_id, 0x42, 16);
+	memset(other.span_id, 0x43, 8);
+
+	uint64_t t0 = 1700000000123456789ull;
+	baton_span_start_opts ro = {.kind = BATON_SPAN_KIND_SERVER,
+	                            .start_time_ns = t0,
+	                            .flags = BATON_START_ROOT};
+	baton_span root = baton_span_start_ex(tr, "GET /orders", &ro);
+	baton_span_set_str(root, "http.method", "GET");
+	baton_span_set_int(root, "http.status_code", 200);
+	baton_span_set_double(root, "SampleRate", 2.5);
+	baton_span_set_bool(root, "cache.hit", false);
+	const char *langs[] = {"c", "go"};
+	baton_value arr = {BATON_VALUE_STRING_ARRAY, {.sa = langs}, 2};
+	baton_span_set_value(root, "langs", &arr);
+	baton_span_context rctx;
+	baton_span_get_context(root, &rctx);
+
+	baton_span_start_opts co = {.kind = BATON_SPAN_KIND_CLIENT,
+	                            .parent = &rctx,
+	                            .start_time_ns = t0 + 1000000,
+	                            .links = &other,
+	                            .nlinks = 1};
+	baton_span child = baton_span_start_ex(tr, "db query", &co);
+	baton_kv ev[] = {BATON_KV_INT("rows", 3)};
+	baton_span_add_event(child, "fetched", t0 + 1500000, ev, 1);
+	baton_span_set_status(child, BATON_STATUS_ERROR, "timeout");
+	baton_span_context cctx;
+	baton_span_get_context(child, &cctx);
+	baton_span_end_at(child, t0 + 3000000);
+	baton_span_end_at(root, t0 + 5000000);
+	cr_assert_eq(baton_fini(1000), BATON_OK);
+
+	json_t *j = load(path);
+	cr_assert_eq(ntraces(j), 1, "a link to another trace does not add a trace");
+	char tid[33], rid[17], cid[17], oid[17], otid[33];
+	hex(rctx.trace_id, 16, tid);
+	hex(rctx.span_id, 8, rid);
+	hex(cctx.span_id, 8, cid);
+	hex(other.span_id, 8, oid);
+	hex(other.trace_id, 16, otid);
+	json_t *t = trace_by_id(j, tid);
+	cr_assert_not_null(t);
+	cr_assert_eq(strlen(tid), 32);
+	cr_assert_eq(json_array_size(json_object_get(t, "spans")), 2);
+	cr_assert(json_is_null(json_object_get(t, "warnings")));
+
+	json_t *rs = span_by_id(t, rid), *cs = span_by_id(t, cid);
+	cr_assert_not_null(rs);
+	cr_assert_not_null(cs);
+	cr_assert_str_eq(json_string_value(json_object_get(rs, "operationName")),
+	                 "GET /orders");
+	cr_assert_str_eq(json_string_value(json_object_get(rs, "traceID")), tid);
+	cr_assert_eq(json_array_size(json_object_get(rs, "references")), 0);
+	cr_assert_eq(json_integer_value(json_object_get(rs, "startTime")),
+	             (json_int_t)(t0 / 1000));
+	cr_assert_eq(json_integer_value(json_object_get(rs, "duration")), 5000);
+	cr_assert_eq(json_integer_value(json_object_get(rs, "flags")), 1);
+
+	json_t *refs = json_object_get(cs, "references");
+	cr_assert_eq(json_array_size(refs), 2);
+	json_t *r0 = json_array_get(refs, 0), *r1 = json_array_get(refs, 1);
+	cr_assert_str_eq(json_string_value(json_object_get(r0, "refType")), "CHILD_OF");
+	cr_assert_str_eq(json_string_value(json_object_get(r0, "spanID")), rid);
+	cr_assert_str_eq(json_string_value(json_object_get(r0, "traceID")), tid);
+	cr_assert_str_eq(json_string_value(json_object_get(r1, "refType")),
+	                 "FOLLOWS_FROM");
+	cr_assert_str_eq(json_string_value(json_object_get(r1, "spanID")), oid);
+	cr_assert_str_eq(json_string_value(json_object_get(r1, "traceID")), otid);
+	cr_assert_eq(json_integer_value(json_object_get(cs, "startTime")),
+	             (json_int_t)((t0 + 1000000) / 1000));
+	cr_assert_eq(json_integer_value(json_object_get(cs, "duration")), 2000);
+
+	json_t *rt = json_object_get(rs, "tags");
+	cr_assert_str_eq(json_string_value(tag(rt, "span.kind", "string")), "server");
+	cr_assert_str_eq(json_string_value(tag(rt, "http.method", "string")), "GET");
+	cr_assert_eq(json_integer_value(tag(rt, "http.status_code", "int64")), 200);
+	cr_assert_float_eq(json_real_value(tag(rt, "SampleRate", "float64")), 2.5, 1e-12);
+	cr_assert(json_is_false(tag(rt, "cache.hit", "bool")));
+	cr_assert_str_eq(json_string_value(tag(rt, "otel.scope.name", "string")),
+	                 "orders-lib");
+	cr_assert_str_eq(json_string_value(tag(rt, "otel.scope.version", "string")),
+	                 "1.2.3");
+	cr_assert_null(tag(rt, "error", "bool"));
+	cr_assert_null(tag(rt, "otel.status_code", "string"));
+	/* Arrays: a string tag holding the JSON text of the array. */
+	json_t *langs_v =
+	    json_loads(json_string_value(tag(rt, "langs", "string")), 0, NULL);
+	cr_assert(json_is_array(langs_v));
+	cr_assert_str_eq(json_string_value(json_array_get(langs_v, 1)), "go");
+	json_decref(langs_v);
+
+	json_t *ct = json_object_get(cs, "tags");
+	cr_assert_str_eq(json_string_value(tag(ct, "span.kind", "string")), "client");
+	cr_assert_str_eq(json_string_value(tag(ct, "otel.status_code", "string")),
+	                 "ERROR");
+	cr_assert_str_eq(json_string_value(tag(ct, "otel.status_description", "string")),
+	                 "timeout");
+	cr_assert(json_is_true(tag(ct, "error", "bool")));
+
+	json_t *logs = json_object_get(cs, "logs");
+	cr_assert_eq(json_array_size(logs), 1);
+	json_t *l0 = json_array_get(logs, 0);
+	cr_assert_eq(json_integer_value(json_object_get(l0, "timestamp")),
+	             (json_int_t)((t0 + 1500000) / 1000));
+	json_t *fields = json_object_get(l0, "fields");
+	cr_assert_str_eq(json_string_value(tag(fields, "event", "string")), "fetched");
+	cr_assert_eq(json_integer_value(tag(fields, "rows", "int64")), 3);
+
+	const char *pid = json_string_value(json_object_get(rs, "processID"));
+	cr_assert_str_eq(pid, json_string_value(json_object_get(cs, "processID")));
+	json_t *procs = json_object_get(t, "processes");
+	cr_assert_eq(json_object_size(procs), 1);
+	json_t *proc = json_object_get(procs, pid);
+	cr_assert_not_null(proc);
+	cr_assert_str_eq(json_string_value(json_object_get(proc, "serviceName")),
+	                 "checkout");
+	json_t *ptags = json_object_get(proc, "tags");
+	cr_assert_str_eq(
+	    json_string_value(tag(ptags, "deployment.environment", "string")), "test");
+	cr_assert_null(tag(ptags, "service.name", "string"),
+	               "service.name is the serviceName");
+	json_decref(j);
+	remove(path);
+}
+
+/* ---- hand-made spans ---- */
+
+Test(jaeger_json, spans_are_grouped_by_trace_in_order_of_first_appearance)
+{
+	char path[128];
+	tmp_path("group", path, sizeof(path));
+	baton_exporter e = make(path, 0);
+	fake f[6];
+	uint8_t traces[6] = {1, 2, 1, 3, 2, 1};
+	const baton_span_data *batch[6];
+	for (int i = 0; i < 6; i++) {
+		fake_init(&f[i], traces[i], (uint8_t)(0x10 + i), &res_a);
+		batch[i] = &f[i].d;
+	}
+	cr_assert_eq(e.ops->export_spans(e.arg, batch, 6), BATON_OK);
+	finish(e);
+	json_t *j = load(path);
+	cr_assert_eq(ntraces(j), 3);
+	const char *want[3] = {"01010101010101010101010101010101",
+	                       "02020202020202020202020202020202",
+	                       "03030303030303030303030303030303"};
+	size_t want_n[3] = {3, 2, 1};
+	for (size_t i = 0; i < 3; i++) {
+		json_t *t = json_array_get(json_object_get(j, "data"), i);
+		cr_assert_str_eq(json_string_value(json_object_get(t, "traceID")),
+		                 want[i]);
+		json_t *spans = json_object_get(t, "spans");
+		cr_assert_eq(json_array_size(spans), want_n[i]);
+		size_t k;
+		json_t *s;
+		json_array_foreach(spans, k, s)
+		{
+			cr_assert_str_eq(json_string_value(json_object_get(s, "traceID")),
+			                 want[i]);
+		}
+	}
+	json_decref(j);
+	remove(path);
+}
+
+Test(jaeger_json, one_process_per_distinct_resource)
+{
+	char path[128];
+	tmp_path("procs", path, sizeof(path));
+	baton_exporter e = make(path, 0);
+	fake a, a2, b, c;
+	fake_init(&a, 1, 1, &res_a);
+	fake_init(&a2, 1, 2, &res_a_copy); /* same content, other pointer: same process */
+	fake_init(&b, 1, 3, &res_b);
+	fake_init(&c, 2, 4, &res_b);
+	export1(e, &a.d);
+	export1(e, &a2.d);
+	const baton_span_data *bc[2] = {&b.d, &c.d};
+	cr_assert_eq(e.ops->export_spans(e.arg, bc, 2), BATON_OK);
+	finish(e);
+
+	json_t *j = load(path);
+	json_t *t1 = trace_by_id(j, "01010101010101010101010101010101");
+	json_t *t2 = trace_by_id(j, "02020202020202020202020202020202");
+	json_t *p1 = json_object_get(t1, "processes");
+	cr_assert_eq(json_object_size(p1), 2);
+	cr_assert_eq(json_object_size(json_object_get(t2, "processes")), 1);
+	json_t *sa = span_by_id(t1, "0101010101010101"),
+	       *sa2 = span_by_id(t1, "0202020202020202");
+	json_t *sb = span_by_id(t1, "0303030303030303");
+	const char *pa = json_string_value(json_object_get(sa, "processID"));
+	cr_assert_str_eq(pa, json_string_value(json_object_get(sa2, "processID")));
+	const char *pb = json_string_value(json_object_get(sb, "processID"));
+	cr_assert_str_neq(pa, pb);
+	json_t *proc_a = json_object_get(p1, pa), *proc_b = json_object_get(p1, pb);
+	cr_assert_str_eq(json_string_value(json_object_get(proc_a, "serviceName")),
+	                 "svc-a");
+	cr_assert_str_eq(json_string_value(json_object_get(proc_b, "serviceName")),
+	                 "svc-b");
+	cr_assert_str_eq(json_string_value(
+	                     tag(json_object_get(proc_a, "tags"), "host.name", "string")),
+	                 "h1");
+	cr_assert_eq(json_array_size(json_object_get(proc_b, "tags")), 0);
+	/* Every processID a span names exists in its trace's processes. */
+	json_t *s2 = json_array_get(json_object_get(t2, "spans"), 0);
+	cr_assert_not_null(
+	    json_object_get(json_object_get(t2, "processes"),
+	                    json_string_value(json_object_get(s2, "processID"))));
+	json_decref(j);
+	remove(path);
+}
+
+Test(jaeger_json, odd_strings_are_escaped_and_invalid_utf8_replaced)
+{
+	char path[128];
+	tmp_path("escape", path, sizeof(path));
+	baton_exporter e = make(path, 0);
+	fake f;
+	fake_init(&f, 7, 7, &res_a);
+	f.d.name = "say \"hi\" \\ back\n\t\x01\x1f\x7f end";
+	/* bytes: ok é, lone continuation, truncated 2-byte, overlong '/', surrogate,
+	 * >U+10FFFF, 😀 */
+	static const char odd[] =
+	    "\xc3\xa9|\x80|\xc3|\xc0\xaf|\xed\xa0\x80|\xf4\x90\x80\x80|"
+	    "\xf0\x9f\x98\x80|\xe2\x82";
+	fake_attr(&f, "odd",
+	          (baton_value){BATON_VALUE_STRING, {.s = odd}, sizeof(odd) - 1});
+	static const char nul[] = {'a', '\0', 'b'};
+	fake_attr(&f, "nul", (baton_value){BATON_VALUE_STRING, {.s = nul}, 3});
+	fake_attr(&f, "key \"quoted\"\x02",
+	          (baton_value){BATON_VALUE_BOOL, {.b = true}, 0});
+	fake_attr(&f, "nan", (baton_value){BATON_VALUE_DOUBLE, {.d = NAN}, 0});
+	fake_attr(&f, "inf", (baton_value){BATON_VALUE_DOUBLE, {.d = -INFINITY}, 0});
+	static const double ds[] = {0.1, INFINITY};
+	fake_attr(&f, "ds", (baton_value){BATON_VALUE_DOUBLE_ARRAY, {.da = ds}, 2});
+	static const char *ss[] = {"q\"\\", "\xff"};
+	fake_attr(&f, "ss", (baton_value){BATON_VALUE_STRING_ARRAY, {.sa = ss}, 2});
+	export1(e, &f.d);
+	finish(e);
+
+	json_t *j =
+	    load(path); /* jansson rejects invalid UTF-8 and raw control characters */
+	json_t *s = json_array_get(
+	    json_object_get(json_array_get(json_object_get(j, "data"), 0), "spans"), 0);
+	cr_assert_str_eq(json_string_value(json_object_get(s, "operationName")),
+	                 "say \"hi\" \\ back\n\t\x01\x1f\x7f end");
+	json_t *tags = json_object_get(s, "tags");
+	cr_assert_str_eq(
+	    json_string_value(tag(tags, "odd", "string")),
+	    "\xc3\xa9|\xef\xbf\xbd|\xef\xbf\xbd|\xef\xbf\xbd\xef\xbf\xbd|"
+	    "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd|"
+	    "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd|\xf0\x9f\x98\x80|"
+	    "\xef\xbf\xbd\xef\xbf\xbd");
+	json_t *nv = tag(tags, "nul", "string");
+	cr_assert_eq(json_string_length(nv), 3);
+	cr_assert_eq(memcmp(json_string_value(nv), nul, 3), 0);
+	cr_assert(json_is_true(tag(tags, "key \"quoted\"\x02", "bool")));
+	cr_assert_str_eq(json_string_value(tag(tags, "nan", "string")), "NaN");
+	cr_assert_str_eq(json_string_value(tag(tags, "inf", "string")), "-Inf");
+	json_t *dv = json_loads(json_string_value(tag(tags, "ds", "string")), 0, NULL);
+	cr_assert_not_null(dv);
+	cr_assert_float_eq(json_real_value(json_array_get(dv, 0)), 0.1, 0);
+	cr_assert_str_eq(json_string_value(json_array_get(dv, 1)), "+Inf");
+	json_decref(dv);
+	json_t *sv = json_loads(json_string_value(tag(tags, "ss", "string")), 0, NULL);
+	cr_assert_not_null(sv);
+	cr_assert_str_eq(json_string_value(json_array_get(sv, 0)), "q\"\\");
+	cr_assert_str_eq(json_string_value(json_array_get(sv, 1)), "\xef\xbf\xbd");
+	json_decref(sv);
+	json_decref(j);
+	remove(path);
+}
+
+static char logged[4096];
+static void capture_log(void *arg, baton_log_level level, const char *msg)
+{
+	(void)arg;
+	(void)level;
+	strncat(logged, msg, sizeof(logged) - strlen(logged) - 2);
+	strcat(logged, "\n");
+}
+
+Test(jaeger_json, the_span_cap_drops_counts_and_says_so_at_shutdown)
+{
+	char path[128];
+	tmp_path("cap", path, sizeof(path));
+	baton_set_log(BATON_LOG_INFO, capture_log, NULL);
+	baton_exporter e = make(path, 5);
+	fake f[8];
+	const baton_span_data *batch[8];
+	for (int i = 0; i < 8; i++) {
+		fake_init(&f[i], (uint8_t)(1 + i % 2), (uint8_t)(1 + i), &res_a);
+		batch[i] = &f[i].d;
+	}
+	cr_assert_eq(e.ops->export_spans(e.arg, batch, 8), BATON_OK);
+	finish(e);
+	baton_set_log(BATON_LOG_WARN, NULL, NULL);
+	json_t *j = load(path);
+	cr_assert_eq(count_spans(j), 5);
+	json_decref(j);
+	cr_assert(strstr(logged, "3 spans dropped") != NULL, "log: %s", logged);
+	cr_assert(strstr(logged, "wrote 5 spans in 2 traces") != NULL, "log: %s", logged);
+	remove(path);
+}
+
+Test(jaeger_json, the_byte_cap_drops_too)
+{
+	char path[128];
+	tmp_path("bytes", path, sizeof(path));
+	baton_jaeger_json_options o = {.size = sizeof(o),
+	                               .path = path,
+	                               .max_bytes = 1500,
+	                               .write_interval_ms =
+	                                   BATON_JAEGER_JSON_NO_INTERVAL};
+	baton_exporter e;
+	cr_assert_eq(baton_jaeger_json_exporter_create(&o, &e), BATON_OK);
+	fake f[10];
+	for (int i = 0; i < 10; i++) {
+		fake_init(&f[i], 1, (uint8_t)(1 + i), &res_a);
+		export1(e, &f[i].d);
+	}
+	finish(e);
+	json_t *j = load(path);
+	size_t n = count_spans(j);
+	cr_assert_gt(n, 0);
+	cr_assert_lt(n, 10);
+	json_decref(j);
+	remove(path);
+}
+
+static bool file_exists(const char *p)
+{
+	return access(p, F_OK) == 0;
+}
+
+Test(jaeger_json, the_file_is_valid_after_each_flush_and_after_shutdown)
+{
+	char path[128], tmp[160];
+	tmp_path("flush", path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	baton_exporter e = make(path, 0);
+	fake a, b, c;
+	fake_init(&a, 1, 1, &res_a);
+	fake_init(&b, 2, 2, &res_a);
+	fake_init(&c, 1, 3, &res_a);
+	cr_assert_eq(e.ops->force_flush(e.arg, 1000), BATON_OK);
+	json_t *j = load(path);
+	cr_assert_eq(ntraces(j), 0, "an empty file is still valid JSON");
+	json_decref(j);
+	export1(e, &a.d);
+	export1(e, &b.d);
+	cr_assert_eq(e.ops->force_flush(e.arg, 1000), BATON_OK);
+	j = load(path);
+	cr_assert_eq(count_spans(j), 2);
+	json_decref(j);
+	export1(e, &c.d);
+	j = load(path);
+	cr_assert_eq(count_spans(j), 2, "no interval: the file changes only on flush");
+	json_decref(j);
+	cr_assert_eq(e.ops->shutdown(e.arg, 1000), BATON_OK);
+	j = load(path);
+	cr_assert_eq(count_spans(j), 3);
+	cr_assert_eq(ntraces(j), 2);
+	json_decref(j);
+	cr_assert_not(file_exists(tmp), "no temp file is left behind");
+	cr_assert_eq(
+	    e.ops->export_spans(e.arg, (const baton_span_data *const[]){&a.d}, 1),
+	    BATON_ECLOSED);
+	e.ops->destroy(e.arg);
+	remove(path);
+}
+
+Test(jaeger_json, path_comes_from_the_environment_when_not_given)
+{
+	char path[128];
+	tmp_path("env", path, sizeof(path));
+	setenv("BATON_JAEGER_JSON_FILE", path, 1);
+	baton_exporter e;
+	cr_assert_eq(baton_jaeger_json_exporter_create(NULL, &e), BATON_OK);
+	fake f;
+	fake_init(&f, 9, 9, &res_b);
+	export1(e, &f.d);
+	finish(e);
+	json_t *j = load(path);
+	cr_assert_eq(count_spans(j), 1);
+	json_decref(j);
+	remove(path);
+	unsetenv("BATON_JAEGER_JSON_FILE");
+}
+
+Test(jaeger_json, an_unwritable_path_is_an_error_not_a_crash)
+{
+	baton_set_log(BATON_LOG_WARN, capture_log, NULL);
+	baton_jaeger_json_options o = {.size = sizeof(o), .path = "no-such-dir/x/y.json"};
+	baton_exporter e;
+	cr_assert_eq(baton_jaeger_json_exporter_create(&o, &e), BATON_OK);
+	fake f;
+	fake_init(&f, 9, 9, &res_b);
+	export1(e, &f.d);
+	cr_assert_eq(e.ops->force_flush(e.arg, 100), BATON_ESYSTEM);
+	cr_assert_eq(e.ops->shutdown(e.arg, 100), BATON_ESYSTEM);
+	e.ops->destroy(e.arg);
+	baton_set_log(BATON_LOG_WARN, NULL, NULL);
+	cr_assert(strstr(logged, "cannot open no-such-dir/x/y.json.tmp") != NULL,
+	          "log: %s", logged);
+}
+
+Test(jaeger_json, bad_arguments_are_rejected)
+{
+	baton_exporter e;
+	baton_jaeger_json_options small = {.size = 4};
+	cr_assert_eq(baton_jaeger_json_exporter_create(NULL, NULL), BATON_EINVAL);
+	cr_assert_eq(baton_jaeger_json_exporter_create(&small, &e), BATON_EINVAL);
+	cr_assert_str_eq(BATON_JAEGER_JSON_DEFAULT_FILE, "baton-traces.json");
+	cr_assert_eq(BATON_JAEGER_JSON_DEFAULT_MAX_SPANS, 100000);
+	cr_assert_gt(BATON_JAEGER_JSON_DEFAULT_MAX_BYTES, 0);
+	cr_assert_gt(BATON_JAEGER_JSON_DEFAULT_INTERVAL_MS, 0);
+}
+
+Test(jaeger_json, tracestate_threshold_dropped_counts_and_status_ok)
+{
+	char path[128];
+	tmp_path("ts", path, sizeof(path));
+	baton_exporter e = make(path, 0);
+	fake f;
+	fake_init(&f, 3, 3, &res_a);
+	f.d.context.state |= BATON_CTX_HAS_TH;
+	f.d.context.threshold = 0xfd70a400000000ull;
+	f.d.context.tracestate = "vendor=x";
+	f.d.status = BATON_STATUS_OK;
+	f.d.kind = BATON_SPAN_KIND_PRODUCER;
+	f.d.dropped_attrs = 4;
+	f.d.dropped_events = 5;
+	f.d.dropped_links = 6;
+	f.d.parent.state = BATON_CTX_VALID | BATON_CTX_REMOTE;
+	memset(f.d.parent.trace_id, 3, 16);
+	memset(f.d.parent.span_id, 0xab, 8);
+	export1(e, &f.d);
+	finish(e);
+	json_t *j = load(path);
+	json_t *t = trace_by_id(j, "03030303030303030303030303030303");
+	json_t *s = span_by_id(t, "0303030303030303");
+	json_t *tags = json_object_get(s, "tags");
+	cr_assert_str_eq(json_string_value(tag(tags, "w3c.tracestate", "string")),
+	                 "ot=th:fd70a4,vendor=x");
+	cr_assert_str_eq(json_string_value(tag(tags, "otel.status_code", "string")),
+	                 "OK");
+	cr_assert_null(tag(tags, "error", "bool"));
+	cr_assert_str_eq(json_string_value(tag(tags, "span.kind", "string")), "producer");
+	cr_assert_eq(
+	    json_integer_value(tag(tags, "otel.dropped_attributes_count", "int64")), 4);
+	cr_assert_eq(json_integer_value(tag(tags, "otel.dropped_events_count", "int64")),
+	             5);
+	cr_assert_eq(json_integer_value(tag(tags, "otel.dropped_links_count", "int64")),
+	             6);
+	/* A remote parent is still a CHILD_OF reference. */
+	json_t *r = json_array_get(json_object_get(s, "references"), 0);
+	cr_assert_str_eq(json_string_value(json_object_get(r, "spanID")),
+	                 "abababababababab");
+	json_decref(j);
+	remove(path);
+}
+
+Test(jaeger_json, end_before_start_gives_zero_duration)
+{
+	char path[128];
+	tmp_path("dur", path, sizeof(path));
+	baton_exporter e = make(path, 0);
+	fake f;
+	fake_init(&f, 4, 4, &res_a);
+	f.d.end_unix_ns = f.d.start_unix_ns - 5000;
+	export1(e, &f.d);
+	finish(e);
+	json_t *j = load(path);
+	json_t *s = json_array_get(
+	    json_object_get(json_array_get(json_object_get(j, "data"), 0), "spans"), 0);
+	cr_assert_eq(json_integer_value(json_object_get(s, "duration")), 0);
+	json_decref(j);
+	remove(path);
+}
