@@ -10,6 +10,9 @@
  * written "1:1,100:0.1,10000:0.001" (BATON_FANOUT_SAMPLING).
  *
  * A kept recipient's span carries SampleRate = head adjusted count / keep.
+ *
+ * This header also declares the dynamic budget sampler, which holds the
+ * spans a sampler keeps to a rate (spans or traces per second).
  */
 #ifndef BATON_SAMPLING_H
 #define BATON_SAMPLING_H
@@ -20,7 +23,7 @@
 extern "C" {
 #endif
 
-#define BATON_FANOUT_DEFAULT "1:1,100:0.1,10000:0.001"
+#define BATON_FANOUT_DEFAULT    "1:1,100:0.1,10000:0.001"
 #define BATON_FANOUT_MAX_POINTS 32
 
 typedef struct baton_fanout_point {
@@ -61,6 +64,101 @@ BATON_API bool baton_fanout_keep(const baton_fanout_policy *p, uint64_t recipien
 
 /* The policy in force (set by baton_init), never NULL. */
 BATON_API const baton_fanout_policy *baton_fanout_policy_current(void);
+
+/* ---- The dynamic budget sampler ---- */
+
+/* What the dynamic sampler keys its budgets by. */
+typedef enum baton_dynamic_key {
+	BATON_DYNAMIC_KEY_NAME = 0,      /* the span name */
+	BATON_DYNAMIC_KEY_ATTRIBUTE = 1, /* a start attribute's value (key_attribute) */
+	BATON_DYNAMIC_KEY_NONE = 2,      /* one key for everything: a global budget */
+} baton_dynamic_key;
+
+/* A time source in nanoseconds (monotonic). */
+typedef uint64_t (*baton_clock_fn)(void *arg);
+
+/*
+ * Options for baton_sampler_dynamic(). Zero-initialise and set size =
+ * sizeof(baton_dynamic_options); a zero field takes the default shown.
+ */
+typedef struct baton_dynamic_options {
+	size_t size;
+	/* Budget for everything, per second (spans, or traces with count_traces). 0:
+	 * none. */
+	double target_per_sec;
+	/* Budget of each key, per second. 0: none. At least one budget must be set. */
+	double key_target_per_sec;
+	/* Count and limit root spans only (a trace budget); children follow the inner
+	 * sampler. Default: every span the inner sampler keeps counts. */
+	bool count_traces;
+	baton_dynamic_key key;     /* default BATON_DYNAMIC_KEY_NAME */
+	const char *key_attribute; /* for BATON_DYNAMIC_KEY_ATTRIBUTE; copied */
+	uint32_t window_ms;        /* measuring window, default 1000 */
+	uint32_t max_keys;         /* default 256; later keys share one overflow bucket */
+	double ema_weight;      /* weight of the newest window in (0, 1], default 0.5 */
+	double max_increase;    /* a key's probability grows at most this factor per
+	                           window (> 1), default 2 */
+	double min_probability; /* floor, default 1e-6 */
+	double initial_probability; /* of a key not yet measured, default 1 */
+	baton_clock_fn clock;       /* NULL: the monotonic clock */
+	void *clock_arg;
+} baton_dynamic_options;
+
+/*
+ * Builds a sampler that keeps the spans inner keeps to a budget. For each
+ * key it counts the spans inner samples in windows of window_ms, keeps an
+ * exponential moving average of the rate, and sets the key's keep
+ * probability to what meets the budgets: per key (key_target_per_sec), and
+ * overall (target_per_sec, shared out so that quiet keys keep everything and
+ * busy keys share the rest equally). A probability falls at once when the
+ * rate rises (the estimate is the larger of the last window and the
+ * average) and rises by at most max_increase per window.
+ *
+ * The decision is consistent (OTEP 235): a span that inner sampled with
+ * probability p_in is kept with p_in * p_key by raising the threshold to
+ * that of p_in * p_key, so SampleRate and ot=th stay right and two
+ * processes with the same probabilities decide alike. When inner gives no
+ * threshold, the result has none either.
+ *
+ * should_sample takes no lock and allocates nothing: per-key atomic
+ * counters in a bounded table (max_keys; later keys share one overflow
+ * bucket; keys are never evicted). The thread whose decision crosses the
+ * end of a window recomputes the probabilities under a trylock; the others
+ * go on with the previous ones.
+ *
+ * Takes ownership of inner on success and on failure. Writes *out on
+ * success. Returns BATON_OK, BATON_EINVAL (no budget, bad option, inner
+ * without ops), BATON_ENOMEM.
+ */
+BATON_API baton_err baton_sampler_dynamic(baton_sampler inner,
+                                          const baton_dynamic_options *opts,
+                                          baton_sampler *out);
+
+/*
+ * Writes the keep probability the dynamic sampler s applies now to key
+ * (a span name or attribute value as a string; NULL: the overflow bucket)
+ * on top of its inner sampler. Returns BATON_OK, BATON_EINVAL when s is
+ * not a dynamic sampler or has not seen key. Thread-safe.
+ */
+BATON_API baton_err baton_sampler_dynamic_probability(baton_sampler s, const char *key,
+                                                      double *out);
+
+/* Counters of a dynamic sampler. */
+typedef struct baton_dynamic_stats {
+	uint64_t windows;        /* recomputations so far */
+	uint32_t keys;           /* keys in the table */
+	uint64_t overflow_spans; /* spans counted in the overflow bucket */
+} baton_dynamic_stats;
+/* Fills *out for the dynamic sampler s. Returns BATON_OK or BATON_EINVAL. Thread-safe. */
+BATON_API baton_err baton_sampler_dynamic_stats(baton_sampler s,
+                                                baton_dynamic_stats *out);
+
+/*
+ * Environment: baton_sampler_from_env() wraps the sampler it builds in a
+ * dynamic sampler with target_per_sec = BATON_SAMPLER_TARGET_SPS (keyed by
+ * span name) when that variable is set to a positive number.
+ */
+#define BATON_SAMPLER_TARGET_SPS_ENV "BATON_SAMPLER_TARGET_SPS"
 
 #ifdef __cplusplus
 }

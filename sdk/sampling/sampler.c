@@ -187,7 +187,7 @@ static double bt_ratio_arg(const char *arg)
 	return r;
 }
 
-baton_err baton_sampler_from_env(baton_sampler *out)
+static baton_err bt_sampler_from_env_base(baton_sampler *out)
 {
 	const char *name = baton_getenv("OTEL_TRACES_SAMPLER");
 	const char *arg = baton_getenv("OTEL_TRACES_SAMPLER_ARG");
@@ -223,4 +223,31 @@ baton_err baton_sampler_from_env(baton_sampler *out)
 	        "parentbased_always_on",
 	        name);
 	return baton_sampler_parentbased(baton_sampler_always_on(), out);
+}
+
+baton_err baton_sampler_from_env(baton_sampler *out)
+{
+	baton_sampler s;
+	if (out == NULL)
+		return BATON_EINVAL;
+	baton_err rv = bt_sampler_from_env_base(&s);
+	if (rv != BATON_OK)
+		return rv;
+	const char *sps = baton_getenv(BATON_SAMPLER_TARGET_SPS_ENV);
+	double target;
+	if (sps != NULL) {
+		if (!bt_parse_double(sps, strlen(sps), &target) || !(target > 0)) {
+			bt_warn(
+			    "%s=\"%s\" is not a positive number of spans per second; no "
+			    "dynamic budget",
+			    BATON_SAMPLER_TARGET_SPS_ENV, sps);
+		} else {
+			baton_dynamic_options o = {.size = sizeof(o),
+			                           .target_per_sec = target};
+			/* Takes ownership of s on success and on failure. */
+			return baton_sampler_dynamic(s, &o, out);
+		}
+	}
+	*out = s;
+	return BATON_OK;
 }
