@@ -1,0 +1,235 @@
+/*
+ * baton/nng.h: tracing for NNG sockets (library baton::nng).
+ *
+ * Drop-in replacements for nng_sendmsg / nng_recvmsg and helpers for the
+ * aio forms. Every protocol that carries a body works: pair, push/pull,
+ * pub/sub, req/rep, bus, surveyor/respondent, over any transport.
+ *
+ * Sender: starts a PRODUCER span "send <destination>" (the sampler decides:
+ * child of the explicit or current context, or a root), puts the envelope
+ * of baton/envelope.h at the front of the body (ids only when sampled),
+ * sends, ends the span. Unsampled: a 4-byte envelope, no span, no ids, no
+ * allocation but NNG's (the envelope goes into the 32 bytes of head room
+ * nng_msg_alloc leaves in front of bodies under 1 KiB or not a power of two;
+ * otherwise NNG moves the body).
+ *
+ * Receiver: reads the first bytes. Unsampled: strips the envelope, no span,
+ * no decoding. Sampled: applies the fanout decision when the envelope
+ * carries a recipient count, decodes the ids and starts a CONSUMER span
+ * "process <destination>" as the child of the producer span. The caller
+ * gets the payload and the span and ends the span after handling
+ * (baton_nng_process() does that around a handler).
+ *
+ * Spans carry the OpenTelemetry messaging attributes:
+ *   messaging.system = "nng"
+ *   messaging.operation.type = "send" | "process"
+ *   messaging.operation.name = "send" | "process"
+ *   messaging.destination.name = the destination (absent when unknown)
+ *   messaging.message.body.size = payload bytes, envelope excluded
+ *   baton.fanout.recipients = fanout size: on the producer span of a
+ *     broadcast or of a send with opts.recipients, and on consumer spans of
+ *     messages that carried a recipient count
+ *
+ * The destination is opts->destination, else the name given with
+ * baton_nng_socket_set_name(), else the URL of the first baton_nng_listen()
+ * or baton_nng_dial() on the socket; with none of these, spans are named
+ * "send" / "process" and have no destination attribute.
+ *
+ * Return values are NNG's (0 or NNG_E*), so the calls replace NNG's one for
+ * one. Thread rules are NNG's: sockets may be used from any thread.
+ */
+#ifndef BATON_NNG_H
+#define BATON_NNG_H
+
+#include <baton/baton.h>
+#include <baton/envelope.h>
+#include <nng/nng.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* How a receiver treats messages without a (valid) envelope. */
+typedef enum baton_nng_mode {
+	/*
+	 * Mixed rollout (default): a message without a valid envelope is
+	 * delivered untouched as a bare message (info.envelope says why) and
+	 * counted in baton_envelope_stats.
+	 */
+	BATON_NNG_MIXED = 0,
+	/*
+	 * Strict: a message without a valid envelope is refused: it is freed,
+	 * counted (baton_envelope_stats.refused and the reason), and the call
+	 * returns NNG_EPROTO.
+	 */
+	BATON_NNG_STRICT = 1,
+} baton_nng_mode;
+
+/* Options for sending. Zero-initialise; NULL options mean all defaults. */
+typedef struct baton_nng_send_opts {
+	/* messaging.destination.name and span name suffix (copied); NULL: see above. */
+	const char *destination;
+	/* Parent of the producer span; NULL: the thread's current span. */
+	const baton_span_context *parent;
+	/* BATON_START_* flags for the producer span (e.g. BATON_START_ROOT). */
+	uint32_t start_flags;
+	/*
+	 * Approximate number of recipients (pub/sub subscribers, a fanout the
+	 * transport performs). Stamped in the envelope of a sampled message;
+	 * each receiver draws the fanout keep decision from it and may only
+	 * continue the trace. 0: none.
+	 */
+	uint64_t recipients;
+	/* W3C baggage text to carry (NUL-terminated); NULL: none. */
+	const char *baggage;
+} baton_nng_send_opts;
+
+/* Options for receiving. Zero-initialise; NULL options mean all defaults. */
+typedef struct baton_nng_recv_opts {
+	/* Destination for the consumer span (copied); NULL: see above. */
+	const char *destination;
+	baton_nng_mode mode;
+} baton_nng_recv_opts;
+
+/* What a receive found. */
+typedef struct baton_nng_recv_info {
+	/*
+	 * The CONSUMER span, recording; BATON_SPAN_NONE when the message was
+	 * not sampled, dropped by the fanout decision, bare, or the SDK is not
+	 * initialised. The caller ends it (baton_span_end, or baton_nng_process).
+	 */
+	baton_span span;
+	/*
+	 * The decision the message carried: BATON_CTX_REMOTE|BATON_CTX_DECIDED
+	 * (+ VALID with ids, FANOUT after a fanout), trace_flags without
+	 * SAMPLED when not sampled or dropped by the fanout decision. All zero
+	 * for a bare message. tracestate is always NULL here.
+	 */
+	baton_span_context context;
+	/* The recipient count the envelope carried (either kind), 0 if none. */
+	uint64_t recipients;
+	/* BATON_OK, or why the message was treated as bare (BATON_ENOENV, ...). */
+	baton_err envelope;
+	/* Envelope bytes that were stripped from the front of the body. */
+	uint32_t envelope_size;
+} baton_nng_recv_info;
+
+/*
+ * Sends msg on s like nng_sendmsg (flags: NNG_FLAG_NONBLOCK), with a
+ * producer span and an envelope. opts may be NULL. On success the message
+ * belongs to the socket. On failure it stays the caller's, exactly as
+ * given (the envelope is removed again), and the producer span ends with
+ * status ERROR. Returns 0 or nng_sendmsg's error, NNG_EINVAL for a NULL
+ * msg, NNG_ENOMEM when the envelope cannot be added. Thread-safe.
+ */
+BATON_API int baton_nng_sendmsg(nng_socket s, nng_msg *msg, int flags,
+                                const baton_nng_send_opts *opts);
+
+/*
+ * As nng_send without NNG_FLAG_ALLOC: copies len bytes of data into a new
+ * message and sends it with baton_nng_sendmsg. Returns 0 or an NNG error.
+ */
+BATON_API int baton_nng_send(nng_socket s, const void *data, size_t len, int flags,
+                             const baton_nng_send_opts *opts);
+
+/*
+ * Receives like nng_recvmsg, then removes the envelope and, for a sampled
+ * message, starts the consumer span (see baton_nng_msg_open). On success
+ * *msgp holds the payload message (the caller owns it) and *info, when
+ * info is not NULL, what was found; with info NULL no consumer span is
+ * started (the envelope is still removed). Returns 0, nng_recvmsg's
+ * error, or NNG_EPROTO when a strict receiver refused the message (freed).
+ * Thread-safe.
+ */
+BATON_API int baton_nng_recvmsg(nng_socket s, nng_msg **msgp, int flags,
+                                const baton_nng_recv_opts *opts,
+                                baton_nng_recv_info *info);
+
+/*
+ * The receive step on a message already taken from NNG (any source: a
+ * socket, a context, an aio): removes the envelope from the front of the
+ * body and, when info is not NULL and the message is sampled and kept by
+ * the fanout decision, starts the consumer span. The message stays the
+ * caller's in every case; for a bare message (mixed mode) it is untouched.
+ * Returns 0, NNG_EINVAL for a NULL msg, or NNG_EPROTO when strict mode
+ * refuses it (untouched; counted). Thread-safe.
+ */
+BATON_API int baton_nng_msg_open(nng_msg *msg, const baton_nng_recv_opts *opts,
+                                 baton_nng_recv_info *info);
+
+/*
+ * Runs fn(arg) with the received message's span attached as the thread's
+ * current span (or, without a span, its decision: sends inside fn continue
+ * an unsampled trace instead of starting roots), then detaches, sets
+ * status ERROR when fn returns non-zero, and ends the span (info->span
+ * becomes BATON_SPAN_NONE). Returns fn's value; EINVAL-like -1 when info
+ * or fn is NULL. Call it on the thread that runs the handler.
+ */
+BATON_API int baton_nng_process(baton_nng_recv_info *info, int (*fn)(void *arg),
+                                void *arg);
+
+/*
+ * aio sending: takes the message set on aio (nng_aio_set_msg), adds the
+ * envelope, and calls nng_send_aio / nng_ctx_send. The producer span
+ * covers the hand-off to NNG and ends before this returns. In the aio
+ * callback call baton_nng_send_aio_result() instead of nng_aio_result():
+ * on failure it removes the envelope so the message in the aio is the one
+ * you gave, as NNG's ownership rules expect. When the envelope cannot be
+ * added (out of memory) the message is sent bare.
+ */
+BATON_API void baton_nng_send_aio(nng_socket s, nng_aio *aio,
+                                  const baton_nng_send_opts *opts);
+BATON_API void baton_nng_ctx_send(nng_ctx c, nng_aio *aio,
+                                  const baton_nng_send_opts *opts);
+/* nng_aio_result() for a baton send; see above. */
+BATON_API int baton_nng_send_aio_result(nng_aio *aio);
+
+/*
+ * aio receiving: after nng_recv_aio / nng_ctx_recv completes, call this
+ * (typically from the aio callback) instead of nng_aio_result +
+ * nng_aio_get_msg. On success it takes the message out of the aio (the aio
+ * no longer holds it), opens it as baton_nng_msg_open does and writes
+ * *msgp. Returns 0, the aio's error, or NNG_EPROTO when strict mode
+ * refused the message (freed). Use the aio from one thread at a time.
+ */
+BATON_API int baton_nng_recv_aio_result(nng_aio *aio, const baton_nng_recv_opts *opts,
+                                        nng_msg **msgp, baton_nng_recv_info *info);
+
+/*
+ * Sends one payload (len bytes of data, copied) to each of n sockets with a
+ * per-recipient fanout decision. One producer span "send <destination>"
+ * carries baton.fanout.recipients = n. When it is sampled, each recipient
+ * is kept with the fanout keep probability for n (baton/sampling.h): a
+ * kept recipient's envelope carries the ids and a threshold encoding head
+ * probability x keep probability (so its consumer span's SampleRate is
+ * their inverse) and the fanout size (receivers continue only, never draw
+ * again); a dropped one gets the 4-byte unsampled envelope and costs no
+ * tracing work. flags as for nng_sendmsg. Writes the number of messages
+ * sent into *nsent when not NULL. Returns 0 when every send succeeded, else
+ * the first error (the other sends are still attempted). Thread-safe.
+ */
+BATON_API int baton_nng_broadcast(const nng_socket *socks, size_t n, const void *data,
+                                  size_t len, int flags, const baton_nng_send_opts *opts,
+                                  size_t *nsent);
+
+/*
+ * Gives socket s a destination name for its spans (copied, cut at 95
+ * bytes). Set it before the socket carries messages; setting it again
+ * replaces it. At most 256 names per process. Returns 0, NNG_EINVAL, or
+ * NNG_ENOMEM when the table is full. Thread-safe.
+ */
+BATON_API int baton_nng_socket_set_name(nng_socket s, const char *name);
+
+/*
+ * nng_listen / nng_dial that also record url as the socket's destination
+ * when it has none yet. Same arguments and return values as NNG's.
+ */
+BATON_API int baton_nng_listen(nng_socket s, const char *url, nng_listener *lp,
+                               int flags);
+BATON_API int baton_nng_dial(nng_socket s, const char *url, nng_dialer *dp, int flags);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* BATON_NNG_H */

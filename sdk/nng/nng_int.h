@@ -1,0 +1,33 @@
+/*
+ * Internal parts of baton::nng shared between its files. This library sees
+ * only the public baton API (it links the shared baton library, whose bt_
+ * symbols are hidden), so nothing here touches SDK internals.
+ */
+#ifndef BT_NNG_INT_H
+#define BT_NNG_INT_H
+
+#include <baton/nng.h>
+
+/* Destination names are cut at this many bytes. */
+#define BT_NNG_DEST_MAX 95
+
+/* A resolved destination: the attribute value and the span name. */
+typedef struct bt_nng_dest {
+	const char *dest; /* NULL: unknown */
+	const char *span_name;
+	char buf[BT_NNG_DEST_MAX + 16];
+} bt_nng_dest;
+
+/* Fills d for operation op ("send" or "process") from an explicit name, else socket
+ * sock's. */
+void bt_nng_dest_resolve(bt_nng_dest *d, const char *explicit_name, uint32_t sock,
+                         bool send);
+
+/* The "baton.nng" tracer of the running SDK (cached per baton_init). */
+baton_tracer *bt_nng_tracer(void);
+
+/* Sets the messaging attributes on a recording span. */
+void bt_nng_attrs(baton_span sp, const char *op, const bt_nng_dest *d, size_t body,
+                  uint64_t recipients);
+
+#endif /* BT_NNG_INT_H */

@@ -1,0 +1,167 @@
+/*
+ * Receiving: read the envelope's first bytes, strip it, and for a sampled
+ * message apply the fanout decision and start the consumer span. An
+ * unsampled message costs a 4-byte compare and a trim.
+ */
+#include "nng_int.h"
+
+#include <string.h>
+
+static int bt_refuse_or_bare(baton_err why, const baton_nng_recv_opts *o,
+                             baton_nng_recv_info *info)
+{
+	if (o->mode == BATON_NNG_STRICT) {
+		baton_envelope_count_refused();
+		return NNG_EPROTO;
+	}
+	if (info != NULL)
+		info->envelope = why;
+	return 0;
+}
+
+/* Starts the consumer span for a sampled envelope; fills info. */
+static void bt_consume(nng_msg *msg, const baton_envelope *env,
+                       const baton_nng_recv_opts *o, baton_nng_recv_info *info)
+{
+	baton_span_start_opts so = {.parent = &env->ctx,
+	                            .kind = BATON_SPAN_KIND_CONSUMER};
+	uint64_t rcpt = env->recipients != 0 ? env->recipients : env->fanout_applied;
+
+	info->recipients = rcpt;
+	if (rcpt != 0) {
+		/* After a fanout a receiver only continues the trace, never starts a
+		 * root. */
+		so.flags |= BATON_START_NO_ROOT;
+	}
+	if (env->recipients != 0) {
+		double keep = baton_fanout_keep_probability(NULL, env->recipients);
+		if (keep < 1.0) {
+			if (!baton_fanout_keep(NULL, env->recipients)) {
+				/* Dropped: the trace goes on unsampled from here. */
+				info->context.trace_flags &= (uint8_t)~BATON_FLAG_SAMPLED;
+				return;
+			}
+			so.flags |= BATON_START_FANOUT_KEPT;
+			so.fanout_keep_probability = keep;
+		}
+	}
+	bt_nng_dest d;
+	uint32_t sock = 0;
+	if (o->destination == NULL) {
+		int id = nng_socket_id(nng_pipe_socket(nng_msg_get_pipe(msg)));
+		sock = id > 0 ? (uint32_t)id : 0;
+	}
+	bt_nng_dest_resolve(&d, o->destination, sock, false);
+	baton_span sp = baton_span_start_ex(bt_nng_tracer(), d.span_name, &so);
+	if (baton_span_is_recording(sp)) {
+		bt_nng_attrs(sp, "process", &d, nng_msg_len(msg) - env->length, rcpt);
+		info->span = sp;
+	} else {
+		baton_span_end(sp);
+	}
+}
+
+int baton_nng_msg_open(nng_msg *msg, const baton_nng_recv_opts *opts,
+                       baton_nng_recv_info *info)
+{
+	static const baton_nng_recv_opts none;
+	const baton_nng_recv_opts *o = opts != NULL ? opts : &none;
+	baton_envelope_header h;
+
+	if (msg == NULL)
+		return NNG_EINVAL;
+	if (info != NULL) {
+		info->span = BATON_SPAN_NONE;
+		info->recipients = 0;
+		info->envelope = BATON_OK;
+		info->envelope_size = 0;
+		memset(&info->context, 0, sizeof(info->context));
+	}
+	const uint8_t *body = nng_msg_body(msg);
+	size_t len = nng_msg_len(msg);
+	baton_err e = baton_envelope_peek(body, len, &h);
+	if (e != BATON_OK)
+		return bt_refuse_or_bare(e, o, info);
+	if (!(h.flags & (BATON_ENV_F_SAMPLED | BATON_ENV_F_IDS))) {
+		/* Not sampled and no ids: nothing to decode. */
+		if (info != NULL) {
+			info->context.state = BATON_CTX_REMOTE | BATON_CTX_DECIDED;
+			info->envelope_size = h.length;
+		}
+		nng_msg_trim(msg, h.length);
+		return 0;
+	}
+	if (info == NULL) {
+		nng_msg_trim(msg, h.length);
+		return 0;
+	}
+	baton_envelope env;
+	e = baton_envelope_unwrap(body, len, &env);
+	if (e != BATON_OK)
+		return bt_refuse_or_bare(e, o, info);
+	info->context = env.ctx;
+	info->context.tracestate =
+	    NULL; /* points into the envelope, gone after the trim */
+	info->envelope_size = env.length;
+	if (h.flags & BATON_ENV_F_SAMPLED)
+		bt_consume(msg, &env, o, info);
+	nng_msg_trim(msg, env.length);
+	return 0;
+}
+
+int baton_nng_recvmsg(nng_socket s, nng_msg **msgp, int flags,
+                      const baton_nng_recv_opts *opts, baton_nng_recv_info *info)
+{
+	nng_msg *m;
+	if (msgp == NULL)
+		return NNG_EINVAL;
+	int rv = nng_recvmsg(s, &m, flags);
+	if (rv != 0)
+		return rv;
+	rv = baton_nng_msg_open(m, opts, info);
+	if (rv != 0) {
+		nng_msg_free(m);
+		return rv;
+	}
+	*msgp = m;
+	return 0;
+}
+
+int baton_nng_recv_aio_result(nng_aio *aio, const baton_nng_recv_opts *opts,
+                              nng_msg **msgp, baton_nng_recv_info *info)
+{
+	if (aio == NULL || msgp == NULL)
+		return NNG_EINVAL;
+	int rv = nng_aio_result(aio);
+	if (rv != 0)
+		return rv;
+	nng_msg *m = nng_aio_get_msg(aio);
+	if (m == NULL)
+		return NNG_EINVAL;
+	nng_aio_set_msg(aio, NULL);
+	rv = baton_nng_msg_open(m, opts, info);
+	if (rv != 0) {
+		nng_msg_free(m);
+		return rv;
+	}
+	*msgp = m;
+	return 0;
+}
+
+int baton_nng_process(baton_nng_recv_info *info, int (*fn)(void *arg), void *arg)
+{
+	uint32_t tok = 0;
+	if (info == NULL || fn == NULL)
+		return -1;
+	if (baton_span_is_recording(info->span))
+		tok = baton_span_attach(info->span);
+	else if (info->context.state & (BATON_CTX_VALID | BATON_CTX_DECIDED))
+		tok = baton_context_attach(&info->context);
+	int rv = fn(arg);
+	baton_span_detach(tok);
+	if (rv != 0)
+		baton_span_set_status(info->span, BATON_STATUS_ERROR, NULL);
+	baton_span_end(info->span);
+	info->span = BATON_SPAN_NONE;
+	return rv;
+}
