@@ -1,0 +1,594 @@
+/*
+ * The OTLP/HTTP exporter: configuration, the libcurl transport, retries.
+ *
+ * One easy handle driven through a multi handle: the multi handle keeps
+ * the connection alive between exports, and curl_multi_wakeup() lets
+ * shutdown, called from another thread, cut a transfer or a retry wait at
+ * once (a blocking curl_easy_perform could only be cut by its timeout).
+ */
+#include "otlp_int.h"
+
+#include "trace/trace_int.h"
+
+#include <baton/otlp_http.h>
+#include <baton/processor.h>
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define BT_OTLP_MAX_BODY  ((size_t)64 << 20)
+#define BT_OTLP_RESP_CAP  ((size_t)64 << 10)
+#define BT_OTLP_MAX_SOCKS 8
+
+struct bt_otlp {
+	char *url;
+	struct curl_slist *hdrs;
+	uint32_t timeout_ms, backoff_initial_ms, backoff_max_ms;
+	bool gzip;
+	size_t max_body;
+	CURL *easy;
+	CURLM *multi;
+	pid_t pid;
+	_Atomic bool cut;
+	bool failing; /* the last export failed: log the next failure at debug only */
+	bt_otlp_enc *enc;
+	bt_otlp_gzip *gz;
+	bt_otlp_buf zbuf;
+	bt_otlp_buf resp;
+	char retry_after[128];
+	size_t retry_after_len;
+	/* Sockets curl opened, so that a forked child can leave them to the parent. */
+	curl_socket_t socks[BT_OTLP_MAX_SOCKS];
+	int nsocks;
+	char err[CURL_ERROR_SIZE];
+};
+
+/* ---- curl callbacks ---- */
+
+static size_t bt_on_body(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct bt_otlp *e = arg;
+	size_t n = size * nmemb;
+	size_t room = BT_OTLP_RESP_CAP - e->resp.len;
+	size_t take = n < room ? n : room; /* the rest is read and ignored */
+	if (take > 0 &&
+	    bt_otlp_buf_reserve(&e->resp, e->resp.len + take, BT_OTLP_RESP_CAP)) {
+		memcpy(e->resp.p + e->resp.len, p, take);
+		e->resp.len += take;
+	}
+	return n;
+}
+
+static size_t bt_on_header(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct bt_otlp *e = arg;
+	size_t n = size * nmemb;
+	static const char name[] = "retry-after:";
+	if (n > sizeof(name) - 1 && strncasecmp(p, name, sizeof(name) - 1) == 0) {
+		size_t vl = n - (sizeof(name) - 1);
+		if (vl < sizeof(e->retry_after)) {
+			memcpy(e->retry_after, p + sizeof(name) - 1, vl);
+			e->retry_after_len = vl;
+		}
+	}
+	return n;
+}
+
+static curl_socket_t bt_open_sock(void *arg, curlsocktype purpose,
+                                  struct curl_sockaddr *a)
+{
+	struct bt_otlp *e = arg;
+	(void)purpose;
+	curl_socket_t fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+	if (fd != CURL_SOCKET_BAD && e->nsocks < BT_OTLP_MAX_SOCKS)
+		e->socks[e->nsocks++] = fd;
+	return fd;
+}
+
+static int bt_close_sock(void *arg, curl_socket_t fd)
+{
+	struct bt_otlp *e = arg;
+	for (int i = 0; i < e->nsocks; i++) {
+		if (e->socks[i] == fd) {
+			e->socks[i] = e->socks[--e->nsocks];
+			break;
+		}
+	}
+	return close(fd);
+}
+
+/* ---- handles ---- */
+
+static void bt_handles_close(struct bt_otlp *e)
+{
+	if (e->multi != NULL && e->easy != NULL)
+		curl_multi_remove_handle(e->multi, e->easy);
+	if (e->easy != NULL)
+		curl_easy_cleanup(e->easy);
+	if (e->multi != NULL)
+		curl_multi_cleanup(e->multi);
+	e->easy = NULL;
+	e->multi = NULL;
+}
+
+static baton_err bt_handles_open(struct bt_otlp *e)
+{
+	e->multi = curl_multi_init();
+	e->easy = curl_easy_init();
+	if (e->multi == NULL || e->easy == NULL) {
+		bt_handles_close(e);
+		return BATON_ESYSTEM;
+	}
+	curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, 2L);
+	CURL *h = e->easy;
+	curl_easy_setopt(h, CURLOPT_URL, e->url);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, e->hdrs);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "baton/" BATON_VERSION_STRING);
+	curl_easy_setopt(h, CURLOPT_POST, 1L);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, bt_on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, e);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, bt_on_header);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, e);
+	curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, bt_open_sock);
+	curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, e);
+	curl_easy_setopt(h, CURLOPT_CLOSESOCKETFUNCTION, bt_close_sock);
+	curl_easy_setopt(h, CURLOPT_CLOSESOCKETDATA, e);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, e->err);
+	e->pid = getpid();
+	return BATON_OK;
+}
+
+/*
+ * In a forked child the connection belongs to the parent: point our copies
+ * of its sockets at /dev/null (so that closing them, TLS close_notify
+ * included, cannot touch the parent's stream), then start afresh.
+ */
+static baton_err bt_after_fork(struct bt_otlp *e)
+{
+	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	for (int i = 0; i < e->nsocks && devnull >= 0; i++)
+		dup2(devnull, e->socks[i]);
+	if (devnull >= 0)
+		close(devnull);
+	bt_handles_close(e);
+	e->nsocks = 0;
+	return bt_handles_open(e);
+}
+
+/* ---- one request ---- */
+
+static bool bt_cut(struct bt_otlp *e)
+{
+	return atomic_load_explicit(&e->cut, memory_order_relaxed);
+}
+
+/* POSTs body once. Returns curl's result; *status is the HTTP status on CURLE_OK. */
+static CURLcode bt_post(struct bt_otlp *e, const uint8_t *body, size_t len,
+                        uint64_t deadline, long *status)
+{
+	CURLcode cc = CURLE_OK;
+	bool finished = false;
+	e->resp.len = 0;
+	e->retry_after_len = 0;
+	e->err[0] = '\0';
+	uint64_t now = bt_now_mono_ns();
+	if (now >= deadline)
+		return CURLE_OPERATION_TIMEDOUT;
+	long ms = (long)((deadline - now) / 1000000u);
+	curl_easy_setopt(e->easy, CURLOPT_TIMEOUT_MS, ms > 0 ? ms : 1L);
+	curl_easy_setopt(e->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	curl_easy_setopt(e->easy, CURLOPT_POSTFIELDS, (const char *)body);
+	if (curl_multi_add_handle(e->multi, e->easy) != CURLM_OK)
+		return CURLE_FAILED_INIT;
+	for (;;) {
+		int running = 0, left = 0;
+		CURLMsg *m;
+		if (curl_multi_perform(e->multi, &running) != CURLM_OK) {
+			cc = CURLE_FAILED_INIT;
+			break;
+		}
+		while ((m = curl_multi_info_read(e->multi, &left)) != NULL) {
+			if (m->msg == CURLMSG_DONE && m->easy_handle == e->easy) {
+				cc = m->data.result;
+				finished = true;
+			}
+		}
+		if (finished)
+			break;
+		if (bt_cut(e)) {
+			cc = CURLE_ABORTED_BY_CALLBACK;
+			break;
+		}
+		/* Returns on socket activity, curl's own timeouts, or curl_multi_wakeup.
+		 */
+		curl_multi_poll(e->multi, NULL, 0, 1000, NULL);
+	}
+	curl_multi_remove_handle(e->multi, e->easy);
+	if (cc == CURLE_OK)
+		curl_easy_getinfo(e->easy, CURLINFO_RESPONSE_CODE, status);
+	return cc;
+}
+
+/* Sleeps until mono time `until`, or less when shutdown cuts it. */
+static void bt_sleep_until(struct bt_otlp *e, uint64_t until)
+{
+	for (;;) {
+		uint64_t now = bt_now_mono_ns();
+		if (now >= until || bt_cut(e))
+			return;
+		uint64_t ms = (until - now + 999999u) / 1000000u;
+		curl_multi_poll(e->multi, NULL, 0, ms > 1000 ? 1000 : (int)ms, NULL);
+	}
+}
+
+static bool bt_retryable_cc(CURLcode cc)
+{
+	switch (cc) {
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_OPERATION_TIMEDOUT:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static bool bt_retryable_status(long status)
+{
+	return status == 429 || status == 502 || status == 503 || status == 504;
+}
+
+/* Copies up to 100 printable bytes of the response body for an error text. */
+static void bt_body_snippet(const struct bt_otlp *e, char *out, size_t cap)
+{
+	size_t j = 0;
+	for (size_t i = 0; i < e->resp.len && j + 1 < cap && i < 100; i++) {
+		unsigned char c = e->resp.p[i];
+		out[j++] = (c >= 0x20 && c < 0x7f) ? (char)c : '.';
+	}
+	out[j] = '\0';
+}
+
+static void bt_fail(struct bt_otlp *e, const char *why)
+{
+	baton_export_report_error(why);
+	if (!e->failing)
+		bt_warn("OTLP export to %s failed: %s", e->url, why);
+	else
+		bt_debug("OTLP export to %s failed: %s", e->url, why);
+	e->failing = true;
+}
+
+/* Sends one request body, retrying as the spec allows until deadline. */
+static baton_err bt_send(struct bt_otlp *e, const uint8_t *body, size_t len,
+                         uint64_t deadline)
+{
+	char why[160];
+	uint32_t attempt = 0;
+	for (;;) {
+		long status = 0;
+		bool retry;
+		baton_err rv;
+		if (bt_cut(e))
+			return BATON_ECLOSED;
+		CURLcode cc = bt_post(e, body, len, deadline, &status);
+		if (cc == CURLE_ABORTED_BY_CALLBACK && bt_cut(e)) {
+			bt_fail(e, "export cut by shutdown");
+			return BATON_ECLOSED;
+		}
+		if (cc != CURLE_OK) {
+			snprintf(why, sizeof(why), "%.60s%s%.90s", curl_easy_strerror(cc),
+			         e->err[0] ? ": " : "", e->err);
+			retry = bt_retryable_cc(cc);
+			rv = BATON_ETRANSPORT;
+		} else if (status >= 200 && status < 300) {
+			int64_t rejected = 0;
+			char msg[128];
+			if (bt_otlp_parse_response(e->resp.p, e->resp.len, &rejected, msg,
+			                           sizeof(msg)) != BATON_OK) {
+				bt_debug("OTLP: a %ld response body that is not an "
+				         "ExportTraceServiceResponse (%zu bytes)",
+				         status, e->resp.len);
+			} else if (rejected > 0 || msg[0] != '\0') {
+				bt_warn("OTLP partial success: %lld spans rejected%s%s",
+				        (long long)rejected, msg[0] ? ": " : "", msg);
+				if (rejected > 0)
+					baton_export_report_rejected((uint64_t)rejected);
+			}
+			e->failing = false;
+			return BATON_OK;
+		} else {
+			char snip[104];
+			bt_body_snippet(e, snip, sizeof(snip));
+			snprintf(why, sizeof(why), "HTTP %ld%s%s", status,
+			         snip[0] ? ": " : "", snip);
+			retry = bt_retryable_status(status);
+			rv = retry ? BATON_ETRANSPORT : BATON_EREJECTED;
+		}
+		if (!retry) {
+			bt_fail(e, why);
+			return rv;
+		}
+		uint64_t delay_ms = 0;
+		bool hinted = cc == CURLE_OK && e->retry_after_len > 0 &&
+		              bt_otlp_retry_after(e->retry_after, e->retry_after_len,
+		                                  time(NULL), &delay_ms);
+		if (!hinted) {
+			uint64_t base = e->backoff_initial_ms;
+			for (uint32_t i = 0; i < attempt && base < e->backoff_max_ms; i++)
+				base *= 2;
+			if (base > e->backoff_max_ms)
+				base = e->backoff_max_ms;
+			/* Jitter: uniform in [base/2, base]. */
+			delay_ms = base / 2 + (uint64_t)(bt_random_unit() *
+			                                 (double)(base - base / 2));
+		}
+		uint64_t until = bt_now_mono_ns() + delay_ms * 1000000u;
+		if (until >= deadline) {
+			char full[160];
+			snprintf(full, sizeof(full), "%.100s (gave up after %u retries)",
+			         why, attempt);
+			bt_fail(e, full);
+			return BATON_ETIMEDOUT;
+		}
+		baton_export_report_retry(1);
+		attempt++;
+		bt_sleep_until(e, until);
+	}
+}
+
+/* Encodes and sends spans[0..n), halving the batch while it is too big. */
+static baton_err bt_export_range(struct bt_otlp *e, const baton_span_data *const *spans,
+                                 size_t n, uint64_t deadline)
+{
+	const uint8_t *body;
+	size_t len;
+	baton_err rv = bt_otlp_encode(e->enc, spans, n, e->max_body, &body, &len);
+	if (rv == BATON_ETOOBIG) {
+		if (n == 1) {
+			bt_fail(e, "a span larger than the largest request was dropped");
+			return BATON_ETOOBIG;
+		}
+		size_t h = n / 2;
+		baton_err a = bt_export_range(e, spans, h, deadline);
+		baton_err b = bt_export_range(e, spans + h, n - h, deadline);
+		return a != BATON_OK ? a : b;
+	}
+	if (rv != BATON_OK) {
+		bt_fail(e, "could not encode the batch");
+		return rv;
+	}
+	if (e->gzip) {
+		rv = bt_otlp_gzip_compress(e->gz, body, len, &e->zbuf);
+		if (rv != BATON_OK) {
+			bt_fail(e, "could not compress the batch");
+			return rv;
+		}
+		body = e->zbuf.p;
+		len = e->zbuf.len;
+	}
+	return bt_send(e, body, len, deadline);
+}
+
+/* ---- ops ---- */
+
+static baton_err bt_otlp_export(void *arg, const baton_span_data *const *spans, size_t n)
+{
+	struct bt_otlp *e = arg;
+	if (bt_cut(e))
+		return BATON_ECLOSED;
+	if (n == 0)
+		return BATON_OK;
+	if (e->pid != getpid()) {
+		baton_err rv = bt_after_fork(e);
+		if (rv != BATON_OK)
+			return rv;
+	}
+	uint64_t deadline = bt_now_mono_ns() + (uint64_t)e->timeout_ms * 1000000u;
+	return bt_export_range(e, spans, n, deadline);
+}
+
+static baton_err bt_otlp_shutdown(void *arg, uint32_t timeout_ms)
+{
+	struct bt_otlp *e = arg;
+	(void)timeout_ms; /* nothing is buffered: cutting is immediate */
+	atomic_store_explicit(&e->cut, true, memory_order_relaxed);
+	if (e->multi != NULL)
+		curl_multi_wakeup(e->multi);
+	return BATON_OK;
+}
+
+static void bt_otlp_destroy(void *arg)
+{
+	struct bt_otlp *e = arg;
+	if (e == NULL)
+		return;
+	if (e->pid != getpid()) {
+		/* Leave the parent's connection alone, as in bt_after_fork. */
+		int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+		for (int i = 0; i < e->nsocks && devnull >= 0; i++)
+			dup2(devnull, e->socks[i]);
+		if (devnull >= 0)
+			close(devnull);
+	}
+	bt_handles_close(e);
+	curl_slist_free_all(e->hdrs);
+	bt_otlp_enc_destroy(e->enc);
+	bt_otlp_gzip_destroy(e->gz);
+	bt_otlp_buf_free(&e->zbuf);
+	bt_otlp_buf_free(&e->resp);
+	bt_free(e->url);
+	bt_free(e);
+}
+
+static const baton_exporter_ops bt_otlp_ops = {
+    sizeof(baton_exporter_ops), "otlp_http",     bt_otlp_export, NULL,
+    bt_otlp_shutdown,           bt_otlp_destroy,
+};
+
+/* ---- configuration ---- */
+
+static pthread_once_t bt_curl_once = PTHREAD_ONCE_INIT;
+static bool bt_curl_ok;
+
+static void bt_curl_init(void)
+{
+	bt_curl_ok = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
+}
+
+static char *bt_endpoint(const baton_otlp_http_options *o)
+{
+	if (o->endpoint != NULL)
+		return bt_strdup(o->endpoint);
+	const char *t = baton_getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
+	if (t != NULL)
+		return bt_strdup(t);
+	const char *b = baton_getenv("OTEL_EXPORTER_OTLP_ENDPOINT");
+	if (b == NULL)
+		return bt_strdup("http://localhost:4318/v1/traces");
+	size_t n = strlen(b);
+	while (n > 0 && b[n - 1] == '/')
+		n--;
+	char *u = bt_malloc(n + sizeof("/v1/traces"));
+	if (u != NULL) {
+		memcpy(u, b, n);
+		memcpy(u + n, "/v1/traces", sizeof("/v1/traces"));
+	}
+	return u;
+}
+
+struct bt_hdr_ctx {
+	struct curl_slist *list;
+	bool oom;
+};
+
+static void bt_add_header(void *arg, const char *k, const char *v)
+{
+	struct bt_hdr_ctx *c = arg;
+	char line[1024];
+	if (strpbrk(k, "\r\n: ") != NULL || strpbrk(v, "\r\n") != NULL) {
+		bt_warn("OTLP header '%s' skipped: bad characters", k);
+		return;
+	}
+	if ((size_t)snprintf(line, sizeof(line), "%s: %s", k, v) >= sizeof(line)) {
+		bt_warn("OTLP header '%s' skipped: longer than %zu bytes", k,
+		        sizeof(line));
+		return;
+	}
+	struct curl_slist *l = curl_slist_append(c->list, line);
+	if (l == NULL)
+		c->oom = true;
+	else
+		c->list = l;
+}
+
+static int bt_compression_env(void)
+{
+	const char *v = baton_getenv("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION");
+	if (v == NULL)
+		v = baton_getenv("OTEL_EXPORTER_OTLP_COMPRESSION");
+	if (v == NULL || strcasecmp(v, "none") == 0)
+		return BATON_OTLP_COMPRESSION_NONE;
+	if (strcasecmp(v, "gzip") == 0)
+		return BATON_OTLP_COMPRESSION_GZIP;
+	bt_warn(
+	    "OTEL_EXPORTER_OTLP_COMPRESSION=%s: not gzip or none; sending uncompressed",
+	    v);
+	return BATON_OTLP_COMPRESSION_NONE;
+}
+
+baton_err baton_otlp_http_exporter_create(const baton_otlp_http_options *opts,
+                                          baton_exporter *out)
+{
+	static const baton_otlp_http_options none = {sizeof(baton_otlp_http_options)};
+	baton_err rv = BATON_OK;
+	struct bt_otlp *e = NULL;
+	uint32_t v;
+
+	if (opts == NULL)
+		opts = &none;
+	if (out == NULL || opts->size < sizeof(baton_otlp_http_options))
+		return BATON_EINVAL;
+	pthread_once(&bt_curl_once, bt_curl_init);
+	if (!bt_curl_ok)
+		return BATON_ESYSTEM;
+	e = bt_calloc(1, sizeof(*e));
+	if (e == NULL)
+		return BATON_ENOMEM;
+	e->url = bt_endpoint(opts);
+	if (e->url == NULL) {
+		rv = BATON_ENOMEM;
+		goto fail;
+	}
+	if (strncasecmp(e->url, "http://", 7) != 0 &&
+	    strncasecmp(e->url, "https://", 8) != 0) {
+		bt_warn("OTLP endpoint '%s' is not an http:// or https:// URL", e->url);
+		rv = BATON_EINVAL;
+		goto fail;
+	}
+	if (opts->timeout_ms != 0)
+		e->timeout_ms = opts->timeout_ms;
+	else if (bt_env_u32("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", &v) ||
+	         bt_env_u32("OTEL_EXPORTER_OTLP_TIMEOUT", &v))
+		e->timeout_ms = v;
+	else
+		e->timeout_ms = 10000;
+	int comp = opts->compression != BATON_OTLP_COMPRESSION_ENV ? opts->compression
+	                                                           : bt_compression_env();
+	e->gzip = comp == BATON_OTLP_COMPRESSION_GZIP;
+	e->max_body =
+	    opts->max_request_bytes ? opts->max_request_bytes : BT_OTLP_MAX_BODY;
+	e->backoff_initial_ms = opts->retry_initial_ms ? opts->retry_initial_ms : 200;
+	e->backoff_max_ms = opts->retry_max_ms ? opts->retry_max_ms : 5000;
+	if (e->backoff_max_ms < e->backoff_initial_ms)
+		e->backoff_max_ms = e->backoff_initial_ms;
+
+	struct bt_hdr_ctx hc = {NULL, false};
+	const char *hs = opts->headers;
+	const char *what = "OTLP headers";
+	if (hs == NULL) {
+		hs = baton_getenv("OTEL_EXPORTER_OTLP_TRACES_HEADERS");
+		what = "OTEL_EXPORTER_OTLP_TRACES_HEADERS";
+	}
+	if (hs == NULL) {
+		hs = baton_getenv("OTEL_EXPORTER_OTLP_HEADERS");
+		what = "OTEL_EXPORTER_OTLP_HEADERS";
+	}
+	if (hs != NULL)
+		bt_parse_kv_list(hs, what, bt_add_header, &hc);
+	bt_add_header(&hc, "Content-Type", "application/x-protobuf");
+	if (e->gzip)
+		bt_add_header(&hc, "Content-Encoding", "gzip");
+	/* No "Expect: 100-continue" round trip for big bodies. */
+	struct curl_slist *l = curl_slist_append(hc.list, "Expect:");
+	if (l != NULL)
+		hc.list = l;
+	e->hdrs = hc.list;
+	if (hc.oom || l == NULL) {
+		rv = BATON_ENOMEM;
+		goto fail;
+	}
+	rv = bt_otlp_enc_create(&e->enc);
+	if (rv == BATON_OK && e->gzip)
+		rv = bt_otlp_gzip_create(&e->gz);
+	if (rv == BATON_OK)
+		rv = bt_handles_open(e);
+	if (rv != BATON_OK)
+		goto fail;
+	*out = (baton_exporter){&bt_otlp_ops, e};
+	return BATON_OK;
+fail:
+	bt_otlp_destroy(e);
+	return rv;
+}

@@ -1,0 +1,73 @@
+/*
+ * Internal parts of the OTLP/HTTP exporter, shared with its tests, fuzz
+ * target and benchmarks: the batch encoder, gzip, and the parsers of what
+ * a collector answers (response body, Retry-After).
+ */
+#ifndef BT_OTLP_INT_H
+#define BT_OTLP_INT_H
+
+#include <baton/sdk.h>
+#include <time.h>
+
+/* A growable byte buffer with a hard cap. */
+typedef struct bt_otlp_buf {
+	uint8_t *p;
+	size_t len, cap;
+} bt_otlp_buf;
+
+/* Makes room for n bytes in total; false when over limit or out of memory. */
+bool bt_otlp_buf_reserve(bt_otlp_buf *b, size_t n, size_t limit);
+void bt_otlp_buf_free(bt_otlp_buf *b);
+
+/*
+ * The encoder: turns a batch of spans into an ExportTraceServiceRequest.
+ * The protobuf-c structures of a batch are carved from an arena that is
+ * rewound, not freed, between batches, so a warm encoder allocates nothing.
+ * One thread at a time per encoder.
+ */
+typedef struct bt_otlp_enc bt_otlp_enc;
+
+baton_err bt_otlp_enc_create(bt_otlp_enc **out);
+void bt_otlp_enc_destroy(bt_otlp_enc *e);
+/*
+ * Encodes spans[0..n) into the encoder's output buffer; *body and *len
+ * stay valid until the next call. Returns BATON_OK, BATON_ENOMEM,
+ * BATON_ETOOBIG (the request would exceed limit bytes: nothing is written).
+ */
+baton_err bt_otlp_encode(bt_otlp_enc *e, const baton_span_data *const *spans, size_t n,
+                         size_t limit, const uint8_t **body, size_t *len);
+
+/*
+ * Writes th (< 2^56) as OTEP 235 hex, 14 digits with trailing zeros
+ * removed, "0" for 0, into out (at least 15 bytes). Returns the length.
+ */
+size_t bt_otlp_th_hex(uint64_t th, char *out);
+
+/* A reusable gzip compressor (zlib). One thread at a time. */
+typedef struct bt_otlp_gzip bt_otlp_gzip;
+baton_err bt_otlp_gzip_create(bt_otlp_gzip **out);
+void bt_otlp_gzip_destroy(bt_otlp_gzip *z);
+/* Compresses in[0..n) into *out (rewritten). Returns BATON_OK, BATON_ENOMEM,
+ * BATON_ESYSTEM. */
+baton_err bt_otlp_gzip_compress(bt_otlp_gzip *z, const uint8_t *in, size_t n,
+                                bt_otlp_buf *out);
+
+/*
+ * Parses an ExportTraceServiceResponse body. An empty body is a full
+ * success. On success writes *rejected (rejected_spans, 0 when absent) and
+ * msg (error_message, cut to cap; "" when absent). Returns BATON_OK or
+ * BATON_EFORMAT for a body that is not such a message. Never aborts on any
+ * input. Thread-safe.
+ */
+baton_err bt_otlp_parse_response(const uint8_t *body, size_t n, int64_t *rejected,
+                                 char *msg, size_t cap);
+
+/*
+ * Parses a Retry-After header value: a number of seconds, or an HTTP date
+ * (read with curl_getdate) compared with now. On success writes *delay_ms
+ * (0 for a date in the past, at most 24 h). Returns false for anything
+ * else. Thread-safe.
+ */
+bool bt_otlp_retry_after(const char *value, size_t len, time_t now, uint64_t *delay_ms);
+
+#endif /* BT_OTLP_INT_H */
