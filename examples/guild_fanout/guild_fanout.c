@@ -1,0 +1,586 @@
+/*
+ * guild_fanout: the Discord shape in C. A guild actor receives user
+ * messages and fans each one out to every member's session actor. Sessions
+ * run on worker threads in this process, or in K child processes over
+ * ipc:// (or tcp:// with --url) with --processes K.
+ *
+ * Each user message is one trace:
+ *   ingress guild.message           the guild takes the message (root span)
+ *   └─ send sessions                PRODUCER, baton.fanout.recipients = N
+ *      ├─ process sessions          CONSUMER, one per *kept* delivery
+ *      └─ ...                       (keep probability falls with N)
+ *
+ * Unsampled deliveries carry a 4-byte envelope and make no span at all.
+ *
+ *   build/bin/guild_fanout --members 1000 --messages 20
+ *   OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 build/bin/guild_fanout
+ *
+ * With no exporter configured (no OTEL_TRACES_EXPORTER and no
+ * OTEL_EXPORTER_OTLP_ENDPOINT) it prints the first traces as a tree and
+ * writes baton-traces.json, which Jaeger UI opens (Search > Upload).
+ */
+#include <baton/baton.h>
+#include <baton/exporters.h>
+#include <baton/nng.h>
+#include <baton/processor.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <nng/protocol/pipeline0/pull.h>
+#include <nng/protocol/pipeline0/push.h>
+#include <pthread.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_WORKERS 64
+#define BYE         "BYE" /* tells a worker the guild is done */
+
+extern char **environ;
+
+struct config {
+	uint64_t members, messages;
+	double rate;     /* messages per second, 0 = as fast as possible */
+	int processes;   /* 0: sessions on threads in this process */
+	int threads;     /* session worker threads (in-process mode) */
+	double sample;   /* head ratio; < 0: from the environment */
+	const char *url; /* base URL for child processes */
+	int worker;      /* >= 0: this process is session worker number `worker` */
+	bool quiet;
+};
+
+/* ---- sessions ---------------------------------------------------------- */
+
+/* A little work per delivery, so span durations mean something. */
+static uint64_t session_deliver(const void *payload, size_t len, uint64_t session)
+{
+	const unsigned char *p = payload;
+	uint64_t h = 1469598103934665603ull ^ session;
+	for (int round = 0; round < 40; round++) {
+		for (size_t i = 0; i < len; i++)
+			h = (h ^ p[i]) * 1099511628211ull;
+	}
+	return h;
+}
+
+struct delivery {
+	nng_msg *msg;
+	uint64_t session;
+	uint64_t digest;
+};
+
+static int handle_in_span(void *arg)
+{
+	struct delivery *d = arg;
+	baton_span s = baton_span_current();
+	baton_span_set_int(s, "guild.session", (int64_t)d->session);
+	d->digest =
+	    session_deliver(nng_msg_body(d->msg), nng_msg_len(d->msg), d->session);
+	return 0;
+}
+
+struct worker {
+	nng_socket sock;
+	int index;
+	uint64_t sessions;   /* sessions this worker hosts */
+	uint64_t deliveries; /* messages handled */
+	uint64_t traced;     /* deliveries that made a consumer span */
+	pthread_t thread;
+};
+
+/* Receives until BYE; each delivery goes to the next of this worker's sessions. */
+static void *worker_run(void *arg)
+{
+	struct worker *w = arg;
+	baton_nng_recv_opts ro = {.destination = "sessions"};
+	uint64_t next = 0;
+	for (;;) {
+		nng_msg *msg;
+		baton_nng_recv_info info;
+		if (baton_nng_recvmsg(w->sock, &msg, 0, &ro, &info) != 0)
+			break;
+		if (nng_msg_len(msg) == strlen(BYE) &&
+		    memcmp(nng_msg_body(msg), BYE, 3) == 0) {
+			nng_msg_free(msg);
+			break;
+		}
+		struct delivery d = {msg, (uint64_t)w->index + next * MAX_WORKERS, 0};
+		next = (next + 1) % (w->sessions ? w->sessions : 1);
+		if (info.span.id != BATON_SPAN_NONE.id)
+			w->traced++;
+		/* Runs the handler inside the consumer span (or none when unsampled). */
+		baton_nng_process(&info, handle_in_span, &d);
+		nng_msg_free(msg);
+		w->deliveries++;
+	}
+	return NULL;
+}
+
+/* ---- tracing set-up ---------------------------------------------------- */
+
+static baton_processor procs[4];
+static size_t nprocs;
+
+/*
+ * Exporters: whatever the environment says (OTEL_TRACES_EXPORTER,
+ * OTEL_EXPORTER_OTLP_ENDPOINT), else the embedded default: a console tree of
+ * the first traces and a Jaeger JSON file. A session worker process writes
+ * its own file, which the guild merges into baton-traces.json at the end.
+ */
+static int tracing_start(const struct config *cfg, const char *service)
+{
+	baton_options o = {.size = sizeof(o), .service_name = service};
+	if (cfg->sample >= 0) {
+		baton_sampler root;
+		if (baton_sampler_traceidratio(cfg->sample, &root) != BATON_OK ||
+		    baton_sampler_parentbased(root, &o.sampler) != BATON_OK)
+			return -1;
+	}
+	char path[64];
+	baton_auto_defaults d = {.size = sizeof(d)};
+	if (cfg->worker >= 0) {
+		snprintf(path, sizeof(path), "baton-traces.session-%d.json", cfg->worker);
+		d.exporters = "jaeger-json";
+		d.jaeger_json_path = path;
+	} else {
+		d.exporters = "console,jaeger-json";
+		d.console_max_traces = 3;
+	}
+	baton_err rv = baton_auto_init_with(&o, &d, procs,
+	                                    sizeof(procs) / sizeof(procs[0]), &nprocs);
+	if (rv != BATON_OK && rv != BATON_EDISABLED) {
+		fprintf(stderr, "guild_fanout: baton_auto_init: %s\n",
+		        baton_strerror(rv));
+		return -1;
+	}
+	return 0;
+}
+
+struct span_counts {
+	uint64_t ended, exported, dropped;
+};
+
+/* Sums what this process's processors exported and dropped. Call before baton_fini. */
+static struct span_counts tracing_counts(void)
+{
+	struct span_counts c = {0};
+	baton_sdk_stats st;
+	baton_sdk_stats_get(&st);
+	c.ended = st.spans_ended;
+	c.dropped = st.spans_dropped_no_store;
+	for (size_t i = 0; i < nprocs; i++) {
+		baton_batch_stats bs;
+		if (baton_batch_processor_stats(procs[i], &bs) != BATON_OK)
+			continue;
+		c.exported += bs.spans_exported;
+		c.dropped += bs.dropped_queue_full + bs.dropped_shutdown +
+		             bs.dropped_export_failure;
+	}
+	return c;
+}
+
+/* ---- merging the workers' Jaeger JSON files ----------------------------- */
+
+/*
+ * Adds every trace of file `from` to `into` (both Jaeger JSON documents):
+ * spans of a trace already present join it, with their processes renamed so
+ * process ids stay unique within the trace.
+ */
+static void merge_jaeger(json_t *into, json_t *from, int tag)
+{
+	json_t *dst = json_object_get(into, "data"), *src = json_object_get(from, "data");
+	size_t i, j;
+	json_t *t;
+	json_array_foreach(src, i, t)
+	{
+		const char *tid = json_string_value(json_object_get(t, "traceID"));
+		json_t *same = NULL, *u;
+		json_array_foreach(dst, j, u)
+		{
+			if (tid && strcmp(tid, json_string_value(
+			                           json_object_get(u, "traceID"))) == 0)
+				same = u;
+		}
+		if (same == NULL) {
+			json_array_append(dst, t);
+			continue;
+		}
+		const char *pk;
+		json_t *pv, *span;
+		json_object_foreach(json_object_get(t, "processes"), pk, pv)
+		{
+			char key[64];
+			snprintf(key, sizeof(key), "w%d-%s", tag, pk);
+			json_object_set(json_object_get(same, "processes"), key, pv);
+		}
+		json_array_foreach(json_object_get(t, "spans"), j, span)
+		{
+			char key[64];
+			snprintf(key, sizeof(key), "w%d-%s", tag,
+			         json_string_value(json_object_get(span, "processID")));
+			json_object_set_new(span, "processID", json_string(key));
+			json_array_append(json_object_get(same, "spans"), span);
+		}
+	}
+}
+
+static void merge_worker_files(int k)
+{
+	json_error_t err;
+	json_t *all = json_load_file("baton-traces.json", 0, &err);
+	if (all == NULL)
+		return; /* not writing Jaeger JSON (an exporter was configured) */
+	for (int i = 0; i < k; i++) {
+		char path[64];
+		snprintf(path, sizeof(path), "baton-traces.session-%d.json", i);
+		json_t *w = json_load_file(path, 0, &err);
+		if (w == NULL)
+			continue;
+		merge_jaeger(all, w, i);
+		json_decref(w);
+		remove(path);
+	}
+	if (json_dump_file(all, "baton-traces.json", JSON_COMPACT) != 0)
+		fprintf(stderr, "guild_fanout: cannot rewrite baton-traces.json\n");
+	json_decref(all);
+}
+
+/* ---- the guild ---------------------------------------------------------- */
+
+static void sleep_until(uint64_t t_ns)
+{
+	uint64_t now = baton_time_mono_ns();
+	if (t_ns > now) {
+		struct timespec ts = {(time_t)((t_ns - now) / 1000000000u),
+		                      (long)((t_ns - now) % 1000000000u)};
+		nanosleep(&ts, NULL);
+	}
+}
+
+struct child {
+	pid_t pid;
+	FILE *out; /* the child's report line */
+};
+
+static int spawn_worker(const struct config *cfg, int i, const char *url, struct child *c)
+{
+	int fds[2];
+	char idx[16], sessions[32];
+	if (pipe(fds) != 0)
+		return -1;
+	snprintf(idx, sizeof(idx), "%d", i);
+	uint64_t n = cfg->members / (uint64_t)cfg->processes +
+	             ((uint64_t)i < cfg->members % (uint64_t)cfg->processes);
+	snprintf(sessions, sizeof(sessions), "%" PRIu64, n);
+	char *argv[] = {"guild_fanout", "--worker",  idx,      "--url",
+	                (char *)url,    "--members", sessions, NULL};
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
+	posix_spawn_file_actions_addclose(&fa, fds[0]);
+	int rv = posix_spawn(&c->pid, "/proc/self/exe", &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(fds[1]);
+	if (rv != 0) {
+		close(fds[0]);
+		errno = rv;
+		return -1;
+	}
+	c->out = fdopen(fds[0], "r");
+	return 0;
+}
+
+/* The URL of worker i: the base with the index appended (ipc) or the port plus i (tcp).
+ */
+static void worker_url(const char *base, int i, char *out, size_t cap)
+{
+	const char *colon = strrchr(base, ':');
+	if (strncmp(base, "tcp://", 6) == 0 && colon != NULL && colon > base + 5) {
+		snprintf(out, cap, "%.*s:%d", (int)(colon - base), base,
+		         atoi(colon + 1) + i);
+	} else {
+		snprintf(out, cap, "%s-%d", base, i);
+	}
+}
+
+static int run_guild(const struct config *cfg)
+{
+	int k = cfg->processes > 0 ? cfg->processes : cfg->threads;
+	struct worker workers[MAX_WORKERS] = {0};
+	struct child children[MAX_WORKERS] = {0};
+	nng_socket push[MAX_WORKERS];
+	char base[256], url[300];
+	int rv;
+
+	if (cfg->processes > 0 && cfg->url == NULL)
+		snprintf(base, sizeof(base), "ipc:///tmp/baton-guild-%d", (int)getpid());
+	else if (cfg->processes > 0)
+		snprintf(base, sizeof(base), "%s", cfg->url);
+	else
+		snprintf(base, sizeof(base), "inproc://guild-sessions");
+
+	for (int i = 0; i < k; i++) {
+		worker_url(base, i, url, sizeof(url));
+		if ((rv = nng_push0_open(&push[i])) != 0)
+			goto nng_fail;
+		baton_nng_socket_set_name(push[i], "sessions");
+		if (cfg->processes > 0) {
+			if (spawn_worker(cfg, i, url, &children[i]) != 0) {
+				perror("guild_fanout: spawning a session worker");
+				return 1;
+			}
+			/* The child listens; dialing in the background retries until it
+			 * does. */
+			if ((rv = baton_nng_dial(push[i], url, NULL,
+			                         NNG_FLAG_NONBLOCK)) != 0)
+				goto nng_fail;
+		} else {
+			struct worker *w = &workers[i];
+			w->index = i;
+			w->sessions = cfg->members / (uint64_t)k +
+			              ((uint64_t)i < cfg->members % (uint64_t)k);
+			if ((rv = nng_pull0_open(&w->sock)) != 0 ||
+			    (rv = baton_nng_listen(w->sock, url, NULL, 0)) != 0 ||
+			    (rv = baton_nng_dial(push[i], url, NULL, 0)) != 0)
+				goto nng_fail;
+			pthread_create(&w->thread, NULL, worker_run, w);
+		}
+	}
+
+	/* One recipient entry per member: member m's session lives on worker m % k. */
+	nng_socket *recipients = malloc(sizeof(nng_socket) * cfg->members);
+	if (recipients == NULL)
+		return 1;
+	for (uint64_t m = 0; m < cfg->members; m++)
+		recipients[m] = push[m % (uint64_t)k];
+
+	baton_tracer *tracer = baton_tracer_get("guild_fanout", BATON_VERSION_STRING);
+	uint64_t t0 = baton_time_mono_ns();
+	uint64_t period = cfg->rate > 0 ? (uint64_t)(1e9 / cfg->rate) : 0;
+	for (uint64_t i = 0; i < cfg->messages; i++) {
+		if (period)
+			sleep_until(t0 + i * period);
+		char text[128];
+		int len =
+		    snprintf(text, sizeof(text),
+		             "user %" PRIu64 ": hello guild (#%" PRIu64 ")", i % 7, i);
+		/* The ingress span is the root of the message's trace. */
+		baton_span ingress = baton_span_start(tracer, "ingress guild.message");
+		baton_span_set_int(ingress, "guild.members", (int64_t)cfg->members);
+		baton_span_set_int(ingress, "guild.message.seq", (int64_t)i);
+		uint32_t tok = baton_span_attach(ingress);
+		size_t sent = 0;
+		/* One producer span; each recipient gets its own keep decision. */
+		rv = baton_nng_broadcast(recipients, cfg->members, text, (size_t)len, 0,
+		                         NULL, &sent);
+		baton_span_detach(tok);
+		if (rv != 0)
+			baton_span_set_status(ingress, BATON_STATUS_ERROR,
+			                      nng_strerror(rv));
+		baton_span_end(ingress);
+	}
+	double secs = (double)(baton_time_mono_ns() - t0) / 1e9;
+
+	/* BYE goes behind the last delivery on every worker's queue. */
+	for (int i = 0; i < k; i++)
+		nng_send(push[i], BYE, strlen(BYE), 0);
+
+	uint64_t deliveries = 0, traced = 0;
+	struct span_counts wc = {0};
+	for (int i = 0; i < k; i++) {
+		if (cfg->processes > 0) {
+			uint64_t d = 0, t = 0, e = 0, x = 0, dr = 0;
+			if (children[i].out == NULL ||
+			    fscanf(children[i].out,
+			           "deliveries=%" SCNu64 " traced=%" SCNu64
+			           " ended=%" SCNu64 " exported=%" SCNu64
+			           " dropped=%" SCNu64,
+			           &d, &t, &e, &x, &dr) != 5)
+				fprintf(stderr,
+				        "guild_fanout: worker %d did not report\n", i);
+			if (children[i].out != NULL)
+				fclose(children[i].out);
+			int st;
+			waitpid(children[i].pid, &st, 0);
+			deliveries += d;
+			traced += t;
+			wc.ended += e;
+			wc.exported += x;
+			wc.dropped += dr;
+		} else {
+			pthread_join(workers[i].thread, NULL);
+			deliveries += workers[i].deliveries;
+			traced += workers[i].traced;
+			nng_close(workers[i].sock);
+		}
+		nng_close(push[i]);
+	}
+	free(recipients);
+
+	baton_force_flush(10000);
+	struct span_counts c = tracing_counts();
+	baton_fini(10000);
+	if (cfg->processes > 0)
+		merge_worker_files(k);
+	c.exported += wc.exported;
+	c.dropped += wc.dropped;
+	printf("guild_fanout: %" PRIu64 " messages to %" PRIu64
+	       " members in %.2f s: %" PRIu64 " deliveries, %" PRIu64
+	       " traced; spans exported %" PRIu64 ", dropped %" PRIu64 "\n",
+	       cfg->messages, cfg->members, secs, deliveries, traced, c.exported,
+	       c.dropped);
+	return deliveries == cfg->messages * cfg->members ? 0 : 1;
+
+nng_fail:
+	fprintf(stderr, "guild_fanout: nng: %s\n", nng_strerror(rv));
+	return 1;
+}
+
+/* A session worker process: listens on --url, handles deliveries, reports on stdout. */
+static int run_worker(const struct config *cfg)
+{
+	struct worker w = {.index = cfg->worker, .sessions = cfg->members};
+	int rv;
+	if ((rv = nng_pull0_open(&w.sock)) != 0 ||
+	    (rv = baton_nng_listen(w.sock, cfg->url, NULL, 0)) != 0) {
+		fprintf(stderr, "guild_fanout: worker %d: %s: %s\n", cfg->worker,
+		        cfg->url, nng_strerror(rv));
+		printf("deliveries=0 traced=0 ended=0 exported=0 dropped=0\n");
+		return 1;
+	}
+	baton_nng_socket_set_name(w.sock, "sessions");
+	worker_run(&w);
+	nng_close(w.sock);
+	baton_force_flush(10000);
+	struct span_counts c = tracing_counts();
+	baton_fini(10000);
+	printf("deliveries=%" PRIu64 " traced=%" PRIu64 " ended=%" PRIu64
+	       " exported=%" PRIu64 " dropped=%" PRIu64 "\n",
+	       w.deliveries, w.traced, c.ended, c.exported, c.dropped);
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(
+	    f,
+	    "usage: guild_fanout [options]\n"
+	    "  --members N     fanout size: sessions that get each message (default "
+	    "1000)\n"
+	    "  --messages M    user messages to send (default 20)\n"
+	    "  --rate R        messages per second, 0 = as fast as possible (default 0)\n"
+	    "  --processes K   run the sessions in K child processes (default 0: "
+	    "threads)\n"
+	    "  --threads T     session worker threads without --processes (default 4)\n"
+	    "  --url URL       base URL for --processes: ipc://PATH or tcp://HOST:PORT\n"
+	    "                  (worker i uses PATH-i or PORT+i; default an ipc path in "
+	    "/tmp)\n"
+	    "  --sample P      head sampling ratio 0..1 (overrides OTEL_TRACES_SAMPLER)\n"
+	    "  --help          this text\n"
+	    "Exporters follow OTEL_TRACES_EXPORTER / OTEL_EXPORTER_OTLP_ENDPOINT; with "
+	    "neither,\n"
+	    "the first traces print as a tree and all go to baton-traces.json.\n");
+}
+
+static bool parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno != 0 || *s == '\0' || *end != '\0' || s[0] == '-')
+		return false;
+	*out = v;
+	return true;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"members", required_argument, NULL, 'n'},
+	    {"messages", required_argument, NULL, 'm'},
+	    {"rate", required_argument, NULL, 'r'},
+	    {"processes", required_argument, NULL, 'k'},
+	    {"threads", required_argument, NULL, 't'},
+	    {"url", required_argument, NULL, 'u'},
+	    {"sample", required_argument, NULL, 's'},
+	    {"worker", required_argument, NULL, 'w'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct config cfg = {
+	    .members = 1000, .messages = 20, .threads = 4, .sample = -1, .worker = -1};
+	uint64_t v;
+	char *end;
+	int c;
+	while ((c = getopt_long(argc, argv, "n:m:r:k:t:u:s:w:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			if (!parse_u64(optarg, &cfg.members) || cfg.members == 0 ||
+			    cfg.members > 100000000)
+				goto bad;
+			break;
+		case 'm':
+			if (!parse_u64(optarg, &cfg.messages))
+				goto bad;
+			break;
+		case 'r':
+			cfg.rate = strtod(optarg, &end);
+			if (*end != '\0' || !(cfg.rate >= 0))
+				goto bad;
+			break;
+		case 'k':
+			if (!parse_u64(optarg, &v) || v > MAX_WORKERS)
+				goto bad;
+			cfg.processes = (int)v;
+			break;
+		case 't':
+			if (!parse_u64(optarg, &v) || v == 0 || v > MAX_WORKERS)
+				goto bad;
+			cfg.threads = (int)v;
+			break;
+		case 'u':
+			cfg.url = optarg;
+			break;
+		case 's':
+			cfg.sample = strtod(optarg, &end);
+			if (*end != '\0' || !(cfg.sample >= 0 && cfg.sample <= 1))
+				goto bad;
+			break;
+		case 'w':
+			if (!parse_u64(optarg, &v) || v >= MAX_WORKERS)
+				goto bad;
+			cfg.worker = (int)v;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (cfg.worker >= 0 && cfg.url == NULL) {
+		fprintf(stderr, "guild_fanout: --worker needs --url\n");
+		return 2;
+	}
+	if (tracing_start(&cfg, cfg.worker >= 0 ? "session" : "guild") != 0)
+		return 1;
+	return cfg.worker >= 0 ? run_worker(&cfg) : run_guild(&cfg);
+
+bad:
+	for (size_t i = 0; opts[i].name != NULL; i++) {
+		if (opts[i].val == c)
+			fprintf(stderr, "guild_fanout: bad value \"%s\" for --%s\n",
+			        optarg, opts[i].name);
+	}
+	return 2;
+}
