@@ -75,15 +75,23 @@ void bt_jj_putc(bt_jj_buf *b, char c)
 void bt_jj_put_u64(bt_jj_buf *b, uint64_t v)
 {
 	char tmp[24];
-	int n = snprintf(tmp, sizeof(tmp), "%" PRIu64, v);
-	bt_jj_put(b, tmp, (size_t)n);
+	size_t i = sizeof(tmp);
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	bt_jj_put(b, tmp + i, sizeof(tmp) - i);
 }
 
 static void bt_jj_put_i64(bt_jj_buf *b, int64_t v)
 {
-	char tmp[24];
-	int n = snprintf(tmp, sizeof(tmp), "%" PRId64, v);
-	bt_jj_put(b, tmp, (size_t)n);
+	if (v < 0) {
+		bt_jj_putc(b, '-');
+		/* -(v + 1) + 1 avoids overflow for INT64_MIN */
+		bt_jj_put_u64(b, (uint64_t)(-(v + 1)) + 1u);
+	} else {
+		bt_jj_put_u64(b, (uint64_t)v);
+	}
 }
 
 /*

@@ -17,10 +17,25 @@
 /* A trace refers to at most this many processes before the list is grown. */
 #define BT_JJ_PROCS_PER_TRACE 4
 
+/* One encoded span, stored in a chunk; a trace links its spans in arrival order. */
+typedef struct bt_jj_rec {
+	struct bt_jj_rec *next;
+	size_t len;
+	char json[];
+} bt_jj_rec;
+
+/* Span records are carved from chunks of BT_JJ_CHUNK bytes (or one span's size). */
+#define BT_JJ_CHUNK (1u << 20)
+typedef struct bt_jj_chunk {
+	struct bt_jj_chunk *next;
+	size_t used, cap;
+	_Alignas(16) char data[];
+} bt_jj_chunk;
+
 typedef struct bt_jj_trace {
 	uint8_t trace_id[BATON_TRACE_ID_SIZE];
 	struct bt_jj_trace *hnext; /* hash chain */
-	bt_jj_buf spans;           /* span objects joined by ',' */
+	bt_jj_rec *head, *tail;    /* spans */
 	uint32_t nspans;
 	uint32_t *procs; /* process numbers (1-based) this trace uses */
 	uint32_t nprocs, capprocs;
@@ -45,6 +60,7 @@ typedef struct bt_jj_exp {
 	bt_jj_proc procs[BT_JJ_MAX_PROCS];
 	uint32_t nprocs;
 
+	bt_jj_chunk *chunks; /* newest first */
 	uint64_t nspans, bytes;
 	uint64_t dropped_cap, dropped_other;
 	bt_jj_buf scratch;
@@ -107,12 +123,33 @@ static bt_jj_trace *bt_jj_trace_get(bt_jj_exp *x, const uint8_t *tid)
 	if (t == NULL)
 		return NULL;
 	memcpy(t->trace_id, tid, BATON_TRACE_ID_SIZE);
-	bt_jj_buf_init(&t->spans, SIZE_MAX);
 	size_t h = bt_jj_hash(tid, x->nbuckets);
 	t->hnext = x->buckets[h];
 	x->buckets[h] = t;
 	x->traces[x->ntraces++] = t;
 	return t;
+}
+
+/* A record of len bytes of JSON from the newest chunk (a new one when full). */
+static bt_jj_rec *bt_jj_rec_alloc(bt_jj_exp *x, size_t len)
+{
+	size_t need = (sizeof(bt_jj_rec) + len + 15) & ~(size_t)15;
+	bt_jj_chunk *c = x->chunks;
+	if (c == NULL || c->cap - c->used < need) {
+		size_t cap = need > BT_JJ_CHUNK ? need : BT_JJ_CHUNK;
+		c = bt_malloc(sizeof(*c) + cap);
+		if (c == NULL)
+			return NULL;
+		c->next = x->chunks;
+		c->used = 0;
+		c->cap = cap;
+		x->chunks = c;
+	}
+	bt_jj_rec *r = (bt_jj_rec *)(void *)(c->data + c->used);
+	c->used += need;
+	r->next = NULL;
+	r->len = len;
+	return r;
 }
 
 static bool bt_jj_trace_add_proc(bt_jj_trace *t, uint32_t proc)
@@ -181,9 +218,11 @@ static baton_err bt_jj_write_file(bt_jj_exp *x)
 		char hex[2 * BATON_TRACE_ID_SIZE + 1];
 		baton_hex_encode(t->trace_id, BATON_TRACE_ID_SIZE, hex);
 		ok = fprintf(f, "%s{\"traceID\":\"%s\",\"spans\":[", i > 0 ? ",\n" : "\n",
-		             hex) > 0 &&
-		     bt_jj_write_all(f, t->spans.p, t->spans.len) &&
-		     bt_jj_write_all(f, "],\"processes\":{", 15);
+		             hex) > 0;
+		for (const bt_jj_rec *r = t->head; ok && r != NULL; r = r->next)
+			ok = bt_jj_write_all(f, r->json, r->len) &&
+			     (r->next == NULL || bt_jj_write_all(f, ",", 1));
+		ok = ok && bt_jj_write_all(f, "],\"processes\":{", 15);
 		for (uint32_t k = 0; ok && k < t->nprocs; k++) {
 			const bt_jj_proc *p = &x->procs[t->procs[k] - 1];
 			int n = snprintf(num, sizeof(num), "%s\"p%u\":", k > 0 ? "," : "",
@@ -266,7 +305,7 @@ static baton_err bt_jj_export(void *arg, const baton_span_data *const *spans, si
 		}
 		bt_jj_buf_reset(&x->scratch);
 		bt_jj_span(&x->scratch, s, last_proc);
-		if (x->scratch.fail || x->bytes + x->scratch.len + 1 > x->max_bytes) {
+		if (x->scratch.fail || x->bytes + x->scratch.len > x->max_bytes) {
 			x->dropped_cap++;
 			continue;
 		}
@@ -275,19 +314,20 @@ static baton_err bt_jj_export(void *arg, const baton_span_data *const *spans, si
 			x->dropped_other++;
 			continue;
 		}
-		size_t before = t->spans.len;
-		if (t->nspans > 0)
-			bt_jj_putc(&t->spans, ',');
-		bt_jj_put(&t->spans, x->scratch.p, x->scratch.len);
-		if (t->spans.fail) {
-			t->spans.len = before;
-			t->spans.fail = false;
+		bt_jj_rec *r = bt_jj_rec_alloc(x, x->scratch.len);
+		if (r == NULL) {
 			x->dropped_other++;
 			continue;
 		}
+		memcpy(r->json, x->scratch.p, x->scratch.len);
+		if (t->tail != NULL)
+			t->tail->next = r;
+		else
+			t->head = r;
+		t->tail = r;
 		t->nspans++;
 		x->nspans++;
-		x->bytes += t->spans.len - before;
+		x->bytes += r->len;
 		x->dirty = true;
 	}
 	if (x->dirty && x->interval_ms != BATON_JAEGER_JSON_NO_INTERVAL &&
@@ -347,8 +387,11 @@ static void bt_jj_destroy(void *arg)
 		return;
 	if (!x->shut)
 		bt_jj_shutdown(x, 0);
+	for (bt_jj_chunk *c = x->chunks, *next; c != NULL; c = next) {
+		next = c->next;
+		bt_free(c);
+	}
 	for (size_t i = 0; i < x->ntraces; i++) {
-		bt_jj_buf_fini(&x->traces[i]->spans);
 		bt_free(x->traces[i]->procs);
 		bt_free(x->traces[i]);
 	}
