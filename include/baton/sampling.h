@@ -153,6 +153,71 @@ typedef struct baton_dynamic_stats {
 BATON_API baton_err baton_sampler_dynamic_stats(baton_sampler s,
                                                 baton_dynamic_stats *out);
 
+/* ---- Rate limiting, per-operation and switchable samplers ---- */
+
+/*
+ * Builds a sampler that keeps at most max_per_sec spans per second: a token
+ * bucket holding max(1, max_per_sec) tokens, refilled continuously, full at
+ * start (one lock-free compare-and-swap per decision). Kept spans carry no
+ * threshold (their adjusted count is not known). Use it as the root of a
+ * parent-based sampler to limit traces. Writes *out on success. Returns
+ * BATON_OK, BATON_EINVAL (negative or not finite), BATON_ENOMEM.
+ */
+BATON_API baton_err baton_sampler_rate_limiting(double max_per_sec, baton_sampler *out);
+
+/* One operation's probability for baton_sampler_per_operation(). */
+typedef struct baton_operation_probability {
+	const char *operation; /* span name; copied */
+	double probability;    /* in [0, 1] */
+} baton_operation_probability;
+
+/* Options for baton_sampler_per_operation(); zero-initialise, set size. */
+typedef struct baton_per_operation_options {
+	size_t size;
+	/* Probability of operations not listed. */
+	double default_probability;
+	/* Each operation keeps at least this many spans per second (a token
+	 * bucket per operation), whatever its probability. 0: none. */
+	double lower_bound_per_sec;
+	const baton_operation_probability *operations;
+	size_t noperations;
+	/* Operations not listed that get their own lower-bound bucket; default 256.
+	 * Later ones share one bucket. */
+	uint32_t max_unlisted;
+} baton_per_operation_options;
+
+/*
+ * Builds Jaeger's per-operation sampler: a span whose name is listed is
+ * kept with its probability (consistently, OTEP 235, threshold set), others
+ * with default_probability; a span the probability drops is still kept when
+ * its operation's lower-bound bucket has a token (then without a threshold,
+ * its adjusted count being unknown). Every decision takes a token when
+ * there is one, as Jaeger's clients do. Decisions are lock-free and
+ * allocate nothing. Writes *out on success. Returns BATON_OK, BATON_EINVAL
+ * (a probability outside [0, 1], a NULL operation name, noperations over
+ * 65536), BATON_ENOMEM.
+ */
+BATON_API baton_err baton_sampler_per_operation(const baton_per_operation_options *opts,
+                                                baton_sampler *out);
+
+/*
+ * Builds a sampler that delegates to another one that can be replaced at
+ * any time with baton_sampler_switch(), while other threads sample (a
+ * decision takes two atomic increments; no lock). Takes ownership of
+ * initial on success and on failure. Writes *out on success. Returns
+ * BATON_OK, BATON_EINVAL, BATON_ENOMEM.
+ */
+BATON_API baton_err baton_sampler_switchable(baton_sampler initial, baton_sampler *out);
+
+/*
+ * Makes next the delegate of the switchable sampler s. Takes ownership of
+ * next on success and on failure. The sampler it replaces is destroyed at
+ * the following switch, or with s, once no decision uses it. Returns
+ * BATON_OK, or BATON_EINVAL when s is not switchable or next has no ops.
+ * Thread-safe; switches are serialised.
+ */
+BATON_API baton_err baton_sampler_switch(baton_sampler s, baton_sampler next);
+
 /*
  * Environment: baton_sampler_from_env() wraps the sampler it builds in a
  * dynamic sampler with target_per_sec = BATON_SAMPLER_TARGET_SPS (keyed by

@@ -14,7 +14,7 @@
  * per decision (CLOCK_MONOTONIC_COARSE: a few ns, and millisecond
  * resolution is plenty for windows of a second).
  */
-#include "trace/trace_int.h"
+#include "sampling/sampling_int.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -81,26 +81,10 @@ static inline uint64_t bt_double_bits(double d)
 	return u;
 }
 
-/* A 64-bit hash, 8 bytes per step; never 0 (0 marks a free slot). */
+/* Never 0: 0 marks a free slot. */
 static uint64_t bt_dyn_hash(const void *data, size_t n, uint64_t tag)
 {
-	const unsigned char *p = data;
-	uint64_t h = 0x9e3779b97f4a7c15ull ^ (n * 0xff51afd7ed558ccdull) ^ tag;
-	while (n >= 8) {
-		uint64_t w;
-		memcpy(&w, p, 8);
-		h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
-		h ^= h >> 31;
-		p += 8;
-		n -= 8;
-	}
-	uint64_t w = 0;
-	memcpy(&w, p, n);
-	h = (h ^ w) * 0x94d049bb133111ebull;
-	h ^= h >> 29;
-	h *= 0xbf58476d1ce4e5b9ull;
-	h ^= h >> 32;
-	return h ? h : 1;
+	return bt_sampling_hash(data, n, tag);
 }
 
 static uint64_t bt_dyn_str_hash(const char *s, size_t n)
