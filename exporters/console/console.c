@@ -49,6 +49,7 @@ typedef struct bt_cs_exp {
 	bool skipped_at_least; /* skipped_traces is a lower bound (table full) */
 	uint64_t dropped;      /* spans lost to out of memory */
 	bool shut;
+	pid_t pid; /* the process the buffered spans belong to */
 } bt_cs_exp;
 
 static size_t bt_cs_hash(const uint8_t *tid)
@@ -225,10 +226,36 @@ static void bt_cs_take(bt_cs_exp *x, const baton_span_data *s)
 		t->root_ended = true;
 }
 
+/*
+ * In a child process after fork(): the buffered spans are the parent's (it
+ * prints them), so the child forgets them and every count. Mutex held.
+ */
+static void bt_cs_after_fork(bt_cs_exp *x)
+{
+	pid_t pid = getpid();
+	if (pid == x->pid)
+		return;
+	x->pid = pid;
+	for (size_t i = 0; i < BT_CS_BUCKETS; i++) {
+		for (bt_cs_trace *t = x->buckets[i], *n; t != NULL; t = n) {
+			n = t->hnext;
+			bt_cs_free_spans(x, t);
+			bt_free(t);
+		}
+		x->buckets[i] = NULL;
+	}
+	x->nentries = 0;
+	x->wait_head = x->wait_tail = NULL;
+	x->buffered = 0;
+	x->printed_traces = x->skipped_traces = x->skipped_spans = x->dropped = 0;
+	x->skipped_at_least = false;
+}
+
 static baton_err bt_cs_export(void *arg, const baton_span_data *const *spans, size_t n)
 {
 	bt_cs_exp *x = arg;
 	pthread_mutex_lock(&x->mtx);
+	bt_cs_after_fork(x);
 	if (x->shut) {
 		pthread_mutex_unlock(&x->mtx);
 		return BATON_ECLOSED;
@@ -252,6 +279,7 @@ static baton_err bt_cs_flush(void *arg, uint32_t timeout_ms)
 	bt_cs_exp *x = arg;
 	(void)timeout_ms;
 	pthread_mutex_lock(&x->mtx);
+	bt_cs_after_fork(x);
 	if (!x->shut)
 		bt_cs_emit_all(x);
 	pthread_mutex_unlock(&x->mtx);
@@ -263,6 +291,7 @@ static baton_err bt_cs_shutdown(void *arg, uint32_t timeout_ms)
 	bt_cs_exp *x = arg;
 	(void)timeout_ms;
 	pthread_mutex_lock(&x->mtx);
+	bt_cs_after_fork(x);
 	if (!x->shut) {
 		bt_cs_emit_all(x);
 		x->shut = true;
@@ -378,6 +407,7 @@ baton_err baton_console_exporter_create(const baton_console_options *opts,
 		bt_env_u32("BATON_CONSOLE_MAX_SPANS", &x->max_spans);
 	if (x->max_spans == 0)
 		x->max_spans = BATON_CONSOLE_DEFAULT_MAX_SPANS;
+	x->pid = getpid();
 	pthread_mutex_init(&x->mtx, NULL);
 	*out = (baton_exporter){&bt_cs_ops, x};
 	return BATON_OK;

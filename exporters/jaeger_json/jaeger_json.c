@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Distinct resources (processes) kept at most; spans of more are dropped. */
 #define BT_JJ_MAX_PROCS 256
@@ -68,6 +69,8 @@ typedef struct bt_jj_exp {
 	uint64_t next_write_ns; /* monotonic time the next interval write is due */
 	bool dirty;
 	bool shut;
+	pid_t pid;   /* the process the spans held belong to */
+	bool forked; /* this is a child: write only when it has spans of its own */
 	bool write_failed_logged;
 } bt_jj_exp;
 
@@ -263,6 +266,8 @@ static baton_err bt_jj_write_file(bt_jj_exp *x)
  */
 static baton_err bt_jj_write_now(bt_jj_exp *x)
 {
+	if (x->forked && x->nspans == 0)
+		return BATON_OK; /* a child with nothing of its own writes no file */
 	uint64_t t0 = bt_now_mono_ns();
 	baton_err rv = bt_jj_write_file(x);
 	uint64_t t1 = bt_now_mono_ns();
@@ -275,12 +280,72 @@ static baton_err bt_jj_write_now(bt_jj_exp *x)
 	return rv;
 }
 
+/* Frees every span, trace and process held. */
+static void bt_jj_clear(bt_jj_exp *x)
+{
+	for (bt_jj_chunk *c = x->chunks, *next; c != NULL; c = next) {
+		next = c->next;
+		bt_free(c);
+	}
+	x->chunks = NULL;
+	for (size_t i = 0; i < x->ntraces; i++) {
+		bt_free(x->traces[i]->procs);
+		bt_free(x->traces[i]);
+	}
+	for (uint32_t i = 0; i < x->nprocs; i++)
+		bt_free(x->procs[i].json);
+	bt_free(x->traces);
+	bt_free(x->buckets);
+	x->traces = NULL;
+	x->buckets = NULL;
+	x->ntraces = x->captraces = x->nbuckets = 0;
+	x->nprocs = 0;
+	x->nspans = x->bytes = 0;
+}
+
+/*
+ * In a child process after fork(): the spans held are the parent's (it
+ * writes them), so the child forgets them and writes its own to
+ * "<name>.<pid>.json" instead of the parent's file. Called with the mutex held.
+ */
+static void bt_jj_after_fork(bt_jj_exp *x)
+{
+	pid_t pid = getpid();
+	if (pid == x->pid)
+		return;
+	x->pid = pid;
+	x->forked = true;
+	bt_jj_clear(x);
+	x->dropped_cap = x->dropped_other = 0;
+	x->dirty = false;
+	size_t len = strlen(x->path);
+	size_t stem = len >= 5 && strcmp(x->path + len - 5, ".json") == 0 ? len - 5 : len;
+	char *np = bt_malloc(len + 32), *nt = bt_malloc(len + 36);
+	if (np == NULL || nt == NULL) {
+		bt_free(np);
+		bt_free(nt);
+		x->shut =
+		    true; /* nowhere safe to write: export nothing rather than clobber */
+		bt_warn(
+		    "jaeger-json: out of memory after fork; this process writes no file");
+		return;
+	}
+	snprintf(np, len + 32, "%.*s.%ld%s", (int)stem, x->path, (long)pid,
+	         x->path + stem);
+	snprintf(nt, len + 36, "%s.tmp", np);
+	bt_free(x->path);
+	bt_free(x->tmp_path);
+	x->path = np;
+	x->tmp_path = nt;
+}
+
 static baton_err bt_jj_export(void *arg, const baton_span_data *const *spans, size_t n)
 {
 	bt_jj_exp *x = arg;
 	const baton_resource *last_res = NULL;
 	uint32_t last_proc = 0;
 	pthread_mutex_lock(&x->mtx);
+	bt_jj_after_fork(x);
 	if (x->shut) {
 		pthread_mutex_unlock(&x->mtx);
 		return BATON_ECLOSED;
@@ -344,6 +409,7 @@ static baton_err bt_jj_flush(void *arg, uint32_t timeout_ms)
 	baton_err rv = BATON_OK;
 	(void)timeout_ms;
 	pthread_mutex_lock(&x->mtx);
+	bt_jj_after_fork(x);
 	if (!x->shut)
 		rv = bt_jj_write_now(x);
 	pthread_mutex_unlock(&x->mtx);
@@ -356,24 +422,25 @@ static baton_err bt_jj_shutdown(void *arg, uint32_t timeout_ms)
 	baton_err rv = BATON_OK;
 	(void)timeout_ms;
 	pthread_mutex_lock(&x->mtx);
+	bt_jj_after_fork(x);
 	if (!x->shut) {
 		x->shut = true;
-		rv = bt_jj_write_file(x);
-		if (rv == BATON_OK)
+		if (!x->forked || x->nspans > 0)
+			rv = bt_jj_write_file(x);
+		if (rv == BATON_OK && (!x->forked || x->nspans > 0))
 			bt_log(BATON_LOG_INFO,
 			       "jaeger-json: wrote %llu spans in %zu traces to %s",
 			       (unsigned long long)x->nspans, x->ntraces, x->path);
 		if (x->dropped_cap > 0)
-			bt_warn("jaeger-json: %llu spans dropped: the file holds at most "
-			        "%u spans "
-			        "and %llu bytes (BATON_JAEGER_JSON_MAX_SPANS, "
-			        "BATON_JAEGER_JSON_MAX_BYTES)",
-			        (unsigned long long)x->dropped_cap,
-			        (unsigned)x->max_spans, (unsigned long long)x->max_bytes);
+			bt_warn(
+			    "jaeger-json: %llu spans dropped: the file holds at most %u "
+			    "spans and %llu bytes (BATON_JAEGER_JSON_MAX_SPANS, "
+			    "BATON_JAEGER_JSON_MAX_BYTES)",
+			    (unsigned long long)x->dropped_cap, (unsigned)x->max_spans,
+			    (unsigned long long)x->max_bytes);
 		if (x->dropped_other > 0)
 			bt_warn("jaeger-json: %llu spans dropped: out of memory or more "
-			        "than %d "
-			        "resources",
+			        "than %d resources",
 			        (unsigned long long)x->dropped_other, BT_JJ_MAX_PROCS);
 	}
 	pthread_mutex_unlock(&x->mtx);
@@ -387,18 +454,7 @@ static void bt_jj_destroy(void *arg)
 		return;
 	if (!x->shut)
 		bt_jj_shutdown(x, 0);
-	for (bt_jj_chunk *c = x->chunks, *next; c != NULL; c = next) {
-		next = c->next;
-		bt_free(c);
-	}
-	for (size_t i = 0; i < x->ntraces; i++) {
-		bt_free(x->traces[i]->procs);
-		bt_free(x->traces[i]);
-	}
-	for (uint32_t i = 0; i < x->nprocs; i++)
-		bt_free(x->procs[i].json);
-	bt_free(x->traces);
-	bt_free(x->buckets);
+	bt_jj_clear(x);
 	bt_jj_buf_fini(&x->scratch);
 	bt_free(x->path);
 	bt_free(x->tmp_path);
@@ -468,6 +524,7 @@ baton_err baton_jaeger_json_exporter_create(const baton_jaeger_json_options *opt
 		x->next_write_ns = bt_now_mono_ns() + (uint64_t)x->interval_ms * 1000000u;
 	bt_jj_buf_init(&x->scratch,
 	               x->max_bytes < SIZE_MAX ? (size_t)x->max_bytes : SIZE_MAX);
+	x->pid = getpid();
 	pthread_mutex_init(&x->mtx, NULL);
 	*out = (baton_exporter){&bt_jj_ops, x};
 	return BATON_OK;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 typedef struct fake {
@@ -434,4 +435,33 @@ Test(console, bad_arguments_are_rejected)
 	cr_assert_eq(BATON_CONSOLE_DEFAULT_MAX_SPANS, 10000);
 	cr_assert_eq(BATON_CONSOLE_UNLIMITED, UINT32_MAX);
 	cr_assert_eq(baton_console_format_duration(5, NULL, 0), NULL);
+}
+
+Test(console, a_forked_child_does_not_print_the_parents_spans_again)
+{
+	open_out();
+	baton_exporter e = make(0, BATON_CONSOLE_COLOR_NEVER, false);
+	fake waiting;
+	fake_init(&waiting, 7, 2, 1, "parents-waiting-child", 0, 1);
+	export_all(e, &waiting, 1);
+	fflush(NULL);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		fake mine;
+		fake_init(&mine, 8, 1, 0, "childs-root", 0, 1);
+		const baton_span_data *p = &mine.d;
+		e.ops->export_spans(e.arg, &p, 1);
+		e.ops->shutdown(e.arg, 100);
+		fflush(out);
+		int bad = strstr(out_buf, "childs-root") == NULL ||
+		          strstr(out_buf, "parents-waiting-child") != NULL;
+		_exit(bad);
+	}
+	int st = 0;
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child output was wrong");
+	finish(e);
+	cr_assert(strstr(text(), "parents-waiting-child") != NULL, "%s", text());
+	close_out();
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* A file name of this test process in the working directory. */
@@ -656,4 +657,108 @@ Test(jaeger_json, end_before_start_gives_zero_duration)
 	cr_assert_eq(json_integer_value(json_object_get(s, "duration")), 0);
 	json_decref(j);
 	remove(path);
+}
+
+Test(jaeger_json, with_an_interval_the_file_appears_without_a_flush)
+{
+	char path[128];
+	tmp_path("interval", path, sizeof(path));
+	baton_jaeger_json_options o = {
+	    .size = sizeof(o), .path = path, .write_interval_ms = 1};
+	baton_exporter e;
+	cr_assert_eq(baton_jaeger_json_exporter_create(&o, &e), BATON_OK);
+	fake a, b;
+	fake_init(&a, 1, 1, &res_a);
+	fake_init(&b, 1, 2, &res_a);
+	usleep(20000); /* more than the 1 ms interval: the next export writes */
+	export1(e, &a.d);
+	json_t *j = load(path);
+	cr_assert_eq(count_spans(j), 1);
+	json_decref(j);
+	usleep(20000);
+	export1(e, &b.d);
+	j = load(path);
+	cr_assert_eq(count_spans(j), 2);
+	json_decref(j);
+	finish(e);
+	remove(path);
+}
+
+/* xorshift64*: a fixed sequence, so a failure reproduces. */
+static uint64_t rnd(uint64_t *s)
+{
+	*s ^= *s >> 12;
+	*s ^= *s << 25;
+	*s ^= *s >> 27;
+	return *s * 2685821657736338717ull;
+}
+
+Test(jaeger_json, random_bytes_in_every_string_still_give_valid_json)
+{
+	char path[128];
+	tmp_path("random", path, sizeof(path));
+	baton_exporter e = make(path, 0);
+	static char bytes[300][64];
+	static fake f[100];
+	uint64_t seed = 0x9E3779B97F4A7C15ull;
+	for (int i = 0; i < 300; i++) {
+		for (int k = 0; k < 63; k++) {
+			uint64_t r = rnd(&seed);
+			/* Mostly high and low bytes: the ones that need care. */
+			bytes[i][k] = (char)(r % 3 == 0 ? (r >> 8) % 32 : (r >> 8) % 256);
+			if (bytes[i][k] == '\0')
+				bytes[i][k] = '\x01';
+		}
+		bytes[i][63] = '\0';
+	}
+	for (int i = 0; i < 100; i++) {
+		fake_init(&f[i], (uint8_t)(1 + i % 5), (uint8_t)(1 + i), &res_a);
+		f[i].d.name = bytes[3 * i];
+		fake_attr(&f[i], bytes[3 * i + 1],
+		          (baton_value){BATON_VALUE_STRING, {.s = bytes[3 * i + 2]}, 63});
+		export1(e, &f[i].d);
+	}
+	finish(e);
+	json_t *j = load(path);
+	cr_assert_eq(count_spans(j), 100);
+	json_decref(j);
+	remove(path);
+}
+
+Test(jaeger_json, a_forked_child_writes_its_own_spans_to_its_own_file)
+{
+	char path[128], child_path[160];
+	tmp_path("fork", path, sizeof(path));
+	baton_exporter e = make(path, 0);
+	fake a, b;
+	fake_init(&a, 1, 1, &res_a);
+	fake_init(&b, 2, 2, &res_a);
+	export1(e, &a.d);
+	fflush(NULL);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		const baton_span_data *p = &b.d;
+		int bad = e.ops->export_spans(e.arg, &p, 1) != BATON_OK;
+		bad |= e.ops->shutdown(e.arg, 1000) != BATON_OK;
+		e.ops->destroy(e.arg);
+		_exit(bad);
+	}
+	int st = 0;
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	finish(e);
+	snprintf(child_path, sizeof(child_path), "jj-%ld-fork.%ld.json", (long)getpid(),
+	         (long)pid);
+	json_t *j = load(path);
+	cr_assert_eq(count_spans(j), 1);
+	cr_assert_not_null(trace_by_id(j, "01010101010101010101010101010101"));
+	json_decref(j);
+	j = load(child_path);
+	cr_assert_eq(count_spans(j), 1,
+	             "the child does not write the parent's spans again");
+	cr_assert_not_null(trace_by_id(j, "02020202020202020202020202020202"));
+	json_decref(j);
+	remove(path);
+	remove(child_path);
 }
