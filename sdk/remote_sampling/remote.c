@@ -88,7 +88,9 @@ static baton_err bt_rs_poll_once(struct bt_rs *rs, baton_remote_sampler_stats *a
 	curl_easy_setopt(rs->curl, CURLOPT_URL, rs->url);
 	CURLcode cc = curl_easy_perform(rs->curl);
 	if (cc != CURLE_OK) {
-		if (rs->body_too_big) {
+		if (atomic_load_explicit(&rs->abort_transfer, memory_order_relaxed))
+			return BATON_ECLOSED; /* shutting down: nothing to say */
+		if (rs->body_too_big || cc == CURLE_FILESIZE_EXCEEDED) {
 			bt_warn("remote sampling: the answer of %s is over %zu bytes; "
 			        "keeping the "
 			        "current strategy",
