@@ -220,6 +220,12 @@ static void bt_cs_attrs(bt_cs_buf *b, const baton_attr *a, bool all, size_t max_
 	for (; a != NULL; a = a->next) {
 		if (a->key == NULL || (!all && !bt_cs_key_attr(a->key)))
 			continue;
+		/* SampleRate=1 (kept at full rate) is the common case: only news is
+		 * shown. */
+		if (!all && strcmp(a->key, "SampleRate") == 0 &&
+		    ((a->value.type == BATON_VALUE_INT && a->value.u.i == 1) ||
+		     (a->value.type == BATON_VALUE_DOUBLE && a->value.u.d == 1.0)))
+			continue;
 		if (!first)
 			bt_cs_puts(b, " ");
 		first = false;

@@ -344,6 +344,18 @@ Test(console, key_attributes_by_default_all_with_the_option)
 	cr_assert_null(strstr(s, "retry"), "%s", s);
 	close_out();
 
+	/* SampleRate=1 is the common case and not shown among key attributes. */
+	f.attrs[1].value.u.i = 1;
+	open_out();
+	e = make(0, BATON_CONSOLE_COLOR_NEVER, false);
+	export_all(e, &f, 1);
+	finish(e);
+	s = text();
+	cr_assert(strstr(s, "messaging.system=nng http.route=\"/a b\"") != NULL, "%s", s);
+	cr_assert_null(strstr(s, "SampleRate"), "%s", s);
+	close_out();
+	f.attrs[1].value.u.i = 100;
+
 	open_out();
 	e = make(0, BATON_CONSOLE_COLOR_NEVER, true);
 	export_all(e, &f, 1);
