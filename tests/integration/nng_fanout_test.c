@@ -1,0 +1,279 @@
+/*
+ * Fanout: the broadcast helper's per-recipient decision, the pub/sub
+ * recipient count each subscriber applies, the SampleRate kept spans carry,
+ * and receivers after a fanout that only continue traces.
+ * Counts are checked against binomial bounds of 5 standard deviations.
+ */
+#include <baton/baton.h>
+#include <baton/nng.h>
+#include <criterion/criterion.h>
+#include <math.h>
+#include <pthread.h>
+#include <nng/protocol/pipeline0/pull.h>
+#include <nng/protocol/pipeline0/push.h>
+#include <nng/protocol/pubsub0/pub.h>
+#include <nng/protocol/pubsub0/sub.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nngutil.h"
+#include "testutil.h"
+
+static baton_memory_exporter *init_pb(size_t capacity, const char *fanout_spec)
+{
+	baton_exporter exp;
+	baton_memory_exporter *mem;
+	baton_processor proc;
+	baton_sampler pb;
+	baton_fanout_policy *fp = NULL;
+	cr_assert_eq(baton_memory_exporter_create(capacity, &exp, &mem), BATON_OK);
+	cr_assert_eq(baton_simple_processor_create(exp, &proc), BATON_OK);
+	cr_assert_eq(baton_sampler_parentbased(baton_sampler_always_on(), &pb), BATON_OK);
+	if (fanout_spec != NULL)
+		cr_assert_eq(baton_fanout_policy_parse(fanout_spec, &fp, NULL, 0),
+		             BATON_OK);
+	baton_options o = {.size = sizeof(o),
+	                   .sampler = pb,
+	                   .processors = &proc,
+	                   .nprocessors = 1,
+	                   .ignore_disabled_env = true,
+	                   .fanout_policy = fp};
+	cr_assert_eq(baton_init(&o), BATON_OK);
+	return mem;
+}
+
+static void big_buffers(nng_socket tx, nng_socket rx)
+{
+	cr_assert_eq(nng_socket_set_int(tx, NNG_OPT_SENDBUF, 8192), 0);
+	cr_assert_eq(nng_socket_set_int(rx, NNG_OPT_RECVBUF, 8192), 0);
+}
+
+/* Binomial bounds: mean +- 5 sigma. */
+static void assert_binomial(size_t got, size_t n, double p)
+{
+	double mean = (double)n * p, sd = sqrt((double)n * p * (1 - p));
+	cr_assert(fabs((double)got - mean) <= 5 * sd + 1,
+	          "%zu kept of %zu, expected %.1f +- %.1f", got, n, mean, 5 * sd);
+}
+
+static bool near(double a, double b)
+{
+	return fabs(a - b) <= 1e-3 * b;
+}
+
+/* Receives n messages; returns how many started a consumer span (ended at once). */
+static size_t drain(nng_socket rx, size_t n, size_t len)
+{
+	size_t kept = 0;
+	for (size_t i = 0; i < n; i++) {
+		nng_msg *m;
+		baton_nng_recv_info info;
+		cr_assert_eq(baton_nng_recvmsg(rx, &m, 0, NULL, &info), 0, "message %zu",
+		             i);
+		cr_assert_eq(nng_msg_len(m), len);
+		if (baton_span_is_recording(info.span)) {
+			kept++;
+			cr_assert(info.context.state & BATON_CTX_FANOUT);
+		} else {
+			cr_assert_not(baton_span_context_is_sampled(&info.context));
+		}
+		baton_span_end(info.span);
+		nng_msg_free(m);
+	}
+	return kept;
+}
+
+Test(nng_fanout, broadcast_keeps_recipients_within_binomial_bounds)
+{
+	baton_memory_exporter *mem = init_pb(4096, NULL);
+	nng_socket rx, tx;
+	nu_connect("inproc", nng_pull0_open, nng_push0_open, &rx, &tx, NULL, 0);
+	big_buffers(tx, rx);
+	enum { N = 100, ROUNDS = 20 };
+	nng_socket socks[N];
+	for (int i = 0; i < N; i++)
+		socks[i] = tx; /* one socket N times: N messages, N decisions */
+	double keep = baton_fanout_keep_probability(NULL, N);
+	cr_assert(keep > 0.099 && keep < 0.101, "keep %f", keep);
+	size_t kept = 0;
+	for (int r = 0; r < ROUNDS; r++) {
+		size_t sent = 0;
+		baton_nng_send_opts so = {.destination = "guild.42"};
+		cr_assert_eq(baton_nng_broadcast(socks, N, "msg", 3, 0, &so, &sent), 0);
+		cr_assert_eq(sent, N);
+		kept += drain(rx, N, 3);
+	}
+	assert_binomial(kept, N * ROUNDS, keep);
+
+	/* One producer span per broadcast, each with the fanout size; kept consumers are
+	 * its children. */
+	size_t n = baton_memory_exporter_count(mem), producers = 0, consumers = 0;
+	for (size_t i = 0; i < n; i++) {
+		baton_memory_span s;
+		baton_memory_exporter_get(mem, i, &s);
+		if (s.kind == BATON_SPAN_KIND_PRODUCER) {
+			producers++;
+			cr_assert_str_eq(s.name, "send guild.42");
+			cr_assert(nu_has_attr(&s, "baton.fanout.recipients", "100"));
+			cr_assert(near(s.sample_rate, 1.0), "producer SampleRate %f",
+			          s.sample_rate);
+		} else {
+			consumers++;
+			cr_assert(near(s.sample_rate, 1.0 / keep),
+			          "consumer SampleRate %f", s.sample_rate);
+			cr_assert(nu_has_attr(&s, "baton.fanout.recipients", "100"));
+			baton_memory_span p;
+			bool found = false;
+			for (size_t j = 0; j < n && !found; j++) {
+				baton_memory_exporter_get(mem, j, &p);
+				found =
+				    p.kind == BATON_SPAN_KIND_PRODUCER &&
+				    memcmp(p.context.span_id, s.parent.span_id, 8) == 0;
+			}
+			cr_assert(found);
+			cr_assert_arr_eq(p.context.trace_id, s.context.trace_id, 16);
+		}
+	}
+	cr_assert_eq(producers, ROUNDS);
+	cr_assert_eq(consumers, kept);
+	nng_close(rx);
+	nng_close(tx);
+	baton_fini(1000);
+}
+
+struct drainer {
+	nng_socket rx;
+	size_t n, kept;
+};
+
+static void *drain_thread(void *arg)
+{
+	struct drainer *d = arg;
+	d->kept = drain(d->rx, d->n, 1);
+	return NULL;
+}
+
+Test(nng_fanout, ten_thousand_recipients_at_full_head_rate_carry_sample_rate_of_the_keep)
+{
+	baton_memory_exporter *mem = init_pb(4096, NULL);
+	nng_socket rx, tx;
+	nu_connect("inproc", nng_pull0_open, nng_push0_open, &rx, &tx, NULL, 0);
+	big_buffers(tx, rx);
+	size_t n = 10000;
+	nng_socket *socks = malloc(n * sizeof(*socks));
+	cr_assert_not_null(socks);
+	for (size_t i = 0; i < n; i++)
+		socks[i] = tx;
+	double keep = baton_fanout_keep_probability(NULL, n);
+	cr_assert(keep > 0.00095 && keep < 0.00105, "keep %f", keep);
+	/* Broadcast until at least one recipient is kept (P(none in 5 rounds) < 1e-21).
+	 */
+	size_t kept = 0;
+	for (int r = 0; r < 5 && kept == 0; r++) {
+		struct drainer d = {rx, n, 0};
+		pthread_t th;
+		cr_assert_eq(pthread_create(&th, NULL, drain_thread, &d), 0);
+		size_t sent = 0;
+		cr_assert_eq(baton_nng_broadcast(socks, n, "m", 1, 0, NULL, &sent), 0);
+		cr_assert_eq(sent, n);
+		pthread_join(th, NULL);
+		kept += d.kept;
+	}
+	free(socks);
+	cr_assert_gt(kept, 0);
+	baton_memory_span c, p;
+	cr_assert_geq(nu_find(mem, BATON_SPAN_KIND_CONSUMER, NULL, &c), 0);
+	cr_assert(near(c.sample_rate, 1.0 / keep), "SampleRate %f, keep %f",
+	          c.sample_rate, keep);
+	cr_assert(c.sample_rate > 950 && c.sample_rate < 1050, "SampleRate %f",
+	          c.sample_rate);
+	cr_assert_geq(nu_find(mem, BATON_SPAN_KIND_PRODUCER, NULL, &p), 0);
+	cr_assert(nu_has_attr(&p, "baton.fanout.recipients", "10000"));
+	nng_close(rx);
+	nng_close(tx);
+	baton_fini(1000);
+}
+
+Test(nng_fanout, pub_sub_subscribers_apply_the_stamped_recipient_count)
+{
+	baton_memory_exporter *mem = init_pb(4096, NULL);
+	nng_socket sub, pub;
+	nu_connect("inproc", nng_sub0_open, nng_pub0_open, &sub, &pub, NULL, 0);
+	cr_assert_eq(nng_socket_set(sub, NNG_OPT_SUB_SUBSCRIBE, "", 0), 0);
+	cr_assert_eq(nng_socket_set_int(sub, NNG_OPT_RECVBUF, 1024), 0);
+	cr_assert_eq(nng_socket_set_int(pub, NNG_OPT_SENDBUF, 1024), 0);
+	/* Wait until the subscriber is attached: pub/sub drops messages before that. */
+	nu_recv_timeout(sub, 50);
+	nng_msg *m;
+	int rv = NNG_ETIMEDOUT;
+	for (int i = 0; i < 200 && rv != 0; i++) {
+		cr_assert_eq(nng_send(pub, "warmup", 6, 0), 0);
+		rv = nng_recvmsg(sub, &m, 0);
+	}
+	cr_assert_eq(rv, 0);
+	nng_msg_free(m);
+	while (nng_recvmsg(sub, &m, 0) == 0)
+		nng_msg_free(m);
+	nu_recv_timeout(sub, 5000);
+
+	enum { BATCH = 20, BATCHES = 50 };
+	baton_nng_send_opts so = {.destination = "presence", .recipients = 100};
+	size_t kept = 0;
+	for (int b = 0; b < BATCHES; b++) {
+		for (int i = 0; i < BATCH; i++)
+			cr_assert_eq(baton_nng_send(pub, "update", 6, 0, &so), 0);
+		kept += drain(sub, BATCH, 6);
+	}
+	double keep = baton_fanout_keep_probability(NULL, 100);
+	assert_binomial(kept, BATCH * BATCHES, keep);
+	cr_assert_eq(nu_count(mem, BATON_SPAN_KIND_CONSUMER), kept);
+	cr_assert_eq(nu_count(mem, BATON_SPAN_KIND_PRODUCER), BATCH * BATCHES);
+	baton_memory_span p, c;
+	cr_assert_geq(nu_find(mem, BATON_SPAN_KIND_PRODUCER, NULL, &p), 0);
+	cr_assert(nu_has_attr(&p, "baton.fanout.recipients", "100"));
+	cr_assert_geq(nu_find(mem, BATON_SPAN_KIND_CONSUMER, NULL, &c), 0);
+	cr_assert(near(c.sample_rate, 1.0 / keep), "SampleRate %f", c.sample_rate);
+	cr_assert(nu_has_attr(&c, "baton.fanout.recipients", "100"));
+	cr_assert_str_eq(c.name, "process");
+	nng_close(sub);
+	nng_close(pub);
+	baton_fini(1000);
+}
+
+static nng_socket onward_tx;
+
+static int forward(void *arg)
+{
+	(void)arg;
+	return baton_nng_send(onward_tx, "onward", 6, 0, NULL);
+}
+
+/* A receiver dropped by the fanout decision continues the trace unsampled: it starts no
+ * root. */
+Test(nng_fanout, dropped_recipients_continue_unsampled_and_start_no_root)
+{
+	baton_memory_exporter *mem = init_pb(256, "1:1,2:0.000000001");
+	nng_socket rx, tx;
+	nu_connect("inproc", nng_pull0_open, nng_push0_open, &rx, &tx, NULL, 0);
+	onward_tx = tx;
+	baton_nng_send_opts so = {.recipients = 1000};
+	cr_assert_eq(baton_nng_send(tx, "fan", 3, 0, &so), 0);
+	nng_msg *m;
+	baton_nng_recv_info info;
+	cr_assert_eq(baton_nng_recvmsg(rx, &m, 0, NULL, &info), 0);
+	nng_msg_free(m);
+	cr_assert_eq(info.span.id, BATON_SPAN_NONE.id);
+	cr_assert_eq(info.recipients, 1000);
+	cr_assert(info.context.state & BATON_CTX_FANOUT);
+	cr_assert_not(baton_span_context_is_sampled(&info.context));
+	cr_assert_eq(baton_nng_process(&info, forward, NULL), 0);
+	cr_assert_eq(nng_recvmsg(rx, &m, 0), 0);
+	cr_assert_eq(nng_msg_len(m), 4 + 6, "the onward send was sampled");
+	nng_msg_free(m);
+	/* Only the first producer span exists. */
+	cr_assert_eq(baton_memory_exporter_count(mem), 1);
+	cr_assert_eq(nu_count(mem, BATON_SPAN_KIND_PRODUCER), 1);
+	nng_close(rx);
+	nng_close(tx);
+	baton_fini(1000);
+}
