@@ -22,7 +22,6 @@
 #include <baton/baton.h>
 #include <baton/exporters.h>
 #include <baton/nng.h>
-#include <baton/processor.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -123,36 +122,36 @@ static void *worker_run(void *arg)
 
 /* ---- tracing set-up ---------------------------------------------------- */
 
-static baton_processor procs[4];
-static size_t nprocs;
+/* The Jaeger JSON file of the guild; session worker i writes <file>.session-i.json. */
+static char json_file[256];
 
 /*
  * Exporters: whatever the environment says (OTEL_TRACES_EXPORTER,
  * OTEL_EXPORTER_OTLP_ENDPOINT), else the embedded default: a console tree of
  * the first traces and a Jaeger JSON file. A session worker process writes
- * its own file, which the guild merges into baton-traces.json at the end.
+ * its own file, which the guild merges into its own at the end.
  */
 static int tracing_start(const struct config *cfg, const char *service)
 {
 	baton_options o = {.size = sizeof(o), .service_name = service};
+	const char *f = getenv("BATON_JAEGER_JSON_FILE");
+	snprintf(json_file, sizeof(json_file), "%s", f && *f ? f : "baton-traces.json");
 	if (cfg->sample >= 0) {
 		baton_sampler root;
 		if (baton_sampler_traceidratio(cfg->sample, &root) != BATON_OK ||
 		    baton_sampler_parentbased(root, &o.sampler) != BATON_OK)
 			return -1;
 	}
-	char path[64];
-	baton_auto_defaults d = {.size = sizeof(d)};
+	const char *dflt = "console,jaeger-json";
 	if (cfg->worker >= 0) {
-		snprintf(path, sizeof(path), "baton-traces.session-%d.json", cfg->worker);
-		d.exporters = "jaeger-json";
-		d.jaeger_json_path = path;
-	} else {
-		d.exporters = "console,jaeger-json";
-		d.console_max_traces = 3;
+		char path[300];
+		snprintf(path, sizeof(path), "%s.session-%d.json", json_file,
+		         cfg->worker);
+		setenv("BATON_JAEGER_JSON_FILE", path, 1);
+		dflt = "jaeger-json"; /* the guild prints the trees */
 	}
-	baton_err rv = baton_auto_init_with(&o, &d, procs,
-	                                    sizeof(procs) / sizeof(procs[0]), &nprocs);
+	setenv("BATON_CONSOLE_MAX_TRACES", "3", 0); /* unless the user chose */
+	baton_err rv = baton_auto_init_default(&o, dflt);
 	if (rv != BATON_OK && rv != BATON_EDISABLED) {
 		fprintf(stderr, "guild_fanout: baton_auto_init: %s\n",
 		        baton_strerror(rv));
@@ -165,23 +164,16 @@ struct span_counts {
 	uint64_t ended, exported, dropped;
 };
 
-/* Sums what this process's processors exported and dropped. Call before baton_fini. */
+/* What this process's processors exported and dropped. Call after a flush, before
+ * baton_fini. */
 static struct span_counts tracing_counts(void)
 {
-	struct span_counts c = {0};
 	baton_sdk_stats st;
 	baton_sdk_stats_get(&st);
-	c.ended = st.spans_ended;
-	c.dropped = st.spans_dropped_no_store;
-	for (size_t i = 0; i < nprocs; i++) {
-		baton_batch_stats bs;
-		if (baton_batch_processor_stats(procs[i], &bs) != BATON_OK)
-			continue;
-		c.exported += bs.spans_exported;
-		c.dropped += bs.dropped_queue_full + bs.dropped_shutdown +
-		             bs.dropped_export_failure;
-	}
-	return c;
+	return (struct span_counts){
+	    st.spans_ended, st.spans_exported,
+	    st.spans_dropped_no_store + st.spans_dropped_queue_full +
+	        st.spans_dropped_export + st.spans_dropped_shutdown};
 }
 
 /* ---- merging the workers' Jaeger JSON files ----------------------------- */
@@ -232,12 +224,12 @@ static void merge_jaeger(json_t *into, json_t *from, int tag)
 static void merge_worker_files(int k)
 {
 	json_error_t err;
-	json_t *all = json_load_file("baton-traces.json", 0, &err);
+	json_t *all = json_load_file(json_file, 0, &err);
 	if (all == NULL)
 		return; /* not writing Jaeger JSON (an exporter was configured) */
 	for (int i = 0; i < k; i++) {
-		char path[64];
-		snprintf(path, sizeof(path), "baton-traces.session-%d.json", i);
+		char path[300];
+		snprintf(path, sizeof(path), "%s.session-%d.json", json_file, i);
 		json_t *w = json_load_file(path, 0, &err);
 		if (w == NULL)
 			continue;
@@ -245,8 +237,8 @@ static void merge_worker_files(int k)
 		json_decref(w);
 		remove(path);
 	}
-	if (json_dump_file(all, "baton-traces.json", JSON_COMPACT) != 0)
-		fprintf(stderr, "guild_fanout: cannot rewrite baton-traces.json\n");
+	if (json_dump_file(all, json_file, JSON_COMPACT) != 0)
+		fprintf(stderr, "guild_fanout: cannot rewrite %s\n", json_file);
 	json_decref(all);
 }
 
@@ -429,10 +421,12 @@ static int run_guild(const struct config *cfg)
 		merge_worker_files(k);
 	c.exported += wc.exported;
 	c.dropped += wc.dropped;
+	c.ended += wc.ended;
 	printf("guild_fanout: %" PRIu64 " messages to %" PRIu64
 	       " members in %.2f s: %" PRIu64 " deliveries, %" PRIu64
-	       " traced; spans exported %" PRIu64 ", dropped %" PRIu64 "\n",
-	       cfg->messages, cfg->members, secs, deliveries, traced, c.exported,
+	       " traced; spans recorded %" PRIu64 ", exported %" PRIu64
+	       " (summed over exporters), dropped %" PRIu64 "\n",
+	       cfg->messages, cfg->members, secs, deliveries, traced, c.ended, c.exported,
 	       c.dropped);
 	return deliveries == cfg->messages * cfg->members ? 0 : 1;
 

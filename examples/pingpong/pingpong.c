@@ -28,15 +28,23 @@
 
 extern char **environ;
 
-/* Each process gets its own Jaeger JSON file unless an exporter is configured. */
-static int tracing_start(const char *service, const char *json_path)
+/*
+ * Exporters from the environment, else a console tree and a Jaeger JSON
+ * file; the server writes its own file (<file>.pong.json), so the two
+ * processes never write one file at once. Open both in Jaeger UI.
+ */
+static int tracing_start(const char *service, bool server)
 {
 	baton_options o = {.size = sizeof(o), .service_name = service};
-	baton_auto_defaults d = {.size = sizeof(d),
-	                         .exporters = "console,jaeger-json",
-	                         .jaeger_json_path = json_path,
-	                         .console_max_traces = 2};
-	baton_err rv = baton_auto_init_with(&o, &d, NULL, 0, NULL);
+	if (server) {
+		const char *f = getenv("BATON_JAEGER_JSON_FILE");
+		char path[300];
+		snprintf(path, sizeof(path), "%s.pong.json",
+		         f && *f ? f : "baton-traces.json");
+		setenv("BATON_JAEGER_JSON_FILE", path, 1);
+	}
+	setenv("BATON_CONSOLE_MAX_TRACES", "2", 0);
+	baton_err rv = baton_auto_init_default(&o, "console,jaeger-json");
 	if (rv != BATON_OK && rv != BATON_EDISABLED) {
 		fprintf(stderr, "pingpong: %s: %s\n", service, baton_strerror(rv));
 		return -1;
@@ -67,7 +75,7 @@ static int serve(const char *url, long rounds)
 {
 	nng_socket s;
 	int rv;
-	if (tracing_start("pong", "baton-traces.pong.json") != 0)
+	if (tracing_start("pong", true) != 0)
 		return 1;
 	if ((rv = nng_rep0_open(&s)) != 0 ||
 	    (rv = baton_nng_listen(s, url, NULL, 0)) != 0) {
@@ -191,7 +199,7 @@ int main(int argc, char **argv)
 		perror("pingpong: starting the server");
 		return 1;
 	}
-	if (tracing_start("ping", "baton-traces.json") != 0)
+	if (tracing_start("ping", false) != 0)
 		return 1;
 	int rv = ping(url, rounds);
 	baton_fini(10000);

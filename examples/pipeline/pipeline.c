@@ -103,11 +103,10 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	/* Exporters from the environment, else a console tree and a Jaeger JSON file. */
 	baton_options o = {.size = sizeof(o), .service_name = "pipeline"};
-	baton_auto_defaults d = {.size = sizeof(d),
-	                         .exporters = "console,jaeger-json",
-	                         .console_max_traces = 2};
-	baton_err be = baton_auto_init_with(&o, &d, NULL, 0, NULL);
+	setenv("BATON_CONSOLE_MAX_TRACES", "2", 0);
+	baton_err be = baton_auto_init_default(&o, "console,jaeger-json");
 	if (be != BATON_OK && be != BATON_EDISABLED) {
 		fprintf(stderr, "pipeline: %s\n", baton_strerror(be));
 		return 1;
@@ -130,6 +129,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pipeline: nng: %s\n", nng_strerror(rv));
 		return 1;
 	}
+	/* Destinations name the spans: "send transform", "process sink". */
+	baton_nng_socket_set_name(src_out, "transform");
+	baton_nng_socket_set_name(transform_st.in, "transform");
+	baton_nng_socket_set_name(transform_st.out, "sink");
+	baton_nng_socket_set_name(sink_st.in, "sink");
 	pthread_t t1, t2;
 	pthread_create(&t1, NULL, stage_run, &transform_st);
 	pthread_create(&t2, NULL, stage_run, &sink_st);

@@ -325,7 +325,12 @@ BATON_API baton_err baton_force_flush(uint32_t timeout_ms);
 /* Returns the resource of the running SDK, or NULL before baton_init(). */
 BATON_API const baton_resource *baton_resource_get(void);
 
-/* SDK self-telemetry counters (monotonic since baton_init). */
+/*
+ * SDK self-telemetry counters (monotonic since baton_init). Every recording
+ * span ends up exported or dropped: after a flush, spans_ended =
+ * spans_exported + the three spans_dropped_* counts (+ spans a processor
+ * other than the batch one holds).
+ */
 typedef struct baton_sdk_stats {
 	uint64_t spans_started;          /* otel.sdk.span.started (recording spans) */
 	uint64_t spans_unsampled;        /* spans started but not sampled */
@@ -333,6 +338,12 @@ typedef struct baton_sdk_stats {
 	uint64_t spans_dropped_no_store; /* span store exhausted at start */
 	uint64_t spans_live;             /* records in use (started, not yet released) */
 	uint64_t store_records;          /* records allocated in all */
+	/* Summed over the batch processors (baton/processor.h) baton_init was given: */
+	uint64_t spans_exported;           /* exported successfully */
+	uint64_t spans_dropped_queue_full; /* the processor's ring was full */
+	uint64_t spans_dropped_export;     /* the exporter failed (after its retries) */
+	uint64_t
+	    spans_dropped_shutdown; /* ended after shutdown, or left at its timeout */
 } baton_sdk_stats;
 BATON_API void baton_sdk_stats_get(baton_sdk_stats *out);
 

@@ -5,6 +5,13 @@
 #ifndef BT_CORE_H
 #define BT_CORE_H
 
+/*
+ * The other baton libraries (baton::nng, the exporters) call these bt_
+ * functions, so libbaton.so exports them although the build hides
+ * everything else. They are not API: baton/baton.h says so.
+ */
+#pragma GCC visibility push(default)
+
 #include <baton/baton.h>
 #include <stdatomic.h>
 #include <time.h>
@@ -140,5 +147,7 @@ static inline uint64_t bt_trace_randomness(const uint8_t *trace_id)
 		r = (r << 8) | trace_id[i];
 	return r;
 }
+
+#pragma GCC visibility pop
 
 #endif /* BT_CORE_H */

@@ -1,6 +1,8 @@
 /* baton_init / baton_fini, tracers, limits, stats. */
 #include "trace/trace_int.h"
 
+#include <baton/processor.h>
+
 #include <string.h>
 
 bt_provider bt_prov;
@@ -270,4 +272,13 @@ void baton_sdk_stats_get(baton_sdk_stats *out)
 	out->spans_live = c[BT_C_ALLOCS] - c[BT_C_RELEASES];
 	out->store_records =
 	    (uint64_t)atomic_load(&bt_prov.store.nchunks) * BT_CHUNK_SPANS;
+	for (size_t i = 0; i < bt_prov.nprocs; i++) {
+		baton_batch_stats bs;
+		if (baton_batch_processor_stats(bt_prov.procs[i], &bs) != BATON_OK)
+			continue; /* not a batch processor */
+		out->spans_exported += bs.spans_exported;
+		out->spans_dropped_queue_full += bs.dropped_queue_full;
+		out->spans_dropped_export += bs.dropped_export_failure;
+		out->spans_dropped_shutdown += bs.dropped_shutdown;
+	}
 }

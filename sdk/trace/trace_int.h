@@ -12,6 +12,13 @@
 #ifndef BT_TRACE_INT_H
 #define BT_TRACE_INT_H
 
+/*
+ * The other baton libraries (baton::nng, the exporters) call these bt_
+ * functions, so libbaton.so exports them although the build hides
+ * everything else. They are not API: baton/baton.h says so.
+ */
+#pragma GCC visibility push(default)
+
 #include "core/core.h"
 
 #include <pthread.h>
@@ -163,5 +170,7 @@ extern const baton_fanout_policy *bt_fanout_installed;
 
 /* Thread-local current context (context.c). */
 bool bt_current_context(baton_span_context *out);
+
+#pragma GCC visibility pop
 
 #endif /* BT_TRACE_INT_H */
