@@ -397,6 +397,23 @@ Test(w3c_extract, repeated_tracestate_lines_are_one_list)
 	cr_assert_null(c.tracestate);
 }
 
+Test(w3c_extract, a_small_buffer_keeps_whole_members_from_the_left)
+{
+	char buf[9];
+	baton_span_context c;
+	const char *ts = "foo=1,bar=2,baz=3";
+	cr_assert_eq(baton_w3c_extract(GOOD, 55, ts, strlen(ts), &c, buf, sizeof(buf)),
+	             BATON_OK);
+	cr_assert_str_eq(c.tracestate, "foo=1");
+	/* no buffer: the tracestate is not kept, the parent is */
+	cr_assert_eq(baton_w3c_extract(GOOD, 55, ts, strlen(ts), &c, NULL, 0), BATON_OK);
+	cr_assert_null(c.tracestate);
+	cr_assert(baton_span_context_is_valid(&c));
+	cr_assert_eq(baton_w3c_extract(NULL, 0, ts, strlen(ts), &c, NULL, 0),
+	             BATON_EINVAL);
+	cr_assert_eq(baton_w3c_extract(GOOD, 55, NULL, 0, NULL, NULL, 0), BATON_EINVAL);
+}
+
 Test(w3c_inject, writes_traceparent_and_ot_th_in_front)
 {
 	baton_span_context c;

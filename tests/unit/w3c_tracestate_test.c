@@ -467,3 +467,29 @@ Test(ot, set_th_keeps_other_subkeys_and_moves_ot_to_the_front)
 	cr_assert_eq(baton_tracestate_ot_set_th(&ts, 0x80000000000000ull), BATON_OK);
 	cr_assert_str_eq(fmt(&ts), "ot=th:8,a=1");
 }
+
+Test(tracestate, null_arguments_are_refused)
+{
+	baton_tracestate ts = fresh();
+	cr_assert_eq(baton_tracestate_parse_lines(NULL, NULL, NULL, 0), BATON_EINVAL);
+	cr_assert_eq(baton_tracestate_parse_lines(&ts, NULL, NULL, 1), BATON_EINVAL);
+	cr_assert_eq(baton_tracestate_parse(&ts, NULL, 0), BATON_OK); /* nothing: empty */
+	cr_assert_eq(baton_tracestate_count(&ts), 0);
+	cr_assert_eq(baton_tracestate_count(NULL), 0);
+	cr_assert_null(baton_tracestate_get(NULL, "a", NULL));
+	cr_assert_null(baton_tracestate_get(&ts, NULL, NULL));
+	cr_assert_eq(baton_tracestate_set(NULL, "a", "1", 1), BATON_EINVAL);
+	cr_assert_eq(baton_tracestate_set(&ts, NULL, "1", 1), BATON_EINVAL);
+	cr_assert_not(baton_tracestate_delete(NULL, "a"));
+	cr_assert_eq(baton_tracestate_format(NULL, big, 10, NULL), BATON_EINVAL);
+	uint64_t v;
+	cr_assert_eq(baton_tracestate_ot_th(&ts, NULL), BATON_EINVAL);
+	cr_assert_eq(baton_ot_value_th(NULL, 0, &v), BATON_EINVAL);
+	cr_assert_eq(baton_ot_value_rv("rv:00000000000000", 17, NULL), BATON_EINVAL);
+	cr_assert_eq(baton_ot_th_format(0, NULL, 15), BATON_EINVAL);
+	/* a list with no buffer holds nothing */
+	baton_tracestate nob;
+	baton_tracestate_init(&nob, NULL, 100);
+	cr_assert_eq(baton_tracestate_parse(&nob, "", 0), BATON_OK);
+	cr_assert_eq(baton_tracestate_parse(&nob, "a=1", 3), BATON_ENOSPACE);
+}
