@@ -1,17 +1,20 @@
 /*
- * Batch encoder: baton_span_data -> OTLP ExportTraceServiceRequest bytes.
+ * The direct protobuf writer: baton_span_data -> ExportTraceServiceRequest
+ * bytes, with the field numbers and wire types of proto/otlp_trace.proto
+ * (the same schema protoc-c compiles for the reference encoder and the
+ * decoders).
  *
- * The protobuf-c message structures of a batch (spans, key-values, values,
- * events, links, the resource/scope grouping) are carved from an arena of
- * blocks that is rewound, not freed, for the next batch; strings and ids
- * point into the span records themselves. So a warm encoder allocates
- * nothing per span. Spans are grouped by resource, then by scope, keeping
- * their order within a group.
+ * Two passes over the batch. The first computes the size of every nested
+ * message once, in the order the second pass will need them (pre-order:
+ * a message's slot is taken before its children's), so the output size is
+ * known and checked against the limit before anything is written. The
+ * second writes fields in field-number order and leaves proto3 zero values
+ * out, exactly as libprotobuf-c does, so both encoders give the same bytes
+ * (a test holds them to that).
  */
 #include "otlp_int.h"
 
 #include "core/core.h"
-#include "otlp_trace.pb-c.h"
 
 #include <string.h>
 
@@ -26,6 +29,10 @@ struct bt_blk {
 struct bt_otlp_enc {
 	struct bt_blk *head, *cur;
 	bt_otlp_buf out;
+	/* Sizes of nested messages, in pre-order; rd is the second pass's cursor. */
+	uint32_t *sz;
+	size_t nsz, capsz, rd;
+	bool oom;
 };
 
 bool bt_otlp_buf_reserve(bt_otlp_buf *b, size_t n, size_t limit)
@@ -77,7 +84,7 @@ static void *bt_ar_slow(bt_otlp_enc *e, size_t n)
 	return b->data;
 }
 
-static inline void *bt_ar(bt_otlp_enc *e, size_t n)
+void *bt_otlp_ar(bt_otlp_enc *e, size_t n)
 {
 	n = (n + 15) & ~(size_t)15;
 	struct bt_blk *b = e->cur;
@@ -89,12 +96,16 @@ static inline void *bt_ar(bt_otlp_enc *e, size_t n)
 	return bt_ar_slow(e, n);
 }
 
-static void bt_ar_rewind(bt_otlp_enc *e)
+void bt_otlp_ar_rewind(bt_otlp_enc *e)
 {
-	/* Blocks after cur are reset as the bump pointer reaches them. */
 	for (struct bt_blk *b = e->head; b != NULL; b = b->next)
 		b->used = 0;
 	e->cur = e->head;
+}
+
+bt_otlp_buf *bt_otlp_out(bt_otlp_enc *e)
+{
+	return &e->out;
 }
 
 baton_err bt_otlp_enc_create(bt_otlp_enc **out)
@@ -116,10 +127,66 @@ void bt_otlp_enc_destroy(bt_otlp_enc *e)
 		bt_free(b);
 	}
 	bt_otlp_buf_free(&e->out);
+	bt_free(e->sz);
 	bt_free(e);
 }
 
-/* ---- conversion ---- */
+/* ---- grouping ---- */
+
+bt_otlp_group *bt_otlp_group_spans(bt_otlp_enc *e, const baton_span_data *const *spans,
+                                   size_t n, size_t *ng)
+{
+	bt_otlp_group *g = bt_otlp_ar(e, n * sizeof(*g));
+	uint32_t *gi = bt_otlp_ar(e, n * sizeof(*gi));
+	const baton_resource **res = bt_otlp_ar(e, n * sizeof(*res));
+	if (g == NULL || gi == NULL || res == NULL)
+		return NULL;
+	size_t k = 0, cnt = 0, nres = 0;
+	for (size_t i = 0; i < n; i++) {
+		const baton_span_data *s = spans[i];
+		/* The last group hit is tried first: batches are mostly one group. */
+		if (cnt == 0 || g[k].res != s->resource || g[k].scope != s->scope) {
+			for (k = 0; k < cnt; k++) {
+				if (g[k].res == s->resource && g[k].scope == s->scope)
+					break;
+			}
+			if (k == cnt) {
+				uint32_t r;
+				for (r = 0; r < nres; r++) {
+					if (res[r] == s->resource)
+						break;
+				}
+				if (r == nres)
+					res[nres++] = s->resource;
+				g[cnt++] =
+				    (bt_otlp_group){s->resource, s->scope, 0, 0, NULL, r};
+			}
+		}
+		g[k].count++;
+		gi[i] = (uint32_t)k;
+	}
+	for (k = 0; k < cnt; k++) {
+		g[k].spans = bt_otlp_ar(e, g[k].count * sizeof(*g[k].spans));
+		if (g[k].spans == NULL)
+			return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		bt_otlp_group *gr = &g[gi[i]];
+		gr->spans[gr->fill++] = spans[i];
+	}
+	/* Stable insertion sort by resource: a resource's groups become adjacent. */
+	for (size_t i = 1; i < cnt; i++) {
+		bt_otlp_group t = g[i];
+		size_t j = i;
+		while (j > 0 && g[j - 1].r > t.r) {
+			g[j] = g[j - 1];
+			j--;
+		}
+		g[j] = t;
+	}
+	*ng = cnt;
+	return g;
+}
 
 size_t bt_otlp_th_hex(uint64_t th, char *out)
 {
@@ -135,139 +202,344 @@ size_t bt_otlp_th_hex(uint64_t th, char *out)
 	return n;
 }
 
-static char *bt_str(const char *s)
-{
-	return (char *)(s != NULL ? s : "");
-}
+/* ---- pass 1: sizes ---- */
 
-static bool bt_conv_value(bt_otlp_enc *e, Btotlp__AnyValue *av, const baton_value *v);
-
-static bool bt_conv_array(bt_otlp_enc *e, Btotlp__AnyValue *av, const baton_value *v)
+static inline size_t bt_vlen(uint64_t v)
 {
-	size_t n = v->len;
-	if (n > SIZE_MAX / 64)
-		return false;
-	Btotlp__ArrayValue *arr =
-	    bt_ar(e, sizeof(*arr) +
-	                 n * (sizeof(Btotlp__AnyValue *) + sizeof(Btotlp__AnyValue)));
-	if (arr == NULL)
-		return false;
-	*arr = (Btotlp__ArrayValue)BTOTLP__ARRAY_VALUE__INIT;
-	Btotlp__AnyValue **ptrs = (Btotlp__AnyValue **)(arr + 1);
-	Btotlp__AnyValue *vals = (Btotlp__AnyValue *)(ptrs + n);
-	for (size_t i = 0; i < n; i++) {
-		baton_value ev = {BATON_VALUE_NONE, {0}, 0};
-		switch (v->type) {
-		case BATON_VALUE_STRING_ARRAY:
-			ev.type = BATON_VALUE_STRING;
-			ev.u.s = v->u.sa[i];
-			break;
-		case BATON_VALUE_INT_ARRAY:
-			ev.type = BATON_VALUE_INT;
-			ev.u.i = v->u.ia[i];
-			break;
-		case BATON_VALUE_DOUBLE_ARRAY:
-			ev.type = BATON_VALUE_DOUBLE;
-			ev.u.d = v->u.da[i];
-			break;
-		default:
-			ev.type = BATON_VALUE_BOOL;
-			ev.u.b = v->u.ba[i];
-			break;
-		}
-		bt_conv_value(e, &vals[i], &ev);
-		ptrs[i] = &vals[i];
+	size_t n = 1;
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
 	}
-	arr->n_values = n;
-	arr->values = ptrs;
-	av->value_case = BTOTLP__ANY_VALUE__VALUE_ARRAY_VALUE;
-	av->array_value = arr;
-	return true;
+	return n;
 }
 
-static bool bt_conv_value(bt_otlp_enc *e, Btotlp__AnyValue *av, const baton_value *v)
+/* A length-delimited field with a one-byte tag and n bytes of content. */
+static inline size_t bt_fld(size_t n)
 {
-	*av = (Btotlp__AnyValue)BTOTLP__ANY_VALUE__INIT;
+	return 1 + bt_vlen(n) + n;
+}
+
+/* Takes the next size slot; SIZE_MAX (and e->oom) when out of memory. */
+static size_t bt_slot(bt_otlp_enc *e)
+{
+	if (e->nsz == e->capsz) {
+		size_t cap = e->capsz ? e->capsz * 2 : 4096;
+		uint32_t *p = bt_realloc(e->sz, cap * sizeof(*p));
+		if (p == NULL) {
+			e->oom =
+			    true; /* the pass goes on harmlessly and is then abandoned */
+			return SIZE_MAX;
+		}
+		e->sz = p;
+		e->capsz = cap;
+	}
+	e->sz[e->nsz] = 0;
+	return e->nsz++;
+}
+
+static inline void bt_slot_set(bt_otlp_enc *e, size_t slot, size_t n)
+{
+	if (slot == SIZE_MAX)
+		return;
+	if (n > UINT32_MAX)
+		e->oom = true; /* a nested message over 4 GiB: beyond any limit anyway */
+	e->sz[slot] = (uint32_t)n;
+}
+
+static size_t bt_sz_value(bt_otlp_enc *e, const baton_value *v);
+
+/* An element of an array, as an AnyValue. */
+static baton_value bt_elem(const baton_value *v, size_t i)
+{
+	baton_value ev = {BATON_VALUE_NONE, {0}, 0};
+	switch (v->type) {
+	case BATON_VALUE_STRING_ARRAY:
+		ev.type = BATON_VALUE_STRING;
+		ev.u.s = v->u.sa[i] != NULL ? v->u.sa[i] : "";
+		ev.len = strlen(ev.u.s);
+		break;
+	case BATON_VALUE_INT_ARRAY:
+		ev.type = BATON_VALUE_INT;
+		ev.u.i = v->u.ia[i];
+		break;
+	case BATON_VALUE_DOUBLE_ARRAY:
+		ev.type = BATON_VALUE_DOUBLE;
+		ev.u.d = v->u.da[i];
+		break;
+	default:
+		ev.type = BATON_VALUE_BOOL;
+		ev.u.b = v->u.ba[i];
+		break;
+	}
+	return ev;
+}
+
+static inline size_t bt_strlen(const baton_value *v)
+{
+	return v->u.s == NULL ? 0 : v->len == (size_t)-1 ? strlen(v->u.s) : v->len;
+}
+
+/* AnyValue content; its slot first, then an ArrayValue's and its elements'. */
+static size_t bt_sz_value(bt_otlp_enc *e, const baton_value *v)
+{
+	size_t slot = bt_slot(e), n = 0;
 	switch (v->type) {
 	case BATON_VALUE_STRING:
-		av->value_case = BTOTLP__ANY_VALUE__VALUE_STRING_VALUE;
-		av->string_value = bt_str(v->u.s);
-		return true;
+		n = bt_fld(bt_strlen(v));
+		break;
 	case BATON_VALUE_BOOL:
-		av->value_case = BTOTLP__ANY_VALUE__VALUE_BOOL_VALUE;
-		av->bool_value = v->u.b;
-		return true;
+		n = 2;
+		break;
 	case BATON_VALUE_INT:
-		av->value_case = BTOTLP__ANY_VALUE__VALUE_INT_VALUE;
-		av->int_value = v->u.i;
-		return true;
+		n = 1 + bt_vlen((uint64_t)v->u.i);
+		break;
 	case BATON_VALUE_DOUBLE:
-		av->value_case = BTOTLP__ANY_VALUE__VALUE_DOUBLE_VALUE;
-		av->double_value = v->u.d;
-		return true;
+		n = 9;
+		break;
+	case BATON_VALUE_STRING_ARRAY:
+	case BATON_VALUE_INT_ARRAY:
+	case BATON_VALUE_DOUBLE_ARRAY:
+	case BATON_VALUE_BOOL_ARRAY: {
+		size_t aslot = bt_slot(e), an = 0;
+		for (size_t i = 0; i < v->len; i++) {
+			baton_value ev = bt_elem(v, i);
+			an += bt_fld(bt_sz_value(e, &ev));
+		}
+		bt_slot_set(e, aslot, an);
+		n = bt_fld(an);
+		break;
+	}
+	default:
+		break;
+	}
+	bt_slot_set(e, slot, n);
+	return n;
+}
+
+/* All the KeyValue fields of a list (each with its one-byte tag). */
+static size_t bt_sz_attrs(bt_otlp_enc *e, const baton_attr *list)
+{
+	size_t total = 0;
+	for (const baton_attr *a = list; a != NULL; a = a->next) {
+		size_t slot = bt_slot(e);
+		size_t kl = a->key != NULL ? strlen(a->key) : 0;
+		size_t n = (kl ? bt_fld(kl) : 0) + bt_fld(bt_sz_value(e, &a->value));
+		bt_slot_set(e, slot, n);
+		total += bt_fld(n);
+	}
+	return total;
+}
+
+static size_t bt_ts_len(const baton_span_context *c)
+{
+	size_t tl = c->tracestate != NULL ? strlen(c->tracestate) : 0;
+	if (!(c->state & BATON_CTX_HAS_TH) || c->threshold >= BATON_TH_MAX)
+		return tl;
+	char hex[16];
+	return 6 + bt_otlp_th_hex(c->threshold, hex) + (tl ? 1 + tl : 0);
+}
+
+static size_t bt_sz_span(bt_otlp_enc *e, const baton_span_data *s)
+{
+	size_t slot = bt_slot(e);
+	size_t n = 18 + 10; /* trace_id, span_id */
+	size_t x = bt_ts_len(&s->context);
+	if (x)
+		n += bt_fld(x);
+	if (s->parent.state & BATON_CTX_VALID)
+		n += 10;
+	x = s->name != NULL ? strlen(s->name) : 0;
+	if (x)
+		n += bt_fld(x);
+	if (s->kind)
+		n += 1 + bt_vlen((uint64_t)s->kind);
+	if (s->start_unix_ns)
+		n += 9;
+	if (s->end_unix_ns)
+		n += 9;
+	n += bt_sz_attrs(e, s->attrs);
+	if (s->dropped_attrs)
+		n += 1 + bt_vlen(s->dropped_attrs);
+	for (const baton_event *ev = s->events; ev != NULL; ev = ev->next) {
+		size_t es = bt_slot(e);
+		size_t m = ev->time_unix_ns ? 9 : 0;
+		x = ev->name != NULL ? strlen(ev->name) : 0;
+		if (x)
+			m += bt_fld(x);
+		m += bt_sz_attrs(e, ev->attrs);
+		if (ev->dropped_attrs)
+			m += 1 + bt_vlen(ev->dropped_attrs);
+		bt_slot_set(e, es, m);
+		n += bt_fld(m);
+	}
+	if (s->dropped_events)
+		n += 1 + bt_vlen(s->dropped_events);
+	for (const baton_link *l = s->links; l != NULL; l = l->next) {
+		size_t ls = bt_slot(e);
+		size_t m = 18 + 10;
+		x = bt_ts_len(&l->context);
+		if (x)
+			m += bt_fld(x);
+		m += bt_sz_attrs(e, l->attrs);
+		if (l->dropped_attrs)
+			m += 1 + bt_vlen(l->dropped_attrs);
+		m += 5; /* flags: never zero (0x100 is always set) */
+		bt_slot_set(e, ls, m);
+		n += bt_fld(m);
+	}
+	if (s->dropped_links)
+		n += 1 + bt_vlen(s->dropped_links);
+	if (s->status != BATON_STATUS_UNSET || s->status_message != NULL) {
+		size_t ss = bt_slot(e);
+		size_t m = 0;
+		x = s->status_message != NULL ? strlen(s->status_message) : 0;
+		if (x)
+			m += bt_fld(x);
+		if (s->status)
+			m += 1 + bt_vlen((uint64_t)s->status);
+		bt_slot_set(e, ss, m);
+		n += bt_fld(m);
+	}
+	n += 2 + 4; /* flags (field 16: a two-byte tag) */
+	bt_slot_set(e, slot, n);
+	return n;
+}
+
+static size_t bt_sz_scope(bt_otlp_enc *e, const baton_scope *sc)
+{
+	size_t slot = bt_slot(e), n = 0;
+	size_t x = sc->name != NULL ? strlen(sc->name) : 0;
+	if (x)
+		n += bt_fld(x);
+	x = sc->version != NULL ? strlen(sc->version) : 0;
+	if (x)
+		n += bt_fld(x);
+	bt_slot_set(e, slot, n);
+	return n;
+}
+
+/* ---- pass 2: bytes ---- */
+
+static inline uint32_t bt_next(bt_otlp_enc *e)
+{
+	return e->sz[e->rd++];
+}
+
+static inline uint8_t *bt_w_varint(uint8_t *p, uint64_t v)
+{
+	while (v >= 0x80) {
+		*p++ = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (uint8_t)v;
+	return p;
+}
+
+static inline uint8_t *bt_w_bytes(uint8_t *p, uint8_t tag, const void *d, size_t n)
+{
+	*p++ = tag;
+	p = bt_w_varint(p, n);
+	if (n > 0)
+		memcpy(p, d, n);
+	return p + n;
+}
+
+static inline uint8_t *bt_w_str(uint8_t *p, uint8_t tag, const char *s)
+{
+	size_t n = s != NULL ? strlen(s) : 0;
+	return n ? bt_w_bytes(p, tag, s, n) : p;
+}
+
+static inline uint8_t *bt_w_fixed64(uint8_t *p, uint8_t tag, uint64_t v)
+{
+	*p++ = tag;
+	for (int i = 0; i < 8; i++)
+		*p++ = (uint8_t)(v >> (8 * i));
+	return p;
+}
+
+static inline uint8_t *bt_w_fixed32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		*p++ = (uint8_t)(v >> (8 * i));
+	return p;
+}
+
+/* Tag and length of a nested message whose size is the next slot. */
+static inline uint8_t *bt_w_head(bt_otlp_enc *e, uint8_t *p, uint8_t tag)
+{
+	*p++ = tag;
+	return bt_w_varint(p, bt_next(e));
+}
+
+static uint8_t *bt_w_value(bt_otlp_enc *e, uint8_t *p, const baton_value *v)
+{
+	double d;
+	uint64_t bits;
+	switch (v->type) {
+	case BATON_VALUE_STRING:
+		return bt_w_bytes(p, 0x0a, v->u.s, bt_strlen(v));
+	case BATON_VALUE_BOOL:
+		*p++ = 0x10;
+		*p++ = v->u.b ? 1 : 0;
+		return p;
+	case BATON_VALUE_INT:
+		*p++ = 0x18;
+		return bt_w_varint(p, (uint64_t)v->u.i);
+	case BATON_VALUE_DOUBLE:
+		d = v->u.d;
+		memcpy(&bits, &d, sizeof(bits));
+		return bt_w_fixed64(p, 0x21, bits);
 	case BATON_VALUE_STRING_ARRAY:
 	case BATON_VALUE_INT_ARRAY:
 	case BATON_VALUE_DOUBLE_ARRAY:
 	case BATON_VALUE_BOOL_ARRAY:
-		return bt_conv_array(e, av, v);
+		p = bt_w_head(e, p, 0x2a); /* array_value (5) */
+		for (size_t i = 0; i < v->len; i++) {
+			baton_value ev = bt_elem(v, i);
+			p = bt_w_head(e, p, 0x0a); /* ArrayValue.values (1) */
+			p = bt_w_value(e, p, &ev);
+		}
+		return p;
 	default:
-		return true; /* an empty AnyValue */
+		return p;
 	}
 }
 
-/* Converts an attribute list; NULL with *count 0 for an empty one. */
-static Btotlp__KeyValue **bt_conv_attrs(bt_otlp_enc *e, const baton_attr *list,
-                                        size_t *count, bool *ok)
+static uint8_t *bt_w_attrs(bt_otlp_enc *e, uint8_t *p, uint8_t tag,
+                           const baton_attr *list)
 {
-	size_t n = 0;
-	for (const baton_attr *a = list; a != NULL; a = a->next)
-		n++;
-	*count = 0;
+	for (const baton_attr *a = list; a != NULL; a = a->next) {
+		p = bt_w_head(e, p, tag);
+		p = bt_w_str(p, 0x0a, a->key);
+		p = bt_w_head(e, p, 0x12);
+		p = bt_w_value(e, p, &a->value);
+	}
+	return p;
+}
+
+static uint8_t *bt_w_tracestate(uint8_t *p, uint8_t tag, const baton_span_context *c)
+{
+	size_t n = bt_ts_len(c);
 	if (n == 0)
-		return NULL;
-	Btotlp__KeyValue **ptrs =
-	    bt_ar(e, n * (sizeof(Btotlp__KeyValue *) + sizeof(Btotlp__KeyValue) +
-	                  sizeof(Btotlp__AnyValue)));
-	if (ptrs == NULL) {
-		*ok = false;
-		return NULL;
-	}
-	Btotlp__KeyValue *kvs = (Btotlp__KeyValue *)(ptrs + n);
-	Btotlp__AnyValue *avs = (Btotlp__AnyValue *)(kvs + n);
-	size_t i = 0;
-	for (const baton_attr *a = list; a != NULL; a = a->next, i++) {
-		kvs[i] = (Btotlp__KeyValue)BTOTLP__KEY_VALUE__INIT;
-		kvs[i].key = bt_str(a->key);
-		kvs[i].value = &avs[i];
-		if (!bt_conv_value(e, &avs[i], &a->value))
-			*ok = false;
-		ptrs[i] = &kvs[i];
-	}
-	*count = n;
-	return ptrs;
-}
-
-/* tracestate with "ot=th:<hex>" first when the context carries a threshold. */
-static char *bt_conv_tracestate(bt_otlp_enc *e, const baton_span_context *c, bool *ok)
-{
+		return p;
+	*p++ = tag;
+	p = bt_w_varint(p, n);
 	const char *ts = c->tracestate;
 	size_t tl = ts != NULL ? strlen(ts) : 0;
-	if (!(c->state & BATON_CTX_HAS_TH) || c->threshold >= BATON_TH_MAX)
-		return tl > 0 ? (char *)ts : (char *)protobuf_c_empty_string;
-	char *out = bt_ar(e, 6 + 15 + 1 + tl + 1);
-	if (out == NULL) {
-		*ok = false;
-		return (char *)protobuf_c_empty_string;
+	if ((c->state & BATON_CTX_HAS_TH) && c->threshold < BATON_TH_MAX) {
+		char hex[16];
+		size_t hl = bt_otlp_th_hex(c->threshold, hex);
+		memcpy(p, "ot=th:", 6);
+		memcpy(p + 6, hex, hl);
+		p += 6 + hl;
+		if (tl)
+			*p++ = ',';
 	}
-	memcpy(out, "ot=th:", 6);
-	size_t n = 6 + bt_otlp_th_hex(c->threshold, out + 6);
-	if (tl > 0) {
-		out[n++] = ',';
-		memcpy(out + n, ts, tl);
-		n += tl;
-	}
-	out[n] = '\0';
-	return out;
+	if (tl > 0)
+		memcpy(p, ts, tl);
+	return p + tl;
 }
 
 static uint32_t bt_flags(const baton_span_context *c, bool remote)
@@ -276,223 +548,152 @@ static uint32_t bt_flags(const baton_span_context *c, bool remote)
 	return (uint32_t)c->trace_flags | 0x100u | (remote ? 0x200u : 0u);
 }
 
-static bool bt_conv_span(bt_otlp_enc *e, Btotlp__Span *ps, const baton_span_data *s)
+static uint8_t *bt_w_span(bt_otlp_enc *e, uint8_t *p, const baton_span_data *s)
 {
-	bool ok = true;
-	*ps = (Btotlp__Span)BTOTLP__SPAN__INIT;
-	ps->trace_id.len = BATON_TRACE_ID_SIZE;
-	ps->trace_id.data = (uint8_t *)s->context.trace_id;
-	ps->span_id.len = BATON_SPAN_ID_SIZE;
-	ps->span_id.data = (uint8_t *)s->context.span_id;
-	ps->trace_state = bt_conv_tracestate(e, &s->context, &ok);
+	p = bt_w_bytes(p, 0x0a, s->context.trace_id, BATON_TRACE_ID_SIZE);
+	p = bt_w_bytes(p, 0x12, s->context.span_id, BATON_SPAN_ID_SIZE);
+	p = bt_w_tracestate(p, 0x1a, &s->context);
 	bool has_parent = (s->parent.state & BATON_CTX_VALID) != 0;
-	if (has_parent) {
-		ps->parent_span_id.len = BATON_SPAN_ID_SIZE;
-		ps->parent_span_id.data = (uint8_t *)s->parent.span_id;
+	if (has_parent)
+		p = bt_w_bytes(p, 0x22, s->parent.span_id, BATON_SPAN_ID_SIZE);
+	p = bt_w_str(p, 0x2a, s->name);
+	if (s->kind) {
+		*p++ = 0x30;
+		p = bt_w_varint(p, (uint64_t)s->kind);
 	}
-	ps->flags =
-	    bt_flags(&s->context, has_parent && (s->parent.state & BATON_CTX_REMOTE));
-	ps->name = bt_str(s->name);
-	ps->kind = (Btotlp__Span__SpanKind)s->kind;
-	ps->start_time_unix_nano = s->start_unix_ns;
-	ps->end_time_unix_nano = s->end_unix_ns;
-	ps->attributes = bt_conv_attrs(e, s->attrs, &ps->n_attributes, &ok);
-	ps->dropped_attributes_count = s->dropped_attrs;
-	ps->dropped_events_count = s->dropped_events;
-	ps->dropped_links_count = s->dropped_links;
-
-	size_t ne = 0, nl = 0;
-	for (const baton_event *ev = s->events; ev != NULL; ev = ev->next)
-		ne++;
-	for (const baton_link *l = s->links; l != NULL; l = l->next)
-		nl++;
-	if (ne > 0) {
-		Btotlp__Span__Event **ep = bt_ar(e, ne * (sizeof(Btotlp__Span__Event *) +
-		                                          sizeof(Btotlp__Span__Event)));
-		if (ep == NULL)
-			return false;
-		Btotlp__Span__Event *evs = (Btotlp__Span__Event *)(ep + ne);
-		size_t i = 0;
-		for (const baton_event *ev = s->events; ev != NULL; ev = ev->next, i++) {
-			evs[i] = (Btotlp__Span__Event)BTOTLP__SPAN__EVENT__INIT;
-			evs[i].time_unix_nano = ev->time_unix_ns;
-			evs[i].name = bt_str(ev->name);
-			evs[i].attributes =
-			    bt_conv_attrs(e, ev->attrs, &evs[i].n_attributes, &ok);
-			evs[i].dropped_attributes_count = ev->dropped_attrs;
-			ep[i] = &evs[i];
-		}
-		ps->n_events = ne;
-		ps->events = ep;
+	if (s->start_unix_ns)
+		p = bt_w_fixed64(p, 0x39, s->start_unix_ns);
+	if (s->end_unix_ns)
+		p = bt_w_fixed64(p, 0x41, s->end_unix_ns);
+	p = bt_w_attrs(e, p, 0x4a, s->attrs);
+	if (s->dropped_attrs) {
+		*p++ = 0x50;
+		p = bt_w_varint(p, s->dropped_attrs);
 	}
-	if (nl > 0) {
-		Btotlp__Span__Link **lp = bt_ar(
-		    e, nl * (sizeof(Btotlp__Span__Link *) + sizeof(Btotlp__Span__Link)));
-		if (lp == NULL)
-			return false;
-		Btotlp__Span__Link *ls = (Btotlp__Span__Link *)(lp + nl);
-		size_t i = 0;
-		for (const baton_link *l = s->links; l != NULL; l = l->next, i++) {
-			ls[i] = (Btotlp__Span__Link)BTOTLP__SPAN__LINK__INIT;
-			ls[i].trace_id.len = BATON_TRACE_ID_SIZE;
-			ls[i].trace_id.data = (uint8_t *)l->context.trace_id;
-			ls[i].span_id.len = BATON_SPAN_ID_SIZE;
-			ls[i].span_id.data = (uint8_t *)l->context.span_id;
-			ls[i].trace_state = bt_conv_tracestate(e, &l->context, &ok);
-			ls[i].attributes =
-			    bt_conv_attrs(e, l->attrs, &ls[i].n_attributes, &ok);
-			ls[i].dropped_attributes_count = l->dropped_attrs;
-			ls[i].flags = bt_flags(
-			    &l->context, (l->context.state & BATON_CTX_REMOTE) != 0);
-			lp[i] = &ls[i];
+	for (const baton_event *ev = s->events; ev != NULL; ev = ev->next) {
+		p = bt_w_head(e, p, 0x5a);
+		if (ev->time_unix_ns)
+			p = bt_w_fixed64(p, 0x09, ev->time_unix_ns);
+		p = bt_w_str(p, 0x12, ev->name);
+		p = bt_w_attrs(e, p, 0x1a, ev->attrs);
+		if (ev->dropped_attrs) {
+			*p++ = 0x20;
+			p = bt_w_varint(p, ev->dropped_attrs);
 		}
-		ps->n_links = nl;
-		ps->links = lp;
+	}
+	if (s->dropped_events) {
+		*p++ = 0x60;
+		p = bt_w_varint(p, s->dropped_events);
+	}
+	for (const baton_link *l = s->links; l != NULL; l = l->next) {
+		p = bt_w_head(e, p, 0x6a);
+		p = bt_w_bytes(p, 0x0a, l->context.trace_id, BATON_TRACE_ID_SIZE);
+		p = bt_w_bytes(p, 0x12, l->context.span_id, BATON_SPAN_ID_SIZE);
+		p = bt_w_tracestate(p, 0x1a, &l->context);
+		p = bt_w_attrs(e, p, 0x22, l->attrs);
+		if (l->dropped_attrs) {
+			*p++ = 0x28;
+			p = bt_w_varint(p, l->dropped_attrs);
+		}
+		*p++ = 0x35;
+		p = bt_w_fixed32(
+		    p, bt_flags(&l->context, (l->context.state & BATON_CTX_REMOTE) != 0));
+	}
+	if (s->dropped_links) {
+		*p++ = 0x70;
+		p = bt_w_varint(p, s->dropped_links);
 	}
 	if (s->status != BATON_STATUS_UNSET || s->status_message != NULL) {
-		Btotlp__Status *st = bt_ar(e, sizeof(*st));
-		if (st == NULL)
-			return false;
-		*st = (Btotlp__Status)BTOTLP__STATUS__INIT;
-		st->code = (Btotlp__Status__StatusCode)s->status;
-		if (s->status_message != NULL)
-			st->message = (char *)s->status_message;
-		ps->status = st;
+		p = bt_w_head(e, p, 0x7a);
+		p = bt_w_str(p, 0x12, s->status_message);
+		if (s->status) {
+			*p++ = 0x18;
+			p = bt_w_varint(p, (uint64_t)s->status);
+		}
 	}
-	return ok;
+	*p++ = 0x85; /* flags (16, fixed32) */
+	*p++ = 0x01;
+	return bt_w_fixed32(
+	    p, bt_flags(&s->context, has_parent && (s->parent.state & BATON_CTX_REMOTE)));
 }
 
-/* ---- batch ---- */
-
-struct bt_group {
-	const baton_resource *res;
-	const baton_scope *scope;
-	size_t count, fill;
-	Btotlp__Span **spans;
-};
-
-static Btotlp__Resource *bt_conv_resource(bt_otlp_enc *e, const baton_resource *r,
-                                          bool *ok)
-{
-	if (r == NULL)
-		return NULL;
-	Btotlp__Resource *pr = bt_ar(e, sizeof(*pr));
-	if (pr == NULL) {
-		*ok = false;
-		return NULL;
-	}
-	*pr = (Btotlp__Resource)BTOTLP__RESOURCE__INIT;
-	pr->attributes = bt_conv_attrs(e, r->attrs, &pr->n_attributes, ok);
-	return pr;
-}
-
-static Btotlp__InstrumentationScope *bt_conv_scope(bt_otlp_enc *e, const baton_scope *sc,
-                                                   bool *ok)
-{
-	if (sc == NULL)
-		return NULL;
-	Btotlp__InstrumentationScope *p = bt_ar(e, sizeof(*p));
-	if (p == NULL) {
-		*ok = false;
-		return NULL;
-	}
-	*p = (Btotlp__InstrumentationScope)BTOTLP__INSTRUMENTATION_SCOPE__INIT;
-	p->name = bt_str(sc->name);
-	if (sc->version != NULL)
-		p->version = (char *)sc->version;
-	return p;
-}
+/* ---- the request ---- */
 
 baton_err bt_otlp_encode(bt_otlp_enc *e, const baton_span_data *const *spans, size_t n,
                          size_t limit, const uint8_t **body, size_t *len)
 {
-	bool ok = true;
-	bt_ar_rewind(e);
+	size_t ng = 0;
+	bt_otlp_ar_rewind(e);
+	e->nsz = 0;
+	e->rd = 0;
+	e->oom = false;
 	if (n == 0) {
 		*body = (const uint8_t *)"";
 		*len = 0;
 		return BATON_OK;
 	}
-	Btotlp__Span *ps = bt_ar(e, n * sizeof(*ps));
-	struct bt_group *g = bt_ar(e, n * sizeof(*g));
-	uint32_t *gi = bt_ar(e, n * sizeof(*gi));
-	if (ps == NULL || g == NULL || gi == NULL)
+	bt_otlp_group *g = bt_otlp_group_spans(e, spans, n, &ng);
+	if (g == NULL)
 		return BATON_ENOMEM;
 
-	/* Group by (resource, scope); the last group hit is tried first. */
-	size_t ng = 0, last = 0;
-	for (size_t i = 0; i < n; i++) {
-		const baton_span_data *s = spans[i];
-		size_t k = last;
-		if (ng == 0 || g[k].res != s->resource || g[k].scope != s->scope) {
-			for (k = 0; k < ng; k++) {
-				if (g[k].res == s->resource && g[k].scope == s->scope)
-					break;
-			}
-			if (k == ng) {
-				g[ng] =
-				    (struct bt_group){s->resource, s->scope, 0, 0, NULL};
-				ng++;
-			}
-			last = k;
+	/* Pass 1. Per resource: ResourceSpans, Resource and its attributes; per
+	 * group: ScopeSpans, scope, spans. */
+	size_t total = 0;
+	for (size_t k = 0; k < ng;) {
+		size_t rslot = bt_slot(e), rn = 0;
+		if (g[k].res != NULL) {
+			size_t slot = bt_slot(e);
+			size_t m = bt_sz_attrs(e, g[k].res->attrs);
+			bt_slot_set(e, slot, m);
+			rn += bt_fld(m);
 		}
-		g[k].count++;
-		gi[i] = (uint32_t)k;
-	}
-	for (size_t k = 0; k < ng; k++) {
-		g[k].spans = bt_ar(e, g[k].count * sizeof(Btotlp__Span *));
-		if (g[k].spans == NULL)
+		uint32_t r = g[k].r;
+		for (; k < ng && g[k].r == r; k++) {
+			size_t sslot = bt_slot(e), sn = 0;
+			if (g[k].scope != NULL)
+				sn += bt_fld(bt_sz_scope(e, g[k].scope));
+			for (size_t i = 0; i < g[k].count; i++)
+				sn += bt_fld(bt_sz_span(e, g[k].spans[i]));
+			bt_slot_set(e, sslot, sn);
+			rn += bt_fld(sn);
+		}
+		bt_slot_set(e, rslot, rn);
+		total += bt_fld(rn);
+		if (e->oom)
 			return BATON_ENOMEM;
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (!bt_conv_span(e, &ps[i], spans[i]))
-			return BATON_ENOMEM;
-		struct bt_group *gr = &g[gi[i]];
-		gr->spans[gr->fill++] = &ps[i];
-	}
-
-	/* One ResourceSpans per resource, one ScopeSpans per group. */
-	Btotlp__ResourceSpans **rsp = bt_ar(e, ng * sizeof(*rsp));
-	Btotlp__ResourceSpans *rs = bt_ar(e, ng * sizeof(*rs));
-	Btotlp__ScopeSpans *ss = bt_ar(e, ng * sizeof(*ss));
-	const baton_resource **rres = bt_ar(e, ng * sizeof(*rres));
-	if (rsp == NULL || rs == NULL || ss == NULL || rres == NULL)
+	if (e->oom)
 		return BATON_ENOMEM;
-	size_t nr = 0;
-	for (size_t k = 0; k < ng; k++) {
-		size_t r;
-		for (r = 0; r < nr; r++) {
-			if (rres[r] == g[k].res)
-				break;
-		}
-		if (r == nr) {
-			rs[nr] = (Btotlp__ResourceSpans)BTOTLP__RESOURCE_SPANS__INIT;
-			rs[nr].resource = bt_conv_resource(e, g[k].res, &ok);
-			rs[nr].scope_spans = bt_ar(e, ng * sizeof(Btotlp__ScopeSpans *));
-			if (rs[nr].scope_spans == NULL)
-				return BATON_ENOMEM;
-			rres[nr] = g[k].res;
-			rsp[nr] = &rs[nr];
-			nr++;
-		}
-		ss[k] = (Btotlp__ScopeSpans)BTOTLP__SCOPE_SPANS__INIT;
-		ss[k].scope = bt_conv_scope(e, g[k].scope, &ok);
-		ss[k].n_spans = g[k].count;
-		ss[k].spans = g[k].spans;
-		rs[r].scope_spans[rs[r].n_scope_spans++] = &ss[k];
-	}
-	if (!ok)
-		return BATON_ENOMEM;
-	Btotlp__ExportTraceServiceRequest req =
-	    BTOTLP__EXPORT_TRACE_SERVICE_REQUEST__INIT;
-	req.n_resource_spans = nr;
-	req.resource_spans = rsp;
-	size_t size = btotlp__export_trace_service_request__get_packed_size(&req);
-	if (size > limit)
+	if (total > limit)
 		return BATON_ETOOBIG;
-	if (!bt_otlp_buf_reserve(&e->out, size, limit))
+	if (!bt_otlp_buf_reserve(&e->out, total, limit))
 		return BATON_ENOMEM;
-	e->out.len = btotlp__export_trace_service_request__pack(&req, e->out.p);
+
+	/* Pass 2, in the same order. */
+	uint8_t *p = e->out.p;
+	for (size_t k = 0; k < ng;) {
+		p = bt_w_head(e, p, 0x0a); /* resource_spans (1) */
+		if (g[k].res != NULL) {
+			p = bt_w_head(e, p, 0x0a); /* resource (1) */
+			p = bt_w_attrs(e, p, 0x0a, g[k].res->attrs);
+		}
+		uint32_t r = g[k].r;
+		for (; k < ng && g[k].r == r; k++) {
+			p = bt_w_head(e, p, 0x12); /* scope_spans (2) */
+			if (g[k].scope != NULL) {
+				p = bt_w_head(e, p, 0x0a); /* scope (1) */
+				p = bt_w_str(p, 0x0a, g[k].scope->name);
+				p = bt_w_str(p, 0x12, g[k].scope->version);
+			}
+			for (size_t i = 0; i < g[k].count; i++) {
+				p = bt_w_head(e, p, 0x12); /* spans (2) */
+				p = bt_w_span(e, p, g[k].spans[i]);
+			}
+		}
+	}
+	e->out.len = (size_t)(p - e->out.p);
+	if (e->out.len != total || e->rd != e->nsz)
+		return BATON_EFORMAT; /* the two passes disagree: a bug, never sent */
 	*body = e->out.p;
 	*len = e->out.len;
 	return BATON_OK;

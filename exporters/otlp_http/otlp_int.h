@@ -21,21 +21,56 @@ void bt_otlp_buf_free(bt_otlp_buf *b);
 
 /*
  * The encoder: turns a batch of spans into an ExportTraceServiceRequest.
- * The protobuf-c structures of a batch are carved from an arena that is
- * rewound, not freed, between batches, so a warm encoder allocates nothing.
- * One thread at a time per encoder.
+ * Whatever a batch needs besides the output (grouping arrays, the sizes of
+ * nested messages, the protobuf-c structures of the reference encoder) is
+ * carved from an arena that is rewound, not freed, between batches, so a
+ * warm encoder allocates nothing. One thread at a time per encoder.
  */
 typedef struct bt_otlp_enc bt_otlp_enc;
 
 baton_err bt_otlp_enc_create(bt_otlp_enc **out);
 void bt_otlp_enc_destroy(bt_otlp_enc *e);
 /*
- * Encodes spans[0..n) into the encoder's output buffer; *body and *len
- * stay valid until the next call. Returns BATON_OK, BATON_ENOMEM,
- * BATON_ETOOBIG (the request would exceed limit bytes: nothing is written).
+ * Encodes spans[0..n) into the encoder's output buffer with the direct
+ * protobuf writer; *body and *len stay valid until the next call. Spans
+ * are grouped by resource, then scope, in order of first appearance.
+ * Returns BATON_OK, BATON_ENOMEM, BATON_ETOOBIG (the request would exceed
+ * limit bytes: nothing is written).
  */
 baton_err bt_otlp_encode(bt_otlp_enc *e, const baton_span_data *const *spans, size_t n,
                          size_t limit, const uint8_t **body, size_t *len);
+/*
+ * The same request built as protobuf-c structures (from the generated
+ * code) and packed by libprotobuf-c: the reference the direct writer is
+ * tested against byte for byte, and the baseline of its benchmark.
+ */
+baton_err bt_otlp_encode_pbc(bt_otlp_enc *e, const baton_span_data *const *spans,
+                             size_t n, size_t limit, const uint8_t **body, size_t *len);
+
+/* ---- shared by the two encoders ---- */
+
+/* Bump allocation from the encoder's arena (16-byte aligned); NULL when out of memory. */
+void *bt_otlp_ar(bt_otlp_enc *e, size_t n);
+/* Rewinds the arena for a new batch. */
+void bt_otlp_ar_rewind(bt_otlp_enc *e);
+/* The encoder's output buffer. */
+bt_otlp_buf *bt_otlp_out(bt_otlp_enc *e);
+
+/* Spans of one (resource, scope) pair, in batch order. */
+typedef struct bt_otlp_group {
+	const baton_resource *res;
+	const baton_scope *scope;
+	size_t count, fill;
+	const baton_span_data **spans;
+	uint32_t r; /* index of res among the batch's resources */
+} bt_otlp_group;
+/*
+ * Groups spans[0..n) (n > 0); the groups come out ordered by resource
+ * (first appearance), then scope. On success writes *ng and returns the
+ * array (in the arena); NULL when out of memory.
+ */
+bt_otlp_group *bt_otlp_group_spans(bt_otlp_enc *e, const baton_span_data *const *spans,
+                                   size_t n, size_t *ng);
 
 /*
  * Writes th (< 2^56) as OTEP 235 hex, 14 digits with trailing zeros

@@ -1,0 +1,292 @@
+/*
+ * The direct protobuf writer against libprotobuf-c packing the generated
+ * structures: the same bytes for every kind of span, and a request that
+ * decodes back to what went in. Plus the parsers of collector answers.
+ */
+#include "../../exporters/otlp_http/otlp_int.h"
+#include "otlp_trace.pb-c.h"
+
+#include <baton/baton.h>
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void assert_same_bytes(const baton_span_data *const *spans, size_t n)
+{
+	bt_otlp_enc *a, *b;
+	cr_assert_eq(bt_otlp_enc_create(&a), BATON_OK);
+	cr_assert_eq(bt_otlp_enc_create(&b), BATON_OK);
+	const uint8_t *pa, *pb;
+	size_t la, lb;
+	cr_assert_eq(bt_otlp_encode(a, spans, n, SIZE_MAX, &pa, &la), BATON_OK);
+	cr_assert_eq(bt_otlp_encode_pbc(b, spans, n, SIZE_MAX, &pb, &lb), BATON_OK);
+	cr_assert_eq(la, lb, "direct %zu bytes, protobuf-c %zu bytes", la, lb);
+	for (size_t i = 0; i < la; i++)
+		cr_assert_eq(pa[i], pb[i], "byte %zu differs", i);
+	/* And again on the warm encoders (arena rewound, buffers reused). */
+	cr_assert_eq(bt_otlp_encode(a, spans, n, SIZE_MAX, &pa, &la), BATON_OK);
+	cr_assert_eq(la, lb);
+	cr_assert_eq(memcmp(pa, pb, la), 0);
+	bt_otlp_enc_destroy(a);
+	bt_otlp_enc_destroy(b);
+}
+
+/* Collects what a processor gets, keeping the records until the test is done. */
+static const baton_span_data *got[256];
+static size_t ngot;
+
+static void keep_on_end(void *arg, const baton_span_data *span)
+{
+	(void)arg;
+	if (ngot < 256)
+		got[ngot++] = span;
+	else
+		baton_span_data_release(span);
+}
+static const baton_processor_ops keep_ops = {
+    sizeof(baton_processor_ops), "keep", keep_on_end, NULL, NULL, NULL};
+
+static void release_all(void)
+{
+	for (size_t i = 0; i < ngot; i++)
+		baton_span_data_release(got[i]);
+	ngot = 0;
+}
+
+Test(otlp_encode, direct_writer_matches_protobuf_c_on_sdk_spans)
+{
+	baton_processor p = {&keep_ops, NULL};
+	baton_kv res[] = {BATON_KV_INT("k8s.pod.count", -3), BATON_KV_BOOL("on", false)};
+	baton_options o = {.size = sizeof(o),
+	                   .service_name = "enc",
+	                   .resource_attrs = res,
+	                   .nresource_attrs = 2,
+	                   .sampler = baton_sampler_always_on(),
+	                   .processors = &p,
+	                   .nprocessors = 1,
+	                   .ignore_disabled_env = true};
+	o.limits.attribute_count = 6;
+	cr_assert_eq(baton_init(&o), BATON_OK);
+	baton_tracer *t1 = baton_tracer_get("one", "1.2.3");
+	baton_tracer *t2 = baton_tracer_get("two", NULL);
+	baton_tracer *t3 = baton_tracer_get("", NULL);
+	baton_span_context remote;
+	memset(&remote, 0, sizeof(remote));
+	memset(remote.trace_id, 0x42, 16);
+	memset(remote.span_id, 0x24, 8);
+	remote.trace_flags = BATON_FLAG_SAMPLED;
+	remote.state = BATON_CTX_VALID | BATON_CTX_REMOTE | BATON_CTX_HAS_TH;
+	remote.threshold = 0x80000000000000ull;
+	remote.tracestate = "a=1,b=2";
+	for (int i = 0; i < 60; i++) {
+		baton_tracer *t = i % 3 == 0 ? t1 : i % 3 == 1 ? t2 : t3;
+		baton_span_start_opts so = {.kind = (baton_span_kind)(i % 6),
+		                            .parent = i % 4 == 0 ? &remote : NULL,
+		                            .links = i % 5 == 0 ? &remote : NULL,
+		                            .nlinks = i % 5 == 0 ? 1 : 0};
+		baton_span s = baton_span_start_ex(t, i % 7 ? "name" : "", &so);
+		baton_span_set_int(s, "neg", -1 - i);
+		baton_span_set_int(s, "zero", 0);
+		baton_span_set_double(s, "dz", 0.0);
+		baton_span_set_str(s, "empty", "");
+		const char *sa[] = {"a", NULL, ""};
+		int64_t ia[] = {INT64_MIN, 0, INT64_MAX};
+		baton_value v = {BATON_VALUE_STRING_ARRAY, {.sa = sa}, 3};
+		baton_span_set_value(s, "sa", &v);
+		v = (baton_value){BATON_VALUE_INT_ARRAY, {.ia = ia}, (size_t)(i % 4)};
+		baton_span_set_value(s, "ia", &v);
+		baton_span_set_bool(s, "over",
+		                    true); /* past the limit: dropped, counted */
+		if (i % 2) {
+			baton_kv ek[] = {BATON_KV_STR("x", "y"),
+			                 BATON_KV_DOUBLE("d", -2.5)};
+			baton_span_add_event(s, "ev", 0, ek, 2);
+			baton_span_add_event(s, "", 5, NULL, 0);
+		}
+		if (i % 3 == 2) {
+			baton_kv lk[] = {BATON_KV_INT("n", 7)};
+			baton_span_context other = remote;
+			other.state = BATON_CTX_VALID;
+			other.tracestate = NULL;
+			baton_span_add_link(s, &other, lk, 1);
+		}
+		if (i % 4 == 1)
+			baton_span_set_status(s, BATON_STATUS_OK, NULL);
+		if (i % 4 == 2)
+			baton_span_set_status(s, BATON_STATUS_ERROR,
+			                      i % 8 == 2 ? "why" : NULL);
+		baton_span_end(s);
+	}
+	cr_assert_eq(ngot, 60);
+	assert_same_bytes(got, ngot);
+	assert_same_bytes(got, 1);
+
+	/* The request decodes back: 3 scopes under one resource, 60 spans. */
+	bt_otlp_enc *e;
+	bt_otlp_enc_create(&e);
+	const uint8_t *body;
+	size_t len;
+	cr_assert_eq(bt_otlp_encode(e, got, ngot, SIZE_MAX, &body, &len), BATON_OK);
+	Btotlp__ExportTraceServiceRequest *req =
+	    btotlp__export_trace_service_request__unpack(NULL, len, body);
+	cr_assert_not_null(req);
+	cr_assert_eq(req->n_resource_spans, 1);
+	cr_assert_eq(req->resource_spans[0]->n_scope_spans, 3);
+	size_t total = 0;
+	for (size_t k = 0; k < 3; k++)
+		total += req->resource_spans[0]->scope_spans[k]->n_spans;
+	cr_assert_eq(total, 60);
+	Btotlp__Span *s0 = req->resource_spans[0]->scope_spans[0]->spans[0];
+	/* The parent's tracestate after the span's own threshold (always_on: 0). */
+	cr_assert_str_eq(s0->trace_state, "ot=th:0,a=1,b=2");
+	cr_assert_gt(got[0]->dropped_attrs, 0);
+	cr_assert_eq(s0->dropped_attributes_count, got[0]->dropped_attrs);
+	cr_assert_eq(s0->flags, 0x301);
+	btotlp__export_trace_service_request__free_unpacked(req, NULL);
+
+	/* A limit below the request's size writes nothing. */
+	cr_assert_eq(bt_otlp_encode(e, got, ngot, 100, &body, &len), BATON_ETOOBIG);
+	cr_assert_eq(bt_otlp_encode_pbc(e, got, ngot, 100, &body, &len), BATON_ETOOBIG);
+	bt_otlp_enc_destroy(e);
+	release_all();
+	baton_fini(1000);
+}
+
+Test(otlp_encode, direct_writer_matches_protobuf_c_across_resources_and_odd_values)
+{
+	/* Two resources, interleaved, one without attributes; a span without scope. */
+	baton_attr ra = {NULL, "service.name", {BATON_VALUE_STRING, {.s = "a"}, 1}};
+	baton_resource r1 = {&ra, 1, "a"};
+	baton_resource r2 = {NULL, 0, NULL};
+	baton_scope sc = {"s", "v"};
+	static const double da[] = {0.0, -1.0};
+	static const bool ba[] = {false};
+	baton_attr a3 = {NULL, "none", {BATON_VALUE_NONE, {0}, 0}};
+	baton_attr a2 = {&a3, "ba", {BATON_VALUE_BOOL_ARRAY, {.ba = ba}, 1}};
+	baton_attr a1 = {&a2, "da", {BATON_VALUE_DOUBLE_ARRAY, {.da = da}, 2}};
+	baton_span_data s[6];
+	const baton_span_data *ps[6];
+	memset(s, 0, sizeof(s));
+	for (int i = 0; i < 6; i++) {
+		memset(s[i].context.trace_id, i + 1, 16);
+		memset(s[i].context.span_id, i + 1, 8);
+		s[i].context.state = BATON_CTX_VALID | (i == 3 ? BATON_CTX_HAS_TH : 0);
+		s[i].context.threshold = i == 3 ? 0xffffffffffffffull : 0;
+		s[i].name = i == 4 ? NULL : "n";
+		s[i].resource = i % 2 ? &r2 : &r1;
+		s[i].scope = i == 5 ? NULL : &sc;
+		s[i].attrs = i == 2 ? &a1 : NULL;
+		s[i].start_unix_ns = (uint64_t)i;
+		s[i].end_unix_ns = UINT64_MAX;
+		s[i].dropped_events = (uint32_t)i * 1000;
+		s[i].dropped_links = UINT32_MAX;
+		s[i].status_message = i == 1 ? "" : NULL;
+		ps[i] = &s[i];
+	}
+	assert_same_bytes(ps, 6);
+	bt_otlp_enc *e;
+	bt_otlp_enc_create(&e);
+	const uint8_t *body;
+	size_t len;
+	cr_assert_eq(bt_otlp_encode(e, ps, 6, SIZE_MAX, &body, &len), BATON_OK);
+	Btotlp__ExportTraceServiceRequest *req =
+	    btotlp__export_trace_service_request__unpack(NULL, len, body);
+	cr_assert_not_null(req);
+	cr_assert_eq(req->n_resource_spans, 2);
+	cr_assert_eq(req->resource_spans[0]->scope_spans[0]->n_spans, 3);
+	cr_assert_eq(req->resource_spans[1]->n_scope_spans, 2, "scope and no scope");
+	cr_assert_str_eq(req->resource_spans[1]->scope_spans[0]->spans[1]->trace_state,
+	                 "ot=th:ffffffffffffff");
+	btotlp__export_trace_service_request__free_unpacked(req, NULL);
+	bt_otlp_enc_destroy(e);
+}
+
+Test(otlp_encode, thresholds_are_written_without_trailing_zeros)
+{
+	char b[16];
+	cr_assert_eq(bt_otlp_th_hex(0, b), 1);
+	cr_assert_str_eq(b, "0");
+	bt_otlp_th_hex(0xfd70a400000000ull, b);
+	cr_assert_str_eq(b, "fd70a4");
+	bt_otlp_th_hex(0x80000000000000ull, b);
+	cr_assert_str_eq(b, "8");
+	bt_otlp_th_hex(0x00000000000001ull, b);
+	cr_assert_str_eq(b, "00000000000001");
+	bt_otlp_th_hex(BATON_TH_MAX - 1, b);
+	cr_assert_str_eq(b, "ffffffffffffff");
+}
+
+Test(otlp_encode, collector_responses_are_parsed)
+{
+	int64_t rej = -1;
+	char msg[32];
+	cr_assert_eq(bt_otlp_parse_response(NULL, 0, &rej, msg, sizeof(msg)), BATON_OK);
+	cr_assert_eq(rej, 0);
+	cr_assert_str_eq(msg, "");
+	/* partial_success (1) { rejected_spans (1) 5, error_message (2) "too old" } */
+	static const uint8_t ps[] = {0x0a, 0x0b, 0x08, 0x05, 0x12, 0x07, 't',
+	                             'o',  'o',  ' ',  'o',  'l',  'd'};
+	cr_assert_eq(bt_otlp_parse_response(ps, sizeof(ps), &rej, msg, sizeof(msg)),
+	             BATON_OK);
+	cr_assert_eq(rej, 5);
+	cr_assert_str_eq(msg, "too old");
+	/* A long message is cut to the buffer. */
+	cr_assert_eq(bt_otlp_parse_response(ps, sizeof(ps), &rej, msg, 4), BATON_OK);
+	cr_assert_str_eq(msg, "too");
+	static const uint8_t bad[] = {0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f};
+	rej = 77;
+	cr_assert_eq(bt_otlp_parse_response(bad, sizeof(bad), &rej, msg, sizeof(msg)),
+	             BATON_EFORMAT);
+	cr_assert_eq(rej, 77, "untouched on error");
+	cr_assert_eq(
+	    bt_otlp_parse_response((const uint8_t *)"<html>", 6, &rej, msg, sizeof(msg)),
+	    BATON_EFORMAT);
+}
+
+Test(otlp_encode, retry_after_takes_seconds_or_an_http_date)
+{
+	uint64_t d = 0;
+	time_t now = 1767225600; /* Thu, 01 Jan 2026 00:00:00 GMT */
+	cr_assert(bt_otlp_retry_after("120", 3, now, &d));
+	cr_assert_eq(d, 120000);
+	cr_assert(bt_otlp_retry_after(" 7\r\n", 4, now, &d));
+	cr_assert_eq(d, 7000);
+	cr_assert(bt_otlp_retry_after("0", 1, now, &d));
+	cr_assert_eq(d, 0);
+	const char *date = "Thu, 01 Jan 2026 00:00:30 GMT";
+	cr_assert(bt_otlp_retry_after(date, strlen(date), now, &d));
+	cr_assert_eq(d, 30000);
+	const char *past = "Wed, 31 Dec 2025 23:00:00 GMT";
+	cr_assert(bt_otlp_retry_after(past, strlen(past), now, &d));
+	cr_assert_eq(d, 0);
+	cr_assert(bt_otlp_retry_after("99999999999999999999", 20, now, &d));
+	cr_assert_eq(d, 24ull * 3600 * 1000, "capped at a day");
+	cr_assert(!bt_otlp_retry_after("", 0, now, &d));
+	cr_assert(!bt_otlp_retry_after("12s", 3, now, &d));
+	cr_assert(!bt_otlp_retry_after("soon", 4, now, &d));
+	cr_assert(!bt_otlp_retry_after("-5", 2, now, &d));
+}
+
+Test(otlp_encode, gzip_output_inflates_to_the_input)
+{
+	bt_otlp_gzip *z;
+	cr_assert_eq(bt_otlp_gzip_create(&z), BATON_OK);
+	uint8_t in[5000];
+	for (size_t i = 0; i < sizeof(in); i++)
+		in[i] = (uint8_t)(i % 7);
+	bt_otlp_buf out = {0};
+	for (int round = 0; round < 2; round++) {
+		cr_assert_eq(bt_otlp_gzip_compress(z, in, sizeof(in), &out), BATON_OK);
+		cr_assert_lt(out.len, sizeof(in));
+		cr_assert_eq(out.p[0], 0x1f);
+		cr_assert_eq(out.p[1], 0x8b);
+		/* The gzip trailer ends with the input size (mod 2^32), little endian. */
+		uint32_t isize = (uint32_t)out.p[out.len - 4] |
+		                 (uint32_t)out.p[out.len - 3] << 8 |
+		                 (uint32_t)out.p[out.len - 2] << 16 |
+		                 (uint32_t)out.p[out.len - 1] << 24;
+		cr_assert_eq(isize, sizeof(in));
+	}
+	bt_otlp_buf_free(&out);
+	bt_otlp_gzip_destroy(z);
+}
