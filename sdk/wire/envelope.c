@@ -43,6 +43,13 @@ static inline uint8_t bt_env_check(const uint8_t *p)
 	return bt_crc8_tab[c ^ p[2]];
 }
 
+/* True when p (at least 4 bytes) is the 4-byte unsampled envelope BA 10 04 26. */
+static inline bool bt_env_is_unsampled(const uint8_t *p)
+{
+	return p[0] == BATON_ENVELOPE_MAGIC && p[1] == (BATON_ENVELOPE_VERSION << 4) &&
+	       p[2] == BT_ENV_HDR && p[3] == BT_ENV_CHECK_UNS;
+}
+
 /* ---- counters ---- */
 
 static _Atomic uint64_t bt_env_noenv, bt_env_trunc, bt_env_format, bt_env_version,
@@ -146,7 +153,7 @@ static baton_err bt_env_plan(const baton_envelope *env, struct bt_env_plan *pl)
 	bool valid = (c->state & BATON_CTX_VALID) != 0;
 	bool sampled = valid && (c->trace_flags & BATON_FLAG_SAMPLED) != 0;
 
-	memset(pl, 0, sizeof(*pl));
+	*pl = (struct bt_env_plan){0};
 	if (sampled) {
 		pl->ids = true;
 	} else if (valid && !(env->wrap_flags & BATON_ENV_WRAP_NO_UNSAMPLED_IDS)) {
@@ -240,19 +247,16 @@ static uint8_t *bt_put_str_ext(uint8_t *q, uint8_t type, const char *s, size_t n
 
 void baton_envelope_wrap_unsampled(void *buf)
 {
-	uint8_t *p = buf;
-	p[0] = BATON_ENVELOPE_MAGIC;
-	p[1] = BATON_ENVELOPE_VERSION << 4;
-	p[2] = BT_ENV_HDR;
-	p[3] = BT_ENV_CHECK_UNS;
+	static const uint8_t unsampled[BT_ENV_HDR] = {BATON_ENVELOPE_MAGIC,
+	                                              BATON_ENVELOPE_VERSION << 4,
+	                                              BT_ENV_HDR, BT_ENV_CHECK_UNS};
+	memcpy(buf, unsampled, BT_ENV_HDR);
 }
 
-baton_err baton_envelope_wrap(const baton_envelope *env, void *buf, size_t cap,
-                              size_t *written)
+__attribute__((noinline)) static baton_err
+bt_env_wrap_full(const baton_envelope *env, void *buf, size_t cap, size_t *written)
 {
 	struct bt_env_plan pl;
-	if (env == NULL || buf == NULL || written == NULL)
-		return BATON_EINVAL;
 	baton_err rv = bt_env_plan(env, &pl);
 	if (rv != BATON_OK)
 		return rv;
@@ -290,7 +294,41 @@ baton_err baton_envelope_wrap(const baton_envelope *env, void *buf, size_t cap,
 	return BATON_OK;
 }
 
+baton_err baton_envelope_wrap(const baton_envelope *env, void *buf, size_t cap,
+                              size_t *written)
+{
+	if (env == NULL || buf == NULL || written == NULL)
+		return BATON_EINVAL;
+	/* The common case first: no ids, nothing to carry. */
+	if (!(env->ctx.state & BATON_CTX_VALID) &&
+	    (env->baggage == NULL || env->baggage[0] == '\0')) {
+		if (cap < BT_ENV_HDR)
+			return BATON_ENOSPACE;
+		baton_envelope_wrap_unsampled(buf);
+		*written = BT_ENV_HDR;
+		return BATON_OK;
+	}
+	return bt_env_wrap_full(env, buf, cap, written);
+}
+
 /* ---- peek / unwrap ---- */
+
+/*
+ * Zeroes e field by field, in pieces under 64 bytes: a whole-struct clear or
+ * copy becomes a "rep stos", which costs more than decoding the envelope.
+ */
+static inline void bt_env_clear(baton_envelope *e, uint8_t state)
+{
+	e->ctx = (baton_span_context){.state = state};
+	e->recipients = 0;
+	e->fanout_applied = 0;
+	e->baggage = NULL;
+	e->wrap_flags = 0;
+	e->unknown_extensions = 0;
+	e->length = 0;
+	e->version = 0;
+	e->flags = 0;
+}
 
 /* Header checks shared by peek and unwrap; ext_off and ext_len locate the extension
  * region.
@@ -351,9 +389,7 @@ baton_err baton_envelope_peek(const void *buf, size_t len, baton_envelope_header
 	if (buf == NULL || out == NULL)
 		return BATON_EINVAL;
 	/* The common case first: the 4-byte unsampled envelope. */
-	if (len >= BT_ENV_HDR && p[0] == BATON_ENVELOPE_MAGIC &&
-	    p[1] == (BATON_ENVELOPE_VERSION << 4) && p[2] == BT_ENV_HDR &&
-	    p[3] == BT_ENV_CHECK_UNS) {
+	if (len >= BT_ENV_HDR && bt_env_is_unsampled(p)) {
 		out->length = BT_ENV_HDR;
 		out->version = BATON_ENVELOPE_VERSION;
 		out->flags = 0;
@@ -438,18 +474,18 @@ static baton_err bt_env_extensions(const uint8_t *p, size_t off, size_t elen,
 	return BATON_OK;
 }
 
-baton_err baton_envelope_unwrap(const void *buf, size_t len, baton_envelope *out)
+/* Everything but the 4-byte unsampled envelope; kept out of line so the fast path stays
+ * small. */
+__attribute__((noinline)) static baton_err
+bt_env_unwrap_full(const uint8_t *p, size_t len, baton_envelope *out)
 {
-	const uint8_t *p = buf;
 	baton_envelope_header h;
 	size_t eo, el;
 	baton_envelope e;
-	if (buf == NULL || out == NULL)
-		return BATON_EINVAL;
 	baton_err rv = bt_env_header(p, len, &h, &eo, &el);
 	if (rv != BATON_OK)
 		return bt_env_count(rv);
-	memset(&e, 0, sizeof(e));
+	bt_env_clear(&e, BATON_CTX_REMOTE | BATON_CTX_DECIDED);
 	e.length = h.length;
 	e.version = h.version;
 	e.flags = h.flags;
@@ -473,4 +509,29 @@ baton_err baton_envelope_unwrap(const void *buf, size_t len, baton_envelope *out
 		e.ctx.state |= BATON_CTX_FANOUT;
 	*out = e;
 	return BATON_OK;
+}
+
+baton_err baton_envelope_unwrap(const void *buf, size_t len, baton_envelope *out)
+{
+	const uint8_t *p = buf;
+	if (p == NULL || out == NULL)
+		return BATON_EINVAL;
+	if (len >= BT_ENV_HDR && bt_env_is_unsampled(p)) {
+		/*
+		 * Field by field, in pieces under 64 bytes: a whole-struct copy
+		 * becomes a "rep stos", which costs more than the rest of this path.
+		 */
+		out->ctx =
+		    (baton_span_context){.state = BATON_CTX_REMOTE | BATON_CTX_DECIDED};
+		out->recipients = 0;
+		out->fanout_applied = 0;
+		out->baggage = NULL;
+		out->wrap_flags = 0;
+		out->unknown_extensions = 0;
+		out->length = BT_ENV_HDR;
+		out->version = BATON_ENVELOPE_VERSION;
+		out->flags = 0;
+		return BATON_OK;
+	}
+	return bt_env_unwrap_full(p, len, out);
 }
