@@ -9,17 +9,25 @@
 
 #define BT_FLAGS_KNOWN (BATON_FLAG_SAMPLED | BATON_FLAG_RANDOM)
 
+/* Lowercase hex digit value + 1; 0 for every other byte. */
+static const uint8_t bt_hex1[256] = {
+    ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,
+    ['6'] = 7,  ['7'] = 8,  ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12,
+    ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+};
+
 /* Decodes n bytes from 2n lowercase hex chars; false on any other char. */
 static inline bool bt_hex_decode(const char *s, uint8_t *out, size_t n)
 {
-	int bad = 0;
+	unsigned bad = 0;
 	for (size_t i = 0; i < n; i++) {
-		int hi = bt_hexval((unsigned char)s[2 * i]);
-		int lo = bt_hexval((unsigned char)s[2 * i + 1]);
-		bad |= hi | lo; /* negative when either is -1 */
-		out[i] = (uint8_t)(((unsigned)hi << 4) | ((unsigned)lo & 0xfu));
+		unsigned hi = bt_hex1[(unsigned char)s[2 * i]] - 1u;
+		unsigned lo = bt_hex1[(unsigned char)s[2 * i + 1]] - 1u;
+		/* Branch-free: a non-hex byte gives 0 - 1 = UINT_MAX, over 15. */
+		bad |= hi | lo;
+		out[i] = (uint8_t)((hi << 4) | (lo & 0xfu));
 	}
-	return bad >= 0;
+	return bad < 16u;
 }
 
 baton_err baton_traceparent_parse(const char *s, size_t len, baton_span_context *out)
