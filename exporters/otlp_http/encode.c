@@ -324,6 +324,7 @@ static size_t bt_sz_attrs(bt_otlp_enc *e, const baton_attr *list)
 	for (const baton_attr *a = list; a != NULL; a = a->next) {
 		size_t slot = bt_slot(e);
 		size_t kl = a->key != NULL ? strlen(a->key) : 0;
+		bt_slot_set(e, bt_slot(e), kl); /* saves the writer a strlen */
 		size_t n = (kl ? bt_fld(kl) : 0) + bt_fld(bt_sz_value(e, &a->value));
 		bt_slot_set(e, slot, n);
 		total += bt_fld(n);
@@ -345,11 +346,13 @@ static size_t bt_sz_span(bt_otlp_enc *e, const baton_span_data *s)
 	size_t slot = bt_slot(e);
 	size_t n = 18 + 10; /* trace_id, span_id */
 	size_t x = bt_ts_len(&s->context);
+	bt_slot_set(e, bt_slot(e), x); /* the writer reads these two lengths back */
 	if (x)
 		n += bt_fld(x);
 	if (s->parent.state & BATON_CTX_VALID)
 		n += 10;
 	x = s->name != NULL ? strlen(s->name) : 0;
+	bt_slot_set(e, bt_slot(e), x);
 	if (x)
 		n += bt_fld(x);
 	if (s->kind)
@@ -512,16 +515,18 @@ static uint8_t *bt_w_attrs(bt_otlp_enc *e, uint8_t *p, uint8_t tag,
 {
 	for (const baton_attr *a = list; a != NULL; a = a->next) {
 		p = bt_w_head(e, p, tag);
-		p = bt_w_str(p, 0x0a, a->key);
+		size_t kl = bt_next(e);
+		if (kl)
+			p = bt_w_bytes(p, 0x0a, a->key, kl);
 		p = bt_w_head(e, p, 0x12);
 		p = bt_w_value(e, p, &a->value);
 	}
 	return p;
 }
 
-static uint8_t *bt_w_tracestate(uint8_t *p, uint8_t tag, const baton_span_context *c)
+static uint8_t *bt_w_tracestate(uint8_t *p, uint8_t tag, const baton_span_context *c,
+                                size_t n)
 {
-	size_t n = bt_ts_len(c);
 	if (n == 0)
 		return p;
 	*p++ = tag;
@@ -552,11 +557,13 @@ static uint8_t *bt_w_span(bt_otlp_enc *e, uint8_t *p, const baton_span_data *s)
 {
 	p = bt_w_bytes(p, 0x0a, s->context.trace_id, BATON_TRACE_ID_SIZE);
 	p = bt_w_bytes(p, 0x12, s->context.span_id, BATON_SPAN_ID_SIZE);
-	p = bt_w_tracestate(p, 0x1a, &s->context);
+	p = bt_w_tracestate(p, 0x1a, &s->context, bt_next(e));
 	bool has_parent = (s->parent.state & BATON_CTX_VALID) != 0;
 	if (has_parent)
 		p = bt_w_bytes(p, 0x22, s->parent.span_id, BATON_SPAN_ID_SIZE);
-	p = bt_w_str(p, 0x2a, s->name);
+	size_t nl = bt_next(e);
+	if (nl)
+		p = bt_w_bytes(p, 0x2a, s->name, nl);
 	if (s->kind) {
 		*p++ = 0x30;
 		p = bt_w_varint(p, (uint64_t)s->kind);
@@ -589,7 +596,7 @@ static uint8_t *bt_w_span(bt_otlp_enc *e, uint8_t *p, const baton_span_data *s)
 		p = bt_w_head(e, p, 0x6a);
 		p = bt_w_bytes(p, 0x0a, l->context.trace_id, BATON_TRACE_ID_SIZE);
 		p = bt_w_bytes(p, 0x12, l->context.span_id, BATON_SPAN_ID_SIZE);
-		p = bt_w_tracestate(p, 0x1a, &l->context);
+		p = bt_w_tracestate(p, 0x1a, &l->context, bt_ts_len(&l->context));
 		p = bt_w_attrs(e, p, 0x22, l->attrs);
 		if (l->dropped_attrs) {
 			*p++ = 0x28;
