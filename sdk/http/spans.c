@@ -101,7 +101,10 @@ baton_err baton_http_client_begin(CURL *easy, baton_tracer *tracer, const char *
 		baton_span_end(s);
 		return rv;
 	}
-	/* EINVAL: nothing to propagate (no trace at all); the call still goes out. */
+	/* EINVAL: nothing to propagate (no trace at all); the call still goes out
+	 * with the caller's other headers. */
+	if (rv == BATON_EINVAL && *headers != NULL)
+		curl_easy_setopt(easy, CURLOPT_HTTPHEADER, *headers);
 	curl_easy_setopt(easy, CURLOPT_URL, url);
 	if (strcmp(method, "GET") == 0)
 		curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);

@@ -405,3 +405,35 @@ Test(http, server_span_without_context_is_a_root_and_5xx_is_an_error)
 	cr_assert(has_attr(&ms, "error.type=502"));
 	baton_span_end(outer);
 }
+
+Test(http, without_any_context_the_call_goes_out_with_the_callers_headers)
+{
+	baton_fini(1000); /* no SDK: spans are no-ops and there is no context */
+	tu_http_receiver *r = tu_receiver_start(200);
+	char url[128];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/plain", tu_receiver_port(r));
+	CURL *e = curl_easy_init();
+	struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: text/plain");
+	baton_span span;
+	cr_assert_eq(baton_http_client_begin(e, baton_tracer_get("http-test", NULL),
+	                                     "PUT", url, NULL, &hdrs, &span),
+	             BATON_OK);
+	cr_assert_not(baton_span_is_recording(span));
+	curl_easy_setopt(e, CURLOPT_POSTFIELDS, "x");
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 5000L);
+	CURLcode rc = curl_easy_perform(e);
+	cr_assert_eq(rc, CURLE_OK, "%s", curl_easy_strerror(rc));
+	baton_http_client_span_end(span, e, rc);
+	curl_easy_cleanup(e);
+	curl_slist_free_all(hdrs);
+	cr_assert_eq(tu_receiver_wait(r, 1, 5000), 1);
+	tu_http_req got;
+	cr_assert(tu_receiver_get(r, 0, &got));
+	cr_assert_str_eq(got.method, "PUT");
+	cr_assert_str_eq(got.content_type, "text/plain");
+	cr_assert_not(got.has_traceparent);
+	cr_assert_not(got.has_tracestate);
+	tu_receiver_stop(r);
+	store = tu_init_memory(baton_sampler_always_on(), 64); /* for teardown */
+}
