@@ -493,3 +493,18 @@ Test(tracestate, null_arguments_are_refused)
 	cr_assert_eq(baton_tracestate_parse(&nob, "", 0), BATON_OK);
 	cr_assert_eq(baton_tracestate_parse(&nob, "a=1", 3), BATON_ENOSPACE);
 }
+
+Test(tracestate, limit_macros_match_the_spec)
+{
+	cr_assert_eq(BATON_TRACEPARENT_LEN, 55);
+	cr_assert_eq(BATON_TRACEPARENT_SIZE, 56);
+	cr_assert_eq(BATON_TRACESTATE_MAX_MEMBERS, 32);
+	cr_assert_eq(BATON_TRACESTATE_MAX_KEY, 256);
+	cr_assert_eq(BATON_TRACESTATE_MAX_VALUE, 256);
+	cr_assert_eq(BATON_TRACESTATE_MAX_LEN, 512);
+	cr_assert_eq(BATON_TRACESTATE_SIZE, 513);
+	cr_assert_eq(BATON_TRACESTATE_LONG_ENTRY, 128);
+	baton_tracestate ts = fresh();
+	cr_assert_eq(sizeof(ts.members) / sizeof(ts.members[0]),
+	             BATON_TRACESTATE_MAX_MEMBERS);
+}
