@@ -1,0 +1,349 @@
+/*
+ * The examples, run as a user runs them (in a fresh folder, no collector,
+ * so with their embedded default), and their Jaeger JSON files read back:
+ * trace shapes, parent links across processes, fanout sampling within
+ * binomial bounds, SampleRate, and the summary line.
+ */
+#include "testutil.h"
+
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char dir[256];
+
+static void enter_tmpdir(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/baton-examples-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	cr_assert_eq(chdir(dir), 0);
+	/* The embedded default applies only with no exporter configured. */
+	unsetenv("OTEL_TRACES_EXPORTER");
+	unsetenv("OTEL_EXPORTER_OTLP_ENDPOINT");
+	unsetenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
+	unsetenv("OTEL_TRACES_SAMPLER");
+	unsetenv("BATON_JAEGER_JSON_FILE");
+	setenv("BATON_CONSOLE_STREAM", "stderr", 1);
+}
+
+static void leave_tmpdir(void)
+{
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		cr_log_warn("could not remove %s", dir);
+}
+
+TestSuite(examples, .init = enter_tmpdir, .fini = leave_tmpdir, .timeout = 120);
+
+/* Runs build/bin/<prog> <args>, captures stdout into out; returns the exit status. */
+static int run(const char *prog, const char *args, char *out, size_t cap)
+{
+	char bin[512], cmd[1024];
+	tu_bin(prog, bin, sizeof(bin));
+	snprintf(cmd, sizeof(cmd), "%s %s 2>/dev/null", bin, args);
+	FILE *p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	size_t n = fread(out, 1, cap - 1, p);
+	out[n] = '\0';
+	int st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static json_t *load(const char *path)
+{
+	json_error_t err;
+	json_t *j = json_load_file(path, 0, &err);
+	cr_assert_not_null(j, "%s is not valid JSON: %s (line %d)", path, err.text,
+	                   err.line);
+	cr_assert(json_is_array(json_object_get(j, "data")), "%s has no data array",
+	          path);
+	return j;
+}
+
+static const char *tag_str(json_t *span, const char *key, char *buf, size_t cap)
+{
+	size_t i;
+	json_t *t;
+	json_array_foreach(json_object_get(span, "tags"), i, t)
+	{
+		if (strcmp(json_string_value(json_object_get(t, "key")), key) != 0)
+			continue;
+		json_t *v = json_object_get(t, "value");
+		if (json_is_string(v))
+			snprintf(buf, cap, "%s", json_string_value(v));
+		else if (json_is_integer(v))
+			snprintf(buf, cap, "%lld", (long long)json_integer_value(v));
+		else if (json_is_real(v))
+			snprintf(buf, cap, "%g", json_real_value(v));
+		else if (json_is_boolean(v))
+			snprintf(buf, cap, "%s", json_is_true(v) ? "true" : "false");
+		return buf;
+	}
+	return NULL;
+}
+
+static const char *op(json_t *span)
+{
+	return json_string_value(json_object_get(span, "operationName"));
+}
+
+/* The span id this span is a CHILD_OF, or NULL for a root. */
+static const char *parent_of(json_t *span)
+{
+	size_t i;
+	json_t *r;
+	json_array_foreach(json_object_get(span, "references"), i, r)
+	{
+		if (strcmp(json_string_value(json_object_get(r, "refType")),
+		           "CHILD_OF") == 0)
+			return json_string_value(json_object_get(r, "spanID"));
+	}
+	return NULL;
+}
+
+static json_t *find_span(json_t *trace, const char *span_id)
+{
+	size_t i;
+	json_t *s;
+	json_array_foreach(json_object_get(trace, "spans"), i, s)
+	{
+		if (span_id &&
+		    strcmp(json_string_value(json_object_get(s, "spanID")), span_id) == 0)
+			return s;
+	}
+	return NULL;
+}
+
+static const char *service_of(json_t *trace, json_t *span)
+{
+	json_t *p =
+	    json_object_get(json_object_get(trace, "processes"),
+	                    json_string_value(json_object_get(span, "processID")));
+	return json_string_value(json_object_get(p, "serviceName"));
+}
+
+/*
+ * Checks every trace of a guild run: one ingress root, one producer child
+ * with the fanout size, consumers that are children of the producer and
+ * carry SampleRate = 1/keep. Returns the number of consumer spans.
+ */
+static size_t check_guild_traces(json_t *doc, size_t messages, long members, double keep,
+                                 const char *consumer_service)
+{
+	size_t i, j, consumers = 0;
+	json_t *t, *s;
+	char buf[64];
+	cr_assert_eq(json_array_size(json_object_get(doc, "data")), messages);
+	json_array_foreach(json_object_get(doc, "data"), i, t)
+	{
+		json_t *ingress = NULL, *producer = NULL;
+		json_array_foreach(json_object_get(t, "spans"), j, s)
+		{
+			if (strcmp(op(s), "ingress guild.message") == 0) {
+				cr_assert_null(ingress, "one ingress span per trace");
+				ingress = s;
+				cr_assert_null(parent_of(s),
+				               "the ingress span is the root");
+			} else if (strcmp(op(s), "send sessions") == 0) {
+				cr_assert_null(producer, "one producer span per trace");
+				producer = s;
+			}
+		}
+		cr_assert_not_null(ingress);
+		cr_assert_not_null(producer);
+		cr_assert_str_eq(parent_of(producer),
+		                 json_string_value(json_object_get(ingress, "spanID")));
+		cr_assert_str_eq(tag_str(producer, "span.kind", buf, sizeof(buf)),
+		                 "producer");
+		cr_assert_eq(
+		    atol(tag_str(producer, "baton.fanout.recipients", buf, sizeof(buf))),
+		    members);
+		json_array_foreach(json_object_get(t, "spans"), j, s)
+		{
+			if (s == ingress || s == producer)
+				continue;
+			cr_assert_str_eq(op(s), "process sessions");
+			cr_assert_str_eq(tag_str(s, "span.kind", buf, sizeof(buf)),
+			                 "consumer");
+			cr_assert_str_eq(
+			    parent_of(s),
+			    json_string_value(json_object_get(producer, "spanID")),
+			    "a delivery is the child of the fanout's producer span");
+			cr_assert_not_null(find_span(t, parent_of(s)));
+			cr_assert_str_eq(service_of(t, s), consumer_service);
+			const char *sr = tag_str(s, "SampleRate", buf, sizeof(buf));
+			cr_assert_not_null(sr, "every kept delivery carries SampleRate");
+			cr_assert_float_eq(atof(sr), 1.0 / keep, 0.02 / keep);
+			consumers++;
+		}
+	}
+	return consumers;
+}
+
+/* n Bernoulli(p) draws: within 5 standard deviations of n p. */
+static void assert_binomial(size_t got, double n, double p)
+{
+	double mean = n * p, sd = sqrt(n * p * (1 - p));
+	cr_assert(fabs((double)got - mean) <= 5 * sd + 1,
+	          "%zu kept of %.0f at p=%.4f: expected %.1f +- %.1f", got, n, p, mean,
+	          5 * sd);
+}
+
+Test(examples, guild_fanout_keeps_a_tenth_of_100_recipients_in_one_process)
+{
+	char out[4096];
+	cr_assert_eq(run("guild_fanout", "--members 100 --messages 20 --sample 1", out,
+	                 sizeof(out)),
+	             0, "%s", out);
+	cr_assert(strstr(out, "20 messages to 100 members") != NULL, "%s", out);
+	cr_assert(strstr(out, "2000 deliveries") != NULL, "%s", out);
+	cr_assert(strstr(out, "dropped 0") != NULL, "%s", out);
+	json_t *doc = load("baton-traces.json");
+	size_t kept = check_guild_traces(doc, 20, 100, 0.1, "guild");
+	assert_binomial(kept, 2000, 0.1);
+	json_decref(doc);
+}
+
+Test(examples, guild_fanout_links_traces_across_worker_processes)
+{
+	char out[4096];
+	cr_assert_eq(run("guild_fanout",
+	                 "--members 1000 --messages 10 --processes 2 --sample 1", out,
+	                 sizeof(out)),
+	             0, "%s", out);
+	cr_assert(strstr(out, "10000 deliveries") != NULL, "%s", out);
+	json_t *doc = load("baton-traces.json");
+	/* keep(1000) on the curve 1:1,100:0.1,10000:0.001: slope -1 from 100 on, so 0.01. */
+	double keep = 0.01;
+	size_t kept = check_guild_traces(doc, 10, 1000, keep, "session");
+	assert_binomial(kept, 10000, keep);
+	json_decref(doc);
+	cr_assert_neq(access("baton-traces.json.session-0.json", F_OK), 0,
+	              "the workers' files were merged and removed");
+}
+
+Test(examples, guild_fanout_over_tcp)
+{
+	char out[4096], args[128];
+	snprintf(
+	    args, sizeof(args),
+	    "--members 50 --messages 4 --processes 2 --sample 1 --url tcp://127.0.0.1:%d",
+	    20000 + (int)(getpid() % 20000));
+	cr_assert_eq(run("guild_fanout", args, out, sizeof(out)), 0, "%s", out);
+	cr_assert(strstr(out, "200 deliveries") != NULL, "%s", out);
+	json_t *doc = load("baton-traces.json");
+	check_guild_traces(doc, 4, 50, baton_fanout_keep_probability(NULL, 50),
+	                   "session");
+	json_decref(doc);
+}
+
+Test(examples, guild_fanout_unsampled_delivers_everything_and_traces_nothing)
+{
+	char out[4096];
+	cr_assert_eq(run("guild_fanout", "--members 200 --messages 10 --sample 0", out,
+	                 sizeof(out)),
+	             0, "%s", out);
+	cr_assert(strstr(out, "2000 deliveries, 0 traced") != NULL, "%s", out);
+	json_t *doc = load("baton-traces.json");
+	cr_assert_eq(json_array_size(json_object_get(doc, "data")), 0);
+	json_decref(doc);
+}
+
+Test(examples, guild_fanout_flags)
+{
+	char out[4096];
+	cr_assert_eq(run("guild_fanout", "--help", out, sizeof(out)), 0);
+	cr_assert(strstr(out, "--members") != NULL);
+	cr_assert_eq(run("guild_fanout", "--members 0", out, sizeof(out)), 2);
+	cr_assert_eq(run("guild_fanout", "--sample 1.5", out, sizeof(out)), 2);
+	cr_assert_eq(run("guild_fanout", "--bogus", out, sizeof(out)), 2);
+}
+
+Test(examples, pingpong_crosses_two_services)
+{
+	char out[4096];
+	cr_assert_eq(run("pingpong", "--rounds 3", out, sizeof(out)), 0, "%s", out);
+	cr_assert(strstr(out, "pingpong: 3 rounds, ok") != NULL, "%s", out);
+	json_t *ping = load("baton-traces.json");
+	json_t *pong = load("baton-traces.json.pong.json");
+	json_t *data = json_object_get(ping, "data");
+	cr_assert_eq(json_array_size(data), 3);
+	cr_assert_eq(json_array_size(json_object_get(pong, "data")), 3);
+	size_t i, j, k;
+	json_t *t, *s, *u;
+	json_array_foreach(data, i, t)
+	{
+		/* ping: the round (root), its request, the reply's consumer span. */
+		json_t *req = NULL;
+		json_array_foreach(json_object_get(t, "spans"), j, s)
+		{
+			cr_assert_str_eq(service_of(t, s), "ping");
+			if (strcmp(op(s), "send pong") == 0)
+				req = s;
+		}
+		cr_assert_eq(json_array_size(json_object_get(t, "spans")), 3);
+		cr_assert_not_null(req);
+		/* pong: the request's consumer span is the child of ping's producer span.
+		 */
+		const char *tid = json_string_value(json_object_get(t, "traceID"));
+		bool found = false;
+		json_array_foreach(json_object_get(pong, "data"), k, u)
+		{
+			if (strcmp(json_string_value(json_object_get(u, "traceID")),
+			           tid) != 0)
+				continue;
+			json_array_foreach(json_object_get(u, "spans"), j, s)
+			{
+				cr_assert_str_eq(service_of(u, s), "pong");
+				if (strcmp(op(s), "process pong") == 0) {
+					cr_assert_str_eq(
+					    parent_of(s),
+					    json_string_value(
+					        json_object_get(req, "spanID")));
+					found = true;
+				}
+			}
+		}
+		cr_assert(found, "trace %s continues in the pong process", tid);
+	}
+	json_decref(ping);
+	json_decref(pong);
+}
+
+Test(examples, pipeline_chains_five_spans_per_item)
+{
+	char out[4096];
+	cr_assert_eq(run("pipeline", "--items 4", out, sizeof(out)), 0, "%s", out);
+	cr_assert(strstr(out, "4 items in, 4 through transform, 4 at the sink") != NULL,
+	          "%s", out);
+	json_t *doc = load("baton-traces.json");
+	size_t i, j;
+	json_t *t, *s;
+	static const char *const chain[] = {"source item", "send transform",
+	                                    "process transform", "send sink",
+	                                    "process sink"};
+	cr_assert_eq(json_array_size(json_object_get(doc, "data")), 4);
+	json_array_foreach(json_object_get(doc, "data"), i, t)
+	{
+		cr_assert_eq(json_array_size(json_object_get(t, "spans")), 5);
+		/* Walk up from the sink: each hop's parent is the one before it. */
+		json_t *at = NULL;
+		json_array_foreach(json_object_get(t, "spans"), j, s)
+		{
+			if (strcmp(op(s), "process sink") == 0)
+				at = s;
+		}
+		for (int h = 4; h >= 0; h--) {
+			cr_assert_not_null(at, "hop %s missing", chain[h]);
+			cr_assert_str_eq(op(at), chain[h]);
+			at = find_span(t, parent_of(at));
+		}
+		cr_assert_null(at, "the source span is the root");
+	}
+	json_decref(doc);
+}
