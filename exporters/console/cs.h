@@ -30,7 +30,8 @@ void bt_cs_sanitize(bt_cs_buf *b, const char *s, size_t n, size_t max_chars);
 /*
  * One buffered span: what the printer needs, copied out of the span data.
  * text holds, NUL-separated: the name, the rendered attributes, the status
- * description, the rendered events (one per line, may be empty).
+ * description, the rendered events (one per line, may be empty), the
+ * service name of its resource.
  */
 typedef struct bt_cs_span {
 	struct bt_cs_span *next;
@@ -40,7 +41,7 @@ typedef struct bt_cs_span {
 	baton_span_kind kind;
 	baton_status_code status;
 	uint64_t start_ns, end_ns;
-	const char *name, *attrs, *status_msg, *events;
+	const char *name, *attrs, *status_msg, *events, *service;
 	char text[];
 } bt_cs_span;
 

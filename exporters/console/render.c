@@ -240,7 +240,7 @@ bt_cs_span *bt_cs_span_copy(const baton_span_data *s, bool all)
 	size_t max_chars = all ? BT_CS_ALL_VALUE_CHARS : BT_CS_KEY_VALUE_CHARS;
 	bt_cs_buf t = {.max = 1u << 20};
 	const char *name = s->name != NULL ? s->name : "";
-	size_t off_attrs, off_status, off_events;
+	size_t off_attrs, off_status, off_events, off_service;
 
 	bt_cs_sanitize(&t, name, strlen(name), 200);
 	bt_cs_put(&t, "\0", 1);
@@ -269,6 +269,11 @@ bt_cs_span *bt_cs_span_copy(const baton_span_data *s, bool all)
 		bt_cs_puts(&t, "\n");
 	}
 	bt_cs_put(&t, "\0", 1);
+	off_service = t.len;
+	if (s->resource != NULL && s->resource->service_name != NULL)
+		bt_cs_sanitize(&t, s->resource->service_name,
+		               strlen(s->resource->service_name), 64);
+	bt_cs_put(&t, "\0", 1);
 	if (t.fail) {
 		bt_free(t.p);
 		return NULL;
@@ -294,6 +299,7 @@ bt_cs_span *bt_cs_span_copy(const baton_span_data *s, bool all)
 	c->attrs = c->text + off_attrs;
 	c->status_msg = c->text + off_status;
 	c->events = c->text + off_events;
+	c->service = c->text + off_service;
 	return c;
 }
 
@@ -495,6 +501,11 @@ bool bt_cs_render(bt_cs_buf *o, const uint8_t *trace_id, bt_cs_span *spans, size
 	bt_cs_puts(o, st->color ? BT_CS_BOLD "trace " : "trace ");
 	bt_cs_puts(o, hex);
 	bt_cs_puts(o, st->color ? BT_CS_RESET : "");
+	if (n > 0 && nodes[0].span->service[0] != '\0') {
+		bt_cs_puts(o, "  [");
+		bt_cs_puts(o, nodes[0].span->service);
+		bt_cs_puts(o, "]");
+	}
 	bt_cs_printf(o, "  %zu span%s  %s%s\n", n, n == 1 ? "" : "s",
 	             baton_console_format_duration(n > 0 ? t1 - t0 : 0, dur, sizeof(dur)),
 	             continued ? "  (continued)" : "");

@@ -396,7 +396,7 @@ static void bt_jj_ref(bt_jj_buf *b, bool *first, const char *type,
 	bt_jj_putc(b, '}');
 }
 
-void bt_jj_span(bt_jj_buf *b, const baton_span_data *s, uint32_t process_id)
+void bt_jj_span(bt_jj_buf *b, const baton_span_data *s, const char *process_id)
 {
 	bool first;
 	uint64_t start_us = s->start_unix_ns / 1000u;
@@ -481,8 +481,8 @@ void bt_jj_span(bt_jj_buf *b, const baton_span_data *s, uint32_t process_id)
 		bt_jj_tags(b, &first, e->attrs, NULL);
 		bt_jj_puts(b, "]}");
 	}
-	bt_jj_puts(b, "],\"processID\":\"p");
-	bt_jj_put_u64(b, process_id);
+	bt_jj_puts(b, "],\"processID\":\"");
+	bt_jj_puts(b, process_id);
 	bt_jj_puts(b, "\",\"warnings\":null}");
 }
 

@@ -42,9 +42,16 @@ typedef struct bt_jj_trace {
 	uint32_t nprocs, capprocs;
 } bt_jj_trace;
 
+/*
+ * A process: its JSON and its key, "p" + 16 hex digits of a hash of the
+ * JSON. A key derived from the content (not a counter) is the same for the
+ * same resource in every file and differs between resources, so files
+ * written by several processes merge by plain union (see the README).
+ */
 typedef struct bt_jj_proc {
 	char *json;
 	size_t len;
+	char key[20];
 } bt_jj_proc;
 
 typedef struct bt_jj_exp {
@@ -191,8 +198,23 @@ static uint32_t bt_jj_proc_get(bt_jj_exp *x, const baton_resource *res)
 		}
 	}
 	if (x->nprocs < BT_JJ_MAX_PROCS) {
-		x->procs[x->nprocs].json = b.p;
-		x->procs[x->nprocs].len = b.len;
+		bt_jj_proc *np = &x->procs[x->nprocs];
+		np->json = b.p;
+		np->len = b.len;
+		/* FNV-1a 64; a clash with another process here moves to the next value.
+		 */
+		uint64_t h = 0xcbf29ce484222325ull;
+		for (size_t i = 0; i < b.len; i++)
+			h = (h ^ (uint8_t)b.p[i]) * 0x100000001b3ull;
+		for (bool clash = true; clash; h++) {
+			snprintf(np->key, sizeof(np->key), "p%016llx",
+			         (unsigned long long)h);
+			clash = false;
+			for (uint32_t i = 0; i < x->nprocs; i++)
+				clash = clash || strcmp(x->procs[i].key, np->key) == 0;
+			if (!clash)
+				break;
+		}
 		b.p = NULL;
 		id = ++x->nprocs;
 	}
@@ -209,7 +231,7 @@ static bool bt_jj_write_all(FILE *f, const char *p, size_t n)
 /* Rewrites the whole file: temp file, then rename. Called with the mutex held. */
 static baton_err bt_jj_write_file(bt_jj_exp *x)
 {
-	char num[24];
+	char num[32];
 	FILE *f = fopen(x->tmp_path, "wb");
 	if (f == NULL) {
 		bt_warn("jaeger-json: cannot open %s: %s", x->tmp_path, strerror(errno));
@@ -228,8 +250,8 @@ static baton_err bt_jj_write_file(bt_jj_exp *x)
 		ok = ok && bt_jj_write_all(f, "],\"processes\":{", 15);
 		for (uint32_t k = 0; ok && k < t->nprocs; k++) {
 			const bt_jj_proc *p = &x->procs[t->procs[k] - 1];
-			int n = snprintf(num, sizeof(num), "%s\"p%u\":", k > 0 ? "," : "",
-			                 (unsigned)t->procs[k]);
+			int n = snprintf(num, sizeof(num), "%s\"%s\":", k > 0 ? "," : "",
+			                 p->key);
 			ok = bt_jj_write_all(f, num, (size_t)n) &&
 			     bt_jj_write_all(f, p->json, p->len);
 		}
@@ -369,7 +391,7 @@ static baton_err bt_jj_export(void *arg, const baton_span_data *const *spans, si
 			continue;
 		}
 		bt_jj_buf_reset(&x->scratch);
-		bt_jj_span(&x->scratch, s, last_proc);
+		bt_jj_span(&x->scratch, s, x->procs[last_proc - 1].key);
 		if (x->scratch.fail || x->bytes + x->scratch.len > x->max_bytes) {
 			x->dropped_cap++;
 			continue;

@@ -36,11 +36,8 @@ void bt_jj_put_u64(bt_jj_buf *b, uint64_t v);
  */
 void bt_jj_str(bt_jj_buf *b, const char *s, size_t n);
 
-/*
- * Appends the Jaeger span object for span; process_id is the number N of
- * its process "pN".
- */
-void bt_jj_span(bt_jj_buf *b, const baton_span_data *span, uint32_t process_id);
+/* Appends the Jaeger span object for span; process_id is its process key ("p..."). */
+void bt_jj_span(bt_jj_buf *b, const baton_span_data *span, const char *process_id);
 
 /* Appends the Jaeger process object {"serviceName", "tags"} for res (NULL: unknown). */
 void bt_jj_process(bt_jj_buf *b, const baton_resource *res);

@@ -1,21 +1,22 @@
 /*
  * baton/console.h: an exporter that prints readable trace trees to a terminal.
  *
- *   trace 4bf92f3577b34da6a3ce929d0e0e4736  3 spans  1.52 ms
+ *   trace 4bf92f3577b34da6a3ce929d0e0e4736  [orders]  3 spans  1.52 ms
  *   send orders  producer  1.52 ms  messaging.system=nng
  *     process orders  consumer  820.0 µs  SampleRate=100
  *       db.query  client  312.0 µs  ERROR: timeout
  *   ^ process orders  consumer  200.0 µs  (parent 00f067aa0ba902b7 remote)
  *
- * Spans are grouped by trace and indented under their parent, children in
- * start order. A span whose parent is not among the printed spans (it lives
- * in another process, or has not ended yet) is printed at the root with a
- * "^" marker and its parent's id. Durations are in ns, µs, ms or s (UTF-8). Each
- * line shows the kind, the key attributes (messaging.*, http.*, rpc.*,
- * error.type, SampleRate) or all attributes and events on request, and an
- * ERROR status with its description (in red when colour is on). Strings
- * are sanitised: control characters and invalid UTF-8 never reach the
- * terminal.
+ * Spans are grouped by trace (the header names the trace, the service,
+ * the span count and the time covered) and indented under their parent,
+ * children in start order. A span whose parent is not among the printed
+ * spans (it lives in another process, or has not ended yet) is printed at
+ * the root with a "^" marker and its parent's id. Durations are in ns, µs,
+ * ms or s (UTF-8). Each line shows the kind, the key attributes
+ * (messaging.*, http.*, rpc.*, error.type, SampleRate unless 1), or all
+ * attributes and events on request, and an ERROR status with its
+ * description (in red when colour is on). Strings are sanitised: control
+ * characters and invalid UTF-8 never reach the terminal.
  *
  * A tree needs the whole trace, so spans are buffered per trace (capped)
  * and a trace is printed when a local root span ends (no parent, or a

@@ -143,7 +143,10 @@ Test(console, three_levels_print_as_an_indented_tree_in_start_order)
 	export_all(e, &f[4], 1);
 	const char *s = text();
 	cr_assert_eq(line_of(s, "trace 01010101010101010101010101010101"), 0, "%s", s);
-	cr_assert(strstr(s, "5 spans") != NULL, "%s", s);
+	cr_assert(
+	    strstr(s, "01010101010101010101010101010101  [svc]  5 spans  1.00 ms\n") !=
+	        NULL,
+	    "%s", s);
 	cr_assert_eq(line_of(s, "root-span"), 1, "%s", s);
 	cr_assert_eq(line_of(s, "first-child"), 2, "%s", s);
 	cr_assert_eq(line_of(s, "early-grandchild"), 3, "%s", s);

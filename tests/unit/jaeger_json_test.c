@@ -762,3 +762,45 @@ Test(jaeger_json, a_forked_child_writes_its_own_spans_to_its_own_file)
 	remove(path);
 	remove(child_path);
 }
+
+/* The processID of the only span of the only trace in path. */
+static char *only_process_id(const char *path)
+{
+	json_t *j = load(path);
+	json_t *s = json_array_get(
+	    json_object_get(json_array_get(json_object_get(j, "data"), 0), "spans"), 0);
+	char *id = strdup(json_string_value(json_object_get(s, "processID")));
+	json_decref(j);
+	return id;
+}
+
+Test(jaeger_json, process_keys_depend_on_the_resource_so_files_merge)
+{
+	char p1[128], p2[128], p3[128];
+	tmp_path("key1", p1, sizeof(p1));
+	tmp_path("key2", p2, sizeof(p2));
+	tmp_path("key3", p3, sizeof(p3));
+	fake a, b;
+	fake_init(&a, 1, 1, &res_a);
+	fake_init(&b, 1, 2, &res_b);
+	baton_exporter e1 = make(p1, 0), e2 = make(p2, 0), e3 = make(p3, 0);
+	export1(e1, &a.d);
+	fake_init(&a, 1, 3, &res_a_copy);
+	export1(e2, &a.d);
+	export1(e3, &b.d);
+	finish(e1);
+	finish(e2);
+	finish(e3);
+	char *k1 = only_process_id(p1), *k2 = only_process_id(p2),
+	     *k3 = only_process_id(p3);
+	cr_assert_str_eq(k1, k2, "the same resource has the same key in every file");
+	cr_assert_str_neq(k1, k3);
+	cr_assert_eq(strlen(k1), 17);
+	cr_assert_eq(k1[0], 'p');
+	free(k1);
+	free(k2);
+	free(k3);
+	remove(p1);
+	remove(p2);
+	remove(p3);
+}
