@@ -16,6 +16,16 @@
  * rewrites the whole file (to "<path>.tmp", then renamed over <path>) on
  * force_flush, on shutdown and, at most once per write interval, after an
  * export. So the file on disk is always complete, valid JSON.
+ *
+ * Process keys are "p" + 16 hex digits of a hash of the process (service
+ * name and tags), the same in every file for the same resource. A trace
+ * that crosses processes ends up in one file per process; Jaeger UI shows
+ * one of them per trace id, so merge the files first
+ * (baton_jaeger_json_merge(), or jq, see the README).
+ *
+ * After fork(), a child process forgets the spans it inherited (the parent
+ * writes them) and writes its own, if any, to "<name>.<pid>.json" (<path>
+ * with ".<pid>" before a ".json" suffix, or appended).
  */
 #ifndef BATON_JAEGER_JSON_H
 #define BATON_JAEGER_JSON_H
@@ -68,6 +78,21 @@ typedef struct baton_jaeger_json_options {
  */
 BATON_API baton_err baton_jaeger_json_exporter_create(
     const baton_jaeger_json_options *opts, baton_exporter *out);
+
+/*
+ * Merges n Jaeger JSON files into output: the spans of one trace id from
+ * every input become one trace, with the processes of all of them (a key
+ * that two inputs use for different processes is renamed in the later
+ * input). Traces keep the order in which they first appear. output is
+ * written to "<output>.tmp" and renamed, so it may also be one of the
+ * inputs. Inputs are loaded whole (at most 1 GiB each). Returns BATON_OK,
+ * BATON_EINVAL (NULL arguments), BATON_ESYSTEM (an input cannot be read or
+ * the output written), BATON_EFORMAT (an input is not Jaeger JSON),
+ * BATON_ETOOBIG, BATON_ENOMEM; on failure output is left as it was, and a
+ * warning in baton's log names the file. Thread-safe.
+ */
+BATON_API baton_err baton_jaeger_json_merge(const char *const *inputs, size_t n,
+                                            const char *output);
 
 #ifdef __cplusplus
 }

@@ -804,3 +804,136 @@ Test(jaeger_json, process_keys_depend_on_the_resource_so_files_merge)
 	remove(p2);
 	remove(p3);
 }
+
+/* ---- merging files ---- */
+
+/* Every span's processID names a process of its trace; returns the span's serviceName. */
+static const char *service_of(json_t *trace, json_t *span)
+{
+	const char *pid = json_string_value(json_object_get(span, "processID"));
+	json_t *p = json_object_get(json_object_get(trace, "processes"), pid);
+	cr_assert_not_null(p, "processID %s has no process", pid);
+	return json_string_value(json_object_get(p, "serviceName"));
+}
+
+Test(jaeger_json, merge_joins_a_trace_split_over_files_and_unites_processes)
+{
+	char p1[128], p2[128], out[128];
+	tmp_path("m1", p1, sizeof(p1));
+	tmp_path("m2", p2, sizeof(p2));
+	tmp_path("mout", out, sizeof(out));
+	baton_exporter e1 = make(p1, 0), e2 = make(p2, 0);
+	fake t1, t2, u, t3, v;
+	fake_init(&t1, 0x10, 1, &res_a);
+	fake_init(&t2, 0x10, 2, &res_a);
+	fake_init(&u, 0x20, 3, &res_a);
+	fake_init(&t3, 0x10, 4, &res_b);
+	t3.d.parent = t2.d.context;
+	fake_init(&v, 0x30, 5, &res_b);
+	export1(e1, &t1.d);
+	export1(e1, &t2.d);
+	export1(e1, &u.d);
+	export1(e2, &v.d);
+	export1(e2, &t3.d);
+	finish(e1);
+	finish(e2);
+
+	const char *in[] = {p1, p2};
+	cr_assert_eq(baton_jaeger_json_merge(in, 2, out), BATON_OK);
+	json_t *j = load(out);
+	cr_assert_eq(ntraces(j), 3);
+	json_t *data = json_object_get(j, "data");
+	cr_assert_str_eq(
+	    json_string_value(json_object_get(json_array_get(data, 0), "traceID")),
+	    "10101010101010101010101010101010", "first appearance order");
+	cr_assert_str_eq(
+	    json_string_value(json_object_get(json_array_get(data, 1), "traceID")),
+	    "20202020202020202020202020202020");
+	cr_assert_str_eq(
+	    json_string_value(json_object_get(json_array_get(data, 2), "traceID")),
+	    "30303030303030303030303030303030");
+	json_t *t = json_array_get(data, 0);
+	cr_assert_eq(json_array_size(json_object_get(t, "spans")), 3);
+	cr_assert_eq(json_object_size(json_object_get(t, "processes")), 2);
+	cr_assert_str_eq(service_of(t, span_by_id(t, "0101010101010101")), "svc-a");
+	cr_assert_str_eq(service_of(t, span_by_id(t, "0404040404040404")), "svc-b");
+	cr_assert_eq(count_spans(j), 5);
+	json_decref(j);
+
+	/* The output may be one of the inputs. */
+	cr_assert_eq(baton_jaeger_json_merge(in, 2, p1), BATON_OK);
+	j = load(p1);
+	cr_assert_eq(count_spans(j), 5);
+	json_decref(j);
+	remove(p1);
+	remove(p2);
+	remove(out);
+}
+
+static void write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+Test(jaeger_json, merge_renames_a_process_key_that_means_another_process)
+{
+	char p1[128], p2[128], out[128];
+	tmp_path("k1", p1, sizeof(p1));
+	tmp_path("k2", p2, sizeof(p2));
+	tmp_path("kout", out, sizeof(out));
+	/* Files from another writer: both number their processes from p1. */
+	write_text(
+	    p1, "{\"data\":[{\"traceID\":\"ab\",\"spans\":[{\"traceID\":\"ab\","
+	        "\"spanID\":\"01\","
+	        "\"processID\":\"p1\"}],\"processes\":{\"p1\":{\"serviceName\":\"ping\","
+	        "\"tags\":[]}}}]}");
+	write_text(
+	    p2, "{\"data\":[{\"traceID\":\"ab\",\"spans\":[{\"traceID\":\"ab\","
+	        "\"spanID\":\"02\","
+	        "\"processID\":\"p1\"}],\"processes\":{\"p1\":{\"serviceName\":\"pong\","
+	        "\"tags\":[]}}}]}");
+	const char *in[] = {p1, p2};
+	cr_assert_eq(baton_jaeger_json_merge(in, 2, out), BATON_OK);
+	json_t *j = load(out);
+	json_t *t = trace_by_id(j, "ab");
+	cr_assert_eq(json_object_size(json_object_get(t, "processes")), 2);
+	cr_assert_str_eq(service_of(t, span_by_id(t, "01")), "ping");
+	cr_assert_str_eq(service_of(t, span_by_id(t, "02")), "pong");
+	json_decref(j);
+	remove(p1);
+	remove(p2);
+	remove(out);
+}
+
+Test(jaeger_json, merge_refuses_bad_input_and_leaves_the_output_alone)
+{
+	char bad[128], out[128];
+	tmp_path("bad", bad, sizeof(bad));
+	tmp_path("badout", out, sizeof(out));
+	baton_set_log(BATON_LOG_WARN, capture_log, NULL);
+	write_text(out, "{\"data\":[]}");
+	write_text(bad, "{\"data\":[{\"traceID\":\"ab\",\"spans\":[}");
+	const char *in[] = {bad};
+	cr_assert_eq(baton_jaeger_json_merge(in, 1, out), BATON_EFORMAT);
+	write_text(bad, "{\"nodata\":1}");
+	cr_assert_eq(baton_jaeger_json_merge(in, 1, out), BATON_EFORMAT);
+	write_text(bad, "{\"data\":[{\"spans\":[]}]}");
+	cr_assert_eq(baton_jaeger_json_merge(in, 1, out), BATON_EFORMAT);
+	const char *missing[] = {"no-such-file.json"};
+	cr_assert_eq(baton_jaeger_json_merge(missing, 1, out), BATON_ESYSTEM);
+	cr_assert_eq(baton_jaeger_json_merge(NULL, 1, out), BATON_EINVAL);
+	cr_assert_eq(baton_jaeger_json_merge(in, 1, NULL), BATON_EINVAL);
+	const char *nulls[] = {NULL};
+	cr_assert_eq(baton_jaeger_json_merge(nulls, 1, out), BATON_EINVAL);
+	baton_set_log(BATON_LOG_WARN, NULL, NULL);
+	json_t *j = load(out);
+	cr_assert_eq(ntraces(j), 0, "a failed merge does not touch the output");
+	json_decref(j);
+	cr_assert(strstr(logged, bad) != NULL, "the warning names the file: %s", logged);
+	cr_assert(strstr(logged, "no-such-file.json") != NULL, "%s", logged);
+	remove(bad);
+	remove(out);
+}
