@@ -164,19 +164,29 @@ static void bt_span_attr(bt_span *sp, const char *key, const baton_value *v)
 
 /* ---- start ---- */
 
+static baton_attr *bt_attr_slot(bt_span *sp, const char *key, size_t extra, bool *is_new);
+
+/* SampleRate = the adjusted count: an integer when it is one (1 for 100%). */
 static void bt_set_sample_rate(bt_span *sp)
 {
 	if (!(sp->data.context.state & BATON_CTX_HAS_TH))
 		return;
-	double ac = baton_span_context_adjusted_count(&sp->data.context);
-	baton_value v;
-	double r = ac < 1e15 ? (double)(int64_t)(ac + 0.5) : ac;
-	if (r - ac < 1e-6 && ac - r < 1e-6) {
-		v = (baton_value){.type = BATON_VALUE_INT, .u.i = (int64_t)r};
-	} else {
-		v = (baton_value){.type = BATON_VALUE_DOUBLE, .u.d = ac};
+	baton_value v = {.type = BATON_VALUE_INT, .u.i = 1};
+	if (sp->data.context.threshold != 0) {
+		double ac = baton_span_context_adjusted_count(&sp->data.context);
+		double r = ac < 1e15 ? (double)(int64_t)(ac + 0.5) : ac;
+		if (r - ac < 1e-6 && ac - r < 1e-6)
+			v.u.i = (int64_t)r;
+		else
+			v = (baton_value){.type = BATON_VALUE_DOUBLE, .u.d = ac};
 	}
-	bt_span_attr(sp, "SampleRate", &v);
+	bool is_new;
+	baton_attr *a = bt_attr_slot(sp, "SampleRate", 0, &is_new);
+	if (a == NULL) {
+		sp->data.dropped_attrs++;
+		return;
+	}
+	a->value = v;
 }
 
 baton_span baton_span_start(baton_tracer *tracer, const char *name)
