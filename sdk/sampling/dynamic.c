@@ -27,9 +27,10 @@ struct bt_dyn_key {
 	_Atomic uint64_t hash;  /* 0: free slot */
 	_Atomic uint64_t count; /* spans counted in the current window */
 	_Atomic uint64_t prob;  /* keep probability, the bits of a double */
+	_Atomic uint64_t th;    /* its threshold, for inner decisions at 100% */
 	double ema;             /* rate average (recomputing thread only) */
 	bool measured;          /* ema holds a value (recomputing thread only) */
-	char pad[64 - 4 * sizeof(uint64_t) - sizeof(bool)];
+	char pad[64 - 5 * sizeof(uint64_t) - sizeof(bool)];
 };
 
 struct bt_dyn {
@@ -241,6 +242,8 @@ static void bt_dyn_recompute(struct bt_dyn *d, uint64_t now)
 			p = d->min_p;
 		/* Relaxed: readers need the value, nothing ordered with it. */
 		atomic_store_explicit(&k->prob, bt_double_bits(p), memory_order_relaxed);
+		atomic_store_explicit(&k->th, baton_threshold_from_probability(p),
+		                      memory_order_relaxed);
 	}
 	atomic_fetch_add_explicit(&d->windows, 1, memory_order_relaxed);
 }
@@ -287,8 +290,16 @@ static void bt_dyn_sample(void *arg, const baton_sampling_params *p,
 		return;
 	}
 	/* Raise the threshold to that of p_in * p_key, never lower it. */
-	double pin = baton_probability_from_threshold(r->threshold);
-	uint64_t th = baton_threshold_from_probability(pin * pk);
+	uint64_t th;
+	if (r->threshold == 0) {
+		/* Inner kept at 100% (always_on, a sampled parent without one): the
+		 * key's own threshold. It may lag prob by a recomputation; both are
+		 * valid probabilities of the key. */
+		th = atomic_load_explicit(&k->th, memory_order_relaxed);
+	} else {
+		double pin = baton_probability_from_threshold(r->threshold);
+		th = baton_threshold_from_probability(pin * pk);
+	}
 	if (th < r->threshold)
 		th = r->threshold;
 	if (rv < th) {
@@ -384,6 +395,10 @@ baton_err baton_sampler_dynamic(baton_sampler inner, const baton_dynamic_options
 	for (uint32_t i = 0; i < size; i++)
 		atomic_init(&d->slots[i].prob, p0);
 	atomic_init(&d->overflow.prob, p0);
+	uint64_t th0 = baton_threshold_from_probability(d->initial_p);
+	for (uint32_t i = 0; i < size; i++)
+		atomic_init(&d->slots[i].th, th0);
+	atomic_init(&d->overflow.th, th0);
 	if (pthread_mutex_init(&d->mtx, NULL) != 0) {
 		rv = BATON_ESYSTEM;
 		goto fail_free;

@@ -173,34 +173,49 @@ void baton_fanout_policy_destroy(baton_fanout_policy *p)
 	bt_free(p);
 }
 
-static baton_fanout_policy *bt_default_policy;
+/* Published once by pthread_once; read with acquire on the decision path. */
+static _Atomic(baton_fanout_policy *) bt_default_policy;
 static pthread_once_t bt_default_once = PTHREAD_ONCE_INIT;
 
 static void bt_default_init(void)
 {
 	static const baton_fanout_point pts[] = {{1, 1.0}, {100, 0.1}, {10000, 0.001}};
-	baton_fanout_policy_create(pts, 3, &bt_default_policy);
+	baton_fanout_policy *p = NULL;
+	if (baton_fanout_policy_create(pts, 3, &p) == BATON_OK)
+		atomic_store_explicit(&bt_default_policy, p, memory_order_release);
 }
 
 /* The installed policy (baton_init), or NULL for the default. */
 const baton_fanout_policy *bt_fanout_installed;
 
+static const baton_fanout_policy *bt_default_slow(void)
+{
+	pthread_once(&bt_default_once, bt_default_init);
+	return atomic_load_explicit(&bt_default_policy, memory_order_acquire);
+}
+
 const baton_fanout_policy *baton_fanout_policy_current(void)
 {
 	if (bt_fanout_installed != NULL)
 		return bt_fanout_installed;
-	pthread_once(&bt_default_once, bt_default_init);
-	return bt_default_policy;
+	return bt_default_slow();
 }
 
-double baton_fanout_keep_probability(const baton_fanout_policy *p, uint64_t n)
+/* The lookup behind both public calls, inlined into each. */
+static inline __attribute__((always_inline)) double
+bt_keep_prob(const baton_fanout_policy *p, uint64_t n)
 {
 	if (p == NULL) {
 		p = bt_fanout_installed;
-		if (p == NULL)
-			p = baton_fanout_policy_current();
-		if (p == NULL)
-			return 1.0; /* the default could not be allocated: keep all */
+		if (p == NULL) {
+			p = atomic_load_explicit(&bt_default_policy,
+			                         memory_order_acquire);
+			if (__builtin_expect(p == NULL, 0))
+				p = bt_default_slow();
+			if (p == NULL)
+				return 1.0; /* the default could not be allocated: keep
+				               all */
+		}
 	}
 	if (n < BT_DIRECT)
 		return p->direct[n];
@@ -211,7 +226,7 @@ double baton_fanout_keep_probability(const baton_fanout_policy *p, uint64_t n)
 	size_t i = (size_t)(e - BT_LOG_MIN_EXP) * BT_LOG_STEPS + m;
 	double v0 = p->log_tab[i], v1 = p->log_tab[i + 1];
 	int k = p->kink[i];
-	if (k == BT_NO_KINK) {
+	if (__builtin_expect(k == BT_NO_KINK, 1)) {
 		/* 2^-sh built from its bits: no division on the common path. */
 		union {
 			uint64_t u;
@@ -235,8 +250,13 @@ double baton_fanout_keep_probability(const baton_fanout_policy *p, uint64_t n)
 	return v0 + (v1 - v0) * ((x - x0) / (x1 - x0));
 }
 
+double baton_fanout_keep_probability(const baton_fanout_policy *p, uint64_t n)
+{
+	return bt_keep_prob(p, n);
+}
+
 bool baton_fanout_keep(const baton_fanout_policy *p, uint64_t recipients)
 {
-	double k = baton_fanout_keep_probability(p, recipients);
+	double k = bt_keep_prob(p, recipients);
 	return k >= 1.0 || bt_random_unit() < k;
 }
