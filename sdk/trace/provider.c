@@ -202,39 +202,39 @@ static uint32_t bt_share(uint64_t deadline, size_t left)
 	return (uint32_t)((deadline - now) / 1000000u / left);
 }
 
-baton_err baton_force_flush(uint32_t timeout_ms)
+/*
+ * Flushes (or shuts down) every processor in turn, each within an even share
+ * of what is left of timeout_ms. Returns the first error.
+ */
+static baton_err bt_procs_finish(bool shutdown, uint32_t timeout_ms)
 {
 	baton_err rv = BATON_OK;
-	if (!bt_initialized)
-		return BATON_ESTATE;
 	uint64_t deadline = bt_now_mono_ns() + (uint64_t)timeout_ms * 1000000u;
 	for (size_t i = 0; i < bt_prov.nprocs; i++) {
 		const baton_processor *p = &bt_prov.procs[i];
-		if (p->ops->force_flush == NULL)
+		baton_err (*fn)(void *, uint32_t) =
+		    shutdown ? p->ops->shutdown : p->ops->force_flush;
+		if (fn == NULL)
 			continue;
-		baton_err e =
-		    p->ops->force_flush(p->arg, bt_share(deadline, bt_prov.nprocs - i));
+		baton_err e = fn(p->arg, bt_share(deadline, bt_prov.nprocs - i));
 		if (e != BATON_OK && rv == BATON_OK)
 			rv = e;
 	}
 	return rv;
 }
 
-baton_err baton_fini(uint32_t timeout_ms)
+baton_err baton_force_flush(uint32_t timeout_ms)
 {
-	baton_err rv = BATON_OK;
 	if (!bt_initialized)
 		return BATON_ESTATE;
-	uint64_t deadline = bt_now_mono_ns() + (uint64_t)timeout_ms * 1000000u;
-	for (size_t i = 0; i < bt_prov.nprocs; i++) {
-		const baton_processor *p = &bt_prov.procs[i];
-		if (p->ops->shutdown == NULL)
-			continue;
-		baton_err e =
-		    p->ops->shutdown(p->arg, bt_share(deadline, bt_prov.nprocs - i));
-		if (e != BATON_OK && rv == BATON_OK)
-			rv = e;
-	}
+	return bt_procs_finish(false, timeout_ms);
+}
+
+baton_err baton_fini(uint32_t timeout_ms)
+{
+	if (!bt_initialized)
+		return BATON_ESTATE;
+	baton_err rv = bt_procs_finish(true, timeout_ms);
 	bt_procs_destroy(bt_prov.procs, bt_prov.nprocs);
 	bt_free(bt_prov.procs);
 	baton_sampler_destroy(bt_prov.sampler);
