@@ -158,6 +158,25 @@ BATON_API int baton_nng_msg_open(nng_msg *msg, const baton_nng_recv_opts *opts,
                                  baton_nng_recv_info *info);
 
 /*
+ * The send step without the send, for messages that leave through a path of
+ * your own: starts the producer span (destination from opts only) and puts
+ * the envelope at the front of msg's body. On success writes the span into
+ * *span (a non-recording handle when not sampled): send the message, then end the
+ * span. If the send fails, baton_nng_msg_unseal() gives the message back as
+ * it was. Returns 0, NNG_EINVAL for NULL arguments, NNG_ENOMEM (msg
+ * unchanged). Thread-safe.
+ */
+BATON_API int baton_nng_msg_seal(nng_msg *msg, const baton_nng_send_opts *opts,
+                                 baton_span *span);
+
+/*
+ * Removes the envelope baton_nng_msg_seal() (or a failed baton send) put on
+ * msg. Returns 0, or NNG_EINVAL when msg is NULL or starts with no valid
+ * envelope (then it is unchanged).
+ */
+BATON_API int baton_nng_msg_unseal(nng_msg *msg);
+
+/*
  * Runs fn(arg) with the received message's span attached as the thread's
  * current span (or, without a span, its decision: sends inside fn continue
  * an unsampled trace instead of starting roots), then detaches, sets

@@ -158,16 +158,32 @@ void baton_nng_ctx_send(nng_ctx c, nng_aio *aio, const baton_nng_send_opts *opts
 	baton_span_end(sp);
 }
 
+int baton_nng_msg_unseal(nng_msg *msg)
+{
+	baton_envelope_header h;
+	if (msg == NULL ||
+	    baton_envelope_peek(nng_msg_body(msg), nng_msg_len(msg), &h) != BATON_OK)
+		return NNG_EINVAL;
+	nng_msg_trim(msg, h.length);
+	return 0;
+}
+
+int baton_nng_msg_seal(nng_msg *msg, const baton_nng_send_opts *opts, baton_span *span)
+{
+	struct bt_sealed st;
+	if (msg == NULL || span == NULL)
+		return NNG_EINVAL;
+	int rv = bt_seal(msg, 0, opts, &st);
+	if (rv == 0)
+		*span = st.span;
+	return rv;
+}
+
 int baton_nng_send_aio_result(nng_aio *aio)
 {
 	int rv = nng_aio_result(aio);
-	if (rv == 0)
-		return 0;
-	nng_msg *m = nng_aio_get_msg(aio);
-	baton_envelope_header h;
-	if (m != NULL &&
-	    baton_envelope_peek(nng_msg_body(m), nng_msg_len(m), &h) == BATON_OK)
-		nng_msg_trim(m, h.length);
+	if (rv != 0)
+		baton_nng_msg_unseal(nng_aio_get_msg(aio));
 	return rv;
 }
 

@@ -306,3 +306,34 @@ Test(nng_modes, without_baton_init_messages_still_carry_an_unsampled_envelope)
 	nng_msg_free(m);
 	close_pair();
 }
+
+Test(nng_modes, seal_and_unseal_round_trip_a_message_for_custom_send_paths)
+{
+	baton_memory_exporter *mem = tu_init_memory(pb_on(), 16);
+	nng_msg *m;
+	cr_assert_eq(nng_msg_alloc(&m, 0), 0);
+	cr_assert_eq(nng_msg_append(m, "body", 4), 0);
+	baton_span sp;
+	baton_nng_send_opts so = {.destination = "custom"};
+	cr_assert_eq(baton_nng_msg_seal(m, &so, &sp), 0);
+	cr_assert(baton_span_is_recording(sp));
+	cr_assert_eq(nng_msg_len(m), 4 + BATON_ENVELOPE_SAMPLED_SIZE);
+	baton_envelope e;
+	cr_assert_eq(baton_envelope_unwrap(nng_msg_body(m), nng_msg_len(m), &e),
+	             BATON_OK);
+	baton_span_context ctx;
+	baton_span_get_context(sp, &ctx);
+	cr_assert_arr_eq(e.ctx.span_id, ctx.span_id, 8);
+	cr_assert_eq(baton_nng_msg_unseal(m), 0);
+	cr_assert_eq(nng_msg_len(m), 4);
+	cr_assert_eq(memcmp(nng_msg_body(m), "body", 4), 0);
+	cr_assert_eq(baton_nng_msg_unseal(m), NNG_EINVAL,
+	             "a bare message has nothing to remove");
+	cr_assert_eq(nng_msg_len(m), 4);
+	baton_span_end(sp);
+	nng_msg_free(m);
+	baton_memory_span p;
+	cr_assert_geq(nu_find(mem, BATON_SPAN_KIND_PRODUCER, "send custom", &p), 0);
+	cr_assert_eq(baton_nng_msg_seal(NULL, NULL, &sp), NNG_EINVAL);
+	baton_fini(1000);
+}
