@@ -4,7 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-baton_memory_exporter *tu_init_memory(baton_sampler sampler, size_t capacity)
+baton_memory_exporter *tu_init_memory_limits(baton_sampler sampler, size_t capacity,
+                                             const baton_limits *limits)
 {
 	baton_exporter exp;
 	baton_memory_exporter *store;
@@ -17,9 +18,16 @@ baton_memory_exporter *tu_init_memory(baton_sampler sampler, size_t capacity)
 	o.sampler = sampler.ops ? sampler : baton_sampler_always_on();
 	o.processors = &proc;
 	o.nprocessors = 1;
+	if (limits != NULL)
+		o.limits = *limits;
 	if (baton_init(&o) != BATON_OK)
 		abort();
 	return store;
+}
+
+baton_memory_exporter *tu_init_memory(baton_sampler sampler, size_t capacity)
+{
+	return tu_init_memory_limits(sampler, capacity, NULL);
 }
 
 void tu_hex(const char *hex, uint8_t *out, size_t n)

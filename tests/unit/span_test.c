@@ -307,21 +307,13 @@ static void fini_only(void)
 
 Test(limits, attribute_event_link_counts_are_capped_and_counted, .fini = fini_only)
 {
-	baton_exporter exp;
-	baton_memory_exporter *m;
-	baton_processor p;
-	baton_memory_exporter_create(4, &exp, &m);
-	baton_simple_processor_create(exp, &p);
-	baton_options o = {.size = sizeof(o),
-	                   .sampler = baton_sampler_always_on(),
-	                   .processors = &p,
-	                   .nprocessors = 1};
-	o.limits.attribute_count = 3;
-	o.limits.event_count = 2;
-	o.limits.link_count = 1;
-	o.limits.event_attribute_count = 1;
-	o.limits.attribute_value_length = 4;
-	cr_assert_eq(baton_init(&o), BATON_OK);
+	baton_limits lim = {.attribute_count = 3,
+	                    .event_count = 2,
+	                    .link_count = 1,
+	                    .event_attribute_count = 1,
+	                    .attribute_value_length = 4};
+	baton_memory_exporter *m =
+	    tu_init_memory_limits(baton_sampler_always_on(), 4, &lim);
 	baton_tracer *t = baton_tracer_get("t", NULL);
 	baton_span x = baton_span_start(t, "x");
 	baton_span_context xc;
@@ -383,17 +375,9 @@ Test(limits, env_limits_apply_and_garbage_is_ignored, .fini = fini_only)
 
 Test(limits, full_arena_drops_attributes_and_counts_them, .fini = fini_only)
 {
-	baton_exporter exp;
-	baton_memory_exporter *m;
-	baton_processor p;
-	baton_memory_exporter_create(4, &exp, &m);
-	baton_simple_processor_create(exp, &p);
-	baton_options o = {.size = sizeof(o),
-	                   .sampler = baton_sampler_always_on(),
-	                   .processors = &p,
-	                   .nprocessors = 1};
-	o.limits.span_arena_bytes = 256;
-	cr_assert_eq(baton_init(&o), BATON_OK);
+	baton_limits lim = {.span_arena_bytes = 256};
+	baton_memory_exporter *m =
+	    tu_init_memory_limits(baton_sampler_always_on(), 4, &lim);
 	baton_span s = baton_span_start(baton_tracer_get("t", NULL), "s");
 	char big[121];
 	memset(big, 'x', sizeof(big) - 1);
