@@ -49,8 +49,58 @@ typedef struct bt_cs_exp {
 	bool skipped_at_least; /* skipped_traces is a lower bound (table full) */
 	uint64_t dropped;      /* spans lost to out of memory */
 	bool shut;
-	pid_t pid; /* the process the buffered spans belong to */
+	pid_t pid;                   /* the process the buffered spans belong to */
+	struct bt_cs_exp *fork_next; /* the list of live exporters, for fork */
 } bt_cs_exp;
+
+/*
+ * fork(): a child must not inherit an exporter mutex locked by the export
+ * thread, which does not exist in the child. Before fork the forking
+ * thread takes every exporter's mutex (waiting for an export in progress
+ * to end); after it, parent and child unlock them.
+ */
+static pthread_mutex_t bt_cs_fork_list_mtx = PTHREAD_MUTEX_INITIALIZER;
+static bt_cs_exp *bt_cs_fork_list;
+static pthread_once_t bt_cs_fork_atfork_once = PTHREAD_ONCE_INIT;
+
+static void bt_cs_fork_prepare(void)
+{
+	pthread_mutex_lock(&bt_cs_fork_list_mtx);
+	for (bt_cs_exp *x = bt_cs_fork_list; x != NULL; x = x->fork_next)
+		pthread_mutex_lock(&x->mtx);
+}
+
+static void bt_cs_fork_after(void)
+{
+	for (bt_cs_exp *x = bt_cs_fork_list; x != NULL; x = x->fork_next)
+		pthread_mutex_unlock(&x->mtx);
+	pthread_mutex_unlock(&bt_cs_fork_list_mtx);
+}
+
+static void bt_cs_fork_atfork_init(void)
+{
+	pthread_atfork(bt_cs_fork_prepare, bt_cs_fork_after, bt_cs_fork_after);
+}
+
+static void bt_cs_fork_register(bt_cs_exp *x)
+{
+	pthread_once(&bt_cs_fork_atfork_once, bt_cs_fork_atfork_init);
+	pthread_mutex_lock(&bt_cs_fork_list_mtx);
+	x->fork_next = bt_cs_fork_list;
+	bt_cs_fork_list = x;
+	pthread_mutex_unlock(&bt_cs_fork_list_mtx);
+}
+
+static void bt_cs_fork_unregister(bt_cs_exp *x)
+{
+	pthread_mutex_lock(&bt_cs_fork_list_mtx);
+	bt_cs_exp **pp = &bt_cs_fork_list;
+	while (*pp != NULL && *pp != x)
+		pp = &(*pp)->fork_next;
+	if (*pp == x)
+		*pp = x->fork_next;
+	pthread_mutex_unlock(&bt_cs_fork_list_mtx);
+}
 
 static size_t bt_cs_hash(const uint8_t *tid)
 {
@@ -327,6 +377,7 @@ static void bt_cs_destroy(void *arg)
 			bt_free(t);
 		}
 	}
+	bt_cs_fork_unregister(x);
 	pthread_mutex_destroy(&x->mtx);
 	bt_free(x);
 }
@@ -409,6 +460,7 @@ baton_err baton_console_exporter_create(const baton_console_options *opts,
 		x->max_spans = BATON_CONSOLE_DEFAULT_MAX_SPANS;
 	x->pid = getpid();
 	pthread_mutex_init(&x->mtx, NULL);
+	bt_cs_fork_register(x);
 	*out = (baton_exporter){&bt_cs_ops, x};
 	return BATON_OK;
 }

@@ -79,7 +79,57 @@ typedef struct bt_jj_exp {
 	pid_t pid;   /* the process the spans held belong to */
 	bool forked; /* this is a child: write only when it has spans of its own */
 	bool write_failed_logged;
+	struct bt_jj_exp *fork_next; /* the list of live exporters, for fork */
 } bt_jj_exp;
+
+/*
+ * fork(): a child must not inherit an exporter mutex locked by the export
+ * thread, which does not exist in the child. Before fork the forking
+ * thread takes every exporter's mutex (waiting for an export in progress
+ * to end); after it, parent and child unlock them.
+ */
+static pthread_mutex_t bt_jj_fork_list_mtx = PTHREAD_MUTEX_INITIALIZER;
+static bt_jj_exp *bt_jj_fork_list;
+static pthread_once_t bt_jj_fork_atfork_once = PTHREAD_ONCE_INIT;
+
+static void bt_jj_fork_prepare(void)
+{
+	pthread_mutex_lock(&bt_jj_fork_list_mtx);
+	for (bt_jj_exp *x = bt_jj_fork_list; x != NULL; x = x->fork_next)
+		pthread_mutex_lock(&x->mtx);
+}
+
+static void bt_jj_fork_after(void)
+{
+	for (bt_jj_exp *x = bt_jj_fork_list; x != NULL; x = x->fork_next)
+		pthread_mutex_unlock(&x->mtx);
+	pthread_mutex_unlock(&bt_jj_fork_list_mtx);
+}
+
+static void bt_jj_fork_atfork_init(void)
+{
+	pthread_atfork(bt_jj_fork_prepare, bt_jj_fork_after, bt_jj_fork_after);
+}
+
+static void bt_jj_fork_register(bt_jj_exp *x)
+{
+	pthread_once(&bt_jj_fork_atfork_once, bt_jj_fork_atfork_init);
+	pthread_mutex_lock(&bt_jj_fork_list_mtx);
+	x->fork_next = bt_jj_fork_list;
+	bt_jj_fork_list = x;
+	pthread_mutex_unlock(&bt_jj_fork_list_mtx);
+}
+
+static void bt_jj_fork_unregister(bt_jj_exp *x)
+{
+	pthread_mutex_lock(&bt_jj_fork_list_mtx);
+	bt_jj_exp **pp = &bt_jj_fork_list;
+	while (*pp != NULL && *pp != x)
+		pp = &(*pp)->fork_next;
+	if (*pp == x)
+		*pp = x->fork_next;
+	pthread_mutex_unlock(&bt_jj_fork_list_mtx);
+}
 
 static size_t bt_jj_hash(const uint8_t *tid, size_t nbuckets)
 {
@@ -480,6 +530,7 @@ static void bt_jj_destroy(void *arg)
 	bt_jj_buf_fini(&x->scratch);
 	bt_free(x->path);
 	bt_free(x->tmp_path);
+	bt_jj_fork_unregister(x);
 	pthread_mutex_destroy(&x->mtx);
 	bt_free(x);
 }
@@ -548,6 +599,7 @@ baton_err baton_jaeger_json_exporter_create(const baton_jaeger_json_options *opt
 	               x->max_bytes < SIZE_MAX ? (size_t)x->max_bytes : SIZE_MAX);
 	x->pid = getpid();
 	pthread_mutex_init(&x->mtx, NULL);
+	bt_jj_fork_register(x);
 	*out = (baton_exporter){&bt_jj_ops, x};
 	return BATON_OK;
 }

@@ -4,6 +4,9 @@
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -936,4 +939,81 @@ Test(jaeger_json, merge_refuses_bad_input_and_leaves_the_output_alone)
 	cr_assert(strstr(logged, "no-such-file.json") != NULL, "%s", logged);
 	remove(bad);
 	remove(out);
+}
+
+/* ---- fork while another thread exports ---- */
+
+static atomic_bool race_stop;
+
+static void *race_exporter(void *arg)
+{
+	baton_exporter *e = arg;
+	static fake f[64];
+	static char big[4096];
+	const baton_span_data *batch[64];
+	/* Slow to encode (every byte escaped), so the exporter is busy most of the time.
+	 */
+	memset(big, '\x01', sizeof(big));
+	for (int i = 0; i < 64; i++) {
+		fake_init(&f[i], (uint8_t)(1 + i % 7), (uint8_t)(1 + i), &res_a);
+		fake_attr(&f[i], "big",
+		          (baton_value){BATON_VALUE_STRING, {.s = big}, sizeof(big)});
+		batch[i] = &f[i].d;
+	}
+	while (!atomic_load(&race_stop))
+		e->ops->export_spans(e->arg, batch, 64);
+	return NULL;
+}
+
+Test(jaeger_json, fork_during_an_export_leaves_the_child_a_working_exporter)
+{
+	char path[128];
+	tmp_path("forkrace", path, sizeof(path));
+	baton_jaeger_json_options o = {.size = sizeof(o),
+	                               .path = path,
+	                               .max_spans = 2000000,
+	                               .write_interval_ms =
+	                                   BATON_JAEGER_JSON_NO_INTERVAL};
+	baton_exporter e;
+	cr_assert_eq(baton_jaeger_json_exporter_create(&o, &e), BATON_OK);
+	pthread_t th;
+	atomic_store(&race_stop, false);
+	cr_assert_eq(pthread_create(&th, NULL, race_exporter, &e), 0);
+	for (int k = 0; k < 20; k++) {
+		usleep(2000);
+		fflush(NULL);
+		pid_t pid = fork();
+		cr_assert_geq(pid, 0);
+		if (pid == 0) {
+			/* Only this thread exists here: the exporter must not be locked.
+			 */
+			fake mine;
+			fake_init(&mine, 0x77, 0x77, &res_b);
+			const baton_span_data *p = &mine.d;
+			int bad = e.ops->export_spans(e.arg, &p, 1) != BATON_OK;
+			bad |= e.ops->shutdown(e.arg, 100) != BATON_OK;
+			char mine_path[160];
+			snprintf(mine_path, sizeof(mine_path), "jj-%ld-forkrace.%ld.json",
+			         (long)getppid(), (long)getpid());
+			bad |= remove(mine_path) != 0;
+			_exit(bad);
+		}
+		int st = 0;
+		pid_t w = 0;
+		for (int tries = 0; tries < 1000 && w == 0; tries++) {
+			w = waitpid(pid, &st, WNOHANG);
+			if (w == 0)
+				usleep(10000);
+		}
+		if (w == 0) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			cr_assert_fail("the child hung on an exporter locked at fork");
+		}
+		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child %d failed", k);
+	}
+	atomic_store(&race_stop, true);
+	pthread_join(th, NULL);
+	finish(e);
+	remove(path);
 }
