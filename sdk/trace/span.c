@@ -203,6 +203,10 @@ baton_span baton_span_start_ex(baton_tracer *tracer, const char *name,
 
 	if (!bt_initialized || bt_prov.disabled)
 		return BATON_SPAN_NONE;
+	if (bt_prov.drop_all) { /* always_off: no parent, ids or record needed */
+		bt_count(BT_C_UNSAMPLED);
+		return BT_SPAN_UNSAMPLED;
+	}
 	if (opts == NULL)
 		opts = &no_opts;
 	if (opts->parent != NULL) {
@@ -509,16 +513,22 @@ void baton_span_set_str(baton_span span, const char *key, const char *value)
 
 void baton_span_set_int(baton_span span, const char *key, int64_t value)
 {
+	if (BT_HANDLE_INDEX(span.id) == 0) /* unsampled: nothing to build */
+		return;
 	bt_set_scalar(span, key, (baton_value){.type = BATON_VALUE_INT, .u.i = value});
 }
 
 void baton_span_set_double(baton_span span, const char *key, double value)
 {
+	if (BT_HANDLE_INDEX(span.id) == 0) /* unsampled: nothing to build */
+		return;
 	bt_set_scalar(span, key, (baton_value){.type = BATON_VALUE_DOUBLE, .u.d = value});
 }
 
 void baton_span_set_bool(baton_span span, const char *key, bool value)
 {
+	if (BT_HANDLE_INDEX(span.id) == 0) /* unsampled: nothing to build */
+		return;
 	bt_set_scalar(span, key, (baton_value){.type = BATON_VALUE_BOOL, .u.b = value});
 }
 
