@@ -161,11 +161,20 @@ static baton_err bt_auto_build(baton_exporter_kind kind, baton_processor *out)
 	baton_batch_options bo = {.size = sizeof(bo)};
 	baton_err rv = BATON_ENOTSUP;
 	switch (kind) {
-	case BATON_EXPORTER_OTLP:
+	case BATON_EXPORTER_OTLP: {
+		const char *proto = baton_getenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL");
+		if (proto == NULL)
+			proto = baton_getenv("OTEL_EXPORTER_OTLP_PROTOCOL");
+		if (proto != NULL && strcmp(proto, "http/protobuf") != 0)
+			bt_warn("OTEL_EXPORTER_OTLP_PROTOCOL=%s: baton sends only "
+			        "http/protobuf "
+			        "(port 4318 on Jaeger and the Collector)",
+			        proto);
 #if defined(BATON_HAVE_OTLP_HTTP)
 		rv = baton_otlp_http_exporter_create(NULL, &e);
 #endif
 		break;
+	}
 	case BATON_EXPORTER_JAEGER_JSON:
 		rv = baton_jaeger_json_exporter_create(NULL, &e);
 		break;

@@ -4,7 +4,9 @@
  *
  * OTEL_TRACES_EXPORTER is a comma-separated list of:
  *   otlp         OTLP/HTTP protobuf to OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT
- *                (baton/otlp_http.h), behind a batch processor
+ *                (baton/otlp_http.h), behind a batch processor; a
+ *                OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL other than
+ *                http/protobuf gets a warning (only that one is spoken)
  *   jaeger-json  a Jaeger JSON file for Jaeger UI's "Upload" tab
  *                (baton/jaeger_json.h), behind a batch processor
  *   console      trace trees on stdout (baton/console.h), behind a batch

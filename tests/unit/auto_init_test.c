@@ -290,3 +290,17 @@ Test(auto_init, a_second_init_is_refused_and_frees_what_it_was_given, .init = cl
 	cr_assert_eq(baton_auto_init(&o), BATON_ESTATE);
 	cr_assert_eq(baton_fini(1000), BATON_OK);
 }
+
+Test(auto_init, otlp_over_another_protocol_is_called_out, .init = clean_env)
+{
+	if (!baton_auto_available(BATON_EXPORTER_OTLP))
+		cr_skip_test("the OTLP/HTTP exporter is not in this build");
+	setenv("OTEL_TRACES_EXPORTER", "otlp", 1);
+	setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9", 1);
+	setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc", 1);
+	cr_assert_eq(baton_auto_init(NULL), BATON_OK);
+	cr_assert(strstr(logged, "OTEL_EXPORTER_OTLP_PROTOCOL=grpc: baton sends only "
+	                         "http/protobuf") != NULL,
+	          "%s", logged);
+	cr_assert_eq(baton_fini(2000), BATON_OK);
+}
