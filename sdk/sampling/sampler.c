@@ -219,9 +219,17 @@ static baton_err bt_sampler_from_env_base(baton_sampler *out)
 	baton_sampler_factory_fn f = atomic_load(&bt_sampler_factory);
 	if (f != NULL && f(name, arg, out) == BATON_OK)
 		return BATON_OK;
-	bt_warn("OTEL_TRACES_SAMPLER=\"%s\" is not a known sampler; using "
-	        "parentbased_always_on",
-	        name);
+	if (f == NULL && (strcmp(name, "jaeger_remote") == 0 ||
+	                  strcmp(name, "parentbased_jaeger_remote") == 0))
+		bt_warn("OTEL_TRACES_SAMPLER=%s needs baton::remote_sampling: link it "
+		        "and call "
+		        "baton_remote_sampling_register() before baton_init(); using "
+		        "parentbased_always_on",
+		        name);
+	else
+		bt_warn("OTEL_TRACES_SAMPLER=\"%s\" is not a known sampler; using "
+		        "parentbased_always_on",
+		        name);
 	return baton_sampler_parentbased(baton_sampler_always_on(), out);
 }
 

@@ -474,6 +474,17 @@ Test(sampler_env, unknown_name_warns_and_keeps_the_default)
 	}
 }
 
+Test(sampler_env, jaeger_remote_without_its_library_says_what_to_do)
+{
+	baton_sampler s =
+	    from_env("jaeger_remote", "endpoint=http://localhost:5778/sampling");
+	cr_assert_eq(nwarn, 1);
+	cr_assert(strstr(logged, "baton_remote_sampling_register") != NULL, "%s", logged);
+	cr_assert_str_eq(s.ops->name, "parentbased");
+	cr_assert_eq(root_fraction(s), 1.0);
+	baton_sampler_destroy(s);
+}
+
 static int factory_calls;
 static baton_err test_factory(const char *name, const char *arg, baton_sampler *out)
 {
