@@ -29,7 +29,8 @@ typedef struct baton_batch_options {
 } baton_batch_options;
 
 /*
- * Creates a batch processor over exporter and starts its worker thread.
+ * Creates a batch processor over exporter and starts its worker thread
+ * ("baton-export", all signals blocked).
  * opts may be NULL: everything from the environment.
  *
  * The ring holds max_queue_size spans, rounded up to a power of two (the
@@ -38,9 +39,11 @@ typedef struct baton_batch_options {
  * spans, or when schedule_delay_ms has passed since the last export, or on
  * force_flush and shutdown. Exports are never concurrent.
  *
- * export_timeout_ms bounds what force_flush and shutdown wait for one
- * export in flight; between those calls the exporter's own timeout bounds
- * an export (the processor cannot interrupt it without a caller waiting).
+ * An export is bounded by the exporter's own timeout (for OTLP/HTTP,
+ * OTEL_EXPORTER_OTLP_TIMEOUT, retries included); the processor interrupts
+ * one only when a shutdown's time runs out. export_timeout_ms is the
+ * shutdown timeout used when the processor is destroyed without having
+ * been shut down.
  *
  * Shutdown (baton_fini) returns within its timeout. It exports what it can
  * in that time, then calls the exporter's shutdown with the time left. When

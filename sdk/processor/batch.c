@@ -31,6 +31,7 @@
 
 #include <baton/processor.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -251,6 +252,7 @@ static void bt_release_all(struct bt_batch *b, uint64_t *counter)
 static void *bt_batch_worker(void *arg)
 {
 	struct bt_batch *b = arg;
+	pthread_setname_np(pthread_self(), "baton-export");
 	pthread_mutex_lock(&b->mtx);
 	uint64_t next_export = bt_now_mono_ns() + b->delay_ns;
 	for (;;) {
@@ -438,6 +440,20 @@ static baton_err bt_batch_shutdown(void *arg, uint32_t timeout_ms)
 	return rv;
 }
 
+/*
+ * Starts the worker with every signal blocked, so that the application's
+ * signal handlers never run on it. Returns pthread_create's result.
+ */
+static int bt_start_worker(struct bt_batch *b)
+{
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int rc = pthread_create(&b->thread, NULL, bt_batch_worker, b);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
+
 /* ---- fork ---- */
 
 static pthread_mutex_t bt_batch_list_mtx = PTHREAD_MUTEX_INITIALIZER;
@@ -501,7 +517,7 @@ static void bt_batch_child(void)
 			b->worker_done = true;
 			continue;
 		}
-		if (pthread_create(&b->thread, NULL, bt_batch_worker, b) == 0) {
+		if (bt_start_worker(b) == 0) {
 			b->thread_started = true;
 		} else {
 			b->worker_done = true;
@@ -618,7 +634,7 @@ baton_err baton_batch_processor_create(baton_exporter exporter,
 
 	pthread_once(&bt_batch_atfork_once, bt_batch_atfork_init);
 	pthread_mutex_lock(&bt_batch_list_mtx);
-	if (pthread_create(&b->thread, NULL, bt_batch_worker, b) != 0) {
+	if (bt_start_worker(b) != 0) {
 		pthread_mutex_unlock(&bt_batch_list_mtx);
 		pthread_mutex_destroy(&b->mtx);
 		pthread_cond_destroy(&b->wake);
