@@ -167,8 +167,9 @@ BATON_API baton_err baton_sampler_rate_limiting(double max_per_sec, baton_sample
 
 /* One operation's probability for baton_sampler_per_operation(). */
 typedef struct baton_operation_probability {
-	const char *operation; /* span name; copied */
-	double probability;    /* in [0, 1] */
+	const char
+	    *operation;     /* span name; borrowed for the call (only a hash is kept) */
+	double probability; /* in [0, 1] */
 } baton_operation_probability;
 
 /* Options for baton_sampler_per_operation(); zero-initialise, set size. */
@@ -192,10 +193,10 @@ typedef struct baton_per_operation_options {
  * with default_probability; a span the probability drops is still kept when
  * its operation's lower-bound bucket has a token (then without a threshold,
  * its adjusted count being unknown). Every decision takes a token when
- * there is one, as Jaeger's clients do. Decisions are lock-free and
- * allocate nothing. Writes *out on success. Returns BATON_OK, BATON_EINVAL
- * (a probability outside [0, 1], a NULL operation name, noperations over
- * 65536), BATON_ENOMEM.
+ * there is one, as Jaeger's clients do. Names are matched by a 64-bit hash.
+ * Decisions are lock-free, allocate nothing and are thread-safe. Writes *out on success.
+ * Returns BATON_OK, BATON_EINVAL (a probability outside [0, 1], a NULL operation name,
+ * noperations over 65536), BATON_ENOMEM.
  */
 BATON_API baton_err baton_sampler_per_operation(const baton_per_operation_options *opts,
                                                 baton_sampler *out);
