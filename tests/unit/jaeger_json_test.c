@@ -979,7 +979,7 @@ Test(jaeger_json, fork_during_an_export_leaves_the_child_a_working_exporter)
 	pthread_t th;
 	atomic_store(&race_stop, false);
 	cr_assert_eq(pthread_create(&th, NULL, race_exporter, &e), 0);
-	for (int k = 0; k < 20; k++) {
+	for (int k = 0; k < 8; k++) {
 		usleep(2000);
 		fflush(NULL);
 		pid_t pid = fork();
