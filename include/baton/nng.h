@@ -29,6 +29,9 @@
  *   baton.fanout.recipients = fanout size: on the producer span of a
  *     broadcast or of a send with opts.recipients, and on consumer spans of
  *     messages that carried a recipient count
+ *   baton.fanout.kept = recipients of a broadcast that got a sampled envelope
+ *   SampleRate = how many messages this span stands for (set by the SDK from
+ *     the threshold: head probability x fanout keep probability)
  *
  * The destination is opts->destination, else the name given with
  * baton_nng_socket_set_name(), else the URL of the first baton_nng_listen()
@@ -223,7 +226,8 @@ BATON_API int baton_nng_recv_aio_result(nng_aio *aio, const baton_nng_recv_opts 
  * probability x keep probability (so its consumer span's SampleRate is
  * their inverse) and the fanout size (receivers continue only, never draw
  * again); a dropped one gets the 4-byte unsampled envelope and costs no
- * tracing work. flags as for nng_sendmsg. Writes the number of messages
+ * tracing work. The destination is opts->destination, else socks[0]'s
+ * name. flags as for nng_sendmsg. Writes the number of messages
  * sent into *nsent when not NULL. Returns 0 when every send succeeded, else
  * the first error (the other sends are still attempted). Thread-safe.
  */
