@@ -214,17 +214,52 @@ static void bt_cs_value(bt_cs_buf *b, const baton_value *v, size_t max_chars)
 	bt_cs_puts(b, "]");
 }
 
-static void bt_cs_attrs(bt_cs_buf *b, const baton_attr *a, bool all, size_t max_chars)
+static bool bt_cs_value_is(const baton_value *v, const char *s, size_t n)
+{
+	return v->type == BATON_VALUE_STRING && v->u.s != NULL && v->len == n &&
+	       memcmp(v->u.s, s, n) == 0;
+}
+
+/*
+ * Whether a key attribute only repeats what the line shows anyway: a
+ * SampleRate of 1 (the common case), messaging.operation.name equal to the
+ * first word of the span name, messaging.operation.type matching the kind.
+ */
+static bool bt_cs_redundant(const baton_attr *a, const baton_span_data *s)
+{
+	const baton_value *v = &a->value;
+	if (strcmp(a->key, "SampleRate") == 0)
+		return (v->type == BATON_VALUE_INT && v->u.i == 1) ||
+		       (v->type == BATON_VALUE_DOUBLE && v->u.d == 1.0);
+	if (strcmp(a->key, "messaging.operation.name") == 0 && s->name != NULL) {
+		size_t w = strcspn(s->name, " ");
+		return bt_cs_value_is(v, s->name, w);
+	}
+	if (strcmp(a->key, "messaging.operation.type") == 0) {
+		switch (s->kind) {
+		case BATON_SPAN_KIND_PRODUCER:
+			return bt_cs_value_is(v, "send", 4) ||
+			       bt_cs_value_is(v, "create", 6);
+		case BATON_SPAN_KIND_CONSUMER:
+			return bt_cs_value_is(v, "process", 7);
+		case BATON_SPAN_KIND_CLIENT:
+			return bt_cs_value_is(v, "receive", 7);
+		default:
+			return false;
+		}
+	}
+	return false;
+}
+
+/* Renders attributes; s (not NULL for a span's own list) drops redundant key ones. */
+static void bt_cs_attrs(bt_cs_buf *b, const baton_attr *a, bool all, size_t max_chars,
+                        const baton_span_data *s)
 {
 	bool first = true;
 	for (; a != NULL; a = a->next) {
 		if (a->key == NULL || (!all && !bt_cs_key_attr(a->key)))
 			continue;
-		/* SampleRate=1 (kept at full rate) is the common case: only news is
-		 * shown. */
-		if (!all && strcmp(a->key, "SampleRate") == 0 &&
-		    ((a->value.type == BATON_VALUE_INT && a->value.u.i == 1) ||
-		     (a->value.type == BATON_VALUE_DOUBLE && a->value.u.d == 1.0)))
+		if (!all && s != NULL && bt_cs_redundant(a, s))
 			continue;
 		if (!first)
 			bt_cs_puts(b, " ");
@@ -245,7 +280,7 @@ bt_cs_span *bt_cs_span_copy(const baton_span_data *s, bool all)
 	bt_cs_sanitize(&t, name, strlen(name), 200);
 	bt_cs_put(&t, "\0", 1);
 	off_attrs = t.len;
-	bt_cs_attrs(&t, s->attrs, all, max_chars);
+	bt_cs_attrs(&t, s->attrs, all, max_chars, s);
 	bt_cs_put(&t, "\0", 1);
 	off_status = t.len;
 	if (s->status_message != NULL)
@@ -264,7 +299,7 @@ bt_cs_span *bt_cs_span_copy(const baton_span_data *s, bool all)
 		bt_cs_puts(&t, baton_console_format_duration(off, dur, sizeof(dur)));
 		if (e->attrs != NULL) {
 			bt_cs_puts(&t, "  ");
-			bt_cs_attrs(&t, e->attrs, true, max_chars);
+			bt_cs_attrs(&t, e->attrs, true, max_chars, NULL);
 		}
 		bt_cs_puts(&t, "\n");
 	}

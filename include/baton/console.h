@@ -13,8 +13,10 @@
  * spans (it lives in another process, or has not ended yet) is printed at
  * the root with a "^" marker and its parent's id. Durations are in ns, µs,
  * ms or s (UTF-8). Each line shows the kind, the key attributes
- * (messaging.*, http.*, rpc.*, error.type, SampleRate unless 1), or all
- * attributes and events on request, and an ERROR status with its
+ * (messaging.*, http.*, rpc.*, error.type, SampleRate; without those that
+ * repeat the line: SampleRate=1, messaging.operation.name equal to the
+ * first word of the name, messaging.operation.type matching the kind), or
+ * all attributes and events on request, and an ERROR status with its
  * description (in red when colour is on). Strings are sanitised: control
  * characters and invalid UTF-8 never reach the terminal.
  *

@@ -370,6 +370,58 @@ Test(console, key_attributes_by_default_all_with_the_option)
 	close_out();
 }
 
+Test(console, key_attributes_that_repeat_the_name_or_kind_are_left_out)
+{
+	fake f;
+	fake_init(&f, 9, 1, 0, "send orders", 0, 2);
+	f.d.kind = BATON_SPAN_KIND_PRODUCER;
+	fake_attr(&f, "messaging.operation.name",
+	          (baton_value){BATON_VALUE_STRING, {.s = "send"}, 4});
+	fake_attr(&f, "messaging.operation.type",
+	          (baton_value){BATON_VALUE_STRING, {.s = "send"}, 4});
+	fake_attr(&f, "messaging.destination.name",
+	          (baton_value){BATON_VALUE_STRING, {.s = "orders"}, 6});
+	open_out();
+	baton_exporter e = make(0, BATON_CONSOLE_COLOR_NEVER, false);
+	export_all(e, &f, 1);
+	finish(e);
+	const char *s = text();
+	cr_assert(
+	    strstr(
+	        s,
+	        "send orders  producer  2.0 µs  messaging.destination.name=orders\n") !=
+	        NULL,
+	    "%s", s);
+	close_out();
+
+	/* Not redundant: shown. */
+	f.d.kind = BATON_SPAN_KIND_CONSUMER;
+	f.d.name = "publish orders";
+	open_out();
+	e = make(0, BATON_CONSOLE_COLOR_NEVER, false);
+	export_all(e, &f, 1);
+	finish(e);
+	s = text();
+	cr_assert(strstr(s, "messaging.operation.name=send messaging.operation.type=send "
+	                    "messaging.destination.name=orders") != NULL,
+	          "%s", s);
+	close_out();
+
+	/* All attributes: everything. */
+	f.d.kind = BATON_SPAN_KIND_PRODUCER;
+	f.d.name = "send orders";
+	open_out();
+	e = make(0, BATON_CONSOLE_COLOR_NEVER, true);
+	export_all(e, &f, 1);
+	finish(e);
+	s = text();
+	cr_assert(
+	    strstr(s, "messaging.operation.name=send messaging.operation.type=send") !=
+	        NULL,
+	    "%s", s);
+	close_out();
+}
+
 Test(console, control_characters_never_reach_the_terminal)
 {
 	fake f;
