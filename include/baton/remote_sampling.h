@@ -100,7 +100,7 @@ BATON_API baton_err baton_remote_sampler_stats_get(baton_sampler s,
  * OTEL_TRACES_SAMPLER_ARG=endpoint=<url>,pollingIntervalMs=<ms>,
  * initialSamplingRate=<p> (each optional; a malformed item is logged and
  * its default kept) and builds parentbased(remote sampler). Call it before
- * baton_init(). It replaces any factory registered before. Thread-safe.
+ * baton_init(); calling it again changes nothing. Thread-safe.
  */
 BATON_API void baton_remote_sampling_register(void);
 

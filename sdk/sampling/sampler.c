@@ -166,11 +166,33 @@ void baton_sampler_destroy(baton_sampler sampler)
 
 /* ---- from the environment ---- */
 
-static _Atomic(baton_sampler_factory_fn) bt_sampler_factory;
+/*
+ * Factories for sampler names the core does not know, tried in the order
+ * they were registered. Registering one twice keeps one entry; NULL clears
+ * the list. A full list (8) ignores more, with a warning.
+ */
+#define BT_MAX_FACTORIES 8
+static _Atomic(baton_sampler_factory_fn) bt_factories[BT_MAX_FACTORIES];
+static pthread_mutex_t bt_factories_mtx = PTHREAD_MUTEX_INITIALIZER;
 
 void baton_sampler_register_factory(baton_sampler_factory_fn fn)
 {
-	atomic_store(&bt_sampler_factory, fn);
+	pthread_mutex_lock(&bt_factories_mtx);
+	for (size_t i = 0; i < BT_MAX_FACTORIES; i++) {
+		baton_sampler_factory_fn cur = atomic_load(&bt_factories[i]);
+		if (fn == NULL) {
+			atomic_store(&bt_factories[i], NULL);
+		} else if (cur == fn) {
+			break;
+		} else if (cur == NULL) {
+			atomic_store(&bt_factories[i], fn);
+			break;
+		} else if (i == BT_MAX_FACTORIES - 1) {
+			bt_warn("more than %d sampler factories registered; one ignored",
+			        BT_MAX_FACTORIES);
+		}
+	}
+	pthread_mutex_unlock(&bt_factories_mtx);
 }
 
 static double bt_ratio_arg(const char *arg)
@@ -216,11 +238,17 @@ static baton_err bt_sampler_from_env_base(baton_sampler *out)
 			return rv;
 		return baton_sampler_parentbased(root, out);
 	}
-	baton_sampler_factory_fn f = atomic_load(&bt_sampler_factory);
-	if (f != NULL && f(name, arg, out) == BATON_OK)
-		return BATON_OK;
-	if (f == NULL && (strcmp(name, "jaeger_remote") == 0 ||
-	                  strcmp(name, "parentbased_jaeger_remote") == 0))
+	bool any = false;
+	for (size_t i = 0; i < BT_MAX_FACTORIES; i++) {
+		baton_sampler_factory_fn f = atomic_load(&bt_factories[i]);
+		if (f == NULL)
+			break;
+		any = true;
+		if (f(name, arg, out) == BATON_OK)
+			return BATON_OK;
+	}
+	if (!any && (strcmp(name, "jaeger_remote") == 0 ||
+	             strcmp(name, "parentbased_jaeger_remote") == 0))
 		bt_warn("OTEL_TRACES_SAMPLER=%s needs baton::remote_sampling: link it "
 		        "and call "
 		        "baton_remote_sampling_register() before baton_init(); using "

@@ -496,17 +496,42 @@ static baton_err test_factory(const char *name, const char *arg, baton_sampler *
 	return BATON_OK;
 }
 
-Test(sampler_env, a_registered_factory_handles_names_the_core_does_not_know)
+static int other_calls;
+static baton_err other_factory(const char *name, const char *arg, baton_sampler *out)
+{
+	(void)arg;
+	other_calls++;
+	if (strcmp(name, "other") != 0)
+		return BATON_EINVAL;
+	*out = baton_sampler_always_on();
+	return BATON_OK;
+}
+
+Test(sampler_env, registered_factories_handle_names_the_core_does_not_know)
 {
 	baton_sampler_register_factory(test_factory);
+	baton_sampler_register_factory(test_factory); /* once is enough */
 	baton_sampler s = from_env("custom", "x=1");
 	cr_assert_str_eq(s.ops->name, "always_off");
 	cr_assert_eq(nwarn, 0);
+	cr_assert_eq(factory_calls, 1);
 	s = from_env("always_on", NULL);
 	cr_assert_eq(factory_calls, 1, "built-in names do not reach the factory");
+	/* A second factory is tried after the first. */
+	baton_sampler_register_factory(other_factory);
 	s = from_env("other", "x=1");
+	cr_assert_str_eq(s.ops->name, "always_on");
+	cr_assert_eq(factory_calls, 2);
+	cr_assert_eq(other_calls, 1);
+	cr_assert_eq(nwarn, 0);
+	s = from_env("neither", "x=1");
 	cr_assert_eq(nwarn, 1);
 	cr_assert_str_eq(s.ops->name, "parentbased");
 	baton_sampler_destroy(s);
+	/* NULL clears the list. */
 	baton_sampler_register_factory(NULL);
+	s = from_env("custom", "x=1");
+	cr_assert_eq(factory_calls, 3);
+	cr_assert_str_eq(s.ops->name, "parentbased");
+	baton_sampler_destroy(s);
 }
