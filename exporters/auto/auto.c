@@ -214,7 +214,15 @@ baton_err baton_auto_init_default(const baton_options *base, const char *embedde
 	if (base == NULL)
 		base = &none;
 #if defined(BATON_HAVE_REMOTE_SAMPLING)
-	baton_remote_sampling_register();
+	/*
+	 * Registering replaces any factory the program installed: do it only
+	 * when the environment asks for the Jaeger remote sampler.
+	 */
+	const char *sampler = baton_getenv("OTEL_TRACES_SAMPLER");
+	if (base->sampler.ops == NULL && sampler != NULL &&
+	    (strcasecmp(sampler, "jaeger_remote") == 0 ||
+	     strcasecmp(sampler, "parentbased_jaeger_remote") == 0))
+		baton_remote_sampling_register();
 #endif
 	if (!base->ignore_disabled_env)
 		bt_env_bool("OTEL_SDK_DISABLED", &disabled);

@@ -62,8 +62,10 @@ BATON_API baton_err baton_auto_exporters(const char *embedded_default,
  * after base->processors. Each exporter is created with its options from
  * the environment and sits behind its own batch processor (options from
  * OTEL_BSP_*). An exporter that cannot be created is skipped with a
- * warning. When the Jaeger remote sampler is in the build, its factory is
- * registered first, so OTEL_TRACES_SAMPLER=jaeger_remote works. With
+ * warning. When the Jaeger remote sampler is in the build (baton::
+ * remote_sampling), base->sampler is unset and OTEL_TRACES_SAMPLER is
+ * jaeger_remote or parentbased_jaeger_remote, its factory is registered
+ * first (baton_remote_sampling_register()), so that sampler works. With
  * OTEL_SDK_DISABLED=true (and base->ignore_disabled_env false) no exporter
  * is built.
  *

@@ -304,3 +304,19 @@ Test(auto_init, otlp_over_another_protocol_is_called_out, .init = clean_env)
 	          "%s", logged);
 	cr_assert_eq(baton_fini(2000), BATON_OK);
 }
+
+#if __has_include(<baton/remote_sampling.h>)
+Test(auto_init, the_jaeger_remote_sampler_is_known_after_auto_init, .init = clean_env)
+{
+	setenv("OTEL_TRACES_EXPORTER", "none", 1);
+	setenv("OTEL_TRACES_SAMPLER", "jaeger_remote", 1);
+	setenv("OTEL_TRACES_SAMPLER_ARG",
+	       "endpoint=http://127.0.0.1:9/sampling,initialSamplingRate=1,"
+	       "pollingIntervalMs=600000",
+	       1);
+	cr_assert_eq(baton_auto_init(NULL), BATON_OK);
+	cr_assert_null(strstr(logged, "needs baton::remote_sampling"), "%s", logged);
+	cr_assert_null(strstr(logged, "is not a known sampler"), "%s", logged);
+	cr_assert_eq(baton_fini(2000), BATON_OK);
+}
+#endif
