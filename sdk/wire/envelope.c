@@ -10,6 +10,7 @@
 
 #define BT_ENV_HDR       4
 #define BT_ENV_IDS       24
+#define BT_ENV_FIXED_MAX 64
 #define BT_ENV_VLEN_MAX  32767u
 #define BT_ENV_CHECK_UNS 0x26 /* CRC-8 of BA 10 04 */
 
@@ -347,7 +348,11 @@ static baton_err bt_env_header(const uint8_t *p, size_t len, baton_envelope_head
 		return BATON_EVERSION;
 	size_t fixed = p[2];
 	size_t need = BT_ENV_HDR + ((flags & BATON_ENV_F_IDS) ? BT_ENV_IDS : 0);
-	if (ver == BATON_ENVELOPE_VERSION ? fixed != need : fixed < need)
+	/* Later minor versions may grow the fixed part, in 4-byte steps, up to 64 bytes.
+	 */
+	if (ver == BATON_ENVELOPE_VERSION
+	        ? fixed != need
+	        : (fixed < need || fixed > BT_ENV_FIXED_MAX || (fixed & 3) != 0))
 		return BATON_EFORMAT;
 	if ((flags & BATON_ENV_F_SAMPLED) && !(flags & BATON_ENV_F_IDS))
 		return BATON_EFORMAT;

@@ -268,6 +268,12 @@ Test(envelope, future_minor_version_is_read_by_this_reader)
 	cr_assert_str_eq(u.ctx.tracestate, "a=1");
 	cr_assert_eq(u.unknown_extensions, 2);
 
+	/* A later version's fixed part grows in 4-byte steps. */
+	m[2] = 34;
+	m[3] = crc3(m);
+	cr_assert_eq(baton_envelope_unwrap(m, total, &u), BATON_EFORMAT);
+	m[2] = 32;
+
 	/* Version 1 must have exactly the fixed length its flags say. */
 	m[1] = (uint8_t)(0x10 | (m[1] & 0x0F));
 	m[3] = crc3(m);
