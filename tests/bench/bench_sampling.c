@@ -29,6 +29,7 @@ static uint8_t (*trace_ids(void))[16]
 	return ids;
 }
 
+/* nparents and nnames are powers of two (masks, not divisions, in the loop). */
 static double run(baton_sampler s, const baton_span_context *parents, size_t nparents,
                   const char *const *names, size_t nnames, uint64_t iters, double *best)
 {
@@ -43,8 +44,8 @@ static double run(baton_sampler s, const baton_span_context *parents, size_t npa
 		for (uint64_t i = done; i < done + CHUNK; i++) {
 			p.trace_id = ids[i & (NIDS - 1)];
 			if (nparents)
-				p.parent = &parents[i % nparents];
-			p.name = names[i % nnames];
+				p.parent = &parents[i & (nparents - 1)];
+			p.name = names[i & (nnames - 1)];
 			s.ops->should_sample(s.arg, &p, &r);
 			kept += r.decision == BATON_SAMPLING_RECORD_AND_SAMPLE;
 		}
