@@ -97,6 +97,38 @@ static void bt_cache_on_exit(void *unused)
 	c->n = 0;
 }
 
+/*
+ * fork(): the child has only the forking thread, so a mutex another thread
+ * held at that moment would stay locked forever. The store and counter
+ * mutexes are taken before fork and released on both sides. These handlers
+ * are registered when the library loads, before any processor registers
+ * its own: prepare handlers run in reverse order (ours last, so a
+ * processor's prepare may still use the store) and child handlers in order
+ * (ours first, so a processor's child handler may release spans).
+ */
+static bool bt_fork_locked_store;
+
+static void bt_store_fork_prepare(void)
+{
+	pthread_mutex_lock(&bt_counters_mtx);
+	bt_fork_locked_store = bt_initialized;
+	if (bt_fork_locked_store)
+		pthread_mutex_lock(&bt_prov.store.mtx);
+}
+
+static void bt_store_fork_release(void)
+{
+	if (bt_fork_locked_store)
+		pthread_mutex_unlock(&bt_prov.store.mtx);
+	pthread_mutex_unlock(&bt_counters_mtx);
+}
+
+__attribute__((constructor)) static void bt_store_fork_register(void)
+{
+	pthread_atfork(bt_store_fork_prepare, bt_store_fork_release,
+	               bt_store_fork_release);
+}
+
 static void bt_cache_key_init(void)
 {
 	pthread_key_create(&bt_cache_key, bt_cache_on_exit);
