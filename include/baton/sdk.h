@@ -90,8 +90,11 @@ BATON_API void baton_span_data_release(const baton_span_data *span);
 /* ---- Exporters ---- */
 
 /*
- * An exporter sends a batch of finished spans somewhere. Calls are never
- * concurrent for one exporter instance (the processor serialises them).
+ * An exporter sends a batch of finished spans somewhere. export_spans and
+ * force_flush are never concurrent for one exporter instance (the
+ * processor serialises them), but shutdown may be called from another
+ * thread while an export is in flight, when a processor's shutdown runs
+ * out of time: it must then cut that export short and be safe against it.
  * export() borrows the spans for the duration of the call; it returns
  * BATON_OK, or an error when the batch was not delivered (the caller counts
  * the spans as dropped for export failure; the exporter has done any
