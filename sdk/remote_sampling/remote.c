@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 struct bt_rs {
 	baton_sampler sw; /* switchable: the strategy in force */
@@ -485,8 +486,8 @@ baton_err baton_remote_sampler_create(const baton_remote_sampler_options *opts,
 
 static baton_err bt_rs_factory(const char *name, const char *arg, baton_sampler *out)
 {
-	if (strcmp(name, "jaeger_remote") != 0 &&
-	    strcmp(name, "parentbased_jaeger_remote") != 0)
+	if (strcasecmp(name, "jaeger_remote") != 0 &&
+	    strcasecmp(name, "parentbased_jaeger_remote") != 0)
 		return BATON_EINVAL;
 	bt_rs_arg a;
 	bt_rs_parse_arg(arg, &a);

@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <strings.h>
 
 uint64_t baton_threshold_from_probability(double p)
 {
@@ -209,6 +210,7 @@ static double bt_ratio_arg(const char *arg)
 	return r;
 }
 
+/* Names are matched without regard to case, as OpenTelemetry asks of enum values. */
 static baton_err bt_sampler_from_env_base(baton_sampler *out)
 {
 	const char *name = baton_getenv("OTEL_TRACES_SAMPLER");
@@ -218,21 +220,21 @@ static baton_err bt_sampler_from_env_base(baton_sampler *out)
 
 	if (out == NULL)
 		return BATON_EINVAL;
-	if (name == NULL || strcmp(name, "parentbased_always_on") == 0)
+	if (name == NULL || strcasecmp(name, "parentbased_always_on") == 0)
 		return baton_sampler_parentbased(baton_sampler_always_on(), out);
-	if (strcmp(name, "always_on") == 0) {
+	if (strcasecmp(name, "always_on") == 0) {
 		*out = baton_sampler_always_on();
 		return BATON_OK;
 	}
-	if (strcmp(name, "always_off") == 0) {
+	if (strcasecmp(name, "always_off") == 0) {
 		*out = baton_sampler_always_off();
 		return BATON_OK;
 	}
-	if (strcmp(name, "parentbased_always_off") == 0)
+	if (strcasecmp(name, "parentbased_always_off") == 0)
 		return baton_sampler_parentbased(baton_sampler_always_off(), out);
-	if (strcmp(name, "traceidratio") == 0)
+	if (strcasecmp(name, "traceidratio") == 0)
 		return baton_sampler_traceidratio(bt_ratio_arg(arg), out);
-	if (strcmp(name, "parentbased_traceidratio") == 0) {
+	if (strcasecmp(name, "parentbased_traceidratio") == 0) {
 		rv = baton_sampler_traceidratio(bt_ratio_arg(arg), &root);
 		if (rv != BATON_OK)
 			return rv;
@@ -247,8 +249,8 @@ static baton_err bt_sampler_from_env_base(baton_sampler *out)
 		if (f(name, arg, out) == BATON_OK)
 			return BATON_OK;
 	}
-	if (!any && (strcmp(name, "jaeger_remote") == 0 ||
-	             strcmp(name, "parentbased_jaeger_remote") == 0))
+	if (!any && (strcasecmp(name, "jaeger_remote") == 0 ||
+	             strcasecmp(name, "parentbased_jaeger_remote") == 0))
 		bt_warn("OTEL_TRACES_SAMPLER=%s needs baton::remote_sampling: link it "
 		        "and call "
 		        "baton_remote_sampling_register() before baton_init(); using "

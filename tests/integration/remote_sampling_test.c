@@ -381,6 +381,7 @@ Test(remote_env, jaeger_remote_from_the_environment)
 Test(remote_env, service_name_from_resource_attributes)
 {
 	env_remote("");
+	setenv("OTEL_TRACES_SAMPLER", "Parentbased_Jaeger_Remote", 1); /* any case */
 	unsetenv("OTEL_SERVICE_NAME");
 	setenv("OTEL_RESOURCE_ATTRIBUTES", "team=x, service.name = my%20svc ,k=v", 1);
 	tu_httpstub_set(stub, 200, PROB("1"));

@@ -433,6 +433,9 @@ Test(sampler_env, each_name_selects_its_sampler)
 	    {"parentbased_always_on", NULL, "parentbased", 1.0, 1.0, true},
 	    {"parentbased_always_off", NULL, "parentbased", 0.0, 0.0, true},
 	    {"parentbased_traceidratio", "0.1", "parentbased", 0.09, 0.11, true},
+	    /* Enum values are case-insensitive. */
+	    {"TraceIdRatio", "0.25", "traceidratio", 0.23, 0.27, false},
+	    {"ALWAYS_OFF", NULL, "always_off", 0.0, 0.0, false},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		baton_sampler s = from_env(cases[i].name, cases[i].arg);
@@ -462,7 +465,7 @@ Test(sampler_env, malformed_ratio_warns_and_keeps_the_default_ratio)
 
 Test(sampler_env, unknown_name_warns_and_keeps_the_default)
 {
-	const char *bad[] = {"bogus", "TRACEIDRATIO", "always_on ", "parentbased"};
+	const char *bad[] = {"bogus", "traceid_ratio", "always_on ", "parentbased"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		baton_sampler s = from_env(bad[i], "0.5");
 		cr_assert_eq(nwarn, 1, "%s: %s", bad[i], logged);
