@@ -57,8 +57,7 @@
  *   Versions 1-7 share this layout: a newer minor version may only make the
  *   fixed part longer (new fields after the ids, F a multiple of 4 and at
  *   most 64; this reader skips to F) and add extension types (this reader
- *   skips them). Versions 0 and 8-15 are
- *   incompatible: BATON_EVERSION.
+ *   skips them). Versions 0 and 8-15 are incompatible: BATON_EVERSION.
  *
  * ---- Telling an envelope from a bare payload (mixed rollout) ----
  *
@@ -71,8 +70,10 @@
  *   and the extension entries tile their region exactly. Of random 64-byte
  *   payloads that start with 0xBA, about 1 in 20,000 passes all of these
  *   (measured; the unit tests bound it); of random payloads, about 1 in 5
- *   million. Anything that fails is delivered as a bare message, untouched, and
- *   counted in baton_envelope_stats by the reason it failed. A payload that
+ *   million. Anything that fails is delivered as a bare message, untouched,
+ *   and counted in baton_envelope_stats by the reason it failed. An
+ *   unsampled header is stripped after the header checks alone: nothing
+ *   behind it is decoded. A payload that
  *   by design starts with 0xBA followed by a valid-looking header can be
  *   mistaken: use strict mode (every sender wraps) or no envelope for it.
  *
