@@ -337,3 +337,78 @@ Test(nng_modes, seal_and_unseal_round_trip_a_message_for_custom_send_paths)
 	cr_assert_eq(baton_nng_msg_seal(NULL, NULL, &sp), NNG_EINVAL);
 	baton_fini(1000);
 }
+
+/* Without an info struct the receiver strips the envelope and starts no span. */
+Test(nng_modes, receive_without_info_strips_and_starts_no_span)
+{
+	baton_memory_exporter *mem = tu_init_memory(pb_on(), 16);
+	open_pair();
+	cr_assert_eq(baton_nng_send(tx, "abc", 3, 0, NULL), 0);
+	nng_msg *m;
+	cr_assert_eq(baton_nng_recvmsg(rx, &m, 0, NULL, NULL), 0);
+	cr_assert_eq(nng_msg_len(m), 3);
+	cr_assert_eq(memcmp(nng_msg_body(m), "abc", 3), 0);
+	nng_msg_free(m);
+	cr_assert_eq(nu_count(mem, BATON_SPAN_KIND_PRODUCER), 1);
+	cr_assert_eq(nu_count(mem, BATON_SPAN_KIND_CONSUMER), 0);
+	cr_assert_eq(baton_nng_recvmsg(rx, NULL, 0, NULL, NULL), NNG_EINVAL);
+	close_pair();
+	baton_fini(1000);
+}
+
+struct aio_rx {
+	nng_aio *aio;
+	nng_msg *msg;
+	baton_nng_recv_info info;
+	int rv;
+	bool recording_in_handler;
+};
+
+static int check_current(void *arg)
+{
+	struct aio_rx *r = arg;
+	r->recording_in_handler = baton_span_is_recording(baton_span_current());
+	return 0;
+}
+
+static void aio_rx_cb(void *arg)
+{
+	struct aio_rx *r = arg;
+	r->rv = baton_nng_recv_aio_result(r->aio, NULL, &r->msg, &r->info);
+	if (r->rv == 0)
+		baton_nng_process(&r->info, check_current, r);
+}
+
+Test(nng_modes, socket_aio_send_and_receive_in_a_callback)
+{
+	baton_memory_exporter *mem = tu_init_memory(pb_on(), 16);
+	open_pair();
+	struct aio_rx r = {0};
+	nng_aio *saio;
+	cr_assert_eq(nng_aio_alloc(&r.aio, aio_rx_cb, &r), 0);
+	cr_assert_eq(nng_aio_alloc(&saio, NULL, NULL), 0);
+	nng_recv_aio(rx, r.aio);
+	nng_msg *m;
+	cr_assert_eq(nng_msg_alloc(&m, 0), 0);
+	cr_assert_eq(nng_msg_append(m, "async", 5), 0);
+	nng_aio_set_msg(saio, m);
+	baton_nng_send_opts so = {.destination = "jobs"};
+	baton_nng_send_aio(tx, saio, &so);
+	nng_aio_wait(saio);
+	cr_assert_eq(baton_nng_send_aio_result(saio), 0);
+	nng_aio_wait(r.aio);
+	cr_assert_eq(r.rv, 0);
+	cr_assert_eq(nng_msg_len(r.msg), 5);
+	cr_assert_eq(memcmp(nng_msg_body(r.msg), "async", 5), 0);
+	cr_assert(r.recording_in_handler, "the handler ran outside the consumer span");
+	cr_assert_eq(r.info.span.id, BATON_SPAN_NONE.id);
+	nng_msg_free(r.msg);
+	baton_memory_span p, c;
+	cr_assert_geq(nu_find(mem, BATON_SPAN_KIND_PRODUCER, "send jobs", &p), 0);
+	cr_assert_geq(nu_find(mem, BATON_SPAN_KIND_CONSUMER, NULL, &c), 0);
+	cr_assert_arr_eq(c.parent.span_id, p.context.span_id, 8);
+	nng_aio_free(r.aio);
+	nng_aio_free(saio);
+	close_pair();
+	baton_fini(1000);
+}
