@@ -21,11 +21,11 @@
  */
 #include <baton/baton.h>
 #include <baton/exporters.h>
+#include <baton/jaeger_json.h>
 #include <baton/nng.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <jansson.h>
 #include <nng/protocol/pipeline0/pull.h>
 #include <nng/protocol/pipeline0/push.h>
 #include <pthread.h>
@@ -179,67 +179,31 @@ static struct span_counts tracing_counts(void)
 /* ---- merging the workers' Jaeger JSON files ----------------------------- */
 
 /*
- * Adds every trace of file `from` to `into` (both Jaeger JSON documents):
- * spans of a trace already present join it, with their processes renamed so
- * process ids stay unique within the trace.
+ * Jaeger UI keeps one copy of each trace id, so the guild merges the
+ * workers' files into its own: each trace then holds its deliveries too.
  */
-static void merge_jaeger(json_t *into, json_t *from, int tag)
-{
-	json_t *dst = json_object_get(into, "data"), *src = json_object_get(from, "data");
-	size_t i, j;
-	json_t *t;
-	json_array_foreach(src, i, t)
-	{
-		const char *tid = json_string_value(json_object_get(t, "traceID"));
-		json_t *same = NULL, *u;
-		json_array_foreach(dst, j, u)
-		{
-			if (tid && strcmp(tid, json_string_value(
-			                           json_object_get(u, "traceID"))) == 0)
-				same = u;
-		}
-		if (same == NULL) {
-			json_array_append(dst, t);
-			continue;
-		}
-		const char *pk;
-		json_t *pv, *span;
-		json_object_foreach(json_object_get(t, "processes"), pk, pv)
-		{
-			char key[64];
-			snprintf(key, sizeof(key), "w%d-%s", tag, pk);
-			json_object_set(json_object_get(same, "processes"), key, pv);
-		}
-		json_array_foreach(json_object_get(t, "spans"), j, span)
-		{
-			char key[64];
-			snprintf(key, sizeof(key), "w%d-%s", tag,
-			         json_string_value(json_object_get(span, "processID")));
-			json_object_set_new(span, "processID", json_string(key));
-			json_array_append(json_object_get(same, "spans"), span);
-		}
-	}
-}
-
 static void merge_worker_files(int k)
 {
-	json_error_t err;
-	json_t *all = json_load_file(json_file, 0, &err);
-	if (all == NULL)
-		return; /* not writing Jaeger JSON (an exporter was configured) */
+	char paths[MAX_WORKERS + 1][300];
+	const char *inputs[MAX_WORKERS + 1];
+	size_t n = 0;
+	snprintf(paths[n], sizeof(paths[n]), "%s", json_file);
+	inputs[n] = paths[n];
+	n++;
 	for (int i = 0; i < k; i++) {
-		char path[300];
-		snprintf(path, sizeof(path), "%s.session-%d.json", json_file, i);
-		json_t *w = json_load_file(path, 0, &err);
-		if (w == NULL)
-			continue;
-		merge_jaeger(all, w, i);
-		json_decref(w);
-		remove(path);
+		snprintf(paths[n], sizeof(paths[n]), "%s.session-%d.json", json_file, i);
+		if (access(paths[n], R_OK) != 0)
+			continue; /* that worker wrote no file (another exporter, or
+			             nothing sampled) */
+		inputs[n] = paths[n];
+		n++;
 	}
-	if (json_dump_file(all, json_file, JSON_COMPACT) != 0)
-		fprintf(stderr, "guild_fanout: cannot rewrite %s\n", json_file);
-	json_decref(all);
+	if (access(json_file, R_OK) != 0 || n == 1)
+		return;
+	if (baton_jaeger_json_merge(inputs, n, json_file) != BATON_OK)
+		return; /* the reason is in baton's log; the files stay */
+	for (size_t i = 1; i < n; i++)
+		remove(inputs[i]);
 }
 
 /* ---- the guild ---------------------------------------------------------- */

@@ -14,6 +14,7 @@
  */
 #include <baton/baton.h>
 #include <baton/exporters.h>
+#include <baton/jaeger_json.h>
 #include <baton/nng.h>
 #include <errno.h>
 #include <getopt.h>
@@ -31,7 +32,8 @@ extern char **environ;
 /*
  * Exporters from the environment, else a console tree and a Jaeger JSON
  * file; the server writes its own file (<file>.pong.json), so the two
- * processes never write one file at once. Open both in Jaeger UI.
+ * processes never write one file at once, and the client merges it into
+ * its own at the end (Jaeger UI keeps one copy of each trace id).
  */
 static int tracing_start(const char *service, bool server)
 {
@@ -207,6 +209,14 @@ int main(int argc, char **argv)
 	waitpid(pid, &st, 0);
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
 		rv = 1;
+	const char *f = getenv("BATON_JAEGER_JSON_FILE");
+	char mine[300], theirs[320];
+	snprintf(mine, sizeof(mine), "%s", f && *f ? f : "baton-traces.json");
+	snprintf(theirs, sizeof(theirs), "%s.pong.json", mine);
+	const char *inputs[] = {mine, theirs};
+	if (access(mine, R_OK) == 0 && access(theirs, R_OK) == 0 &&
+	    baton_jaeger_json_merge(inputs, 2, mine) == BATON_OK)
+		remove(theirs);
 	printf("pingpong: %ld rounds, %s\n", rounds, rv == 0 ? "ok" : "FAILED");
 	return rv;
 }

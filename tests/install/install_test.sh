@@ -24,4 +24,9 @@ export PKG_CONFIG_PATH="$libdir/pkgconfig"
 flags=$(pkg-config --cflags --libs baton)
 "${CC:-cc}" -o "$tmp/pc_consumer" "$src/tests/install/consumer/consumer.c" $flags
 LD_LIBRARY_PATH="$libdir" "$tmp/pc_consumer" | grep -q "^baton 0\."
+echo "== pkg-config baton-nng baton-auto"
+for pc in baton-nng baton-auto baton-otlp-http baton-jaeger-json baton-console; do
+  pkg-config --exists "$pc" || { echo "no $pc.pc installed"; exit 1; }
+done
+pkg-config --libs baton-nng | grep -q -- -lbaton_nng
 echo "1 passed, 0 failed: install consumer (find_package and pkg-config)"
