@@ -92,7 +92,16 @@ typedef struct baton_nng_recv_opts {
 	/* Destination for the consumer span (copied); NULL: see above. */
 	const char *destination;
 	baton_nng_mode mode;
+	/* BATON_NNG_RECV_* flags. */
+	uint32_t flags;
 } baton_nng_recv_opts;
+
+/*
+ * Decode the message's context into info.context (ids included) but start
+ * no consumer span: for messages handled as a batch or a fan-in, whose one
+ * span links to each message's producer (baton_nng_batch_start).
+ */
+#define BATON_NNG_RECV_NO_SPAN 0x01
 
 /* What a receive found. */
 typedef struct baton_nng_recv_info {
@@ -189,6 +198,19 @@ BATON_API int baton_nng_msg_unseal(nng_msg *msg);
  */
 BATON_API int baton_nng_process(baton_nng_recv_info *info, int (*fn)(void *arg),
                                 void *arg);
+
+/*
+ * Starts one CONSUMER span "process <destination>" for a batch (or fan-in)
+ * of n messages received with BATON_NNG_RECV_NO_SPAN, as OpenTelemetry's
+ * messaging conventions ask: a child of the thread's current span (or a
+ * root, as the sampler decides) with a link to the producer span of each
+ * sampled message (ctxs[i] = info.context of message i; contexts without
+ * ids are skipped) and messaging.batch.message_count = n. destination may
+ * be NULL. The caller ends the span. Returns the span, non-recording when
+ * not sampled. Thread-safe.
+ */
+BATON_API baton_span baton_nng_batch_start(const baton_span_context *ctxs, size_t n,
+                                           const char *destination);
 
 /*
  * aio sending: takes the message set on aio (nng_aio_set_msg), adds the

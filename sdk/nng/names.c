@@ -10,6 +10,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <string.h>
 
 #define BT_NNG_NAMES 256
@@ -145,7 +146,8 @@ void bt_nng_attrs(baton_span sp, const char *op, const bt_nng_dest *d, size_t bo
 	baton_span_set_str(sp, "messaging.operation.name", op);
 	if (d->dest != NULL)
 		baton_span_set_str(sp, "messaging.destination.name", d->dest);
-	baton_span_set_int(sp, "messaging.message.body.size", (int64_t)body);
+	if (body != SIZE_MAX)
+		baton_span_set_int(sp, "messaging.message.body.size", (int64_t)body);
 	if (recipients > 0)
 		baton_span_set_int(sp, "baton.fanout.recipients", (int64_t)recipients);
 }

@@ -26,7 +26,7 @@ void bt_nng_dest_resolve(bt_nng_dest *d, const char *explicit_name, uint32_t soc
 /* The "baton.nng" tracer of the running SDK (cached per baton_init). */
 baton_tracer *bt_nng_tracer(void);
 
-/* Sets the messaging attributes on a recording span. */
+/* Sets the messaging attributes on a recording span (body SIZE_MAX: no body size). */
 void bt_nng_attrs(baton_span sp, const char *op, const bt_nng_dest *d, size_t body,
                   uint64_t recipients);
 

@@ -5,6 +5,7 @@
  */
 #include "nng_int.h"
 
+#include <stdint.h>
 #include <string.h>
 
 static int bt_refuse_or_bare(baton_err why, const baton_nng_recv_opts *o,
@@ -103,7 +104,10 @@ int baton_nng_msg_open(nng_msg *msg, const baton_nng_recv_opts *opts,
 	info->context.tracestate =
 	    NULL; /* points into the envelope, gone after the trim */
 	info->envelope_size = env.length;
-	if (h.flags & BATON_ENV_F_SAMPLED)
+	if (env.recipients != 0 || env.fanout_applied != 0)
+		info->recipients =
+		    env.recipients != 0 ? env.recipients : env.fanout_applied;
+	if ((h.flags & BATON_ENV_F_SAMPLED) && !(o->flags & BATON_NNG_RECV_NO_SPAN))
 		bt_consume(msg, &env, o, info);
 	nng_msg_trim(msg, env.length);
 	return 0;
@@ -164,4 +168,23 @@ int baton_nng_process(baton_nng_recv_info *info, int (*fn)(void *arg), void *arg
 	baton_span_end(info->span);
 	info->span = BATON_SPAN_NONE;
 	return rv;
+}
+
+baton_span baton_nng_batch_start(const baton_span_context *ctxs, size_t n,
+                                 const char *destination)
+{
+	bt_nng_dest d;
+	bt_nng_dest_resolve(&d, destination, 0, false);
+	baton_span_start_opts so = {.kind = BATON_SPAN_KIND_CONSUMER};
+	baton_span sp = baton_span_start_ex(bt_nng_tracer(), d.span_name, &so);
+	if (!baton_span_is_recording(sp))
+		return sp;
+	bt_nng_attrs(sp, "process", &d, SIZE_MAX, 0);
+	baton_span_set_int(sp, "messaging.batch.message_count", (int64_t)n);
+	for (size_t i = 0; ctxs != NULL && i < n; i++) {
+		if (baton_span_context_is_valid(&ctxs[i]) &&
+		    baton_span_context_is_sampled(&ctxs[i]))
+			baton_span_add_link(sp, &ctxs[i], NULL, 0);
+	}
+	return sp;
 }

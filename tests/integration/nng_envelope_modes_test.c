@@ -412,3 +412,42 @@ Test(nng_modes, socket_aio_send_and_receive_in_a_callback)
 	close_pair();
 	baton_fini(1000);
 }
+
+/* A batch of messages from three traces: one consumer span linking each producer. */
+Test(nng_modes, a_batch_span_links_every_sampled_producer)
+{
+	baton_memory_exporter *mem = tu_init_memory(pb_on(), 16);
+	open_pair();
+	cr_assert_eq(nng_socket_set_int(tx, NNG_OPT_SENDBUF, 16), 0);
+	cr_assert_eq(nng_socket_set_int(rx, NNG_OPT_RECVBUF, 16), 0);
+	baton_nng_send_opts so = {.start_flags = BATON_START_ROOT};
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(baton_nng_send(tx, "item", 4, 0, &so), 0);
+	baton_span_context ctxs[3];
+	baton_nng_recv_opts ro = {.flags = BATON_NNG_RECV_NO_SPAN};
+	for (int i = 0; i < 3; i++) {
+		nng_msg *m;
+		baton_nng_recv_info info;
+		cr_assert_eq(baton_nng_recvmsg(rx, &m, 0, &ro, &info), 0);
+		cr_assert_eq(nng_msg_len(m), 4);
+		cr_assert_eq(info.span.id, BATON_SPAN_NONE.id);
+		cr_assert(baton_span_context_is_sampled(&info.context));
+		ctxs[i] = info.context;
+		nng_msg_free(m);
+	}
+	baton_span b = baton_nng_batch_start(ctxs, 3, "items");
+	cr_assert(baton_span_is_recording(b));
+	baton_span_end(b);
+	cr_assert_eq(nu_count(mem, BATON_SPAN_KIND_PRODUCER), 3);
+	cr_assert_eq(nu_count(mem, BATON_SPAN_KIND_CONSUMER), 1);
+	baton_memory_span c, p;
+	cr_assert_geq(nu_find(mem, BATON_SPAN_KIND_CONSUMER, NULL, &c), 0);
+	cr_assert_str_eq(c.name, "process items");
+	cr_assert_eq(c.nlinks, 3);
+	cr_assert(nu_has_attr(&c, "messaging.batch.message_count", "3"));
+	cr_assert_geq(nu_find(mem, BATON_SPAN_KIND_PRODUCER, NULL, &p), 0);
+	cr_assert_arr_eq(c.first_link.span_id, p.context.span_id, 8);
+	cr_assert_arr_eq(c.first_link.trace_id, p.context.trace_id, 16);
+	close_pair();
+	baton_fini(1000);
+}
