@@ -86,12 +86,12 @@ uint64_t bt_clock_slow(void)
 		    (uint64_t)(((__uint128_t)BT_ANCHOR_NS << 32) / (mult ? mult : 1));
 		uint32_t s = atomic_load_explicit(&bt_clock.seq, memory_order_relaxed);
 		atomic_store_explicit(&bt_clock.seq, s + 1, memory_order_relaxed);
-		atomic_thread_fence(memory_order_release);
-		atomic_store_explicit(&bt_clock.base_tsc, tsc, memory_order_relaxed);
-		atomic_store_explicit(&bt_clock.base_ns, ns, memory_order_relaxed);
-		atomic_store_explicit(&bt_clock.mult, mult, memory_order_relaxed);
+		/* Release stores: a reader that sees a new field also sees seq odd or newer. */
+		atomic_store_explicit(&bt_clock.base_tsc, tsc, memory_order_release);
+		atomic_store_explicit(&bt_clock.base_ns, ns, memory_order_release);
+		atomic_store_explicit(&bt_clock.mult, mult, memory_order_release);
 		atomic_store_explicit(&bt_clock.next_tsc, tsc + ticks_per_s,
-		                      memory_order_relaxed);
+		                      memory_order_release);
 		atomic_store_explicit(&bt_clock.seq, s + 2, memory_order_release);
 		atomic_store_explicit(&bt_clock.tsc, true, memory_order_relaxed);
 	}

@@ -71,15 +71,19 @@ static inline uint64_t bt_now_unix_ns(void)
 	if (__builtin_expect(atomic_load_explicit(&bt_clock.tsc, memory_order_relaxed),
 	                     1)) {
 		uint64_t t = __builtin_ia32_rdtsc();
+		/*
+		 * Seqlock read without a fence (TSan does not model fences): the
+		 * acquire loads keep the second read of seq after the fields, and
+		 * pair with the writer's release stores. On x86 they are plain loads.
+		 */
 		uint32_t s1 = atomic_load_explicit(&bt_clock.seq, memory_order_acquire);
 		uint64_t bt =
-		    atomic_load_explicit(&bt_clock.base_tsc, memory_order_relaxed);
+		    atomic_load_explicit(&bt_clock.base_tsc, memory_order_acquire);
 		uint64_t bn =
-		    atomic_load_explicit(&bt_clock.base_ns, memory_order_relaxed);
-		uint64_t m = atomic_load_explicit(&bt_clock.mult, memory_order_relaxed);
+		    atomic_load_explicit(&bt_clock.base_ns, memory_order_acquire);
+		uint64_t m = atomic_load_explicit(&bt_clock.mult, memory_order_acquire);
 		uint64_t nx =
-		    atomic_load_explicit(&bt_clock.next_tsc, memory_order_relaxed);
-		atomic_thread_fence(memory_order_acquire);
+		    atomic_load_explicit(&bt_clock.next_tsc, memory_order_acquire);
 		uint32_t s2 = atomic_load_explicit(&bt_clock.seq, memory_order_relaxed);
 		if (__builtin_expect(s1 == s2 && !(s1 & 1) && t >= bt && t < nx, 1))
 			return bn + (uint64_t)(((__uint128_t)(t - bt) * m) >> 32);
