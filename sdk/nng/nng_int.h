@@ -30,4 +30,11 @@ baton_tracer *bt_nng_tracer(void);
 void bt_nng_attrs(baton_span sp, const char *op, const bt_nng_dest *d, size_t body,
                   uint64_t recipients);
 
+/*
+ * Puts n bytes (data, or uninitialised when NULL) in front of msg's body,
+ * as nng_msg_insert does, without NNG's insert bug on versions before
+ * 1.8.0 (prepend.c). Returns 0 or an NNG error; msg is unchanged on error.
+ */
+int bt_nng_msg_prepend(nng_msg *msg, const void *data, size_t n);
+
 #endif /* BT_NNG_INT_H */

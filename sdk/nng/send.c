@@ -8,9 +8,6 @@
 
 #include <string.h>
 
-/* Source of bytes for envelopes too large for the stack buffer (written over at once). */
-static const uint8_t bt_zeros[BATON_ENVELOPE_MAX];
-
 /* Inserts the envelope for env at the front of msg's body; *len gets its size. */
 static int bt_insert(nng_msg *msg, baton_envelope *env, size_t *len)
 {
@@ -27,9 +24,9 @@ static int bt_insert(nng_msg *msg, baton_envelope *env, size_t *len)
 	if (need <= sizeof(buf)) {
 		if (baton_envelope_wrap(env, buf, sizeof(buf), &n) != BATON_OK)
 			return NNG_EINVAL;
-		rv = nng_msg_insert(msg, buf, n);
+		rv = bt_nng_msg_prepend(msg, buf, n);
 	} else {
-		rv = nng_msg_insert(msg, bt_zeros, need);
+		rv = bt_nng_msg_prepend(msg, NULL, need);
 		if (rv == 0 &&
 		    baton_envelope_wrap(env, nng_msg_body(msg), need, &n) != BATON_OK) {
 			nng_msg_trim(msg, need);
@@ -69,7 +66,7 @@ static int bt_seal(nng_msg *msg, uint32_t sock, const baton_nng_send_opts *o,
 	if (!(env.ctx.state & BATON_CTX_VALID) && o->baggage == NULL) {
 		uint8_t h[BATON_ENVELOPE_UNSAMPLED_SIZE];
 		baton_envelope_wrap_unsampled(h);
-		rv = nng_msg_insert(msg, h, sizeof(h));
+		rv = bt_nng_msg_prepend(msg, h, sizeof(h));
 		n = sizeof(h);
 	} else {
 		env.recipients = o->recipients;
