@@ -54,7 +54,9 @@ typedef struct baton_remote_sampler_options {
  * The sampler decides on every span it is asked about (use it as the root
  * of baton_sampler_parentbased() to decide at trace roots only, as Jaeger
  * clients do). Its destroy stops and joins the thread without waiting out
- * the interval (a request in flight is abandoned). Writes *out on success.
+ * the interval (a request in flight is abandoned). In a child process
+ * after fork() the sampler keeps the strategy it had and polls no more
+ * (create another one in the child to poll). Writes *out on success.
  * Returns BATON_OK, BATON_EINVAL (bad option), BATON_ENOMEM, BATON_ESYSTEM
  * (no thread). Thread-safe.
  */
@@ -68,7 +70,8 @@ BATON_API baton_err baton_remote_sampler_create(const baton_remote_sampler_optio
  * BATON_EREJECTED (HTTP status other than 200), BATON_ETOOBIG (answer over
  * max_body_bytes), BATON_EFORMAT (not a strategy); BATON_ETIMEDOUT when the
  * poll did not finish in time, BATON_EINVAL when s is not a remote sampler,
- * BATON_ECLOSED while it is being destroyed. Thread-safe.
+ * BATON_ECLOSED while it is being destroyed, BATON_ESTATE in a child
+ * process after fork(). Thread-safe.
  */
 BATON_API baton_err baton_remote_sampler_poll_now(baton_sampler s, uint32_t timeout_ms);
 

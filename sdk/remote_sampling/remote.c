@@ -33,6 +33,9 @@ struct bt_rs {
 	baton_remote_sampler_stats stats;
 	bool polling; /* a poll is running (manual mode: on a caller's thread) */
 
+	bool forked; /* in a child after fork(): no thread, no more polls */
+	struct bt_rs *reg_prev, *reg_next; /* the fork registry */
+
 	_Atomic bool abort_transfer;
 	CURL *curl; /* used by one poll at a time */
 	char *body;
@@ -196,6 +199,65 @@ static void *bt_rs_thread(void *arg)
 	return NULL;
 }
 
+/* ---- fork ----
+ *
+ * A child after fork() has no polling thread, and the curl handle may be
+ * halfway through a transfer: the sampler keeps the strategy it had and
+ * polls no more. The handlers hold every sampler's mutex across fork() so
+ * the child never inherits one locked.
+ */
+
+static pthread_mutex_t bt_rs_reg_mtx = PTHREAD_MUTEX_INITIALIZER;
+static struct bt_rs *bt_rs_reg;
+
+static void bt_rs_prepare(void)
+{
+	pthread_mutex_lock(&bt_rs_reg_mtx);
+	for (struct bt_rs *rs = bt_rs_reg; rs != NULL; rs = rs->reg_next)
+		pthread_mutex_lock(&rs->mtx);
+}
+
+static void bt_rs_parent(void)
+{
+	for (struct bt_rs *rs = bt_rs_reg; rs != NULL; rs = rs->reg_next)
+		pthread_mutex_unlock(&rs->mtx);
+	pthread_mutex_unlock(&bt_rs_reg_mtx);
+}
+
+static void bt_rs_child(void)
+{
+	for (struct bt_rs *rs = bt_rs_reg; rs != NULL; rs = rs->reg_next) {
+		rs->forked = true;
+		rs->thread_started = false;
+		rs->polling = false;
+		pthread_mutex_unlock(&rs->mtx);
+	}
+	pthread_mutex_unlock(&bt_rs_reg_mtx);
+}
+
+static void bt_rs_register(struct bt_rs *rs)
+{
+	pthread_mutex_lock(&bt_rs_reg_mtx);
+	rs->reg_prev = NULL;
+	rs->reg_next = bt_rs_reg;
+	if (bt_rs_reg != NULL)
+		bt_rs_reg->reg_prev = rs;
+	bt_rs_reg = rs;
+	pthread_mutex_unlock(&bt_rs_reg_mtx);
+}
+
+static void bt_rs_unregister(struct bt_rs *rs)
+{
+	pthread_mutex_lock(&bt_rs_reg_mtx);
+	if (rs->reg_prev != NULL)
+		rs->reg_prev->reg_next = rs->reg_next;
+	else
+		bt_rs_reg = rs->reg_next;
+	if (rs->reg_next != NULL)
+		rs->reg_next->reg_prev = rs->reg_prev;
+	pthread_mutex_unlock(&bt_rs_reg_mtx);
+}
+
 /* ---- the sampler ---- */
 
 static void bt_rs_sample(void *arg, const baton_sampling_params *p,
@@ -208,6 +270,7 @@ static void bt_rs_sample(void *arg, const baton_sampling_params *p,
 static void bt_rs_destroy(void *arg)
 {
 	struct bt_rs *rs = arg;
+	bt_rs_unregister(rs); /* before taking rs->mtx: the registry lock comes first */
 	pthread_mutex_lock(&rs->mtx);
 	rs->stop = true;
 	atomic_store_explicit(&rs->abort_transfer, true, memory_order_relaxed);
@@ -219,9 +282,13 @@ static void bt_rs_destroy(void *arg)
 	if (rs->thread_started)
 		pthread_join(rs->thread, NULL);
 	baton_sampler_destroy(rs->sw);
-	if (rs->curl != NULL)
+	/* In a forked child the handle may be mid-transfer: leave it. */
+	if (rs->curl != NULL && !rs->forked)
 		curl_easy_cleanup(rs->curl);
-	pthread_cond_destroy(&rs->cond);
+	/* A forked child inherits the waits of threads it does not have, and
+	 * destroying a condition variable waits for its waiters: leave it. */
+	if (!rs->forked)
+		pthread_cond_destroy(&rs->cond);
 	pthread_mutex_destroy(&rs->mtx);
 	bt_free(rs->body);
 	bt_free(rs->url);
@@ -242,6 +309,10 @@ baton_err baton_remote_sampler_poll_now(baton_sampler s, uint32_t timeout_ms)
 	pthread_mutex_lock(&rs->mtx);
 	if (rs->stop) {
 		rv = BATON_ECLOSED;
+		goto out;
+	}
+	if (rs->forked) {
+		rv = BATON_ESTATE;
 		goto out;
 	}
 	uint64_t mine = ++rs->requested;
@@ -290,6 +361,7 @@ static CURLcode bt_rs_curl_status;
 static void bt_rs_curl_init(void)
 {
 	bt_rs_curl_status = curl_global_init(CURL_GLOBAL_DEFAULT);
+	pthread_atfork(bt_rs_prepare, bt_rs_parent, bt_rs_child);
 }
 
 static int bt_rs_hex(char c)
@@ -448,6 +520,7 @@ static baton_err bt_rs_create(const baton_remote_sampler_options *o, double init
 		}
 		rs->thread_started = true;
 	}
+	bt_rs_register(rs);
 	*out = (baton_sampler){&bt_rs_ops, rs};
 	return BATON_OK;
 

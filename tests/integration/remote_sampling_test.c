@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "httpstub.h"
 #include "sampling/sampling_int.h"
@@ -327,6 +329,42 @@ Test(remote, destroy_abandons_a_hanging_request)
 	cr_assert_geq(tu_httpstub_wait_requests(stub, 1, 20000), 1);
 	cr_assert_eq(baton_remote_sampler_poll_now(s, 50), BATON_ETIMEDOUT);
 	baton_sampler_destroy(s); /* returns within about a second, not 10 minutes */
+}
+
+Test(remote, a_forked_child_keeps_the_strategy_and_stops_polling)
+{
+	tu_httpstub_set(stub, 200, PROB("0.25"));
+	baton_remote_sampler_options o = {
+	    .size = sizeof(o), .endpoint = endpoint, .polling_interval_ms = 20};
+	baton_sampler s;
+	cr_assert_eq(baton_remote_sampler_create(&o, &s), BATON_OK);
+	cr_assert_eq(baton_remote_sampler_poll_now(s, 20000), BATON_OK);
+	/* Fork while the thread keeps polling (every 20 ms). */
+	for (int round = 0; round < 5; round++) {
+		pid_t pid = fork();
+		cr_assert_geq(pid, 0);
+		if (pid == 0) {
+			uint64_t th = baton_threshold_from_probability(0.25);
+			int bad = 0;
+			bad |= decide(s, "op", th).decision !=
+			       BATON_SAMPLING_RECORD_AND_SAMPLE;
+			bad |= decide(s, "op", th - 1).decision != BATON_SAMPLING_DROP;
+			bad |= baton_remote_sampler_poll_now(s, 1000) != BATON_ESTATE;
+			baton_remote_sampler_stats st;
+			bad |= baton_remote_sampler_stats_get(s, &st) != BATON_OK;
+			baton_sampler_destroy(s); /* no thread to join: returns */
+			_exit(bad ? 1 : 0);
+		}
+		int status;
+		cr_assert_eq(waitpid(pid, &status, 0), pid);
+		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "round %d",
+		          round);
+	}
+	/* The parent still polls. */
+	tu_httpstub_set(stub, 200, PROB("0.75"));
+	cr_assert_eq(baton_remote_sampler_poll_now(s, 20000), BATON_OK);
+	assert_ratio(s, 0.75, "op");
+	baton_sampler_destroy(s);
 }
 
 /* ---- OTEL_TRACES_SAMPLER=jaeger_remote ---- */
