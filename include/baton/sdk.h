@@ -254,9 +254,13 @@ BATON_API double baton_probability_from_threshold(uint64_t threshold);
  */
 BATON_API baton_err baton_sampler_from_env(baton_sampler *out);
 
-/* Hook for sampler kinds defined outside the core (e.g. jaeger_remote):
- * called by baton_sampler_from_env for a name the core does not know.
- * Returns BATON_OK and writes *out when it handled name. */
+/*
+ * Hook for sampler kinds defined outside the core (e.g. jaeger_remote):
+ * baton_sampler_from_env calls the registered factories, in the order they
+ * were registered, for a name the core does not know; the first one that
+ * returns BATON_OK (and writes *out) wins. Registering the same function
+ * twice keeps one; registering NULL clears them all. Thread-safe.
+ */
 typedef baton_err (*baton_sampler_factory_fn)(const char *name, const char *arg,
                                               baton_sampler *out);
 BATON_API void baton_sampler_register_factory(baton_sampler_factory_fn fn);
