@@ -46,8 +46,22 @@ static void bt_pair(uint64_t *tsc, uint64_t *ns)
 }
 #endif
 
+/* fork(): the child must not inherit the anchor mutex locked by a thread it does not
+ * have. */
+static void bt_clock_fork_prepare(void)
+{
+	pthread_mutex_lock(&bt_clock_mtx);
+}
+
+static void bt_clock_fork_release(void)
+{
+	pthread_mutex_unlock(&bt_clock_mtx);
+}
+
 static void bt_clock_init_once(void)
 {
+	pthread_atfork(bt_clock_fork_prepare, bt_clock_fork_release,
+	               bt_clock_fork_release);
 #if defined(__x86_64__)
 	unsigned a, b, c, d;
 	const char *mode = getenv("BATON_CLOCK");
@@ -86,7 +100,8 @@ uint64_t bt_clock_slow(void)
 		    (uint64_t)(((__uint128_t)BT_ANCHOR_NS << 32) / (mult ? mult : 1));
 		uint32_t s = atomic_load_explicit(&bt_clock.seq, memory_order_relaxed);
 		atomic_store_explicit(&bt_clock.seq, s + 1, memory_order_relaxed);
-		/* Release stores: a reader that sees a new field also sees seq odd or newer. */
+		/* Release stores: a reader that sees a new field also sees seq odd or
+		 * newer. */
 		atomic_store_explicit(&bt_clock.base_tsc, tsc, memory_order_release);
 		atomic_store_explicit(&bt_clock.base_ns, ns, memory_order_release);
 		atomic_store_explicit(&bt_clock.mult, mult, memory_order_release);

@@ -28,6 +28,22 @@ static int bt_log_level_from_env(void)
 	return BATON_LOG_WARN;
 }
 
+/* fork(): a child must not inherit the log mutex locked by a thread it does not have. */
+static void bt_log_fork_prepare(void)
+{
+	pthread_mutex_lock(&bt_log_mtx);
+}
+
+static void bt_log_fork_release(void)
+{
+	pthread_mutex_unlock(&bt_log_mtx);
+}
+
+__attribute__((constructor)) static void bt_log_fork_register(void)
+{
+	pthread_atfork(bt_log_fork_prepare, bt_log_fork_release, bt_log_fork_release);
+}
+
 void baton_set_log(baton_log_level min_level, baton_log_fn fn, void *arg)
 {
 	pthread_mutex_lock(&bt_log_mtx);

@@ -5,6 +5,7 @@
 #include <baton/otlp_http.h>
 #include <baton/processor.h>
 #include <criterion/criterion.h>
+#include "testutil.h"
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@ static void make_spans(const char *name, int n)
 
 Test(otlp_fork, child_exports_its_own_spans_and_the_parent_keeps_its_connection)
 {
+	TU_SKIP_THREADED_FORK();
 	tu_otlp_receiver *rcv = tu_otlp_start();
 	cr_assert_not_null(rcv);
 	baton_otlp_http_options oo = {.size = sizeof(oo),

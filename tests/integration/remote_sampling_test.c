@@ -333,6 +333,7 @@ Test(remote, destroy_abandons_a_hanging_request)
 
 Test(remote, a_forked_child_keeps_the_strategy_and_stops_polling)
 {
+	TU_SKIP_THREADED_FORK();
 	tu_httpstub_set(stub, 200, PROB("0.25"));
 	baton_remote_sampler_options o = {
 	    .size = sizeof(o), .endpoint = endpoint, .polling_interval_ms = 20};

@@ -17,4 +17,21 @@ void tu_hex(const char *hex, uint8_t *out, size_t n);
 /* A path under the build tree's bin folder (BATON_TEST_BIN) into buf. */
 const char *tu_bin(const char *name, char *buf, size_t cap);
 
+/*
+ * GCC 12's ASan and TSan runtimes do not lock their own allocators across
+ * fork(): a child forked while another thread is inside malloc can hang in
+ * its first allocation (seen here: the child's export thread waiting
+ * forever on the ASan allocator's mutex). A test that forks a process with
+ * threads and then allocates in the child calls this first: it runs in the
+ * plain build and is skipped, with that reason, under a sanitizer. Needs
+ * <criterion/criterion.h>.
+ */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define TU_SKIP_THREADED_FORK()                                                          \
+	cr_skip_test("fork() of a threaded process: the sanitizer runtime's allocator "  \
+	             "is not fork-safe; this test runs in the plain build")
+#else
+#define TU_SKIP_THREADED_FORK() ((void)0)
+#endif
+
 #endif

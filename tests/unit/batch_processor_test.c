@@ -2,6 +2,7 @@
 #include <baton/baton.h>
 #include <baton/processor.h>
 #include <criterion/criterion.h>
+#include "testutil.h"
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -351,6 +352,7 @@ Test(batch_processor, several_producers_into_a_small_ring_account_for_every_span
 
 Test(batch_processor, forked_child_exports_its_own_spans_only)
 {
+	TU_SKIP_THREADED_FORK();
 	baton_exporter exp;
 	baton_memory_exporter *mem;
 	cr_assert_eq(baton_memory_exporter_create(1000, &exp, &mem), BATON_OK);

@@ -2,6 +2,7 @@
 #include <baton/baton.h>
 #include <baton/console.h>
 #include <criterion/criterion.h>
+#include "testutil.h"
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
@@ -506,6 +507,7 @@ Test(console, bad_arguments_are_rejected)
 
 Test(console, a_forked_child_does_not_print_the_parents_spans_again)
 {
+	TU_SKIP_THREADED_FORK();
 	open_out();
 	baton_exporter e = make(0, BATON_CONSOLE_COLOR_NEVER, false);
 	fake waiting;

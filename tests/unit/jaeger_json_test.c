@@ -2,6 +2,7 @@
 #include <baton/baton.h>
 #include <baton/jaeger_json.h>
 #include <criterion/criterion.h>
+#include "testutil.h"
 #include <jansson.h>
 #include <math.h>
 #include <pthread.h>
@@ -738,6 +739,7 @@ Test(jaeger_json, random_bytes_in_every_string_still_give_valid_json)
 
 Test(jaeger_json, a_forked_child_writes_its_own_spans_to_its_own_file)
 {
+	TU_SKIP_THREADED_FORK();
 	char path[128], child_path[160];
 	tmp_path("fork", path, sizeof(path));
 	baton_exporter e = make(path, 0);
@@ -975,6 +977,7 @@ static void *race_exporter(void *arg)
 
 Test(jaeger_json, fork_during_an_export_leaves_the_child_a_working_exporter)
 {
+	TU_SKIP_THREADED_FORK();
 	char path[128];
 	tmp_path("forkrace", path, sizeof(path));
 	baton_jaeger_json_options o = {.size = sizeof(o),
