@@ -28,6 +28,8 @@ static bool bt_pct_decode(const char *s, size_t n, char *out)
 			else
 				return false;
 		}
+		if (v == 0)
+			return false; /* %00 would cut the C string short */
 		out[o++] = (char)v;
 		i += 2;
 	}
@@ -68,7 +70,8 @@ void bt_parse_kv_list(const char *s, const char *what,
 			        (int)(len > 64 ? 64 : len), p);
 		} else if (eq != NULL) {
 			char kb[4097], vb[4097];
-			if (bt_pct_decode(k, kn, kb) && bt_pct_decode(v, vn, vb))
+			if (bt_pct_decode(k, kn, kb) && bt_pct_decode(v, vn, vb) &&
+			    kb[0] != '\0')
 				fn(arg, kb, vb);
 			else
 				bt_warn("%s: entry \"%.*s\" has a bad %%-escape; skipped",

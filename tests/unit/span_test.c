@@ -468,7 +468,7 @@ Test(setup, resource_comes_from_env_percent_decoded)
 	setenv("OTEL_SERVICE_NAME", "guild", 1);
 	setenv("OTEL_RESOURCE_ATTRIBUTES",
 	       "deployment.environment=prod, region=eu%2Cwest "
-	       ",broken,=novalue,bad=%zz,service.name=ignored",
+	       ",broken,=novalue,bad=%zz,%00nul=x,cut=a%00b,service.name=ignored",
 	       1);
 	cr_assert_eq(baton_init(NULL), BATON_OK);
 	const baton_resource *r = baton_resource_get();
@@ -478,6 +478,8 @@ Test(setup, resource_comes_from_env_percent_decoded)
 	cr_assert_str_eq(res_attr("region"), "eu,west");
 	cr_assert_null(res_attr("broken"));
 	cr_assert_null(res_attr("bad"));
+	cr_assert_null(res_attr(""), "%%00 in a key is refused, not an empty key");
+	cr_assert_null(res_attr("cut"), "%%00 in a value is refused, not a cut value");
 	cr_assert_str_eq(res_attr("telemetry.sdk.name"), "baton");
 	cr_assert_str_eq(res_attr("telemetry.sdk.language"), "c");
 	cr_assert_str_eq(res_attr("telemetry.sdk.version"), BATON_VERSION_STRING);
