@@ -239,7 +239,18 @@ static int spawn_worker(const struct config *cfg, int i, const char *url, struct
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
 	posix_spawn_file_actions_addclose(&fa, fds[0]);
-	int rv = posix_spawn(&c->pid, "/proc/self/exe", &fa, NULL, argv, environ);
+	/* This program's own file (readlink, not the /proc link itself, so tools that run
+	 * programs under them, such as valgrind, start the right one). */
+	char self[4096];
+	ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (sl <= 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		close(fds[0]);
+		close(fds[1]);
+		return -1;
+	}
+	self[sl] = '\0';
+	int rv = posix_spawn(&c->pid, self, &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	close(fds[1]);
 	if (rv != 0) {
@@ -284,6 +295,9 @@ static int run_guild(const struct config *cfg)
 		worker_url(base, i, url, sizeof(url));
 		if ((rv = nng_push0_open(&push[i])) != 0)
 			goto nng_fail;
+		/* A worker that never comes up makes sends fail after 10 s instead of
+		 * hanging. */
+		nng_socket_set_ms(push[i], NNG_OPT_SENDTIMEO, 10000);
 		baton_nng_socket_set_name(push[i], "sessions");
 		if (cfg->processes > 0) {
 			if (spawn_worker(cfg, i, url, &children[i]) != 0) {
@@ -339,6 +353,12 @@ static int run_guild(const struct config *cfg)
 			baton_span_set_status(ingress, BATON_STATUS_ERROR,
 			                      nng_strerror(rv));
 		baton_span_end(ingress);
+		if (rv != 0) {
+			fprintf(stderr,
+			        "guild_fanout: fanout of message %" PRIu64 ": %s\n", i,
+			        nng_strerror(rv));
+			break;
+		}
 	}
 	double secs = (double)(baton_time_mono_ns() - t0) / 1e9;
 
@@ -532,7 +552,9 @@ int main(int argc, char **argv)
 	}
 	if (tracing_start(&cfg, cfg.worker >= 0 ? "session" : "guild") != 0)
 		return 1;
-	return cfg.worker >= 0 ? run_worker(&cfg) : run_guild(&cfg);
+	int rc = cfg.worker >= 0 ? run_worker(&cfg) : run_guild(&cfg);
+	nng_fini(); /* NNG's threads and caches, after every socket is closed */
+	return rc;
 
 bad:
 	for (size_t i = 0; opts[i].name != NULL; i++) {

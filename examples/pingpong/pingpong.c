@@ -105,7 +105,9 @@ static int ping(const char *url, long rounds)
 	if ((rv = nng_req0_open(&s)) != 0)
 		return 1;
 	baton_nng_socket_set_name(s, "pong");
-	nng_setopt_ms(s, NNG_OPT_RECVTIMEO, 10000);
+	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO,
+	                  10000); /* a server that never answers: an error */
+	nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, 10000);
 	/* The server may not be listening yet: the dial retries in the background. */
 	if ((rv = baton_nng_dial(s, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
 		fprintf(stderr, "pingpong: ping: %s: %s\n", url, nng_strerror(rv));
@@ -188,8 +190,11 @@ int main(int argc, char **argv)
 		         (int)getpid());
 		url = defurl;
 	}
-	if (server)
-		return serve(url, rounds);
+	if (server) {
+		int src = serve(url, rounds);
+		nng_fini();
+		return src;
+	}
 
 	/* Start the pong server: this program again, with --serve. */
 	char rbuf[32];
@@ -197,7 +202,15 @@ int main(int argc, char **argv)
 	char *cargv[] = {"pingpong", "--serve", "--url", (char *)url,
 	                 "--rounds", rbuf,      NULL};
 	pid_t pid;
-	if (posix_spawn(&pid, "/proc/self/exe", NULL, NULL, cargv, environ) != 0) {
+	char self[4096]; /* this program's file; see guild_fanout.c on why not
+	                    /proc/self/exe */
+	ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (sl <= 0) {
+		perror("pingpong: readlink /proc/self/exe");
+		return 1;
+	}
+	self[sl] = '\0';
+	if (posix_spawn(&pid, self, NULL, NULL, cargv, environ) != 0) {
 		perror("pingpong: starting the server");
 		return 1;
 	}
@@ -205,6 +218,7 @@ int main(int argc, char **argv)
 		return 1;
 	int rv = ping(url, rounds);
 	baton_fini(10000);
+	nng_fini();
 	int st;
 	waitpid(pid, &st, 0);
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)

@@ -158,6 +158,7 @@ int main(int argc, char **argv)
 	nng_close(transform_st.out);
 	nng_close(sink_st.in);
 	baton_fini(10000);
+	nng_fini();
 	printf("pipeline: %ld items in, %ld through transform, %ld at the sink\n", items,
 	       transform_st.handled, sink_st.handled);
 	return sink_st.handled == items ? 0 : 1;
