@@ -189,10 +189,11 @@ typedef struct baton_tracer baton_tracer;
 BATON_API baton_tracer *baton_tracer_get(const char *name, const char *version);
 
 /* Span start flags. */
-#define BATON_START_ROOT       0x01 /* ignore the current context: start a new trace */
-#define BATON_START_NO_ROOT    0x02 /* continue a trace only: no parent -> no span */
-#define BATON_START_NO_CURRENT 0x04 /* with parent == NULL, do not use the current span  \
-	                             */
+#define BATON_START_ROOT    0x01 /* ignore the current context: start a new trace */
+#define BATON_START_NO_ROOT 0x02 /* continue a trace only: no parent -> no span */
+#define BATON_START_NO_CURRENT                                                           \
+	0x04 /* with parent == NULL, do not use the current span                         \
+	      */
 /*
  * The caller already drew the fanout keep decision and kept the span:
  * fanout_keep_probability only scales the threshold and SampleRate, no

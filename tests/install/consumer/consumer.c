@@ -3,11 +3,11 @@
 #include <stdio.h>
 #include <string.h>
 
-int
-main(void)
+int main(void)
 {
 	if (strcmp(baton_version(), BATON_VERSION_STRING) != 0) {
-		fprintf(stderr, "header %s, library %s\n", BATON_VERSION_STRING, baton_version());
+		fprintf(stderr, "header %s, library %s\n", BATON_VERSION_STRING,
+		        baton_version());
 		return 1;
 	}
 	if (baton_init(NULL) != BATON_OK)
