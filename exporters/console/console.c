@@ -188,7 +188,7 @@ static void bt_cs_emit(bt_cs_exp *x, bt_cs_trace *t)
 		x->skipped_spans += t->nspans;
 		t->skipped = true;
 	} else if (t->nspans > 0) {
-		bt_cs_buf out = {.max = BT_CS_MAX_BLOCK};
+		bt_buf out = {.max = BT_CS_MAX_BLOCK};
 		if (bt_cs_render(&out, t->trace_id, t->head, t->nspans, t->printed,
 		                 &x->style)) {
 			bt_cs_write(x, out.p, out.len);
@@ -345,17 +345,17 @@ static baton_err bt_cs_shutdown(void *arg, uint32_t timeout_ms)
 	if (!x->shut) {
 		bt_cs_emit_all(x);
 		x->shut = true;
-		bt_cs_buf out = {.max = 1024};
+		bt_buf out = {.max = 1024};
 		if (x->skipped_traces > 0 || x->skipped_at_least)
-			bt_cs_printf(&out,
-			             "... %s%llu more trace%s (%llu spans) not shown\n",
-			             x->skipped_at_least ? "at least " : "",
-			             (unsigned long long)x->skipped_traces,
-			             x->skipped_traces == 1 ? "" : "s",
-			             (unsigned long long)x->skipped_spans);
+			bt_buf_printf(&out,
+			              "... %s%llu more trace%s (%llu spans) not shown\n",
+			              x->skipped_at_least ? "at least " : "",
+			              (unsigned long long)x->skipped_traces,
+			              x->skipped_traces == 1 ? "" : "s",
+			              (unsigned long long)x->skipped_spans);
 		if (x->dropped > 0)
-			bt_cs_printf(&out, "... %llu spans lost (out of memory)\n",
-			             (unsigned long long)x->dropped);
+			bt_buf_printf(&out, "... %llu spans lost (out of memory)\n",
+			              (unsigned long long)x->dropped);
 		bt_cs_write(x, out.p, out.len);
 		bt_free(out.p);
 	}

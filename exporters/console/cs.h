@@ -9,23 +9,13 @@
 
 #include <baton/console.h>
 
-/* A growable text buffer that never grows past max; a failed append sets fail. */
-typedef struct bt_cs_buf {
-	char *p;
-	size_t len, cap, max;
-	bool fail;
-} bt_cs_buf;
-
-void bt_cs_put(bt_cs_buf *b, const char *s, size_t n);
-void bt_cs_puts(bt_cs_buf *b, const char *s);
-void bt_cs_printf(bt_cs_buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+/* Output is built in a bt_buf (sdk/core/core.h). */
 /*
  * Appends s[0..n) made safe for a terminal: well-formed UTF-8 is kept,
  * \n \t \r \\ are written as escapes, other control bytes and ill-formed
  * bytes as \xNN. At most max_chars characters, then "…".
  */
-void bt_cs_sanitize(bt_cs_buf *b, const char *s, size_t n, size_t max_chars);
+void bt_cs_sanitize(bt_buf *b, const char *s, size_t n, size_t max_chars);
 
 /*
  * One buffered span: what the printer needs, copied out of the span data.
@@ -58,7 +48,7 @@ typedef struct bt_cs_style {
  * one line per span, children under their parents in start order.
  * continued marks a trace printed before. Returns false when out of memory.
  */
-bool bt_cs_render(bt_cs_buf *out, const uint8_t *trace_id, bt_cs_span *spans, size_t n,
+bool bt_cs_render(bt_buf *out, const uint8_t *trace_id, bt_cs_span *spans, size_t n,
                   bool continued, const bt_cs_style *style);
 
 #endif /* BT_CS_H */

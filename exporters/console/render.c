@@ -22,58 +22,6 @@
 /* Array elements shown before "…". */
 #define BT_CS_ARRAY_ITEMS 8
 
-/* ---- buffer ---- */
-
-static bool bt_cs_reserve(bt_cs_buf *b, size_t n)
-{
-	if (b->fail)
-		return false;
-	if (n > b->max || b->len > b->max - n) {
-		b->fail = true;
-		return false;
-	}
-	if (b->len + n <= b->cap)
-		return true;
-	size_t cap = b->cap ? b->cap : 256;
-	while (cap < b->len + n)
-		cap *= 2;
-	if (cap > b->max)
-		cap = b->max;
-	char *p = bt_realloc(b->p, cap);
-	if (p == NULL) {
-		b->fail = true;
-		return false;
-	}
-	b->p = p;
-	b->cap = cap;
-	return true;
-}
-
-void bt_cs_put(bt_cs_buf *b, const char *s, size_t n)
-{
-	if (n == 0 || !bt_cs_reserve(b, n))
-		return;
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-}
-
-void bt_cs_puts(bt_cs_buf *b, const char *s)
-{
-	bt_cs_put(b, s, strlen(s));
-}
-
-void bt_cs_printf(bt_cs_buf *b, const char *fmt, ...)
-{
-	char tmp[256];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	bt_cs_put(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
-}
-
 /* Length of the well-formed UTF-8 sequence at s (n bytes left), 0 if ill-formed. */
 static size_t bt_cs_utf8_len(const unsigned char *s, size_t n)
 {
@@ -103,39 +51,39 @@ static size_t bt_cs_utf8_len(const unsigned char *s, size_t n)
 	return len;
 }
 
-void bt_cs_sanitize(bt_cs_buf *b, const char *str, size_t n, size_t max_chars)
+void bt_cs_sanitize(bt_buf *b, const char *str, size_t n, size_t max_chars)
 {
 	const unsigned char *s = (const unsigned char *)str;
 	size_t chars = 0;
 	for (size_t i = 0; i < n;) {
 		if (chars == max_chars) {
-			bt_cs_puts(b, "…");
+			bt_buf_puts(b, "…");
 			return;
 		}
 		unsigned char c = s[i];
 		size_t ulen = bt_cs_utf8_len(s + i, n - i);
 		chars++;
 		if (c >= 0x20 && c < 0x7f && c != '\\') {
-			bt_cs_put(b, (const char *)s + i, 1);
+			bt_buf_put(b, (const char *)s + i, 1);
 			i++;
 		} else if (c >= 0x80 && ulen > 1) {
 			/* C1 controls (U+0080..U+009F) are terminal escapes too. */
 			if (c == 0xC2 && s[i + 1] < 0xA0)
-				bt_cs_printf(b, "\\u%04x", s[i + 1]);
+				bt_buf_printf(b, "\\u%04x", s[i + 1]);
 			else
-				bt_cs_put(b, (const char *)s + i, ulen);
+				bt_buf_put(b, (const char *)s + i, ulen);
 			i += ulen;
 		} else {
 			if (c == '\n')
-				bt_cs_puts(b, "\\n");
+				bt_buf_puts(b, "\\n");
 			else if (c == '\t')
-				bt_cs_puts(b, "\\t");
+				bt_buf_puts(b, "\\t");
 			else if (c == '\r')
-				bt_cs_puts(b, "\\r");
+				bt_buf_puts(b, "\\r");
 			else if (c == '\\')
-				bt_cs_puts(b, "\\\\");
+				bt_buf_puts(b, "\\\\");
 			else
-				bt_cs_printf(b, "\\x%02x", c);
+				bt_buf_printf(b, "\\x%02x", c);
 			i++;
 		}
 	}
@@ -161,7 +109,7 @@ static bool bt_cs_needs_quotes(const char *s, size_t n)
 	return false;
 }
 
-static void bt_cs_value(bt_cs_buf *b, const baton_value *v, size_t max_chars)
+static void bt_cs_value(bt_buf *b, const baton_value *v, size_t max_chars)
 {
 	size_t items = v->len < BT_CS_ARRAY_ITEMS ? v->len : BT_CS_ARRAY_ITEMS;
 	switch (v->type) {
@@ -170,20 +118,20 @@ static void bt_cs_value(bt_cs_buf *b, const baton_value *v, size_t max_chars)
 		size_t n = v->u.s != NULL ? v->len : 0;
 		bool q = bt_cs_needs_quotes(s, n);
 		if (q)
-			bt_cs_puts(b, "\"");
+			bt_buf_puts(b, "\"");
 		bt_cs_sanitize(b, s, n, max_chars);
 		if (q)
-			bt_cs_puts(b, "\"");
+			bt_buf_puts(b, "\"");
 		return;
 	}
 	case BATON_VALUE_BOOL:
-		bt_cs_puts(b, v->u.b ? "true" : "false");
+		bt_buf_puts(b, v->u.b ? "true" : "false");
 		return;
 	case BATON_VALUE_INT:
-		bt_cs_printf(b, "%" PRId64, v->u.i);
+		bt_buf_printf(b, "%" PRId64, v->u.i);
 		return;
 	case BATON_VALUE_DOUBLE:
-		bt_cs_printf(b, "%g", v->u.d);
+		bt_buf_printf(b, "%g", v->u.d);
 		return;
 	case BATON_VALUE_STRING_ARRAY:
 	case BATON_VALUE_INT_ARRAY:
@@ -191,27 +139,27 @@ static void bt_cs_value(bt_cs_buf *b, const baton_value *v, size_t max_chars)
 	case BATON_VALUE_BOOL_ARRAY:
 		break;
 	default:
-		bt_cs_puts(b, "?");
+		bt_buf_puts(b, "?");
 		return;
 	}
-	bt_cs_puts(b, "[");
+	bt_buf_puts(b, "[");
 	for (size_t i = 0; i < items; i++) {
 		if (i > 0)
-			bt_cs_puts(b, ", ");
+			bt_buf_puts(b, ", ");
 		if (v->type == BATON_VALUE_STRING_ARRAY) {
 			const char *s = v->u.sa[i] != NULL ? v->u.sa[i] : "";
 			bt_cs_sanitize(b, s, strlen(s), max_chars);
 		} else if (v->type == BATON_VALUE_INT_ARRAY) {
-			bt_cs_printf(b, "%" PRId64, v->u.ia[i]);
+			bt_buf_printf(b, "%" PRId64, v->u.ia[i]);
 		} else if (v->type == BATON_VALUE_DOUBLE_ARRAY) {
-			bt_cs_printf(b, "%g", v->u.da[i]);
+			bt_buf_printf(b, "%g", v->u.da[i]);
 		} else {
-			bt_cs_puts(b, v->u.ba[i] ? "true" : "false");
+			bt_buf_puts(b, v->u.ba[i] ? "true" : "false");
 		}
 	}
 	if (items < v->len)
-		bt_cs_puts(b, ", …");
-	bt_cs_puts(b, "]");
+		bt_buf_puts(b, ", …");
+	bt_buf_puts(b, "]");
 }
 
 static bool bt_cs_value_is(const baton_value *v, const char *s, size_t n)
@@ -252,7 +200,7 @@ static bool bt_cs_redundant(const baton_attr *a, const baton_span_data *s)
 }
 
 /* Renders attributes; s (not NULL for a span's own list) drops redundant key ones. */
-static void bt_cs_attrs(bt_cs_buf *b, const baton_attr *a, bool all, size_t max_chars,
+static void bt_cs_attrs(bt_buf *b, const baton_attr *a, bool all, size_t max_chars,
                         const baton_span_data *s)
 {
 	bool first = true;
@@ -262,10 +210,10 @@ static void bt_cs_attrs(bt_cs_buf *b, const baton_attr *a, bool all, size_t max_
 		if (!all && s != NULL && bt_cs_redundant(a, s))
 			continue;
 		if (!first)
-			bt_cs_puts(b, " ");
+			bt_buf_puts(b, " ");
 		first = false;
 		bt_cs_sanitize(b, a->key, strlen(a->key), max_chars);
-		bt_cs_puts(b, "=");
+		bt_buf_puts(b, "=");
 		bt_cs_value(b, &a->value, max_chars);
 	}
 }
@@ -273,19 +221,19 @@ static void bt_cs_attrs(bt_cs_buf *b, const baton_attr *a, bool all, size_t max_
 bt_cs_span *bt_cs_span_copy(const baton_span_data *s, bool all)
 {
 	size_t max_chars = all ? BT_CS_ALL_VALUE_CHARS : BT_CS_KEY_VALUE_CHARS;
-	bt_cs_buf t = {.max = 1u << 20};
+	bt_buf t = {.max = 1u << 20};
 	const char *name = s->name != NULL ? s->name : "";
 	size_t off_attrs, off_status, off_events, off_service;
 
 	bt_cs_sanitize(&t, name, strlen(name), 200);
-	bt_cs_put(&t, "\0", 1);
+	bt_buf_put(&t, "\0", 1);
 	off_attrs = t.len;
 	bt_cs_attrs(&t, s->attrs, all, max_chars, s);
-	bt_cs_put(&t, "\0", 1);
+	bt_buf_put(&t, "\0", 1);
 	off_status = t.len;
 	if (s->status_message != NULL)
 		bt_cs_sanitize(&t, s->status_message, strlen(s->status_message), 200);
-	bt_cs_put(&t, "\0", 1);
+	bt_buf_put(&t, "\0", 1);
 	off_events = t.len;
 	for (const baton_event *e = all ? s->events : NULL; e != NULL; e = e->next) {
 		const char *en = e->name != NULL ? e->name : "";
@@ -293,22 +241,22 @@ bt_cs_span *bt_cs_span_copy(const baton_span_data *s, bool all)
 		uint64_t off = e->time_unix_ns > s->start_unix_ns
 		                   ? e->time_unix_ns - s->start_unix_ns
 		                   : 0;
-		bt_cs_puts(&t, "· ");
+		bt_buf_puts(&t, "· ");
 		bt_cs_sanitize(&t, en, strlen(en), 80);
-		bt_cs_puts(&t, " +");
-		bt_cs_puts(&t, baton_console_format_duration(off, dur, sizeof(dur)));
+		bt_buf_puts(&t, " +");
+		bt_buf_puts(&t, baton_console_format_duration(off, dur, sizeof(dur)));
 		if (e->attrs != NULL) {
-			bt_cs_puts(&t, "  ");
+			bt_buf_puts(&t, "  ");
 			bt_cs_attrs(&t, e->attrs, true, max_chars, NULL);
 		}
-		bt_cs_puts(&t, "\n");
+		bt_buf_puts(&t, "\n");
 	}
-	bt_cs_put(&t, "\0", 1);
+	bt_buf_put(&t, "\0", 1);
 	off_service = t.len;
 	if (s->resource != NULL && s->resource->service_name != NULL)
 		bt_cs_sanitize(&t, s->resource->service_name,
 		               strlen(s->resource->service_name), 64);
-	bt_cs_put(&t, "\0", 1);
+	bt_buf_put(&t, "\0", 1);
 	if (t.fail) {
 		bt_free(t.p);
 		return NULL;
@@ -399,7 +347,7 @@ static int bt_cs_cmp_id(const void *a, const void *b, void *arg)
 	return i < j ? -1 : i > j;
 }
 
-static void bt_cs_line(bt_cs_buf *o, const bt_cs_node *nodes, size_t i, size_t depth,
+static void bt_cs_line(bt_buf *o, const bt_cs_node *nodes, size_t i, size_t depth,
                        const bt_cs_style *st)
 {
 	const bt_cs_span *s = nodes[i].span;
@@ -408,50 +356,50 @@ static void bt_cs_line(bt_cs_buf *o, const bt_cs_node *nodes, size_t i, size_t d
 	bool orphan = nodes[i].parent == SIZE_MAX && s->has_parent;
 
 	for (size_t k = 0; k < indent; k++)
-		bt_cs_puts(o, " ");
+		bt_buf_puts(o, " ");
 	if (orphan)
-		bt_cs_puts(o, st->color ? BT_CS_YELLOW "^ " BT_CS_RESET : "^ ");
-	bt_cs_puts(o, st->color ? BT_CS_BOLD : "");
-	bt_cs_puts(o, s->name);
-	bt_cs_puts(o, st->color ? BT_CS_RESET "  " BT_CS_DIM : "  ");
-	bt_cs_puts(o, bt_cs_kind(s->kind));
-	bt_cs_puts(o, st->color ? BT_CS_RESET "  " BT_CS_CYAN : "  ");
-	bt_cs_puts(
+		bt_buf_puts(o, st->color ? BT_CS_YELLOW "^ " BT_CS_RESET : "^ ");
+	bt_buf_puts(o, st->color ? BT_CS_BOLD : "");
+	bt_buf_puts(o, s->name);
+	bt_buf_puts(o, st->color ? BT_CS_RESET "  " BT_CS_DIM : "  ");
+	bt_buf_puts(o, bt_cs_kind(s->kind));
+	bt_buf_puts(o, st->color ? BT_CS_RESET "  " BT_CS_CYAN : "  ");
+	bt_buf_puts(
 	    o, baton_console_format_duration(s->end_ns - s->start_ns, dur, sizeof(dur)));
-	bt_cs_puts(o, st->color ? BT_CS_RESET : "");
+	bt_buf_puts(o, st->color ? BT_CS_RESET : "");
 	if (s->attrs[0] != '\0') {
-		bt_cs_puts(o, "  ");
-		bt_cs_puts(o, s->attrs);
+		bt_buf_puts(o, "  ");
+		bt_buf_puts(o, s->attrs);
 	}
 	if (s->status == BATON_STATUS_ERROR) {
-		bt_cs_puts(o, st->color ? "  " BT_CS_RED "ERROR" : "  ERROR");
+		bt_buf_puts(o, st->color ? "  " BT_CS_RED "ERROR" : "  ERROR");
 		if (s->status_msg[0] != '\0') {
-			bt_cs_puts(o, ": ");
-			bt_cs_puts(o, s->status_msg);
+			bt_buf_puts(o, ": ");
+			bt_buf_puts(o, s->status_msg);
 		}
-		bt_cs_puts(o, st->color ? BT_CS_RESET : "");
+		bt_buf_puts(o, st->color ? BT_CS_RESET : "");
 	}
 	if (orphan) {
 		baton_hex_encode(s->parent_id, BATON_SPAN_ID_SIZE, hex);
-		bt_cs_printf(o, "  (parent %s %s)", hex,
-		             s->parent_remote ? "remote" : "not here");
+		bt_buf_printf(o, "  (parent %s %s)", hex,
+		              s->parent_remote ? "remote" : "not here");
 	}
-	bt_cs_puts(o, "\n");
+	bt_buf_puts(o, "\n");
 	/* Events: one line each, under the span. */
 	for (const char *e = s->events; *e != '\0';) {
 		const char *nl = strchr(e, '\n');
 		size_t len = nl != NULL ? (size_t)(nl - e) : strlen(e);
 		for (size_t k = 0; k < indent + 4; k++)
-			bt_cs_puts(o, " ");
-		bt_cs_puts(o, st->color ? BT_CS_DIM : "");
-		bt_cs_put(o, e, len);
-		bt_cs_puts(o, st->color ? BT_CS_RESET "\n" : "\n");
+			bt_buf_puts(o, " ");
+		bt_buf_puts(o, st->color ? BT_CS_DIM : "");
+		bt_buf_put(o, e, len);
+		bt_buf_puts(o, st->color ? BT_CS_RESET "\n" : "\n");
 		e += len + (nl != NULL);
 	}
 }
 
 /* Prints the subtree of root, depth first, without recursion. */
-static void bt_cs_subtree(bt_cs_buf *o, bt_cs_node *nodes, size_t root, size_t *stack,
+static void bt_cs_subtree(bt_buf *o, bt_cs_node *nodes, size_t root, size_t *stack,
                           size_t *depths, const bt_cs_style *st)
 {
 	size_t top = 0;
@@ -476,7 +424,7 @@ static void bt_cs_subtree(bt_cs_buf *o, bt_cs_node *nodes, size_t root, size_t *
 	}
 }
 
-bool bt_cs_render(bt_cs_buf *o, const uint8_t *trace_id, bt_cs_span *spans, size_t n,
+bool bt_cs_render(bt_buf *o, const uint8_t *trace_id, bt_cs_span *spans, size_t n,
                   bool continued, const bt_cs_style *st)
 {
 	char hex[2 * BATON_TRACE_ID_SIZE + 1], dur[32];
@@ -533,17 +481,18 @@ bool bt_cs_render(bt_cs_buf *o, const uint8_t *trace_id, bt_cs_span *spans, size
 	}
 
 	baton_hex_encode(trace_id, BATON_TRACE_ID_SIZE, hex);
-	bt_cs_puts(o, st->color ? BT_CS_BOLD "trace " : "trace ");
-	bt_cs_puts(o, hex);
-	bt_cs_puts(o, st->color ? BT_CS_RESET : "");
+	bt_buf_puts(o, st->color ? BT_CS_BOLD "trace " : "trace ");
+	bt_buf_puts(o, hex);
+	bt_buf_puts(o, st->color ? BT_CS_RESET : "");
 	if (n > 0 && nodes[0].span->service[0] != '\0') {
-		bt_cs_puts(o, "  [");
-		bt_cs_puts(o, nodes[0].span->service);
-		bt_cs_puts(o, "]");
+		bt_buf_puts(o, "  [");
+		bt_buf_puts(o, nodes[0].span->service);
+		bt_buf_puts(o, "]");
 	}
-	bt_cs_printf(o, "  %zu span%s  %s%s\n", n, n == 1 ? "" : "s",
-	             baton_console_format_duration(n > 0 ? t1 - t0 : 0, dur, sizeof(dur)),
-	             continued ? "  (continued)" : "");
+	bt_buf_printf(
+	    o, "  %zu span%s  %s%s\n", n, n == 1 ? "" : "s",
+	    baton_console_format_duration(n > 0 ? t1 - t0 : 0, dur, sizeof(dur)),
+	    continued ? "  (continued)" : "");
 	for (size_t i = 0; i < n; i++) {
 		if (nodes[i].parent == SIZE_MAX)
 			bt_cs_subtree(o, nodes, i, stack, depths, st);

@@ -9,70 +9,7 @@
 
 /* ---- the capped buffer ---- */
 
-void bt_jj_buf_init(bt_jj_buf *b, size_t max)
-{
-	memset(b, 0, sizeof(*b));
-	b->max = max;
-}
-
-void bt_jj_buf_fini(bt_jj_buf *b)
-{
-	bt_free(b->p);
-	memset(b, 0, sizeof(*b));
-}
-
-void bt_jj_buf_reset(bt_jj_buf *b)
-{
-	b->len = 0;
-	b->fail = false;
-}
-
-static bool bt_jj_reserve(bt_jj_buf *b, size_t n)
-{
-	if (b->fail)
-		return false;
-	if (n > b->max || b->len > b->max - n) {
-		b->fail = true;
-		return false;
-	}
-	if (b->len + n <= b->cap)
-		return true;
-	size_t cap = b->cap ? b->cap : 256;
-	while (cap < b->len + n)
-		cap = cap > SIZE_MAX / 2 ? SIZE_MAX : cap * 2;
-	if (cap > b->max)
-		cap = b->max;
-	char *p = bt_realloc(b->p, cap);
-	if (p == NULL) {
-		b->fail = true;
-		return false;
-	}
-	b->p = p;
-	b->cap = cap;
-	return true;
-}
-
-void bt_jj_put(bt_jj_buf *b, const char *s, size_t n)
-{
-	if (n == 0 || !bt_jj_reserve(b, n))
-		return;
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-}
-
-void bt_jj_puts(bt_jj_buf *b, const char *s)
-{
-	bt_jj_put(b, s, strlen(s));
-}
-
-void bt_jj_putc(bt_jj_buf *b, char c)
-{
-	if (!bt_jj_reserve(b, 1))
-		return;
-	b->p[b->len++] = c;
-}
-
-void bt_jj_put_u64(bt_jj_buf *b, uint64_t v)
+void bt_jj_put_u64(bt_buf *b, uint64_t v)
 {
 	char tmp[24];
 	size_t i = sizeof(tmp);
@@ -80,13 +17,13 @@ void bt_jj_put_u64(bt_jj_buf *b, uint64_t v)
 		tmp[--i] = (char)('0' + v % 10);
 		v /= 10;
 	} while (v != 0);
-	bt_jj_put(b, tmp + i, sizeof(tmp) - i);
+	bt_buf_put(b, tmp + i, sizeof(tmp) - i);
 }
 
-static void bt_jj_put_i64(bt_jj_buf *b, int64_t v)
+static void bt_jj_put_i64(bt_buf *b, int64_t v)
 {
 	if (v < 0) {
-		bt_jj_putc(b, '-');
+		bt_buf_putc(b, '-');
 		/* -(v + 1) + 1 avoids overflow for INT64_MIN */
 		bt_jj_put_u64(b, (uint64_t)(-(v + 1)) + 1u);
 	} else {
@@ -98,7 +35,7 @@ static void bt_jj_put_i64(bt_jj_buf *b, int64_t v)
  * A finite double as the shortest of %.15g / %.17g that reads back equal.
  * The decimal point is forced to '.', whatever LC_NUMERIC says.
  */
-static void bt_jj_put_double(bt_jj_buf *b, double d)
+static void bt_jj_put_double(bt_buf *b, double d)
 {
 	char tmp[40];
 	int n = snprintf(tmp, sizeof(tmp), "%.15g", d);
@@ -110,7 +47,7 @@ static void bt_jj_put_double(bt_jj_buf *b, double d)
 		      c == 'E'))
 			tmp[i] = '.';
 	}
-	bt_jj_put(b, tmp, (size_t)n);
+	bt_buf_put(b, tmp, (size_t)n);
 }
 
 /* ---- strings ---- */
@@ -149,12 +86,12 @@ static size_t bt_utf8_len(const unsigned char *s, size_t n)
 	return len;
 }
 
-void bt_jj_str(bt_jj_buf *b, const char *str, size_t n)
+void bt_jj_str(bt_buf *b, const char *str, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *s = (const unsigned char *)str;
 	size_t i = 0, run = 0; /* s[run..i) is plain text not yet copied */
-	bt_jj_putc(b, '"');
+	bt_buf_putc(b, '"');
 	while (i < n) {
 		unsigned char c = s[i];
 		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
@@ -166,82 +103,82 @@ void bt_jj_str(bt_jj_buf *b, const char *str, size_t n)
 			i += ulen;
 			continue;
 		}
-		bt_jj_put(b, (const char *)s + run, i - run);
+		bt_buf_put(b, (const char *)s + run, i - run);
 		if (c >= 0x80) {
-			bt_jj_puts(b, "\\ufffd");
+			bt_buf_puts(b, "\\ufffd");
 		} else if (c == '"' || c == '\\') {
 			char e[2] = {'\\', (char)c};
-			bt_jj_put(b, e, 2);
+			bt_buf_put(b, e, 2);
 		} else if (c == '\n') {
-			bt_jj_puts(b, "\\n");
+			bt_buf_puts(b, "\\n");
 		} else if (c == '\r') {
-			bt_jj_puts(b, "\\r");
+			bt_buf_puts(b, "\\r");
 		} else if (c == '\t') {
-			bt_jj_puts(b, "\\t");
+			bt_buf_puts(b, "\\t");
 		} else {
 			char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-			bt_jj_put(b, e, 6);
+			bt_buf_put(b, e, 6);
 		}
 		i++;
 		run = i;
 	}
-	bt_jj_put(b, (const char *)s + run, i - run);
-	bt_jj_putc(b, '"');
+	bt_buf_put(b, (const char *)s + run, i - run);
+	bt_buf_putc(b, '"');
 }
 
-static void bt_jj_cstr(bt_jj_buf *b, const char *s)
+static void bt_jj_cstr(bt_buf *b, const char *s)
 {
 	bt_jj_str(b, s != NULL ? s : "", s != NULL ? strlen(s) : 0);
 }
 
-static void bt_jj_hex(bt_jj_buf *b, const uint8_t *bytes, size_t n)
+static void bt_jj_hex(bt_buf *b, const uint8_t *bytes, size_t n)
 {
 	char tmp[2 * BATON_TRACE_ID_SIZE + 1];
 	baton_hex_encode(bytes, n, tmp);
-	bt_jj_putc(b, '"');
-	bt_jj_put(b, tmp, 2 * n);
-	bt_jj_putc(b, '"');
+	bt_buf_putc(b, '"');
+	bt_buf_put(b, tmp, 2 * n);
+	bt_buf_putc(b, '"');
 }
 
 /* ---- tags ---- */
 
 /* Opens a tag object {"key":..,"type":..,"value": and leaves the value to the caller. */
-static void bt_jj_tag_open(bt_jj_buf *b, bool *first, const char *key, const char *type)
+static void bt_jj_tag_open(bt_buf *b, bool *first, const char *key, const char *type)
 {
 	if (!*first)
-		bt_jj_putc(b, ',');
+		bt_buf_putc(b, ',');
 	*first = false;
-	bt_jj_puts(b, "{\"key\":");
+	bt_buf_puts(b, "{\"key\":");
 	bt_jj_cstr(b, key);
-	bt_jj_puts(b, ",\"type\":\"");
-	bt_jj_puts(b, type);
-	bt_jj_puts(b, "\",\"value\":");
+	bt_buf_puts(b, ",\"type\":\"");
+	bt_buf_puts(b, type);
+	bt_buf_puts(b, "\",\"value\":");
 }
 
-static void bt_jj_tag_str(bt_jj_buf *b, bool *first, const char *key, const char *s,
+static void bt_jj_tag_str(bt_buf *b, bool *first, const char *key, const char *s,
                           size_t n)
 {
 	bt_jj_tag_open(b, first, key, "string");
 	bt_jj_str(b, s, n);
-	bt_jj_putc(b, '}');
+	bt_buf_putc(b, '}');
 }
 
-static void bt_jj_tag_cstr(bt_jj_buf *b, bool *first, const char *key, const char *s)
+static void bt_jj_tag_cstr(bt_buf *b, bool *first, const char *key, const char *s)
 {
 	bt_jj_tag_str(b, first, key, s, strlen(s));
 }
 
-static void bt_jj_tag_bool(bt_jj_buf *b, bool *first, const char *key, bool v)
+static void bt_jj_tag_bool(bt_buf *b, bool *first, const char *key, bool v)
 {
 	bt_jj_tag_open(b, first, key, "bool");
-	bt_jj_puts(b, v ? "true}" : "false}");
+	bt_buf_puts(b, v ? "true}" : "false}");
 }
 
-static void bt_jj_tag_int(bt_jj_buf *b, bool *first, const char *key, int64_t v)
+static void bt_jj_tag_int(bt_buf *b, bool *first, const char *key, int64_t v)
 {
 	bt_jj_tag_open(b, first, key, "int64");
 	bt_jj_put_i64(b, v);
-	bt_jj_putc(b, '}');
+	bt_buf_putc(b, '}');
 }
 
 /* JSON has no NaN or infinities: those go out as the strings "NaN", "+Inf", "-Inf". */
@@ -253,12 +190,12 @@ static const char *bt_jj_nonfinite(double d)
 }
 
 /* Appends an array value as JSON text into t (a JSON array). */
-static void bt_jj_array_text(bt_jj_buf *t, const baton_value *v)
+static void bt_jj_array_text(bt_buf *t, const baton_value *v)
 {
-	bt_jj_putc(t, '[');
+	bt_buf_putc(t, '[');
 	for (size_t i = 0; i < v->len; i++) {
 		if (i > 0)
-			bt_jj_putc(t, ',');
+			bt_buf_putc(t, ',');
 		switch (v->type) {
 		case BATON_VALUE_STRING_ARRAY:
 			bt_jj_cstr(t, v->u.sa[i]);
@@ -273,18 +210,17 @@ static void bt_jj_array_text(bt_jj_buf *t, const baton_value *v)
 				bt_jj_cstr(t, bt_jj_nonfinite(v->u.da[i]));
 			break;
 		case BATON_VALUE_BOOL_ARRAY:
-			bt_jj_puts(t, v->u.ba[i] ? "true" : "false");
+			bt_buf_puts(t, v->u.ba[i] ? "true" : "false");
 			break;
 		default:
 			break;
 		}
 	}
-	bt_jj_putc(t, ']');
+	bt_buf_putc(t, ']');
 }
 
 /* One attribute as a tag of the matching Jaeger type. */
-static void bt_jj_tag_value(bt_jj_buf *b, bool *first, const char *key,
-                            const baton_value *v)
+static void bt_jj_tag_value(bt_buf *b, bool *first, const char *key, const baton_value *v)
 {
 	switch (v->type) {
 	case BATON_VALUE_STRING:
@@ -301,7 +237,7 @@ static void bt_jj_tag_value(bt_jj_buf *b, bool *first, const char *key,
 		if (isfinite(v->u.d)) {
 			bt_jj_tag_open(b, first, key, "float64");
 			bt_jj_put_double(b, v->u.d);
-			bt_jj_putc(b, '}');
+			bt_buf_putc(b, '}');
 		} else {
 			bt_jj_tag_cstr(b, first, key, bt_jj_nonfinite(v->u.d));
 		}
@@ -311,14 +247,14 @@ static void bt_jj_tag_value(bt_jj_buf *b, bool *first, const char *key,
 	case BATON_VALUE_DOUBLE_ARRAY:
 	case BATON_VALUE_BOOL_ARRAY: {
 		/* The array's JSON text, as a string tag (Jaeger has no array type). */
-		bt_jj_buf t;
-		bt_jj_buf_init(&t, b->max);
+		bt_buf t;
+		bt_buf_init(&t, b->max);
 		bt_jj_array_text(&t, v);
 		if (t.fail)
 			b->fail = true;
 		else
 			bt_jj_tag_str(b, first, key, t.p != NULL ? t.p : "", t.len);
-		bt_jj_buf_fini(&t);
+		bt_buf_fini(&t);
 		break;
 	}
 	default:
@@ -327,7 +263,7 @@ static void bt_jj_tag_value(bt_jj_buf *b, bool *first, const char *key,
 	}
 }
 
-static void bt_jj_tags(bt_jj_buf *b, bool *first, const baton_attr *a, const char *skip)
+static void bt_jj_tags(bt_buf *b, bool *first, const baton_attr *a, const char *skip)
 {
 	for (; a != NULL; a = a->next) {
 		if (a->key == NULL || (skip != NULL && strcmp(a->key, skip) == 0))
@@ -360,7 +296,7 @@ static const char *bt_jj_kind(baton_span_kind k)
  * The W3C tracestate of the span: "ot=th:<threshold>" first when the
  * context carries an OTEP 235 threshold, then the rest. Empty when none.
  */
-static void bt_jj_tracestate(bt_jj_buf *b, const baton_span_context *c)
+static void bt_jj_tracestate(bt_buf *b, const baton_span_context *c)
 {
 	static const char hex[] = "0123456789abcdef";
 	if (c->state & BATON_CTX_HAS_TH) {
@@ -371,61 +307,61 @@ static void bt_jj_tracestate(bt_jj_buf *b, const baton_span_context *c)
 			th[i] = hex[(c->threshold >> (52 - 4 * i)) & 15];
 		while (n > 1 && th[n - 1] == '0')
 			n--;
-		bt_jj_puts(b, "ot=th:");
-		bt_jj_put(b, th, (size_t)n);
+		bt_buf_puts(b, "ot=th:");
+		bt_buf_put(b, th, (size_t)n);
 	}
 	if (c->tracestate != NULL && c->tracestate[0] != '\0') {
 		if (c->state & BATON_CTX_HAS_TH)
-			bt_jj_putc(b, ',');
-		bt_jj_puts(b, c->tracestate);
+			bt_buf_putc(b, ',');
+		bt_buf_puts(b, c->tracestate);
 	}
 }
 
-static void bt_jj_ref(bt_jj_buf *b, bool *first, const char *type,
+static void bt_jj_ref(bt_buf *b, bool *first, const char *type,
                       const baton_span_context *c)
 {
 	if (!*first)
-		bt_jj_putc(b, ',');
+		bt_buf_putc(b, ',');
 	*first = false;
-	bt_jj_puts(b, "{\"refType\":\"");
-	bt_jj_puts(b, type);
-	bt_jj_puts(b, "\",\"traceID\":");
+	bt_buf_puts(b, "{\"refType\":\"");
+	bt_buf_puts(b, type);
+	bt_buf_puts(b, "\",\"traceID\":");
 	bt_jj_hex(b, c->trace_id, BATON_TRACE_ID_SIZE);
-	bt_jj_puts(b, ",\"spanID\":");
+	bt_buf_puts(b, ",\"spanID\":");
 	bt_jj_hex(b, c->span_id, BATON_SPAN_ID_SIZE);
-	bt_jj_putc(b, '}');
+	bt_buf_putc(b, '}');
 }
 
-void bt_jj_span(bt_jj_buf *b, const baton_span_data *s, const char *process_id)
+void bt_jj_span(bt_buf *b, const baton_span_data *s, const char *process_id)
 {
 	bool first;
 	uint64_t start_us = s->start_unix_ns / 1000u;
 	uint64_t dur_us =
 	    s->end_unix_ns > s->start_unix_ns ? s->end_unix_ns / 1000u - start_us : 0;
 
-	bt_jj_puts(b, "{\"traceID\":");
+	bt_buf_puts(b, "{\"traceID\":");
 	bt_jj_hex(b, s->context.trace_id, BATON_TRACE_ID_SIZE);
-	bt_jj_puts(b, ",\"spanID\":");
+	bt_buf_puts(b, ",\"spanID\":");
 	bt_jj_hex(b, s->context.span_id, BATON_SPAN_ID_SIZE);
 	/* Jaeger's flags: bit 0 is "sampled" as in W3C; bit 1 means debug, not random. */
-	bt_jj_puts(b, ",\"flags\":");
+	bt_buf_puts(b, ",\"flags\":");
 	bt_jj_put_u64(b, s->context.trace_flags & BATON_FLAG_SAMPLED);
-	bt_jj_puts(b, ",\"operationName\":");
+	bt_buf_puts(b, ",\"operationName\":");
 	bt_jj_cstr(b, s->name);
 
-	bt_jj_puts(b, ",\"references\":[");
+	bt_buf_puts(b, ",\"references\":[");
 	first = true;
 	if (s->parent.state & BATON_CTX_VALID)
 		bt_jj_ref(b, &first, "CHILD_OF", &s->parent);
 	for (const baton_link *l = s->links; l != NULL; l = l->next)
 		bt_jj_ref(b, &first, "FOLLOWS_FROM", &l->context);
 
-	bt_jj_puts(b, "],\"startTime\":");
+	bt_buf_puts(b, "],\"startTime\":");
 	bt_jj_put_u64(b, start_us);
-	bt_jj_puts(b, ",\"duration\":");
+	bt_buf_puts(b, ",\"duration\":");
 	bt_jj_put_u64(b, dur_us);
 
-	bt_jj_puts(b, ",\"tags\":[");
+	bt_buf_puts(b, ",\"tags\":[");
 	first = true;
 	const char *kind = bt_jj_kind(s->kind);
 	if (kind != NULL)
@@ -448,15 +384,15 @@ void bt_jj_span(bt_jj_buf *b, const baton_span_data *s, const char *process_id)
 	if ((s->context.state & BATON_CTX_HAS_TH) ||
 	    (s->context.tracestate != NULL && s->context.tracestate[0] != '\0')) {
 		bt_jj_tag_open(b, &first, "w3c.tracestate", "string");
-		bt_jj_buf t;
-		bt_jj_buf_init(&t, b->max);
+		bt_buf t;
+		bt_buf_init(&t, b->max);
 		bt_jj_tracestate(&t, &s->context);
 		if (t.fail)
 			b->fail = true;
 		else
 			bt_jj_str(b, t.p != NULL ? t.p : "", t.len);
-		bt_jj_buf_fini(&t);
-		bt_jj_putc(b, '}');
+		bt_buf_fini(&t);
+		bt_buf_putc(b, '}');
 	}
 	bt_jj_tags(b, &first, s->attrs, NULL);
 	if (s->dropped_attrs > 0)
@@ -467,31 +403,31 @@ void bt_jj_span(bt_jj_buf *b, const baton_span_data *s, const char *process_id)
 	if (s->dropped_links > 0)
 		bt_jj_tag_int(b, &first, "otel.dropped_links_count", s->dropped_links);
 
-	bt_jj_puts(b, "],\"logs\":[");
+	bt_buf_puts(b, "],\"logs\":[");
 	bool first_log = true;
 	for (const baton_event *e = s->events; e != NULL; e = e->next) {
 		if (!first_log)
-			bt_jj_putc(b, ',');
+			bt_buf_putc(b, ',');
 		first_log = false;
-		bt_jj_puts(b, "{\"timestamp\":");
+		bt_buf_puts(b, "{\"timestamp\":");
 		bt_jj_put_u64(b, e->time_unix_ns / 1000u);
-		bt_jj_puts(b, ",\"fields\":[");
+		bt_buf_puts(b, ",\"fields\":[");
 		first = true;
 		bt_jj_tag_cstr(b, &first, "event", e->name != NULL ? e->name : "");
 		bt_jj_tags(b, &first, e->attrs, NULL);
-		bt_jj_puts(b, "]}");
+		bt_buf_puts(b, "]}");
 	}
-	bt_jj_puts(b, "],\"processID\":\"");
-	bt_jj_puts(b, process_id);
-	bt_jj_puts(b, "\",\"warnings\":null}");
+	bt_buf_puts(b, "],\"processID\":\"");
+	bt_buf_puts(b, process_id);
+	bt_buf_puts(b, "\",\"warnings\":null}");
 }
 
-void bt_jj_process(bt_jj_buf *b, const baton_resource *res)
+void bt_jj_process(bt_buf *b, const baton_resource *res)
 {
 	const char *svc = res != NULL ? res->service_name : NULL;
 	const baton_attr *sa =
 	    res != NULL ? baton_attr_find(res->attrs, "service.name") : NULL;
-	bt_jj_puts(b, "{\"serviceName\":");
+	bt_buf_puts(b, "{\"serviceName\":");
 	if (svc != NULL && svc[0] != '\0')
 		bt_jj_cstr(b, svc);
 	else if (sa != NULL && sa->value.type == BATON_VALUE_STRING &&
@@ -499,9 +435,9 @@ void bt_jj_process(bt_jj_buf *b, const baton_resource *res)
 		bt_jj_str(b, sa->value.u.s, sa->value.len);
 	else
 		bt_jj_cstr(b, "unknown_service");
-	bt_jj_puts(b, ",\"tags\":[");
+	bt_buf_puts(b, ",\"tags\":[");
 	bool first = true;
 	if (res != NULL)
 		bt_jj_tags(b, &first, res->attrs, "service.name");
-	bt_jj_puts(b, "]}");
+	bt_buf_puts(b, "]}");
 }

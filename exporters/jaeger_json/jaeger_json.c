@@ -71,7 +71,7 @@ typedef struct bt_jj_exp {
 	bt_jj_chunk *chunks; /* newest first */
 	uint64_t nspans, bytes;
 	uint64_t dropped_cap, dropped_other;
-	bt_jj_buf scratch;
+	bt_buf scratch;
 
 	uint64_t next_write_ns; /* monotonic time the next interval write is due */
 	bool dirty;
@@ -234,9 +234,9 @@ static bool bt_jj_trace_add_proc(bt_jj_trace *t, uint32_t proc)
  */
 static uint32_t bt_jj_proc_get(bt_jj_exp *x, const baton_resource *res)
 {
-	bt_jj_buf b;
+	bt_buf b;
 	uint32_t id = 0;
-	bt_jj_buf_init(&b, 1u << 20);
+	bt_buf_init(&b, 1u << 20);
 	bt_jj_process(&b, res);
 	if (b.fail)
 		goto out;
@@ -269,7 +269,7 @@ static uint32_t bt_jj_proc_get(bt_jj_exp *x, const baton_resource *res)
 		id = ++x->nprocs;
 	}
 out:
-	bt_jj_buf_fini(&b);
+	bt_buf_fini(&b);
 	return id;
 }
 
@@ -440,7 +440,7 @@ static baton_err bt_jj_export(void *arg, const baton_span_data *const *spans, si
 			x->dropped_other++;
 			continue;
 		}
-		bt_jj_buf_reset(&x->scratch);
+		bt_buf_reset(&x->scratch);
 		bt_jj_span(&x->scratch, s, x->procs[last_proc - 1].key);
 		if (x->scratch.fail || x->bytes + x->scratch.len > x->max_bytes) {
 			x->dropped_cap++;
@@ -527,7 +527,7 @@ static void bt_jj_destroy(void *arg)
 	if (!x->shut)
 		bt_jj_shutdown(x, 0);
 	bt_jj_clear(x);
-	bt_jj_buf_fini(&x->scratch);
+	bt_buf_fini(&x->scratch);
 	bt_free(x->path);
 	bt_free(x->tmp_path);
 	bt_jj_fork_unregister(x);
@@ -595,8 +595,8 @@ baton_err baton_jaeger_json_exporter_create(const baton_jaeger_json_options *opt
 		x->interval_ms = BATON_JAEGER_JSON_NO_INTERVAL;
 	if (x->interval_ms != BATON_JAEGER_JSON_NO_INTERVAL)
 		x->next_write_ns = bt_now_mono_ns() + (uint64_t)x->interval_ms * 1000000u;
-	bt_jj_buf_init(&x->scratch,
-	               x->max_bytes < SIZE_MAX ? (size_t)x->max_bytes : SIZE_MAX);
+	bt_buf_init(&x->scratch,
+	            x->max_bytes < SIZE_MAX ? (size_t)x->max_bytes : SIZE_MAX);
 	x->pid = getpid();
 	pthread_mutex_init(&x->mtx, NULL);
 	bt_jj_fork_register(x);

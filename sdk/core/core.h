@@ -30,6 +30,30 @@ void bt_free(void *p);
 char *bt_strdup(const char *s);
 char *bt_strndup(const char *s, size_t n);
 
+/*
+ * A growable byte buffer that never grows past max bytes (the exporters
+ * build their output in one). A failed append (allocation failure or the
+ * cap) sets fail and later appends do nothing, so a writer appends freely
+ * and checks fail once at the end. Zero-initialised with max set, or
+ * bt_buf_init, is ready to use.
+ */
+typedef struct bt_buf {
+	char *p;
+	size_t len, cap, max;
+	bool fail;
+} bt_buf;
+void bt_buf_init(bt_buf *b, size_t max);
+void bt_buf_fini(bt_buf *b);
+/* Empties b (keeps its memory) and clears fail. */
+void bt_buf_reset(bt_buf *b);
+/* Makes room for n more bytes; false (and fail set) when it cannot. */
+bool bt_buf_reserve(bt_buf *b, size_t n);
+void bt_buf_put(bt_buf *b, const char *s, size_t n);
+void bt_buf_puts(bt_buf *b, const char *s);
+void bt_buf_putc(bt_buf *b, char c);
+/* Appends at most 255 formatted bytes. */
+void bt_buf_printf(bt_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Logging: printf-style; cheap when the level is filtered out. */
 void bt_log(baton_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -1,0 +1,81 @@
+/* A growable byte buffer with a cap; see bt_buf in core.h. */
+#include "core/core.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+void bt_buf_init(bt_buf *b, size_t max)
+{
+	memset(b, 0, sizeof(*b));
+	b->max = max;
+}
+
+void bt_buf_fini(bt_buf *b)
+{
+	bt_free(b->p);
+	memset(b, 0, sizeof(*b));
+}
+
+void bt_buf_reset(bt_buf *b)
+{
+	b->len = 0;
+	b->fail = false;
+}
+
+bool bt_buf_reserve(bt_buf *b, size_t n)
+{
+	if (b->fail)
+		return false;
+	if (n > b->max || b->len > b->max - n) {
+		b->fail = true;
+		return false;
+	}
+	if (b->len + n <= b->cap)
+		return true;
+	size_t cap = b->cap ? b->cap : 256;
+	while (cap < b->len + n)
+		cap = cap > SIZE_MAX / 2 ? SIZE_MAX : cap * 2;
+	if (cap > b->max)
+		cap = b->max;
+	char *p = bt_realloc(b->p, cap);
+	if (p == NULL) {
+		b->fail = true;
+		return false;
+	}
+	b->p = p;
+	b->cap = cap;
+	return true;
+}
+
+void bt_buf_put(bt_buf *b, const char *s, size_t n)
+{
+	if (n == 0 || !bt_buf_reserve(b, n))
+		return;
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+}
+
+void bt_buf_puts(bt_buf *b, const char *s)
+{
+	bt_buf_put(b, s, strlen(s));
+}
+
+void bt_buf_putc(bt_buf *b, char c)
+{
+	if (!bt_buf_reserve(b, 1))
+		return;
+	b->p[b->len++] = c;
+}
+
+void bt_buf_printf(bt_buf *b, const char *fmt, ...)
+{
+	char tmp[256];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	bt_buf_put(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+}
