@@ -1,7 +1,8 @@
 /*
- * Receiving: read the envelope's first bytes, strip it, and for a sampled
- * message apply the fanout decision and start the consumer span. An
- * unsampled message costs a 4-byte compare and a trim.
+ * Receiving: validate the envelope, strip it, and for a sampled message
+ * apply the fanout decision and start the consumer span. An unsampled
+ * message costs an 8-byte compare and a trim; anything else is stripped
+ * only after every check of the envelope passed.
  */
 #include "nng_int.h"
 
@@ -12,9 +13,10 @@ static int bt_refuse_or_bare(baton_err why, const baton_nng_recv_opts *o,
                              baton_nng_recv_info *info)
 {
 	if (o->mode == BATON_NNG_STRICT) {
-		baton_envelope_count_refused();
+		baton_envelope_count(BATON_ENV_EVENT_REFUSED);
 		return NNG_EPROTO;
 	}
+	baton_envelope_count(BATON_ENV_EVENT_PASSED);
 	if (info != NULL)
 		info->envelope = why;
 	return 0;
@@ -67,7 +69,7 @@ int baton_nng_msg_open(nng_msg *msg, const baton_nng_recv_opts *opts,
 {
 	static const baton_nng_recv_opts none;
 	const baton_nng_recv_opts *o = opts != NULL ? opts : &none;
-	baton_envelope_header h;
+	baton_envelope env;
 
 	if (msg == NULL)
 		return NNG_EINVAL;
@@ -78,37 +80,30 @@ int baton_nng_msg_open(nng_msg *msg, const baton_nng_recv_opts *opts,
 		info->envelope_size = 0;
 		memset(&info->context, 0, sizeof(info->context));
 	}
-	const uint8_t *body = nng_msg_body(msg);
-	size_t len = nng_msg_len(msg);
-	baton_err e = baton_envelope_peek(body, len, &h);
+	/*
+	 * Version 1 envelopes pass weaker checks: only where every message must
+	 * carry an envelope (strict), or where the receiver asked for them.
+	 */
+	uint32_t rflags =
+	    (o->mode == BATON_NNG_STRICT || (o->flags & BATON_NNG_RECV_READ_V1))
+	        ? BATON_ENV_READ_V1
+	        : 0;
+	baton_err e =
+	    baton_envelope_unwrap_ex(nng_msg_body(msg), nng_msg_len(msg), rflags, &env);
 	if (e != BATON_OK)
 		return bt_refuse_or_bare(e, o, info);
-	if (!(h.flags & (BATON_ENV_F_SAMPLED | BATON_ENV_F_IDS))) {
-		/* Not sampled and no ids: nothing to decode. */
-		if (info != NULL) {
-			info->context.state = BATON_CTX_REMOTE | BATON_CTX_DECIDED;
-			info->envelope_size = h.length;
-		}
-		nng_msg_trim(msg, h.length);
-		return 0;
-	}
-	if (info == NULL) {
-		nng_msg_trim(msg, h.length);
-		return 0;
-	}
-	baton_envelope env;
-	e = baton_envelope_unwrap(body, len, &env);
-	if (e != BATON_OK)
-		return bt_refuse_or_bare(e, o, info);
-	info->context = env.ctx;
-	info->context.tracestate =
-	    NULL; /* points into the envelope, gone after the trim */
-	info->envelope_size = env.length;
-	if (env.recipients != 0 || env.fanout_applied != 0)
+	baton_envelope_count(BATON_ENV_EVENT_STRIPPED);
+	if (info != NULL) {
+		info->context = env.ctx;
+		/* tracestate points into the envelope, gone after the trim */
+		info->context.tracestate = NULL;
+		info->envelope_size = env.length;
 		info->recipients =
 		    env.recipients != 0 ? env.recipients : env.fanout_applied;
-	if ((h.flags & BATON_ENV_F_SAMPLED) && !(o->flags & BATON_NNG_RECV_NO_SPAN))
-		bt_consume(msg, &env, o, info);
+		if ((env.flags & BATON_ENV_F_SAMPLED) &&
+		    !(o->flags & BATON_NNG_RECV_NO_SPAN))
+			bt_consume(msg, &env, o, info);
+	}
 	nng_msg_trim(msg, env.length);
 	return 0;
 }

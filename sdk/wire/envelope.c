@@ -4,15 +4,18 @@
  * counters are relaxed atomics (they are statistics, nothing orders on them).
  */
 #include "trace/trace_int.h"
+#include "w3c_int.h"
 
 #include <baton/envelope.h>
+#include <pthread.h>
 #include <string.h>
+#include <zlib.h>
 
 #define BT_ENV_HDR       4
 #define BT_ENV_IDS       24
+#define BT_ENV_CRC       4 /* the version 2 check word */
 #define BT_ENV_FIXED_MAX 64
 #define BT_ENV_VLEN_MAX  32767u
-#define BT_ENV_CHECK_UNS 0x26 /* CRC-8 of BA 10 04 */
 
 /* CRC-8, polynomial 0x07, initial value 0. */
 static const uint8_t bt_crc8_tab[256] = {
@@ -44,17 +47,117 @@ static inline uint8_t bt_env_check(const uint8_t *p)
 	return bt_crc8_tab[c ^ p[2]];
 }
 
-/* True when p (at least 4 bytes) is the 4-byte unsampled envelope BA 10 04 26. */
+/* CRC-32 of an envelope of total bytes whose fixed part is fixed bytes long,
+ * without the check word at fixed - 4. */
+static uint32_t bt_env_crc32(const uint8_t *p, size_t fixed, size_t total)
+{
+	uLong c = crc32(0L, Z_NULL, 0);
+	c = crc32(c, p, (uInt)(fixed - BT_ENV_CRC));
+	if (total > fixed)
+		c = crc32(c, p + fixed, (uInt)(total - fixed));
+	return (uint32_t)c;
+}
+
+/* The unsampled envelope: BA 20 08, its CRC-8 FB, then the CRC-32 of those four. */
+static const uint8_t bt_env_unsampled[BATON_ENVELOPE_UNSAMPLED_SIZE] = {
+    0xBA, 0x20, 0x08, 0xFB, 0x89, 0x70, 0x96, 0x9E};
+
+/* True when p (at least 8 bytes) is the unsampled envelope: one 8-byte compare. */
 static inline bool bt_env_is_unsampled(const uint8_t *p)
 {
-	return p[0] == BATON_ENVELOPE_MAGIC && p[1] == (BATON_ENVELOPE_VERSION << 4) &&
-	       p[2] == BT_ENV_HDR && p[3] == BT_ENV_CHECK_UNS;
+	uint64_t a, b;
+	memcpy(&a, p, sizeof(a));
+	memcpy(&b, bt_env_unsampled, sizeof(b));
+	return a == b;
 }
 
 /* ---- counters ---- */
 
+/*
+ * Errors are rare: one relaxed atomic each. What receivers do with every
+ * message is counted per thread (the owner stores, readers load, no atomic
+ * read-modify-write on the receive path); a thread's counts move to the
+ * retired totals when it exits.
+ */
 static _Atomic uint64_t bt_env_noenv, bt_env_trunc, bt_env_format, bt_env_version,
-    bt_env_toobig, bt_env_refused;
+    bt_env_toobig, bt_env_ts_drop, bt_env_bg_drop;
+
+typedef struct bt_env_tls {
+	_Atomic uint64_t ev[3]; /* by baton_envelope_event */
+	struct bt_env_tls *next;
+	bool linked;
+} bt_env_tls;
+
+static BT_TLS bt_env_tls bt_env_mine;
+static bt_env_tls *bt_env_threads;
+static uint64_t bt_env_retired[3], bt_env_base[3]; /* base: the sums at the last reset */
+static pthread_mutex_t bt_env_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_key_t bt_env_key;
+static pthread_once_t bt_env_once = PTHREAD_ONCE_INIT;
+
+static void bt_env_thread_exit(void *arg)
+{
+	bt_env_tls *t = arg;
+	pthread_mutex_lock(&bt_env_mu);
+	for (bt_env_tls **pp = &bt_env_threads; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == t) {
+			*pp = t->next;
+			break;
+		}
+	}
+	for (int i = 0; i < 3; i++)
+		bt_env_retired[i] +=
+		    atomic_load_explicit(&t->ev[i], memory_order_relaxed);
+	t->linked = false;
+	pthread_mutex_unlock(&bt_env_mu);
+}
+
+static void bt_env_key_init(void)
+{
+	(void)pthread_key_create(&bt_env_key, bt_env_thread_exit);
+}
+
+__attribute__((noinline)) static void bt_env_link(bt_env_tls *t)
+{
+	pthread_once(&bt_env_once, bt_env_key_init);
+	pthread_mutex_lock(&bt_env_mu);
+	t->next = bt_env_threads;
+	bt_env_threads = t;
+	t->linked = true;
+	pthread_mutex_unlock(&bt_env_mu);
+	(void)pthread_setspecific(bt_env_key, t);
+}
+
+void baton_envelope_count(baton_envelope_event ev)
+{
+	bt_env_tls *t = &bt_env_mine;
+	if ((unsigned)ev > BATON_ENV_EVENT_PASSED)
+		return;
+	if (__builtin_expect(!t->linked, 0))
+		bt_env_link(t);
+	/* Only this thread writes t->ev: a relaxed load and store is enough. */
+	atomic_store_explicit(&t->ev[ev],
+	                      atomic_load_explicit(&t->ev[ev], memory_order_relaxed) + 1,
+	                      memory_order_relaxed);
+}
+
+/* The event sums since the last reset; rebase: make now the new zero. */
+static void bt_env_events(uint64_t out[3], bool rebase)
+{
+	uint64_t sum[3];
+	pthread_mutex_lock(&bt_env_mu);
+	for (int i = 0; i < 3; i++)
+		sum[i] = bt_env_retired[i];
+	for (bt_env_tls *t = bt_env_threads; t != NULL; t = t->next)
+		for (int i = 0; i < 3; i++)
+			sum[i] += atomic_load_explicit(&t->ev[i], memory_order_relaxed);
+	for (int i = 0; i < 3; i++) {
+		out[i] = sum[i] - bt_env_base[i];
+		if (rebase)
+			bt_env_base[i] = sum[i];
+	}
+	pthread_mutex_unlock(&bt_env_mu);
+}
 
 static baton_err bt_env_count(baton_err e)
 {
@@ -85,14 +188,22 @@ static baton_err bt_env_count(baton_err e)
 
 void baton_envelope_stats_get(baton_envelope_stats *out)
 {
+	uint64_t ev[3];
 	if (out == NULL)
 		return;
+	bt_env_events(ev, false);
 	out->no_envelope = atomic_load_explicit(&bt_env_noenv, memory_order_relaxed);
 	out->truncated = atomic_load_explicit(&bt_env_trunc, memory_order_relaxed);
 	out->malformed = atomic_load_explicit(&bt_env_format, memory_order_relaxed);
 	out->version = atomic_load_explicit(&bt_env_version, memory_order_relaxed);
 	out->too_big = atomic_load_explicit(&bt_env_toobig, memory_order_relaxed);
-	out->refused = atomic_load_explicit(&bt_env_refused, memory_order_relaxed);
+	out->refused = ev[BATON_ENV_EVENT_REFUSED];
+	out->stripped = ev[BATON_ENV_EVENT_STRIPPED];
+	out->passed_through = ev[BATON_ENV_EVENT_PASSED];
+	out->tracestate_dropped =
+	    atomic_load_explicit(&bt_env_ts_drop, memory_order_relaxed);
+	out->baggage_dropped =
+	    atomic_load_explicit(&bt_env_bg_drop, memory_order_relaxed);
 }
 
 void baton_envelope_stats_reset(void)
@@ -102,12 +213,11 @@ void baton_envelope_stats_reset(void)
 	atomic_store_explicit(&bt_env_format, 0, memory_order_relaxed);
 	atomic_store_explicit(&bt_env_version, 0, memory_order_relaxed);
 	atomic_store_explicit(&bt_env_toobig, 0, memory_order_relaxed);
-	atomic_store_explicit(&bt_env_refused, 0, memory_order_relaxed);
-}
-
-void baton_envelope_count_refused(void)
-{
-	atomic_fetch_add_explicit(&bt_env_refused, 1, memory_order_relaxed);
+	atomic_store_explicit(&bt_env_ts_drop, 0, memory_order_relaxed);
+	atomic_store_explicit(&bt_env_bg_drop, 0, memory_order_relaxed);
+	/* Other threads' counters are theirs to write: the sums now become zero. */
+	uint64_t ev[3];
+	bt_env_events(ev, true);
 }
 
 uint64_t baton_envelope_sdk_generation(void)
@@ -197,7 +307,7 @@ static baton_err bt_env_plan(const baton_envelope *env, struct bt_env_plan *pl)
 			return BATON_ETOOBIG;
 		pl->ext_len += bt_ext_size(pl->bg_len);
 	}
-	pl->total = BT_ENV_HDR + (pl->ids ? BT_ENV_IDS : 0);
+	pl->total = BT_ENV_HDR + (pl->ids ? BT_ENV_IDS : 0) + BT_ENV_CRC;
 	if (pl->ext_len > 0) {
 		if (pl->ext_len > BT_ENV_VLEN_MAX)
 			return BATON_ETOOBIG;
@@ -248,10 +358,7 @@ static uint8_t *bt_put_str_ext(uint8_t *q, uint8_t type, const char *s, size_t n
 
 void baton_envelope_wrap_unsampled(void *buf)
 {
-	static const uint8_t unsampled[BT_ENV_HDR] = {BATON_ENVELOPE_MAGIC,
-	                                              BATON_ENVELOPE_VERSION << 4,
-	                                              BT_ENV_HDR, BT_ENV_CHECK_UNS};
-	memcpy(buf, unsampled, BT_ENV_HDR);
+	memcpy(buf, bt_env_unsampled, sizeof(bt_env_unsampled));
 }
 
 __attribute__((noinline)) static baton_err
@@ -264,15 +371,17 @@ bt_env_wrap_full(const baton_envelope *env, void *buf, size_t cap, size_t *writt
 	if (cap < pl.total)
 		return BATON_ENOSPACE;
 	uint8_t *p = buf, *q = p + BT_ENV_HDR;
+	size_t fixed = BT_ENV_HDR + (pl.ids ? BT_ENV_IDS : 0) + BT_ENV_CRC;
 	p[0] = BATON_ENVELOPE_MAGIC;
 	p[1] = (uint8_t)(BATON_ENVELOPE_VERSION << 4 | pl.flags);
-	p[2] = (uint8_t)(BT_ENV_HDR + (pl.ids ? BT_ENV_IDS : 0));
+	p[2] = (uint8_t)fixed;
 	p[3] = bt_env_check(p);
 	if (pl.ids) {
 		memcpy(q, env->ctx.trace_id, BATON_TRACE_ID_SIZE);
 		memcpy(q + BATON_TRACE_ID_SIZE, env->ctx.span_id, BATON_SPAN_ID_SIZE);
 		q += BT_ENV_IDS;
 	}
+	q += BT_ENV_CRC; /* the check word, written last */
 	if (pl.ext_len > 0) {
 		q = bt_put_vlen(q, pl.ext_len);
 		if (pl.rcpt_len > 0)
@@ -291,7 +400,13 @@ bt_env_wrap_full(const baton_envelope *env, void *buf, size_t cap, size_t *writt
 			q = bt_put_uint_ext(q, BATON_ENV_EXT_FANOUT_APPLIED,
 			                    env->fanout_applied, pl.fan_len);
 	}
-	*written = (size_t)(q - p);
+	size_t total = (size_t)(q - p);
+	uint32_t c = bt_env_crc32(p, fixed, total);
+	p[fixed - 4] = (uint8_t)(c >> 24);
+	p[fixed - 3] = (uint8_t)(c >> 16);
+	p[fixed - 2] = (uint8_t)(c >> 8);
+	p[fixed - 1] = (uint8_t)c;
+	*written = total;
 	return BATON_OK;
 }
 
@@ -303,10 +418,10 @@ baton_err baton_envelope_wrap(const baton_envelope *env, void *buf, size_t cap,
 	/* The common case first: no ids, nothing to carry. */
 	if (!(env->ctx.state & BATON_CTX_VALID) &&
 	    (env->baggage == NULL || env->baggage[0] == '\0')) {
-		if (cap < BT_ENV_HDR)
+		if (cap < BATON_ENVELOPE_UNSAMPLED_SIZE)
 			return BATON_ENOSPACE;
 		baton_envelope_wrap_unsampled(buf);
-		*written = BT_ENV_HDR;
+		*written = BATON_ENVELOPE_UNSAMPLED_SIZE;
 		return BATON_OK;
 	}
 	return bt_env_wrap_full(env, buf, cap, written);
@@ -329,12 +444,16 @@ static inline void bt_env_clear(baton_envelope *e, uint8_t state)
 	e->length = 0;
 	e->version = 0;
 	e->flags = 0;
+	e->dropped = 0;
 }
 
-/* Header checks shared by peek and unwrap; ext_off and ext_len locate the extension
- * region.
+/*
+ * Header checks: magic, CRC-8, version, fixed length, flags, the stated
+ * length; fixed, ext_off and ext_len locate the parts. The check word and
+ * the extension tiling are bt_env_verify's.
  */
-static baton_err bt_env_header(const uint8_t *p, size_t len, baton_envelope_header *h,
+static baton_err bt_env_header(const uint8_t *p, size_t len, uint32_t rflags,
+                               baton_envelope_header *h, size_t *fixed_out,
                                size_t *ext_off, size_t *ext_len)
 {
 	if (len == 0 || p[0] != BATON_ENVELOPE_MAGIC)
@@ -344,15 +463,19 @@ static baton_err bt_env_header(const uint8_t *p, size_t len, baton_envelope_head
 	if (bt_env_check(p) != p[3])
 		return BATON_EFORMAT;
 	uint8_t ver = p[1] >> 4, flags = p[1] & 0x0F;
-	if (ver == 0 || ver >= 8)
+	if (ver == 0 || ver >= 8 || (ver == 1 && !(rflags & BATON_ENV_READ_V1)))
 		return BATON_EVERSION;
 	size_t fixed = p[2];
 	size_t need = BT_ENV_HDR + ((flags & BATON_ENV_F_IDS) ? BT_ENV_IDS : 0);
-	/* Later minor versions may grow the fixed part, in 4-byte steps, up to 64 bytes.
-	 */
-	if (ver == BATON_ENVELOPE_VERSION
-	        ? fixed != need
-	        : (fixed < need || fixed > BT_ENV_FIXED_MAX || (fixed & 3) != 0))
+	bool ok;
+	if (ver == 1)
+		ok = fixed == need;
+	else if (ver == BATON_ENVELOPE_VERSION)
+		ok = fixed == need + BT_ENV_CRC;
+	else /* later versions may grow the fixed part, in 4-byte steps, up to 64 */
+		ok = fixed >= need + BT_ENV_CRC && fixed <= BT_ENV_FIXED_MAX &&
+		     (fixed & 3) == 0;
+	if (!ok)
 		return BATON_EFORMAT;
 	if ((flags & BATON_ENV_F_SAMPLED) && !(flags & BATON_ENV_F_IDS))
 		return BATON_EFORMAT;
@@ -381,29 +504,9 @@ static baton_err bt_env_header(const uint8_t *p, size_t len, baton_envelope_head
 	h->length = (uint16_t)total;
 	h->version = ver;
 	h->flags = flags;
+	*fixed_out = fixed;
 	*ext_off = eoff;
 	*ext_len = elen;
-	return BATON_OK;
-}
-
-baton_err baton_envelope_peek(const void *buf, size_t len, baton_envelope_header *out)
-{
-	const uint8_t *p = buf;
-	size_t eo, el;
-	baton_envelope_header h;
-	if (buf == NULL || out == NULL)
-		return BATON_EINVAL;
-	/* The common case first: the 4-byte unsampled envelope. */
-	if (len >= BT_ENV_HDR && bt_env_is_unsampled(p)) {
-		out->length = BT_ENV_HDR;
-		out->version = BATON_ENVELOPE_VERSION;
-		out->flags = 0;
-		return BATON_OK;
-	}
-	baton_err rv = bt_env_header(p, len, &h, &eo, &el);
-	if (rv != BATON_OK)
-		return bt_env_count(rv);
-	*out = h;
 	return BATON_OK;
 }
 
@@ -421,6 +524,23 @@ static bool bt_text_ok(const uint8_t *q, size_t n)
 	return n >= 1 && q[n - 1] == 0 && memchr(q, 0, n - 1) == NULL;
 }
 
+/* A tracestate as the envelope carries it: W3C grammar and limits, no "ot" member. */
+static bool bt_env_tracestate_ok(const char *s, size_t n)
+{
+	bt_ts_view v[BATON_TRACESTATE_MAX_MEMBERS];
+	size_t count;
+	if (n > BATON_TRACESTATE_MAX_LEN)
+		return false;
+	if (bt_ts_scan(&s, &n, 1, v, &count) != BATON_OK)
+		return false;
+	return bt_ts_find(v, count, "ot", 2) < 0;
+}
+
+/*
+ * Walks the extension entries at p[off, off + elen). They must tile the
+ * region exactly. With e, decodes them into it (text validated, an invalid
+ * one dropped); without, only checks the structure.
+ */
 static baton_err bt_env_extensions(const uint8_t *p, size_t off, size_t elen,
                                    baton_envelope *e)
 {
@@ -450,6 +570,8 @@ static baton_err bt_env_extensions(const uint8_t *p, size_t off, size_t elen,
 		case BATON_ENV_EXT_FANOUT_APPLIED:
 			if (n < 1 || n > 8)
 				return BATON_EFORMAT;
+			if (e == NULL)
+				break;
 			if (type == BATON_ENV_EXT_RECIPIENTS)
 				e->recipients = bt_get_uint(v, n);
 			else
@@ -458,57 +580,119 @@ static baton_err bt_env_extensions(const uint8_t *p, size_t off, size_t elen,
 		case BATON_ENV_EXT_THRESHOLD:
 			if (n > 7)
 				return BATON_EFORMAT;
+			if (e == NULL)
+				break;
 			e->ctx.threshold = bt_get_uint(v, n) << (8 * (7 - n));
 			e->ctx.state |= BATON_CTX_HAS_TH;
 			break;
 		case BATON_ENV_EXT_TRACESTATE:
 			if (!bt_text_ok(v, n))
 				return BATON_EFORMAT;
-			e->ctx.tracestate = n > 1 ? (const char *)v : NULL;
+			if (e == NULL || n == 1)
+				break;
+			if (bt_env_tracestate_ok((const char *)v, n - 1)) {
+				e->ctx.tracestate = (const char *)v;
+			} else {
+				e->dropped |= BATON_ENV_DROPPED_TRACESTATE;
+				atomic_fetch_add_explicit(&bt_env_ts_drop, 1,
+				                          memory_order_relaxed);
+			}
 			break;
 		case BATON_ENV_EXT_BAGGAGE:
 			if (!bt_text_ok(v, n))
 				return BATON_EFORMAT;
-			e->baggage = n > 1 ? (const char *)v : NULL;
+			if (e == NULL || n == 1)
+				break;
+			if (bt_baggage_valid((const char *)v, n - 1)) {
+				e->baggage = (const char *)v;
+			} else {
+				e->dropped |= BATON_ENV_DROPPED_BAGGAGE;
+				atomic_fetch_add_explicit(&bt_env_bg_drop, 1,
+				                          memory_order_relaxed);
+			}
 			break;
 		default:
-			e->unknown_extensions++;
+			if (e != NULL)
+				e->unknown_extensions++;
 			break;
 		}
 	}
 	return BATON_OK;
 }
 
-/* Everything but the 4-byte unsampled envelope; kept out of line so the fast path stays
- * small. */
-__attribute__((noinline)) static baton_err
-bt_env_unwrap_full(const uint8_t *p, size_t len, baton_envelope *out)
+/*
+ * Every check but the unsampled constant: header, check word (version 2
+ * on), ids not zero, extension tiling. Decodes into e when not NULL.
+ */
+static baton_err bt_env_verify(const uint8_t *p, size_t len, uint32_t rflags,
+                               baton_envelope_header *h, baton_envelope *e)
 {
+	size_t fixed, eo, el;
+	baton_err rv = bt_env_header(p, len, rflags, h, &fixed, &eo, &el);
+	if (rv != BATON_OK)
+		return rv;
+	if (h->version >= 2) {
+		const uint8_t *c = p + fixed - BT_ENV_CRC;
+		uint32_t want = (uint32_t)c[0] << 24 | (uint32_t)c[1] << 16 |
+		                (uint32_t)c[2] << 8 | c[3];
+		if (bt_env_crc32(p, fixed, h->length) != want)
+			return BATON_EFORMAT;
+	}
+	if ((h->flags & BATON_ENV_F_IDS) &&
+	    (bt_bytes_zero(p + BT_ENV_HDR, BATON_TRACE_ID_SIZE) ||
+	     bt_bytes_zero(p + BT_ENV_HDR + BATON_TRACE_ID_SIZE, BATON_SPAN_ID_SIZE)))
+		return BATON_EFORMAT;
+	if (h->flags & BATON_ENV_F_EXT)
+		return bt_env_extensions(p, eo, el, e);
+	return BATON_OK;
+}
+
+baton_err baton_envelope_peek_ex(const void *buf, size_t len, uint32_t read_flags,
+                                 baton_envelope_header *out)
+{
+	const uint8_t *p = buf;
 	baton_envelope_header h;
-	size_t eo, el;
-	baton_envelope e;
-	baton_err rv = bt_env_header(p, len, &h, &eo, &el);
+	if (buf == NULL || out == NULL)
+		return BATON_EINVAL;
+	/* The common case first: the unsampled envelope. */
+	if (len >= BATON_ENVELOPE_UNSAMPLED_SIZE && bt_env_is_unsampled(p)) {
+		out->length = BATON_ENVELOPE_UNSAMPLED_SIZE;
+		out->version = BATON_ENVELOPE_VERSION;
+		out->flags = 0;
+		return BATON_OK;
+	}
+	baton_err rv = bt_env_verify(p, len, read_flags, &h, NULL);
 	if (rv != BATON_OK)
 		return bt_env_count(rv);
+	*out = h;
+	return BATON_OK;
+}
+
+baton_err baton_envelope_peek(const void *buf, size_t len, baton_envelope_header *out)
+{
+	return baton_envelope_peek_ex(buf, len, 0, out);
+}
+
+/* Everything but the unsampled envelope; kept out of line so the fast path stays
+ * small. */
+__attribute__((noinline)) static baton_err
+bt_env_unwrap_full(const uint8_t *p, size_t len, uint32_t rflags, baton_envelope *out)
+{
+	baton_envelope_header h;
+	baton_envelope e;
 	bt_env_clear(&e, BATON_CTX_REMOTE | BATON_CTX_DECIDED);
+	baton_err rv = bt_env_verify(p, len, rflags, &h, &e);
+	if (rv != BATON_OK)
+		return bt_env_count(rv);
 	e.length = h.length;
 	e.version = h.version;
 	e.flags = h.flags;
-	e.ctx.state = BATON_CTX_REMOTE | BATON_CTX_DECIDED;
 	e.ctx.trace_flags = h.flags & (BATON_FLAG_SAMPLED | BATON_FLAG_RANDOM);
 	if (h.flags & BATON_ENV_F_IDS) {
 		memcpy(e.ctx.trace_id, p + BT_ENV_HDR, BATON_TRACE_ID_SIZE);
 		memcpy(e.ctx.span_id, p + BT_ENV_HDR + BATON_TRACE_ID_SIZE,
 		       BATON_SPAN_ID_SIZE);
-		if (bt_bytes_zero(e.ctx.trace_id, BATON_TRACE_ID_SIZE) ||
-		    bt_bytes_zero(e.ctx.span_id, BATON_SPAN_ID_SIZE))
-			return bt_env_count(BATON_EFORMAT);
 		e.ctx.state |= BATON_CTX_VALID;
-	}
-	if (h.flags & BATON_ENV_F_EXT) {
-		rv = bt_env_extensions(p, eo, el, &e);
-		if (rv != BATON_OK)
-			return bt_env_count(rv);
 	}
 	if (e.recipients > 0 || e.fanout_applied > 0)
 		e.ctx.state |= BATON_CTX_FANOUT;
@@ -516,12 +700,13 @@ bt_env_unwrap_full(const uint8_t *p, size_t len, baton_envelope *out)
 	return BATON_OK;
 }
 
-baton_err baton_envelope_unwrap(const void *buf, size_t len, baton_envelope *out)
+baton_err baton_envelope_unwrap_ex(const void *buf, size_t len, uint32_t read_flags,
+                                   baton_envelope *out)
 {
 	const uint8_t *p = buf;
 	if (p == NULL || out == NULL)
 		return BATON_EINVAL;
-	if (len >= BT_ENV_HDR && bt_env_is_unsampled(p)) {
+	if (len >= BATON_ENVELOPE_UNSAMPLED_SIZE && bt_env_is_unsampled(p)) {
 		/*
 		 * Field by field, in pieces under 64 bytes: a whole-struct copy
 		 * becomes a "rep stos", which costs more than the rest of this path.
@@ -533,10 +718,16 @@ baton_err baton_envelope_unwrap(const void *buf, size_t len, baton_envelope *out
 		out->baggage = NULL;
 		out->wrap_flags = 0;
 		out->unknown_extensions = 0;
-		out->length = BT_ENV_HDR;
+		out->length = BATON_ENVELOPE_UNSAMPLED_SIZE;
 		out->version = BATON_ENVELOPE_VERSION;
 		out->flags = 0;
+		out->dropped = 0;
 		return BATON_OK;
 	}
-	return bt_env_unwrap_full(p, len, out);
+	return bt_env_unwrap_full(p, len, read_flags, out);
+}
+
+baton_err baton_envelope_unwrap(const void *buf, size_t len, baton_envelope *out)
+{
+	return baton_envelope_unwrap_ex(buf, len, 0, out);
 }

@@ -54,4 +54,14 @@ size_t bt_ts_write(const bt_ts_view *v, size_t n, char *out, size_t cap);
 /* Finds key (klen bytes) among v[0..n); returns its index or -1. */
 int bt_ts_find(const bt_ts_view *v, size_t n, const char *key, size_t klen);
 
+/* W3C Baggage limits: a list this long or longer is still propagated whole. */
+#define BT_BAGGAGE_MAX_LEN     8192
+#define BT_BAGGAGE_MAX_MEMBERS 64
+
+/*
+ * True when s (n bytes, no NUL needed) is a W3C baggage-string (baggage.c)
+ * of at most BT_BAGGAGE_MAX_LEN bytes and BT_BAGGAGE_MAX_MEMBERS members.
+ */
+bool bt_baggage_valid(const char *s, size_t n);
+
 #endif /* BT_W3C_INT_H */

@@ -40,17 +40,6 @@ static baton_sampler pb_on(void)
 	return pb;
 }
 
-static uint8_t crc3(const uint8_t *m)
-{
-	uint8_t crc = 0;
-	for (int k = 0; k < 3; k++) {
-		crc ^= m[k];
-		for (int b = 0; b < 8; b++)
-			crc = (uint8_t)((crc & 0x80) ? (crc << 1) ^ 0x07 : crc << 1);
-	}
-	return crc;
-}
-
 Test(nng_modes, mixed_mode_delivers_bare_messages_untouched)
 {
 	baton_memory_exporter *mem = tu_init_memory((baton_sampler){0}, 64);
@@ -93,8 +82,8 @@ Test(nng_modes, strict_mode_refuses_and_counts_bare_and_broken_messages)
 	cr_assert_eq(baton_nng_recvmsg(rx, &m, 0, &strict, &info), NNG_EPROTO);
 	cr_assert_null(m);
 	/* A truncated sampled envelope: header says ids follow, the message ends. */
-	uint8_t t[10] = {0xBA, 0x17, 28, 0};
-	t[3] = crc3(t);
+	uint8_t t[10] = {0xBA, 0x27, 32, 0};
+	t[3] = tu_envelope_crc8(t);
 	raw_send(t, sizeof(t));
 	cr_assert_eq(baton_nng_recvmsg(rx, &m, 0, &strict, &info), NNG_EPROTO);
 	/* A traced message still passes. */
@@ -125,14 +114,15 @@ Test(nng_modes, garbage_after_a_valid_header_is_delivered_bare_in_mixed_mode)
 	baton_memory_exporter *mem = tu_init_memory((baton_sampler){0}, 64);
 	open_pair();
 	baton_envelope_stats_reset();
-	/* Valid sampled header and ids, then an extension region that lies. */
-	uint8_t g[40] = {0xBA, 0x1F, 28, 0};
-	g[3] = crc3(g);
+	/* Valid sampled header, ids and check word, then an extension region that lies.
+	 */
+	uint8_t g[44] = {0xBA, 0x2F, 32, 0};
 	memset(g + 4, 0x11, 24);
-	g[28] = 5;    /* region of 5 bytes */
-	g[29] = 0x01; /* recipients */
-	g[30] = 9;    /* claims 9 bytes: past the region */
-	memcpy(g + 34, "tail!", 6);
+	g[32] = 5;    /* region of 5 bytes */
+	g[33] = 0x01; /* recipients */
+	g[34] = 9;    /* claims 9 bytes: past the region */
+	tu_envelope_seal(g, 38);
+	memcpy(g + 38, "tail!", 6);
 	raw_send(g, sizeof(g));
 	nng_msg *m;
 	baton_nng_recv_info info;
@@ -158,7 +148,7 @@ Test(nng_modes, a_message_from_a_newer_version_continues_its_trace)
 	size_t i = 0;
 	f[i++] = 0xBA;
 	f[i++] = 0x3F; /* version 3, S R I X */
-	f[i++] = 36;   /* 8 bytes of future fixed fields after the ids */
+	f[i++] = 40;   /* 8 bytes of future fixed fields after the ids, then the check */
 	f[i++] = 0;
 	uint8_t tid[16], sid[8];
 	tu_hex("0af7651916cd43dd8448eb211c80319c", tid, 16);
@@ -168,12 +158,12 @@ Test(nng_modes, a_message_from_a_newer_version_continues_its_trace)
 	memcpy(f + i, sid, 8);
 	i += 8;
 	memset(f + i, 0xEE, 8);
-	i += 8;
-	f[3] = crc3(f);
+	i += 8 + 4;
 	const uint8_t ext[] = {0x42, 2, 'z', 'z', 0x02, 1, 0x80}; /* unknown; th 50% */
 	f[i++] = sizeof(ext);
 	memcpy(f + i, ext, sizeof(ext));
 	i += sizeof(ext);
+	tu_envelope_seal(f, i);
 	memcpy(f + i, "data", 4);
 	raw_send(f, i + 4);
 
@@ -196,7 +186,7 @@ Test(nng_modes, a_message_from_a_newer_version_continues_its_trace)
 	baton_fini(1000);
 }
 
-Test(nng_modes, unsampled_traffic_makes_no_span_and_carries_four_bytes)
+Test(nng_modes, unsampled_traffic_makes_no_span_and_carries_eight_bytes)
 {
 	baton_sampler ratio0;
 	cr_assert_eq(baton_sampler_traceidratio(0.0, &ratio0), BATON_OK);
@@ -206,20 +196,20 @@ Test(nng_modes, unsampled_traffic_makes_no_span_and_carries_four_bytes)
 	open_pair();
 	for (int i = 0; i < 50; i++) {
 		cr_assert_eq(baton_nng_send(tx, "hello", 5, 0, NULL), 0);
-		/* Look at the wire with plain NNG: exactly the 4-byte unsampled envelope.
+		/* Look at the wire with plain NNG: exactly the 8-byte unsampled envelope.
 		 */
 		nng_msg *m;
 		cr_assert_eq(nng_recvmsg(rx, &m, 0), 0);
-		cr_assert_eq(nng_msg_len(m), 9);
-		const uint8_t want[4] = {0xBA, 0x10, 0x04, 0x26};
-		cr_assert_arr_eq(nng_msg_body(m), want, 4);
+		cr_assert_eq(nng_msg_len(m), 13);
+		const uint8_t want[8] = {0xBA, 0x20, 0x08, 0xFB, 0x89, 0x70, 0x96, 0x9E};
+		cr_assert_arr_eq(nng_msg_body(m), want, 8);
 		baton_nng_recv_info info;
 		cr_assert_eq(baton_nng_msg_open(m, NULL, &info), 0);
 		cr_assert_eq(nng_msg_len(m), 5);
 		cr_assert_eq(memcmp(nng_msg_body(m), "hello", 5), 0);
 		cr_assert_eq(info.span.id, BATON_SPAN_NONE.id);
 		cr_assert_eq(info.context.state, BATON_CTX_REMOTE | BATON_CTX_DECIDED);
-		cr_assert_eq(info.envelope_size, 4);
+		cr_assert_eq(info.envelope_size, BATON_ENVELOPE_UNSAMPLED_SIZE);
 		nng_msg_free(m);
 	}
 	baton_sdk_stats st;
@@ -242,11 +232,11 @@ Test(nng_modes, handlers_of_unsampled_messages_do_not_start_roots)
 {
 	baton_memory_exporter *mem = tu_init_memory(pb_on(), 64);
 	open_pair();
-	uint8_t uns[4];
+	uint8_t uns[BATON_ENVELOPE_UNSAMPLED_SIZE];
 	baton_envelope_wrap_unsampled(uns);
-	uint8_t msg[8];
-	memcpy(msg, uns, 4);
-	memcpy(msg + 4, "work", 4);
+	uint8_t msg[sizeof(uns) + 4];
+	memcpy(msg, uns, sizeof(uns));
+	memcpy(msg + sizeof(uns), "work", 4);
 	raw_send(msg, sizeof(msg));
 	nng_msg *m;
 	baton_nng_recv_info info;
@@ -256,7 +246,8 @@ Test(nng_modes, handlers_of_unsampled_messages_do_not_start_roots)
 	 * decision stops it. */
 	cr_assert_eq(baton_nng_process(&info, forward, NULL), 0);
 	cr_assert_eq(nng_recvmsg(rx, &m, 0), 0);
-	cr_assert_eq(nng_msg_len(m), 4 + 6, "the onward message was not sent unsampled");
+	cr_assert_eq(nng_msg_len(m), BATON_ENVELOPE_UNSAMPLED_SIZE + 6,
+	             "the onward message was not sent unsampled");
 	nng_msg_free(m);
 	cr_assert_eq(baton_memory_exporter_count(mem), 0);
 	close_pair();
@@ -282,7 +273,7 @@ Test(nng_modes, unsampled_ids_are_sent_when_the_sdk_option_is_on)
 	nng_msg *m;
 	baton_nng_recv_info info;
 	cr_assert_eq(baton_nng_recvmsg(rx, &m, 0, NULL, &info), 0);
-	cr_assert_eq(info.envelope_size, 28);
+	cr_assert_eq(info.envelope_size, BATON_ENVELOPE_SAMPLED_SIZE);
 	cr_assert(baton_span_context_is_valid(&info.context));
 	cr_assert_not(baton_span_context_is_sampled(&info.context));
 	cr_assert_eq(info.span.id, BATON_SPAN_NONE.id);
@@ -302,7 +293,7 @@ Test(nng_modes, without_baton_init_messages_still_carry_an_unsampled_envelope)
 	baton_nng_recv_opts strict = {.mode = BATON_NNG_STRICT};
 	cr_assert_eq(baton_nng_recvmsg(rx, &m, 0, &strict, &info), 0);
 	cr_assert_eq(nng_msg_len(m), 1);
-	cr_assert_eq(info.envelope_size, 4);
+	cr_assert_eq(info.envelope_size, BATON_ENVELOPE_UNSAMPLED_SIZE);
 	nng_msg_free(m);
 	close_pair();
 }

@@ -268,7 +268,8 @@ Test(nng_fanout, dropped_recipients_continue_unsampled_and_start_no_root)
 	cr_assert_not(baton_span_context_is_sampled(&info.context));
 	cr_assert_eq(baton_nng_process(&info, forward, NULL), 0);
 	cr_assert_eq(nng_recvmsg(rx, &m, 0), 0);
-	cr_assert_eq(nng_msg_len(m), 4 + 6, "the onward send was sampled");
+	cr_assert_eq(nng_msg_len(m), BATON_ENVELOPE_UNSAMPLED_SIZE + 6,
+	             "the onward send was sampled");
 	nng_msg_free(m);
 	/* Only the first producer span exists. */
 	cr_assert_eq(baton_memory_exporter_count(mem), 1);

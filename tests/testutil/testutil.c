@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 baton_memory_exporter *tu_init_memory_limits(baton_sampler sampler, size_t capacity,
                                              const baton_limits *limits)
@@ -45,4 +46,28 @@ const char *tu_bin(const char *name, char *buf, size_t cap)
 	const char *dir = getenv("BATON_TEST_BIN");
 	snprintf(buf, cap, "%s/%s", dir ? dir : "build/bin", name);
 	return buf;
+}
+
+uint8_t tu_envelope_crc8(const uint8_t *m)
+{
+	uint8_t crc = 0;
+	for (int k = 0; k < 3; k++) {
+		crc ^= m[k];
+		for (int b = 0; b < 8; b++)
+			crc = (uint8_t)((crc & 0x80) ? (crc << 1) ^ 0x07 : crc << 1);
+	}
+	return crc;
+}
+
+void tu_envelope_seal(uint8_t *m, size_t total)
+{
+	size_t fixed = m[2];
+	m[3] = tu_envelope_crc8(m);
+	uLong c = crc32(0L, Z_NULL, 0);
+	c = crc32(c, m, (uInt)(fixed - 4));
+	c = crc32(c, m + fixed, (uInt)(total - fixed));
+	m[fixed - 4] = (uint8_t)(c >> 24);
+	m[fixed - 3] = (uint8_t)(c >> 16);
+	m[fixed - 2] = (uint8_t)(c >> 8);
+	m[fixed - 1] = (uint8_t)c;
 }

@@ -14,6 +14,13 @@ baton_memory_exporter *tu_init_memory_limits(baton_sampler sampler, size_t capac
                                              const baton_limits *limits);
 /* Parses 32/16 hex chars into bytes; aborts the test on bad input. */
 void tu_hex(const char *hex, uint8_t *out, size_t n);
+/* CRC-8 (polynomial 0x07) of an envelope's first three bytes: its header check. */
+uint8_t tu_envelope_crc8(const uint8_t *m);
+/*
+ * Seals a hand-built envelope of total bytes at m (version 2 on): writes the
+ * header check byte and the CRC-32 check word at fixed - 4 (fixed = m[2]).
+ */
+void tu_envelope_seal(uint8_t *m, size_t total);
 /* A path under the build tree's bin folder (BATON_TEST_BIN) into buf. */
 const char *tu_bin(const char *name, char *buf, size_t cap);
 
