@@ -28,8 +28,11 @@
 #include <inttypes.h>
 #include <nng/protocol/pipeline0/pull.h>
 #include <nng/protocol/pipeline0/push.h>
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <spawn.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,6 +265,37 @@ static int spawn_worker(const struct config *cfg, int i, const char *url, struct
 	return 0;
 }
 
+/*
+ * Waits up to ms for worker c's "ready" line (it listens before it prints
+ * it). Returns 0, or -1 when the worker exited or stayed silent.
+ */
+static int wait_ready(struct child *c, int ms)
+{
+	char line[64];
+	struct pollfd pfd = {.fd = fileno(c->out), .events = POLLIN};
+	if (poll(&pfd, 1, ms) <= 0)
+		return -1;
+	if (fgets(line, sizeof(line), c->out) == NULL || strcmp(line, "ready\n") != 0)
+		return -1;
+	return 0;
+}
+
+/* Ends and reaps every child process that was started (no zombies left behind). */
+static void reap_children(struct child *children, int k, bool kill_them)
+{
+	for (int i = 0; i < k; i++) {
+		if (children[i].pid <= 0)
+			continue;
+		if (kill_them)
+			kill(children[i].pid, SIGTERM);
+		waitpid(children[i].pid, NULL, 0);
+		children[i].pid = 0;
+		if (children[i].out != NULL)
+			fclose(children[i].out);
+		children[i].out = NULL;
+	}
+}
+
 /* The URL of worker i: the base with the index appended (ipc) or the port plus i (tcp).
  */
 static void worker_url(const char *base, int i, char *out, size_t cap)
@@ -302,13 +336,25 @@ static int run_guild(const struct config *cfg)
 		if (cfg->processes > 0) {
 			if (spawn_worker(cfg, i, url, &children[i]) != 0) {
 				perror("guild_fanout: spawning a session worker");
+				reap_children(children, i, true);
 				return 1;
 			}
-			/* The child listens; dialing in the background retries until it
-			 * does. */
-			if ((rv = baton_nng_dial(push[i], url, NULL,
-			                         NNG_FLAG_NONBLOCK)) != 0)
-				goto nng_fail;
+			/* The child says "ready" once it listens; one that cannot (a port
+			 * in use, a bad path) exits with its reason on stderr. */
+			if (wait_ready(&children[i], 10000) != 0) {
+				fprintf(stderr,
+				        "guild_fanout: session worker %d did not start "
+				        "on %s\n",
+				        i, url);
+				reap_children(children, i + 1, true);
+				return 1;
+			}
+			if ((rv = baton_nng_dial(push[i], url, NULL, 0)) != 0) {
+				fprintf(stderr, "guild_fanout: dialing %s: %s\n", url,
+				        nng_strerror(rv));
+				reap_children(children, i + 1, true);
+				return 1;
+			}
 		} else {
 			struct worker *w = &workers[i];
 			w->index = i;
@@ -381,8 +427,9 @@ static int run_guild(const struct config *cfg)
 				        "guild_fanout: worker %d did not report\n", i);
 			if (children[i].out != NULL)
 				fclose(children[i].out);
-			int st;
-			waitpid(children[i].pid, &st, 0);
+			children[i].out = NULL;
+			waitpid(children[i].pid, NULL, 0);
+			children[i].pid = 0;
 			deliveries += d;
 			traced += t;
 			wc.ended += e;
@@ -416,6 +463,7 @@ static int run_guild(const struct config *cfg)
 
 nng_fail:
 	fprintf(stderr, "guild_fanout: nng: %s\n", nng_strerror(rv));
+	reap_children(children, k, true);
 	return 1;
 }
 
@@ -432,6 +480,8 @@ static int run_worker(const struct config *cfg)
 		return 1;
 	}
 	baton_nng_socket_set_name(w.sock, "sessions");
+	printf("ready\n");
+	fflush(stdout);
 	worker_run(&w);
 	nng_close(w.sock);
 	baton_force_flush(10000);
@@ -441,6 +491,40 @@ static int run_worker(const struct config *cfg)
 	       " exported=%" PRIu64 " dropped=%" PRIu64 "\n",
 	       w.deliveries, w.traced, c.ended, c.exported, c.dropped);
 	return 0;
+}
+
+/*
+ * Checks --url before anything starts: it needs --processes, and must be
+ * ipc://PATH or tcp://HOST:PORT with room for one port per worker.
+ */
+static bool url_ok(const char *url, int processes)
+{
+	nng_url *u = NULL;
+	bool ok = false;
+	if (processes == 0) {
+		fprintf(stderr, "guild_fanout: --url \"%s\" needs --processes K\n", url);
+		return false;
+	}
+	if (nng_url_parse(&u, url) != 0) {
+		fprintf(stderr, "guild_fanout: bad value \"%s\" for --url: not a URL\n",
+		        url);
+		return false;
+	}
+	if (strcmp(u->u_scheme, "ipc") == 0) {
+		ok = u->u_path != NULL && u->u_path[0] != '\0';
+	} else if (strcmp(u->u_scheme, "tcp") == 0) {
+		char *end = NULL;
+		long port = u->u_port != NULL ? strtol(u->u_port, &end, 10) : -1;
+		ok = end != NULL && *end == '\0' && port > 0 &&
+		     port + processes - 1 <= 65535;
+	}
+	if (!ok)
+		fprintf(stderr,
+		        "guild_fanout: bad value \"%s\" for --url: use ipc://PATH or "
+		        "tcp://HOST:PORT (ports PORT to PORT+%d must be valid)\n",
+		        url, processes - 1);
+	nng_url_free(u);
+	return ok;
 }
 
 static void usage(FILE *f)
@@ -550,6 +634,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "guild_fanout: --worker needs --url\n");
 		return 2;
 	}
+	if (cfg.url != NULL && cfg.worker < 0 && !url_ok(cfg.url, cfg.processes))
+		return 2;
 	if (tracing_start(&cfg, cfg.worker >= 0 ? "session" : "guild") != 0)
 		return 1;
 	int rc = cfg.worker >= 0 ? run_worker(&cfg) : run_guild(&cfg);

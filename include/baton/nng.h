@@ -254,15 +254,35 @@ BATON_API int baton_nng_recv_aio_result(nng_aio *aio, const baton_nng_recv_opts 
  * kept recipient's envelope carries the ids and a threshold encoding head
  * probability x keep probability (so its consumer span's SampleRate is
  * their inverse) and the fanout size (receivers continue only, never draw
- * again); a dropped one gets the 4-byte unsampled envelope and costs no
+ * again); a dropped one gets the 8-byte unsampled envelope and costs no
  * tracing work. The destination is opts->destination, else socks[0]'s
- * name. flags as for nng_sendmsg. Writes the number of messages
- * sent into *nsent when not NULL. Returns 0 when every send succeeded, else
- * the first error (the other sends are still attempted). Thread-safe.
+ * name.
+ *
+ * Dead or slow recipients do not stall the others: every message is first
+ * offered without blocking; those a recipient cannot take at once are sent
+ * on aios that all run at the same time, each bounded by its socket's
+ * NNG_OPT_SENDTIMEO (10 s for a socket without one). So the call returns
+ * within about one send timeout however many recipients are dead, and
+ * every live recipient gets its message. With NNG_FLAG_NONBLOCK in flags,
+ * a recipient that cannot take the message at once fails with NNG_EAGAIN
+ * instead. Writes the number of messages sent into *nsent when not NULL.
+ * Returns 0 when every send succeeded, else the first error (the other
+ * sends are still attempted); the producer span then has status ERROR and
+ * baton.fanout.failed = the number of failed recipients. Thread-safe.
  */
 BATON_API int baton_nng_broadcast(const nng_socket *socks, size_t n, const void *data,
                                   size_t len, int flags, const baton_nng_send_opts *opts,
                                   size_t *nsent);
+/*
+ * baton_nng_broadcast() that also reports each recipient's result:
+ * results[i] (n entries, when not NULL) gets 0 or the NNG error of the send
+ * to socks[i] (NNG_ETIMEDOUT for a recipient that did not take it within
+ * its send timeout).
+ */
+BATON_API int baton_nng_broadcast_ex(const nng_socket *socks, size_t n, const void *data,
+                                     size_t len, int flags,
+                                     const baton_nng_send_opts *opts, int *results,
+                                     size_t *nsent);
 
 /*
  * Gives socket s a destination name for its spans (copied, cut at 95

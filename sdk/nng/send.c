@@ -1,8 +1,10 @@
 /*
  * Sending: producer span, envelope at the front of the body, hand-off to
  * NNG; and the broadcast helper with per-recipient fanout decisions.
- * The unsampled path writes the constant 4-byte envelope into NNG's head
- * room and allocates nothing.
+ * The unsampled path writes the constant 8-byte unsampled envelope in
+ * front of the body. A broadcast never waits on one recipient after
+ * another: a recipient that cannot take its message at once gets an aio,
+ * and all of those run at the same time.
  */
 #include "nng_int.h"
 
@@ -184,18 +186,72 @@ int baton_nng_send_aio_result(nng_aio *aio)
 	return rv;
 }
 
-int baton_nng_broadcast(const nng_socket *socks, size_t n, const void *data, size_t len,
-                        int flags, const baton_nng_send_opts *opts, size_t *nsent)
+/* What a broadcast uses when a socket has no send timeout (NNG's default). */
+#define BT_BROADCAST_DEFAULT_TIMEOUT_MS 10000
+
+/* One recipient whose non-blocking send could not go at once: retried with an aio. */
+struct bt_pending {
+	size_t i;
+	nng_aio *aio;
+};
+
+/*
+ * Sends m on s without blocking. A recipient that cannot take it at once
+ * is queued on pend (its send then runs on an aio, all of them at the same
+ * time) unless the caller asked for NNG_FLAG_NONBLOCK. Returns 0 when sent
+ * or queued, else the error; m is freed unless sent or queued.
+ */
+static int bt_broadcast_one(nng_socket s, nng_msg *m, size_t i, int flags,
+                            struct bt_pending *pend, size_t *npend)
+{
+	int rv = nng_sendmsg(s, m, NNG_FLAG_NONBLOCK);
+	if (rv == 0)
+		return 0;
+	if (rv != NNG_EAGAIN || (flags & NNG_FLAG_NONBLOCK) || pend == NULL) {
+		nng_msg_free(m);
+		return rv;
+	}
+	nng_aio *aio;
+	if ((rv = nng_aio_alloc(&aio, NULL, NULL)) != 0) {
+		nng_msg_free(m);
+		return rv;
+	}
+	nng_duration ms = BT_BROADCAST_DEFAULT_TIMEOUT_MS;
+	if (nng_socket_get_ms(s, NNG_OPT_SENDTIMEO, &ms) != 0 || ms < 0)
+		ms = BT_BROADCAST_DEFAULT_TIMEOUT_MS;
+	nng_aio_set_timeout(aio, ms);
+	nng_aio_set_msg(aio, m);
+	nng_send_aio(s, aio);
+	pend[*npend].i = i;
+	pend[*npend].aio = aio;
+	(*npend)++;
+	return 0;
+}
+
+int baton_nng_broadcast_ex(const nng_socket *socks, size_t n, const void *data,
+                           size_t len, int flags, const baton_nng_send_opts *opts,
+                           int *results, size_t *nsent)
 {
 	static const baton_nng_send_opts none;
 	const baton_nng_send_opts *o = opts != NULL ? opts : &none;
 	uint8_t uns[BATON_ENVELOPE_UNSAMPLED_SIZE], kept[256];
-	size_t kept_len = 0, sent = 0, nkept = 0;
+	size_t kept_len = 0, sent = 0, nkept = 0, npend = 0;
 	int first_err = 0;
 	bt_nng_dest d;
 
 	if ((socks == NULL && n > 0) || (data == NULL && len > 0))
 		return NNG_EINVAL;
+	/* Slow recipients go on aios, all in flight at once: memory for them up front. */
+	size_t pend_size = n * sizeof(struct bt_pending), kept_size = n * sizeof(bool);
+	struct bt_pending *pend = n > 0 ? nng_alloc(pend_size) : NULL;
+	bool *was_kept = n > 0 ? nng_alloc(kept_size) : NULL;
+	if (n > 0 && (pend == NULL || was_kept == NULL)) {
+		if (pend != NULL)
+			nng_free(pend, pend_size);
+		if (was_kept != NULL)
+			nng_free(was_kept, kept_size);
+		return NNG_ENOMEM;
+	}
 	bt_nng_dest_resolve(&d, o->destination, n > 0 ? bt_sock_id(socks[0]) : 0, true);
 	baton_span_start_opts so = {.parent = o->parent,
 	                            .kind = BATON_SPAN_KIND_PRODUCER,
@@ -237,26 +293,57 @@ int baton_nng_broadcast(const nng_socket *socks, size_t n, const void *data, siz
 			memcpy(b, e, el);
 			if (len > 0)
 				memcpy(b + el, data, len);
-			rv = nng_sendmsg(socks[i], m, flags);
-			if (rv != 0)
-				nng_msg_free(m);
+			size_t before = npend;
+			rv = bt_broadcast_one(socks[i], m, i, flags, pend, &npend);
+			if (rv == 0 && npend == before) {
+				sent++;
+				nkept += k;
+			}
 		}
+		was_kept[i] = k;
+		if (results != NULL)
+			results[i] = rv;
+		if (rv != 0 && first_err == 0)
+			first_err = rv;
+	}
+	/* The slow ones: every aio runs at once, so the wait is one send timeout. */
+	for (size_t p = 0; p < npend; p++) {
+		nng_aio_wait(pend[p].aio);
+		int rv = nng_aio_result(pend[p].aio);
 		if (rv == 0) {
 			sent++;
-			nkept += k;
-		} else if (first_err == 0) {
-			first_err = rv;
+			nkept += was_kept[pend[p].i];
+		} else {
+			nng_msg_free(nng_aio_get_msg(pend[p].aio));
+			if (first_err == 0)
+				first_err = rv;
 		}
+		if (results != NULL)
+			results[pend[p].i] = rv;
+		nng_aio_free(pend[p].aio);
+	}
+	if (n > 0) {
+		nng_free(pend, pend_size);
+		nng_free(was_kept, kept_size);
 	}
 	if (baton_span_is_recording(sp)) {
 		bt_nng_attrs(sp, "send", &d, len, n);
 		baton_span_set_int(sp, "baton.fanout.kept", (int64_t)nkept);
-		if (first_err != 0)
+		if (first_err != 0) {
+			baton_span_set_int(sp, "baton.fanout.failed",
+			                   (int64_t)(n - sent));
 			baton_span_set_status(sp, BATON_STATUS_ERROR,
 			                      nng_strerror(first_err));
+		}
 	}
 	baton_span_end(sp);
 	if (nsent != NULL)
 		*nsent = sent;
 	return first_err;
+}
+
+int baton_nng_broadcast(const nng_socket *socks, size_t n, const void *data, size_t len,
+                        int flags, const baton_nng_send_opts *opts, size_t *nsent)
+{
+	return baton_nng_broadcast_ex(socks, n, data, len, flags, opts, NULL, nsent);
 }

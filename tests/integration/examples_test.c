@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static char dir[256];
@@ -263,6 +264,59 @@ Test(examples, guild_fanout_flags)
 	cr_assert_eq(run("guild_fanout", "--members 0", out, sizeof(out)), 2);
 	cr_assert_eq(run("guild_fanout", "--sample 1.5", out, sizeof(out)), 2);
 	cr_assert_eq(run("guild_fanout", "--bogus", out, sizeof(out)), 2);
+}
+
+/* Runs prog with args, stderr captured into out. Returns the exit status. */
+static int run_err(const char *prog, const char *args, char *out, size_t cap)
+{
+	char bin[512], cmd[1024];
+	tu_bin(prog, bin, sizeof(bin));
+	snprintf(cmd, sizeof(cmd), "%s %s 2>&1 >/dev/null", bin, args);
+	FILE *p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	size_t n = fread(out, 1, cap - 1, p);
+	out[n] = '\0';
+	int st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/*
+ * A bad --url used to hang the guild for minutes (every broadcast waited on
+ * a worker that never came up) and leave a zombie worker: now it is refused
+ * with the value named, and a worker that cannot start ends the run at once.
+ */
+Test(examples, guild_fanout_refuses_a_bad_url_and_a_worker_that_cannot_start)
+{
+	char out[4096];
+	cr_assert_eq(run_err("guild_fanout", "--processes 1 --url tcp://127.0.0.1:99999",
+	                     out, sizeof(out)),
+	             2);
+	cr_assert(strstr(out, "tcp://127.0.0.1:99999") != NULL, "%s", out);
+	cr_assert_eq(run_err("guild_fanout", "--url garbage", out, sizeof(out)), 2);
+	cr_assert(strstr(out, "garbage") != NULL, "%s", out);
+	cr_assert(strstr(out, "--processes") != NULL, "%s", out);
+	cr_assert_eq(
+	    run_err("guild_fanout", "--processes 2 --url garbage", out, sizeof(out)), 2);
+	cr_assert(strstr(out, "garbage") != NULL, "%s", out);
+
+	/* A path no worker can listen on: a clear error within seconds, children reaped.
+	 */
+	time_t t0 = time(NULL);
+	cr_assert_eq(run_err("guild_fanout",
+	                     "--processes 2 --members 10 --messages 3 --url "
+	                     "ipc:///nonexistent-dir/guild",
+	                     out, sizeof(out)),
+	             1);
+	cr_assert_lt(time(NULL) - t0, 20);
+	cr_assert(strstr(out, "did not start") != NULL, "%s", out);
+	/* popen's shell waited for guild_fanout; its children were reaped by it, or
+	 * they would still show in the process table as its zombies. */
+	char ps[4096];
+	FILE *p = popen("ps -eo stat,comm | grep '^Z' | grep guild_fanout", "r");
+	size_t n = fread(ps, 1, sizeof(ps) - 1, p);
+	ps[n] = '\0';
+	pclose(p);
+	cr_assert_eq(n, 0, "zombies: %s", ps);
 }
 
 Test(examples, pingpong_crosses_two_services)

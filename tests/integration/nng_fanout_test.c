@@ -14,6 +14,7 @@
 #include <nng/protocol/pubsub0/pub.h>
 #include <nng/protocol/pubsub0/sub.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 #include "nngutil.h"
@@ -276,5 +277,92 @@ Test(nng_fanout, dropped_recipients_continue_unsampled_and_start_no_root)
 	cr_assert_eq(nu_count(mem, BATON_SPAN_KIND_PRODUCER), 1);
 	nng_close(rx);
 	nng_close(tx);
+	baton_fini(1000);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/*
+ * 10 dead recipients among 200, each with a 1 s send timeout: sent one after
+ * another they blocked the broadcast for 10 s. Now the whole broadcast takes
+ * about one timeout, every live recipient gets its message and each dead
+ * one is reported.
+ */
+Test(nng_fanout, dead_recipients_cost_one_send_timeout_in_all, .timeout = 60)
+{
+	baton_memory_exporter *mem = init_pb(64, NULL);
+	enum { N = 200 };
+	static nng_socket socks[N], rxs[N];
+	static int results[N];
+	for (int i = 0; i < N; i++) {
+		if (i % 20 == 7) {
+			/* A recipient nobody listens for: a push socket with no peer. */
+			cr_assert_eq(nng_push0_open(&socks[i]), 0);
+			cr_assert_eq(nng_socket_set_ms(socks[i], NNG_OPT_SENDTIMEO, 1000),
+			             0);
+			memset(&rxs[i], 0, sizeof(rxs[i]));
+		} else {
+			nu_connect("inproc", nng_pull0_open, nng_push0_open, &rxs[i],
+			           &socks[i], NULL, 0);
+		}
+	}
+	size_t sent = 0;
+	uint64_t t0 = now_ms();
+	int rv = baton_nng_broadcast_ex(socks, N, "guild", 5, 0, NULL, results, &sent);
+	uint64_t took = now_ms() - t0;
+	cr_assert_eq(rv, NNG_ETIMEDOUT);
+	cr_assert_eq(sent, N - 10);
+	cr_assert_lt(took, 4000, "the broadcast took %llu ms", (unsigned long long)took);
+	for (int i = 0; i < N; i++) {
+		if (i % 20 == 7) {
+			cr_assert_eq(results[i], NNG_ETIMEDOUT, "recipient %d: %d", i,
+			             results[i]);
+			continue;
+		}
+		cr_assert_eq(results[i], 0, "recipient %d: %s", i,
+		             nng_strerror(results[i]));
+		nng_msg *m;
+		cr_assert_eq(nng_recvmsg(rxs[i], &m, 0), 0);
+		baton_nng_recv_info info;
+		cr_assert_eq(baton_nng_msg_open(m, NULL, &info), 0);
+		cr_assert_eq(nng_msg_len(m), 5);
+		baton_span_end(info.span);
+		nng_msg_free(m);
+	}
+	baton_memory_span p;
+	cr_assert_geq(nu_find(mem, BATON_SPAN_KIND_PRODUCER, NULL, &p), 0);
+	cr_assert_eq(p.status, BATON_STATUS_ERROR);
+	cr_assert(nu_has_attr(&p, "baton.fanout.failed", "10"));
+
+	/* Every recipient dead: still about one timeout, not 50. */
+	for (int i = 0; i < N; i++) {
+		nng_close(socks[i]);
+		if (i % 20 != 7)
+			nng_close(rxs[i]);
+	}
+	for (int i = 0; i < 50; i++) {
+		cr_assert_eq(nng_push0_open(&socks[i]), 0);
+		cr_assert_eq(nng_socket_set_ms(socks[i], NNG_OPT_SENDTIMEO, 500), 0);
+	}
+	t0 = now_ms();
+	rv = baton_nng_broadcast_ex(socks, 50, "guild", 5, 0, NULL, results, &sent);
+	took = now_ms() - t0;
+	cr_assert_eq(rv, NNG_ETIMEDOUT);
+	cr_assert_eq(sent, 0);
+	cr_assert_lt(took, 3000, "the broadcast took %llu ms", (unsigned long long)took);
+	/* Non-blocking: the dead fail at once with NNG_EAGAIN. */
+	t0 = now_ms();
+	rv = baton_nng_broadcast_ex(socks, 50, "guild", 5, NNG_FLAG_NONBLOCK, NULL,
+	                            results, &sent);
+	cr_assert_eq(rv, NNG_EAGAIN);
+	cr_assert_eq(results[49], NNG_EAGAIN);
+	cr_assert_lt(now_ms() - t0, 400);
+	for (int i = 0; i < 50; i++)
+		nng_close(socks[i]);
 	baton_fini(1000);
 }
