@@ -214,6 +214,15 @@ typedef struct baton_sampling_result {
 	uint64_t threshold;
 } baton_sampling_result;
 
+/*
+ * A sampler is asked only where a span can keep its trace's identity: a
+ * child of a parent that decided "not sampled" and carries no ids (an
+ * unsampled message, an unsampled span when ids are not propagated) is not
+ * sampled whatever the sampler says, so no sampler can split a trace into
+ * an orphan root. A child of an unsampled parent with ids keeps the
+ * parent's trace id; consistent samplers (traceidratio) then reach the
+ * parent's decision.
+ */
 typedef struct baton_sampler_ops {
 	size_t size;
 	const char *name;

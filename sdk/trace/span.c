@@ -224,9 +224,17 @@ baton_span baton_span_start_ex(baton_tracer *tracer, const char *name,
 	if ((opts->flags & BATON_START_NO_ROOT) && !parent_decided)
 		return BATON_SPAN_NONE;
 
-	/* Decisions that need no sampler call, no ids and no record. */
-	if (bt_prov.drop_all || (bt_prov.follow_unsampled_parent && parent_decided &&
-	                         !(parent->trace_flags & BATON_FLAG_SAMPLED))) {
+	/*
+	 * Decisions that need no sampler call, no ids and no record. A parent
+	 * that decided "not sampled" without ids (an unsampled message, an
+	 * unsampled span whose ids are not kept) leaves the trace's identity
+	 * unknown: whatever the sampler, a span here would be an orphan root
+	 * with a new trace id, so the child follows the decision.
+	 */
+	bool parent_unsampled =
+	    parent_decided && !(parent->trace_flags & BATON_FLAG_SAMPLED);
+	if (bt_prov.drop_all || (parent_unsampled && !parent_valid) ||
+	    (bt_prov.follow_unsampled_parent && parent_unsampled)) {
 		bt_count(BT_C_UNSAMPLED);
 		return BT_SPAN_UNSAMPLED;
 	}
