@@ -63,8 +63,24 @@ void bt_buf_printf(bt_buf *b, const char *fmt, ...) __attribute__((format(printf
 /* Length (1-4) of the well-formed character at s (n bytes left); 0 when
  * the bytes at s are ill-formed or n is 0. */
 size_t bt_utf8_valid_len(const char *s, size_t n);
-/* Length of the longest well-formed prefix of s[0..n): n when all is. */
-size_t bt_utf8_valid_prefix(const char *s, size_t n);
+/* Length of the longest well-formed prefix of s[0..n): n when all is.
+ * Inline for the common all-ASCII case (span strings are mostly short). */
+size_t bt_utf8_valid_prefix_from(const char *s, size_t n, size_t i);
+static inline size_t bt_utf8_valid_prefix(const char *s, size_t n)
+{
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w;
+		__builtin_memcpy(&w, s + i, 8);
+		if (w & 0x8080808080808080ULL)
+			return bt_utf8_valid_prefix_from(s, n, i);
+	}
+	for (; i < n; i++) {
+		if ((unsigned char)s[i] >= 0x80)
+			return bt_utf8_valid_prefix_from(s, n, i);
+	}
+	return n;
+}
 /* The largest length <= max at which s[0..n) can be cut without splitting
  * a well-formed character (an ill-formed byte counts as one unit). */
 size_t bt_utf8_truncate(const char *s, size_t n, size_t max);

@@ -47,9 +47,9 @@ size_t bt_utf8_valid_len(const char *str, size_t n)
 	return len;
 }
 
-size_t bt_utf8_valid_prefix(const char *s, size_t n)
+/* bt_utf8_valid_prefix past its inline ASCII scan: s[0..i) is well-formed. */
+size_t bt_utf8_valid_prefix_from(const char *s, size_t n, size_t i)
 {
-	size_t i = 0;
 	while (i < n) {
 		/* ASCII runs eight bytes at a time: the common case. */
 		while (i + 8 <= n) {
@@ -61,6 +61,10 @@ size_t bt_utf8_valid_prefix(const char *s, size_t n)
 		}
 		if (i == n)
 			break;
+		if ((unsigned char)s[i] < 0x80) {
+			i++;
+			continue;
+		}
 		size_t l = bt_utf8_valid_len(s + i, n - i);
 		if (l == 0)
 			break;
