@@ -22,35 +22,6 @@
 /* Array elements shown before "…". */
 #define BT_CS_ARRAY_ITEMS 8
 
-/* Length of the well-formed UTF-8 sequence at s (n bytes left), 0 if ill-formed. */
-static size_t bt_cs_utf8_len(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0], lo = 0x80, hi = 0xBF;
-	size_t len;
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xC2 && c <= 0xDF) {
-		len = 2;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		len = 3;
-		lo = c == 0xE0 ? 0xA0 : 0x80;
-		hi = c == 0xED ? 0x9F : 0xBF;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		len = 4;
-		lo = c == 0xF0 ? 0x90 : 0x80;
-		hi = c == 0xF4 ? 0x8F : 0xBF;
-	} else {
-		return 0;
-	}
-	if (n < len || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++) {
-		if (s[i] < 0x80 || s[i] > 0xBF)
-			return 0;
-	}
-	return len;
-}
-
 void bt_cs_sanitize(bt_buf *b, const char *str, size_t n, size_t max_chars)
 {
 	const unsigned char *s = (const unsigned char *)str;
@@ -61,7 +32,7 @@ void bt_cs_sanitize(bt_buf *b, const char *str, size_t n, size_t max_chars)
 			return;
 		}
 		unsigned char c = s[i];
-		size_t ulen = bt_cs_utf8_len(s + i, n - i);
+		size_t ulen = bt_utf8_valid_len(str + i, n - i);
 		chars++;
 		if (c >= 0x20 && c < 0x7f && c != '\\') {
 			bt_buf_put(b, (const char *)s + i, 1);

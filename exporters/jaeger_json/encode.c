@@ -52,40 +52,6 @@ static void bt_jj_put_double(bt_buf *b, double d)
 
 /* ---- strings ---- */
 
-/* Length of the well-formed UTF-8 sequence at s (n bytes left), 0 if ill-formed. */
-static size_t bt_utf8_len(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0];
-	size_t len;
-	unsigned char lo = 0x80, hi = 0xBF;
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xC2 && c <= 0xDF) {
-		len = 2;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		len = 3;
-		if (c == 0xE0)
-			lo = 0xA0; /* no overlong forms */
-		else if (c == 0xED)
-			hi = 0x9F; /* no surrogates */
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		len = 4;
-		if (c == 0xF0)
-			lo = 0x90;
-		else if (c == 0xF4)
-			hi = 0x8F; /* nothing above U+10FFFF */
-	} else {
-		return 0;
-	}
-	if (n < len || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++) {
-		if (s[i] < 0x80 || s[i] > 0xBF)
-			return 0;
-	}
-	return len;
-}
-
 void bt_jj_str(bt_buf *b, const char *str, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -98,7 +64,7 @@ void bt_jj_str(bt_buf *b, const char *str, size_t n)
 			i++;
 			continue;
 		}
-		size_t ulen = c >= 0x80 ? bt_utf8_len(s + i, n - i) : 0;
+		size_t ulen = c >= 0x80 ? bt_utf8_valid_len(str + i, n - i) : 0;
 		if (ulen > 1) {
 			i += ulen;
 			continue;

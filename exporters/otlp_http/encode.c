@@ -11,6 +11,12 @@
  * second writes fields in field-number order and leaves proto3 zero values
  * out, exactly as libprotobuf-c does, so both encoders give the same bytes
  * (a test holds them to that).
+ *
+ * Every string field goes out as well-formed UTF-8, whoever built the span
+ * data (a collector may reject a whole batch over one bad string): pass 1
+ * checks each string and, when it is ill-formed, counts it with each bad
+ * byte as U+FFFD; pass 2 copies well-formed strings as they are and runs
+ * the others through the sanitizer.
  */
 #include "otlp_int.h"
 
@@ -249,6 +255,31 @@ static inline void bt_slot_set(bt_otlp_enc *e, size_t slot, size_t n)
 
 static size_t bt_sz_value(bt_otlp_enc *e, const baton_value *v);
 
+/* In a text slot: the string is ill-formed, pass 2 writes it sanitized. */
+#define BT_DIRTY 0x80000000u
+
+/* The length string s[0..n) takes as well-formed UTF-8. */
+static inline size_t bt_text_len(const char *s, size_t n)
+{
+	size_t v = s != NULL ? bt_utf8_valid_prefix(s, n) : 0;
+	if (__builtin_expect(v == n, 1))
+		return n;
+	return v + bt_utf8_sanitize(NULL, SIZE_MAX, s + v, n - v, SIZE_MAX);
+}
+
+/* As bt_text_len, and takes a text slot with the length and BT_DIRTY when
+ * the string needs the sanitizer (ill-formed text always grows). */
+static inline size_t bt_sz_text(bt_otlp_enc *e, const char *s, size_t n)
+{
+	size_t out = bt_text_len(s, n);
+	size_t slot = bt_slot(e);
+	if (out >= BT_DIRTY)
+		e->oom = true; /* a 2 GiB string: beyond any limit anyway */
+	if (slot != SIZE_MAX)
+		e->sz[slot] = (uint32_t)out | (out != n ? BT_DIRTY : 0);
+	return out;
+}
+
 /* An element of an array, as an AnyValue. */
 static baton_value bt_elem(const baton_value *v, size_t i)
 {
@@ -286,7 +317,7 @@ static size_t bt_sz_value(bt_otlp_enc *e, const baton_value *v)
 	size_t slot = bt_slot(e), n = 0;
 	switch (v->type) {
 	case BATON_VALUE_STRING:
-		n = bt_fld(bt_strlen(v));
+		n = bt_fld(bt_sz_text(e, v->u.s, bt_strlen(v)));
 		break;
 	case BATON_VALUE_BOOL:
 		n = 2;
@@ -323,8 +354,7 @@ static size_t bt_sz_attrs(bt_otlp_enc *e, const baton_attr *list)
 	size_t total = 0;
 	for (const baton_attr *a = list; a != NULL; a = a->next) {
 		size_t slot = bt_slot(e);
-		size_t kl = a->key != NULL ? strlen(a->key) : 0;
-		bt_slot_set(e, bt_slot(e), kl); /* saves the writer a strlen */
+		size_t kl = bt_sz_text(e, a->key, a->key != NULL ? strlen(a->key) : 0);
 		size_t n = (kl ? bt_fld(kl) : 0) + bt_fld(bt_sz_value(e, &a->value));
 		bt_slot_set(e, slot, n);
 		total += bt_fld(n);
@@ -335,10 +365,18 @@ static size_t bt_sz_attrs(bt_otlp_enc *e, const baton_attr *list)
 static size_t bt_ts_len(const baton_span_context *c)
 {
 	size_t tl = c->tracestate != NULL ? strlen(c->tracestate) : 0;
+	tl = bt_text_len(c->tracestate, tl);
 	if (!(c->state & BATON_CTX_HAS_TH) || c->threshold >= BATON_TH_MAX)
 		return tl;
 	char hex[16];
 	return 6 + bt_otlp_th_hex(c->threshold, hex) + (tl ? 1 + tl : 0);
+}
+
+/* The field length of a C string (NULL: none), as well-formed UTF-8. Short
+ * fields (event names, status, scope) are measured again by the writer. */
+static size_t bt_cstr_len(const char *s)
+{
+	return s != NULL ? bt_text_len(s, strlen(s)) : 0;
 }
 
 static size_t bt_sz_span(bt_otlp_enc *e, const baton_span_data *s)
@@ -351,8 +389,7 @@ static size_t bt_sz_span(bt_otlp_enc *e, const baton_span_data *s)
 		n += bt_fld(x);
 	if (s->parent.state & BATON_CTX_VALID)
 		n += 10;
-	x = s->name != NULL ? strlen(s->name) : 0;
-	bt_slot_set(e, bt_slot(e), x);
+	x = bt_sz_text(e, s->name, s->name != NULL ? strlen(s->name) : 0);
 	if (x)
 		n += bt_fld(x);
 	if (s->kind)
@@ -367,7 +404,7 @@ static size_t bt_sz_span(bt_otlp_enc *e, const baton_span_data *s)
 	for (const baton_event *ev = s->events; ev != NULL; ev = ev->next) {
 		size_t es = bt_slot(e);
 		size_t m = ev->time_unix_ns ? 9 : 0;
-		x = ev->name != NULL ? strlen(ev->name) : 0;
+		x = bt_cstr_len(ev->name);
 		if (x)
 			m += bt_fld(x);
 		m += bt_sz_attrs(e, ev->attrs);
@@ -396,7 +433,7 @@ static size_t bt_sz_span(bt_otlp_enc *e, const baton_span_data *s)
 	if (s->status != BATON_STATUS_UNSET || s->status_message != NULL) {
 		size_t ss = bt_slot(e);
 		size_t m = 0;
-		x = s->status_message != NULL ? strlen(s->status_message) : 0;
+		x = bt_cstr_len(s->status_message);
 		if (x)
 			m += bt_fld(x);
 		if (s->status)
@@ -412,10 +449,10 @@ static size_t bt_sz_span(bt_otlp_enc *e, const baton_span_data *s)
 static size_t bt_sz_scope(bt_otlp_enc *e, const baton_scope *sc)
 {
 	size_t slot = bt_slot(e), n = 0;
-	size_t x = sc->name != NULL ? strlen(sc->name) : 0;
+	size_t x = bt_cstr_len(sc->name);
 	if (x)
 		n += bt_fld(x);
-	x = sc->version != NULL ? strlen(sc->version) : 0;
+	x = bt_cstr_len(sc->version);
 	if (x)
 		n += bt_fld(x);
 	bt_slot_set(e, slot, n);
@@ -448,10 +485,42 @@ static inline uint8_t *bt_w_bytes(uint8_t *p, uint8_t tag, const void *d, size_t
 	return p + n;
 }
 
+/* The out bytes of s[0..n) as well-formed UTF-8 (as bt_text_len measured). */
+static inline uint8_t *bt_w_utf8(uint8_t *p, const char *s, size_t n, size_t out,
+                                 bool dirty)
+{
+	if (!dirty) {
+		if (out > 0)
+			memcpy(p, s, out);
+	} else {
+		bt_utf8_sanitize((char *)p, out, s, n, SIZE_MAX);
+	}
+	return p + out;
+}
+
+/* A string field whose text slot k (length | BT_DIRTY) pass 1 took;
+ * n: the raw length, SIZE_MAX for a C string (measured only when dirty). */
+static inline uint8_t *bt_w_text(uint8_t *p, uint8_t tag, const char *s, size_t n,
+                                 uint32_t k)
+{
+	size_t out = k & ~BT_DIRTY;
+	*p++ = tag;
+	p = bt_w_varint(p, out);
+	if ((k & BT_DIRTY) && n == SIZE_MAX)
+		n = strlen(s);
+	return bt_w_utf8(p, s, n, out, (k & BT_DIRTY) != 0);
+}
+
+/* A C string field, left out when empty. */
 static inline uint8_t *bt_w_str(uint8_t *p, uint8_t tag, const char *s)
 {
 	size_t n = s != NULL ? strlen(s) : 0;
-	return n ? bt_w_bytes(p, tag, s, n) : p;
+	size_t out = n ? bt_text_len(s, n) : 0;
+	if (out == 0)
+		return p;
+	*p++ = tag;
+	p = bt_w_varint(p, out);
+	return bt_w_utf8(p, s, n, out, out != n);
 }
 
 static inline uint8_t *bt_w_fixed64(uint8_t *p, uint8_t tag, uint64_t v)
@@ -482,7 +551,7 @@ static uint8_t *bt_w_value(bt_otlp_enc *e, uint8_t *p, const baton_value *v)
 	uint64_t bits;
 	switch (v->type) {
 	case BATON_VALUE_STRING:
-		return bt_w_bytes(p, 0x0a, v->u.s, bt_strlen(v));
+		return bt_w_text(p, 0x0a, v->u.s, bt_strlen(v), bt_next(e));
 	case BATON_VALUE_BOOL:
 		*p++ = 0x10;
 		*p++ = v->u.b ? 1 : 0;
@@ -515,9 +584,9 @@ static uint8_t *bt_w_attrs(bt_otlp_enc *e, uint8_t *p, uint8_t tag,
 {
 	for (const baton_attr *a = list; a != NULL; a = a->next) {
 		p = bt_w_head(e, p, tag);
-		size_t kl = bt_next(e);
+		uint32_t kl = bt_next(e);
 		if (kl)
-			p = bt_w_bytes(p, 0x0a, a->key, kl);
+			p = bt_w_text(p, 0x0a, a->key, SIZE_MAX, kl);
 		p = bt_w_head(e, p, 0x12);
 		p = bt_w_value(e, p, &a->value);
 	}
@@ -533,6 +602,7 @@ static uint8_t *bt_w_tracestate(uint8_t *p, uint8_t tag, const baton_span_contex
 	p = bt_w_varint(p, n);
 	const char *ts = c->tracestate;
 	size_t tl = ts != NULL ? strlen(ts) : 0;
+	uint8_t *start = p;
 	if ((c->state & BATON_CTX_HAS_TH) && c->threshold < BATON_TH_MAX) {
 		char hex[16];
 		size_t hl = bt_otlp_th_hex(c->threshold, hex);
@@ -542,9 +612,8 @@ static uint8_t *bt_w_tracestate(uint8_t *p, uint8_t tag, const baton_span_contex
 		if (tl)
 			*p++ = ',';
 	}
-	if (tl > 0)
-		memcpy(p, ts, tl);
-	return p + tl;
+	size_t out = n - (size_t)(p - start); /* the tracestate's share of n */
+	return bt_w_utf8(p, ts, tl, out, out != tl);
 }
 
 static uint32_t bt_flags(const baton_span_context *c, bool remote)
@@ -561,9 +630,9 @@ static uint8_t *bt_w_span(bt_otlp_enc *e, uint8_t *p, const baton_span_data *s)
 	bool has_parent = (s->parent.state & BATON_CTX_VALID) != 0;
 	if (has_parent)
 		p = bt_w_bytes(p, 0x22, s->parent.span_id, BATON_SPAN_ID_SIZE);
-	size_t nl = bt_next(e);
+	uint32_t nl = bt_next(e);
 	if (nl)
-		p = bt_w_bytes(p, 0x2a, s->name, nl);
+		p = bt_w_text(p, 0x2a, s->name, SIZE_MAX, nl);
 	if (s->kind) {
 		*p++ = 0x30;
 		p = bt_w_varint(p, (uint64_t)s->kind);

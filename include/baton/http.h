@@ -129,7 +129,11 @@ typedef struct baton_http_server_request {
  * "{method} {route}" (or "{method}"), with http.request.method, url.path,
  * url.query, url.scheme, http.route, server.address, server.port,
  * client.address, client.port and user_agent.original when known.
- * The span copies the tracestate it needs. Thread-safe.
+ * The span copies the tracestate it needs. What the peer chose (target,
+ * User-Agent, server address, tracestate, an unknown method) is cut,
+ * between characters, to the span's share for remote values (see
+ * baton/trace.h), so however large it is the span keeps its name and the
+ * other attributes, http.response.status_code included. Thread-safe.
  */
 BATON_API baton_span baton_http_server_span_start(baton_tracer *tracer,
                                                   const baton_http_server_request *req);

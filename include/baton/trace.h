@@ -257,8 +257,19 @@ BATON_API baton_err baton_span_get_context(baton_span span, baton_span_context *
  * Attribute setters. The key and string values are copied into the span.
  * Setting an existing key replaces its value. Past the attribute count
  * limit, or when the span's arena is full, the attribute is dropped and
- * counted in the span's dropped_attributes. Strings are cut at
- * OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT bytes. One thread at a time per span.
+ * counted in the span's dropped_attributes. String values are cut at
+ * OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT characters (Unicode code points,
+ * as the OpenTelemetry spec counts them; a cut never splits a character).
+ * One thread at a time per span.
+ *
+ * Every string a span stores (name, keys, values, event names, status
+ * description, tracestates) is well-formed UTF-8 when it reaches a
+ * processor: each byte that is not part of a well-formed character is
+ * replaced by U+FFFD (3 bytes) as it is copied in. Values that come from
+ * other processes (a remote tracestate, an HTTP request's target or
+ * headers) take at most 3/8 of the span's arena (BATON_SPAN_ARENA_BYTES)
+ * and are cut to that, so they never push out the span's name or the
+ * attributes its own code sets.
  */
 BATON_API void baton_span_set_str(baton_span span, const char *key, const char *value);
 BATON_API void baton_span_set_strn(baton_span span, const char *key, const char *value,

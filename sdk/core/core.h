@@ -54,6 +54,48 @@ void bt_buf_putc(bt_buf *b, char c);
 /* Appends at most 255 formatted bytes. */
 void bt_buf_printf(bt_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/*
+ * UTF-8 (utf8.c), the library's one copy. Well-formed means Unicode's
+ * definition: no overlong forms, no surrogates, nothing above U+10FFFF.
+ * Every span string that reaches an exporter is well-formed UTF-8; these
+ * make it so. No allocation (but bt_buf_put_utf8); thread-safe.
+ */
+/* Length (1-4) of the well-formed character at s (n bytes left); 0 when
+ * the bytes at s are ill-formed or n is 0. */
+size_t bt_utf8_valid_len(const char *s, size_t n);
+/* Length of the longest well-formed prefix of s[0..n): n when all is.
+ * Inline for the common all-ASCII case (span strings are mostly short). */
+size_t bt_utf8_valid_prefix_from(const char *s, size_t n, size_t i);
+static inline size_t bt_utf8_valid_prefix(const char *s, size_t n)
+{
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w;
+		__builtin_memcpy(&w, s + i, 8);
+		if (w & 0x8080808080808080ULL)
+			return bt_utf8_valid_prefix_from(s, n, i);
+	}
+	for (; i < n; i++) {
+		if ((unsigned char)s[i] >= 0x80)
+			return bt_utf8_valid_prefix_from(s, n, i);
+	}
+	return n;
+}
+/* The largest length <= max at which s[0..n) can be cut without splitting
+ * a well-formed character (an ill-formed byte counts as one unit). */
+size_t bt_utf8_truncate(const char *s, size_t n, size_t max);
+/*
+ * Copies s[0..n) into dst as well-formed UTF-8: each byte that does not
+ * start a well-formed character becomes U+FFFD (3 bytes). Stops before the
+ * first character that would take the output past cap bytes or past
+ * max_chars characters (SIZE_MAX: no limit). Returns the bytes written;
+ * with dst NULL it only counts them. No NUL is added. For well-formed
+ * input the output is a prefix of s, cut between characters.
+ */
+size_t bt_utf8_sanitize(char *dst, size_t cap, const char *s, size_t n, size_t max_chars);
+/* Appends s[0..n) to b as bt_utf8_sanitize would write it. */
+void bt_buf_put_utf8(bt_buf *b, const char *s, size_t n);
+
 /* Logging: printf-style; cheap when the level is filtered out. */
 void bt_log(baton_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -1,8 +1,13 @@
 /*
  * CLIENT and SERVER spans for HTTP with the OpenTelemetry HTTP semantic
- * conventions. Uses only the public baton API.
+ * conventions. Values a peer chooses (request target, user agent, Host,
+ * an unknown method, URLs) are set with bt_span_set_remote_strn, so they
+ * are cut to the span's remote share and never push out the span's name
+ * or the attributes set here (http.response.status_code last of all).
  */
 #include <baton/http.h>
+
+#include "trace/trace_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +36,8 @@ static void bt_set_method(baton_span s, const char *method)
 	const char *m = bt_method(method);
 	baton_span_set_str(s, "http.request.method", m);
 	if (strcmp(m, "_OTHER") == 0 && method != NULL)
-		baton_span_set_str(s, "http.request.method_original", method);
+		bt_span_set_remote_strn(s, "http.request.method_original", method,
+		                        (size_t)-1);
 }
 
 /* Sets url.full, server.address and server.port from url. */
@@ -53,7 +59,7 @@ static void bt_set_url(baton_span s, const char *url)
 		curl_url_set(u, CURLUPART_PASSWORD, "REDACTED", 0);
 	}
 	if (curl_url_get(u, CURLUPART_URL, &full, 0) == CURLUE_OK)
-		baton_span_set_str(s, "url.full", full);
+		bt_span_set_remote_strn(s, "url.full", full, (size_t)-1);
 	if (curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
 		size_t n = strlen(host);
 		if (n >= 2 && host[0] == '[' && host[n - 1] == ']') /* IPv6 literal */
@@ -199,27 +205,30 @@ baton_span baton_http_server_span_start(baton_tracer *tracer,
 	if (!baton_span_is_recording(s))
 		return s;
 	bt_set_method(s, req->method);
+	/* Remote values take half of what is left of the span's remote share
+	 * each: the short ones first, the request target last. */
+	if (req->server_address != NULL) /* usually the Host header */
+		bt_span_set_remote_strn(s, "server.address", req->server_address,
+		                        (size_t)-1);
+	const char *ua = bt_header(req->headers, req->nheaders, "user-agent");
+	if (ua != NULL)
+		bt_span_set_remote_strn(s, "user_agent.original", ua, (size_t)-1);
 	if (req->target != NULL) {
 		const char *q = strchr(req->target, '?');
 		size_t plen = q ? (size_t)(q - req->target) : strlen(req->target);
-		baton_span_set_strn(s, "url.path", req->target, plen);
+		bt_span_set_remote_strn(s, "url.path", req->target, plen);
 		if (q != NULL && q[1] != '\0')
-			baton_span_set_str(s, "url.query", q + 1);
+			bt_span_set_remote_strn(s, "url.query", q + 1, (size_t)-1);
 	}
 	baton_span_set_str(s, "url.scheme", req->scheme ? req->scheme : "http");
 	if (req->route != NULL && req->route[0] != '\0')
 		baton_span_set_str(s, "http.route", req->route);
-	if (req->server_address != NULL)
-		baton_span_set_str(s, "server.address", req->server_address);
 	if (req->server_port > 0)
 		baton_span_set_int(s, "server.port", req->server_port);
 	if (req->client_address != NULL)
 		baton_span_set_str(s, "client.address", req->client_address);
 	if (req->client_port > 0)
 		baton_span_set_int(s, "client.port", req->client_port);
-	const char *ua = bt_header(req->headers, req->nheaders, "user-agent");
-	if (ua != NULL)
-		baton_span_set_str(s, "user_agent.original", ua);
 	return s;
 }
 

@@ -1,6 +1,7 @@
 /* Spans: start, annotate, end. The hot path allocates nothing and takes no lock. */
 #include "trace/trace_int.h"
 
+#include <baton/w3c.h>
 #include <string.h>
 
 /* ---- arena ---- */
@@ -14,20 +15,113 @@ void *bt_arena_alloc(bt_span *sp, size_t n)
 	return sp->arena + off;
 }
 
-const char *bt_arena_strn(bt_span *sp, const char *s, size_t n)
+/* What is left of the span's remote share, in bytes (NULs included). */
+static size_t bt_remote_left(const bt_span *sp)
 {
-	size_t off = sp->arena_used;
-	if (off + n + 1 > bt_prov.limits.arena_bytes)
+	uint32_t cap = BT_REMOTE_SHARE(bt_prov.limits.arena_bytes);
+	return sp->remote_used < cap ? cap - sp->remote_used : 0;
+}
+
+/*
+ * The length s[0..n) takes as a span string: well-formed UTF-8 of at most
+ * max_chars characters and max_bytes bytes, cut between characters.
+ * *as_is: s is well-formed, so the string is s's first bytes.
+ */
+static size_t bt_text_len(const char *s, size_t n, size_t max_chars, size_t max_bytes,
+                          bool *as_is)
+{
+	*as_is = bt_utf8_valid_prefix(s, n) == n;
+	if (*as_is && n <= max_chars && n <= max_bytes)
+		return n;
+	return bt_utf8_sanitize(NULL, max_bytes, s, n, max_chars);
+}
+
+/* Writes the len bytes bt_text_len measured, and a NUL, to d. */
+static void bt_text_put(char *d, const char *s, size_t n, size_t len, size_t max_chars,
+                        bool as_is)
+{
+	if (as_is)
+		memcpy(d, s, len);
+	else
+		bt_utf8_sanitize(d, len, s, n, max_chars);
+	d[len] = '\0';
+}
+
+const char *bt_arena_text(bt_span *sp, const char *s, size_t n, size_t max_chars, int how,
+                          size_t *len_out)
+{
+	size_t off = sp->arena_used, end = bt_prov.limits.arena_bytes;
+	if (off >= end)
 		return NULL;
+	size_t room = end - off - 1, cap = SIZE_MAX;
+	if (how & BT_TEXT_REMOTE) {
+		size_t left = bt_remote_left(sp);
+		if (left <= 1)
+			return NULL;
+		cap = left - 1 < room ? left - 1 : room;
+	}
+	/* Local strings and whole remote ones: all or nothing; others are cut. */
+	bool as_is;
+	size_t len =
+	    bt_text_len(s, n, max_chars, (how & BT_TEXT_WHOLE) ? SIZE_MAX : cap, &as_is);
+	if (len > room || len > cap)
+		return NULL;
+	if ((how & BT_TEXT_REMOTE) && len == 0 && n > 0 && max_chars > 0)
+		return NULL; /* nothing of it fits: dropped, not stored empty */
 	char *d = sp->arena + off;
-	memcpy(d, s, n);
-	d[n] = '\0';
-	sp->arena_used = (uint32_t)(off + n + 1);
+	bt_text_put(d, s, n, len, max_chars, as_is);
+	sp->arena_used = (uint32_t)(off + len + 1);
+	if (how & BT_TEXT_REMOTE)
+		sp->remote_used += (uint32_t)(len + 1);
+	if (len_out != NULL)
+		*len_out = len;
 	return d;
 }
 
+/*
+ * A tracestate from another process: whole when it fits the remote share,
+ * else cut by whole list members (as the W3C spec says, long members first)
+ * to what is left of it; NULL when nothing fits or it does not parse.
+ */
+static const char *bt_arena_tracestate(bt_span *sp, const char *ts)
+{
+	size_t n = strlen(ts);
+	const char *d =
+	    bt_arena_text(sp, ts, n, SIZE_MAX, BT_TEXT_REMOTE | BT_TEXT_WHOLE, NULL);
+	if (d != NULL || n == 0)
+		return d;
+	char buf[BATON_TRACESTATE_SIZE], out[BATON_TRACESTATE_SIZE];
+	baton_tracestate t;
+	baton_tracestate_init(&t, buf, sizeof(buf));
+	size_t cap = bt_remote_left(sp), len = 0;
+	if (cap > sizeof(out))
+		cap = sizeof(out);
+	if (cap <= 1 || baton_tracestate_parse(&t, ts, n) != BATON_OK ||
+	    baton_tracestate_format(&t, out, cap, &len) != BATON_OK || len == 0)
+		return NULL;
+	return bt_arena_text(sp, out, len, SIZE_MAX, BT_TEXT_REMOTE | BT_TEXT_WHOLE,
+	                     NULL);
+}
+
+/*
+ * Keys are stored as well-formed UTF-8 too. Returns key when it is (the
+ * usual case), else its sanitized copy (cut at BT_KEY_MAX bytes) in buf.
+ */
+#define BT_KEY_MAX 255
+static const char *bt_key_text(const char *key, size_t *klen, char buf[BT_KEY_MAX + 1])
+{
+	size_t n = strlen(key);
+	if (bt_utf8_valid_prefix(key, n) == n) {
+		*klen = n;
+		return key;
+	}
+	*klen = bt_utf8_sanitize(buf, BT_KEY_MAX, key, n, SIZE_MAX);
+	buf[*klen] = '\0';
+	return buf;
+}
+
 /* Copies a value's out-of-line parts (strings, arrays) into the arena. */
-static bool bt_value_copy(bt_span *sp, baton_value *dst, const baton_value *src)
+static bool bt_value_copy(bt_span *sp, baton_value *dst, const baton_value *src, int how)
 {
 	uint32_t lim = bt_prov.limits.value_length;
 	*dst = *src;
@@ -35,10 +129,7 @@ static bool bt_value_copy(bt_span *sp, baton_value *dst, const baton_value *src)
 	case BATON_VALUE_STRING: {
 		const char *s = src->u.s ? src->u.s : "";
 		size_t n = src->len == (size_t)-1 ? strlen(s) : src->len;
-		if (n > lim)
-			n = lim;
-		dst->u.s = bt_arena_strn(sp, s, n);
-		dst->len = n;
+		dst->u.s = bt_arena_text(sp, s, n, lim, how, &dst->len);
 		return dst->u.s != NULL;
 	}
 	case BATON_VALUE_BOOL:
@@ -63,10 +154,7 @@ static bool bt_value_copy(bt_span *sp, baton_value *dst, const baton_value *src)
 			return false;
 		for (size_t i = 0; i < src->len; i++) {
 			const char *s = src->u.sa[i] ? src->u.sa[i] : "";
-			size_t n = strlen(s);
-			if (n > lim)
-				n = lim;
-			arr[i] = bt_arena_strn(sp, s, n);
+			arr[i] = bt_arena_text(sp, s, strlen(s), lim, how, NULL);
 			if (arr[i] == NULL)
 				return false;
 		}
@@ -78,56 +166,39 @@ static bool bt_value_copy(bt_span *sp, baton_value *dst, const baton_value *src)
 	}
 }
 
-/*
- * Appends a new attribute: the node, its key and (for a string) its value
- * in one arena allocation, so one bounds check covers all three.
- */
+/* Appends a new attribute: the node, its key, then its value's parts. */
 static baton_attr *bt_attr_new(bt_span *sp, const char *key, size_t klen,
-                               const baton_value *v)
+                               const baton_value *v, int how)
 {
-	size_t vlen = 0;
-	const char *vs = NULL;
-	if (v->type == BATON_VALUE_STRING) {
-		vs = v->u.s ? v->u.s : "";
-		vlen = v->len == (size_t)-1 ? strlen(vs) : v->len;
-		if (vlen > bt_prov.limits.value_length)
-			vlen = bt_prov.limits.value_length;
+	uint32_t saved = sp->arena_used, saved_remote = sp->remote_used;
+	baton_attr *a = bt_arena_alloc(sp, sizeof(*a));
+	const char *k =
+	    a != NULL ? bt_arena_text(sp, key, klen, SIZE_MAX, 0, NULL) : NULL;
+	if (k != NULL) {
+		a->key = k;
+		a->next = NULL;
+		if (bt_value_copy(sp, &a->value, v, how))
+			return a;
 	}
-	size_t off = (sp->arena_used + 7u) & ~(size_t)7;
-	size_t need = sizeof(baton_attr) + klen + 1 + (vs ? vlen + 1 : 0);
-	if (off + need > bt_prov.limits.arena_bytes)
-		return NULL;
-	uint32_t saved = sp->arena_used;
-	sp->arena_used = (uint32_t)(off + need);
-	baton_attr *a = (baton_attr *)(sp->arena + off);
-	char *k = (char *)(a + 1);
-	memcpy(k, key, klen + 1);
-	a->key = k;
-	a->next = NULL;
-	if (vs != NULL) {
-		char *d = k + klen + 1;
-		memcpy(d, vs, vlen);
-		d[vlen] = '\0';
-		a->value =
-		    (baton_value){.type = BATON_VALUE_STRING, .u.s = d, .len = vlen};
-	} else if (!bt_value_copy(sp, &a->value, v)) {
-		sp->arena_used = saved; /* all or nothing */
-		return NULL;
-	}
-	return a;
+	sp->arena_used = saved; /* all or nothing */
+	sp->remote_used = saved_remote;
+	return NULL;
 }
 
 bool bt_attr_put(bt_span *sp, const baton_attr **head, baton_attr **tail, uint32_t *count,
                  uint32_t limit, const char *key, const baton_value *v, bool replace)
 {
+	char kbuf[BT_KEY_MAX + 1];
+	size_t klen;
 	if (key == NULL || key[0] == '\0' || v == NULL)
 		return false;
+	key = bt_key_text(key, &klen, kbuf);
 	if (replace) {
 		for (const baton_attr *a = *head; a != NULL; a = a->next) {
 			if (a->key[0] == key[0] && strcmp(a->key, key) == 0) {
 				uint32_t saved = sp->arena_used;
 				baton_value nv;
-				if (!bt_value_copy(sp, &nv, v)) {
+				if (!bt_value_copy(sp, &nv, v, 0)) {
 					sp->arena_used = saved;
 					return false;
 				}
@@ -138,7 +209,7 @@ bool bt_attr_put(bt_span *sp, const baton_attr **head, baton_attr **tail, uint32
 	}
 	if (*count >= limit)
 		return false;
-	baton_attr *a = bt_attr_new(sp, key, strlen(key), v);
+	baton_attr *a = bt_attr_new(sp, key, klen, v, 0);
 	if (a == NULL)
 		return false;
 	if (*tail != NULL)
@@ -152,14 +223,21 @@ bool bt_attr_put(bt_span *sp, const baton_attr **head, baton_attr **tail, uint32
 
 static void bt_span_attr(bt_span *sp, const char *key, const baton_value *v)
 {
+	char kbuf[BT_KEY_MAX + 1];
+	size_t klen;
 	if (!sp->recording)
 		return;
+	if (key == NULL) {
+		sp->data.dropped_attrs++;
+		return;
+	}
+	key = bt_key_text(key, &klen, kbuf); /* the bloom bit is the stored key's */
 	if (!bt_attr_put(sp, &sp->data.attrs, &sp->attr_tail, &sp->data.nattrs,
 	                 bt_prov.limits.attr_count, key, v, true)) {
 		sp->data.dropped_attrs++;
 		return;
 	}
-	sp->key_bloom |= (uint64_t)1 << (((unsigned char)key[0] ^ strlen(key)) & 63);
+	sp->key_bloom |= (uint64_t)1 << (((unsigned char)key[0] ^ klen) & 63);
 }
 
 /* ---- start ---- */
@@ -287,6 +365,7 @@ baton_span baton_span_start_ex(baton_tracer *tracer, const char *name,
 	uint32_t gen = atomic_load_explicit(&sp->gen, memory_order_relaxed);
 	memset(&sp->data, 0, sizeof(sp->data));
 	sp->arena_used = 0;
+	sp->remote_used = 0;
 	sp->key_bloom = 0;
 	sp->attr_tail = NULL;
 	sp->event_tail = NULL;
@@ -310,8 +389,7 @@ baton_span baton_span_start_ex(baton_tracer *tracer, const char *name,
 		sp->data.parent = *parent;
 		sp->data.parent.tracestate = NULL;
 		if (parent->tracestate != NULL && parent->tracestate[0] != '\0')
-			c->tracestate = bt_arena_strn(sp, parent->tracestate,
-			                              strlen(parent->tracestate));
+			c->tracestate = bt_arena_tracestate(sp, parent->tracestate);
 	}
 	if (!sp->recording) {
 		bt_count(BT_C_UNSAMPLED);
@@ -319,7 +397,7 @@ baton_span baton_span_start_ex(baton_tracer *tracer, const char *name,
 	}
 	bt_count(BT_C_STARTED);
 	size_t nlen = name ? strlen(name) : 0;
-	sp->data.name = bt_arena_strn(sp, name ? name : "", nlen);
+	sp->data.name = bt_arena_text(sp, name ? name : "", nlen, SIZE_MAX, 0, NULL);
 	if (sp->data.name == NULL)
 		sp->data.name = "";
 	sp->data.kind = sp_params.kind;
@@ -412,13 +490,15 @@ baton_err baton_span_get_context(baton_span span, baton_span_context *ctx)
 
 /*
  * The setters' fast path: find the key among the span's attributes (first
- * byte compared before strcmp), else append a node whose key is copied with
- * one memccpy that also bounds-checks against the arena. extra bytes are
- * reserved after the key for a string value.
+ * byte compared before strcmp), else append a node and its key with one
+ * bounds check against the arena. extra bytes are reserved after the key
+ * for a string value.
  */
 static baton_attr *bt_attr_slot(bt_span *sp, const char *key, size_t extra, bool *is_new)
 {
-	size_t klen = strlen(key);
+	char kbuf[BT_KEY_MAX + 1];
+	size_t klen;
+	key = bt_key_text(key, &klen, kbuf);
 	uint64_t bit = (uint64_t)1 << (((unsigned char)key[0] ^ klen) & 63);
 	/* The bloom bit says whether any key of this first byte and length exists. */
 	if (sp->key_bloom & bit) {
@@ -482,7 +562,8 @@ void baton_span_set_value(baton_span span, const char *key, const baton_value *v
 		bt_span_attr(sp, key, value);
 }
 
-void baton_span_set_strn(baton_span span, const char *key, const char *value, size_t len)
+static void bt_set_strn(baton_span span, const char *key, const char *value, size_t len,
+                        bool remote)
 {
 	bt_span *sp = bt_setter_span(span, key);
 	if (sp == NULL)
@@ -491,27 +572,47 @@ void baton_span_set_strn(baton_span span, const char *key, const char *value, si
 		value = "";
 	if (len == (size_t)-1)
 		len = strlen(value);
-	if (len > bt_prov.limits.value_length)
-		len = bt_prov.limits.value_length;
-	bool is_new;
-	baton_attr *a = bt_attr_slot(sp, key, len + 1, &is_new);
-	char *d;
-	if (a != NULL && is_new) {
-		d = sp->arena + sp->arena_used - len -
-		    1; /* the room reserved after the key */
-	} else if (a != NULL) {
-		d = bt_arena_alloc(sp,
-		                   len + 1); /* replacing: the old bytes stay unused */
-	} else {
-		d = NULL;
+	size_t lim = bt_prov.limits.value_length, cap = SIZE_MAX;
+	if (remote) {
+		/* Half of what is left (NUL included): the values set after this
+		 * one still get room. */
+		size_t half = bt_remote_left(sp) / 2;
+		cap = half > 0 ? half - 1 : 0;
 	}
+	bool as_is;
+	size_t vlen = bt_text_len(value, len, lim, cap, &as_is);
+	if (remote && vlen == 0 && len > 0 && lim > 0) {
+		sp->data.dropped_attrs++; /* the remote share is used up */
+		return;
+	}
+	bool is_new;
+	baton_attr *a = bt_attr_slot(sp, key, vlen + 1, &is_new);
+	char *d;
+	if (a != NULL && is_new) /* the room reserved after the key */
+		d = sp->arena + sp->arena_used - vlen - 1;
+	else if (a != NULL) /* replacing: the old bytes stay unused */
+		d = bt_arena_alloc(sp, vlen + 1);
+	else
+		d = NULL;
 	if (d == NULL) {
 		sp->data.dropped_attrs++;
 		return;
 	}
-	memcpy(d, value, len);
-	d[len] = '\0';
-	a->value = (baton_value){.type = BATON_VALUE_STRING, .u.s = d, .len = len};
+	bt_text_put(d, value, len, vlen, lim, as_is);
+	if (remote)
+		sp->remote_used += (uint32_t)(vlen + 1);
+	a->value = (baton_value){.type = BATON_VALUE_STRING, .u.s = d, .len = vlen};
+}
+
+void baton_span_set_strn(baton_span span, const char *key, const char *value, size_t len)
+{
+	bt_set_strn(span, key, value, len, false);
+}
+
+void bt_span_set_remote_strn(baton_span span, const char *key, const char *value,
+                             size_t len)
+{
+	bt_set_strn(span, key, value, len, true);
 }
 
 void baton_span_set_str(baton_span span, const char *key, const char *value)
@@ -552,8 +653,9 @@ void baton_span_add_event(baton_span span, const char *name, uint64_t time_ns,
 	}
 	uint32_t saved = sp->arena_used;
 	baton_event *e = bt_arena_alloc(sp, sizeof(*e));
-	const char *n =
-	    e ? bt_arena_strn(sp, name ? name : "", name ? strlen(name) : 0) : NULL;
+	const char *n = e ? bt_arena_text(sp, name ? name : "", name ? strlen(name) : 0,
+	                                  SIZE_MAX, 0, NULL)
+	                  : NULL;
 	if (n == NULL) {
 		sp->arena_used = saved;
 		sp->data.dropped_events++;
@@ -588,7 +690,6 @@ void baton_span_add_link(baton_span span, const baton_span_context *ctx,
 		sp->data.dropped_links++;
 		return;
 	}
-	uint32_t saved = sp->arena_used;
 	baton_link *l = bt_arena_alloc(sp, sizeof(*l));
 	if (l == NULL) {
 		sp->data.dropped_links++;
@@ -598,13 +699,9 @@ void baton_span_add_link(baton_span span, const baton_span_context *ctx,
 	l->context = *ctx;
 	l->context.tracestate = NULL;
 	if (ctx->tracestate != NULL && ctx->tracestate[0] != '\0') {
-		l->context.tracestate =
-		    bt_arena_strn(sp, ctx->tracestate, strlen(ctx->tracestate));
-		if (l->context.tracestate == NULL) {
-			sp->arena_used = saved;
-			sp->data.dropped_links++;
-			return;
-		}
+		/* A link's tracestate came from elsewhere: it takes from the remote
+		 * share, and the link stays without it when none is left. */
+		l->context.tracestate = bt_arena_tracestate(sp, ctx->tracestate);
 	}
 	baton_attr *tail = NULL;
 	for (size_t i = 0; i < nattrs; i++) {
@@ -633,10 +730,9 @@ void baton_span_set_status(baton_span span, baton_status_code code,
 	sp->data.status = code;
 	sp->data.status_message = NULL;
 	if (code == BATON_STATUS_ERROR && description != NULL) {
-		size_t n = strlen(description);
-		if (n > bt_prov.limits.value_length)
-			n = bt_prov.limits.value_length;
-		sp->data.status_message = bt_arena_strn(sp, description, n);
+		sp->data.status_message =
+		    bt_arena_text(sp, description, strlen(description),
+		                  bt_prov.limits.value_length, 0, NULL);
 	}
 }
 
@@ -645,7 +741,7 @@ void baton_span_update_name(baton_span span, const char *name)
 	bt_span *sp = bt_span_lookup(span);
 	if (sp == NULL || !sp->recording || name == NULL)
 		return;
-	const char *n = bt_arena_strn(sp, name, strlen(name));
+	const char *n = bt_arena_text(sp, name, strlen(name), SIZE_MAX, 0, NULL);
 	if (n != NULL)
 		sp->data.name = n;
 }

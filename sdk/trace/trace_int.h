@@ -39,7 +39,8 @@ typedef struct bt_span {
 	bool ended;
 	bool recording;
 	uint32_t arena_used;
-	uint64_t key_bloom; /* bit (key[0] ^ strlen(key)) & 63 of each attribute key */
+	uint32_t remote_used; /* arena bytes of remote-derived strings */
+	uint64_t key_bloom;   /* bit (key[0] ^ strlen(key)) & 63 of each attribute key */
 	baton_attr *attr_tail;
 	baton_event *event_tail;
 	baton_link *link_tail;
@@ -149,9 +150,42 @@ static inline bt_span *bt_span_lookup(baton_span h)
 	return sp;
 }
 
+/*
+ * Remote-derived strings (a parent's and the links' tracestates, values set
+ * with bt_span_set_remote_strn: request targets, URLs, user agents, other
+ * header values) take at most this many bytes of a span's arena in all,
+ * NULs included: 3/8, 768 of the default 2048 bytes, which holds a maximal
+ * (512-character) tracestate whole. The other 5/8 stay for the span's name
+ * and the attributes its own code sets, which remote data thus never
+ * pushes out: an HTTP server span with every attribute of baton/http.h
+ * takes about 1 KiB of them.
+ */
+#define BT_REMOTE_SHARE(arena_bytes) ((arena_bytes) / 8 * 3)
+
 /* Arena helpers (span.c). */
 void *bt_arena_alloc(bt_span *sp, size_t n);
-const char *bt_arena_strn(bt_span *sp, const char *s, size_t n);
+/* bt_arena_text flags. */
+#define BT_TEXT_REMOTE 1 /* takes from the remote share, cut to what is left */
+#define BT_TEXT_WHOLE  2 /* a remote string that is stored whole or not at all */
+/*
+ * Copies s[0..n) into the arena as a NUL-terminated span string: well-formed
+ * UTF-8 (ill-formed bytes become U+FFFD) of at most max_chars characters,
+ * cut between characters. Without BT_TEXT_REMOTE it is stored whole or not
+ * at all. Returns the copy (its length in *len_out, which may be NULL), or
+ * NULL when it does not fit, or nothing of a remote one fits.
+ */
+const char *bt_arena_text(bt_span *sp, const char *s, size_t n, size_t max_chars, int how,
+                          size_t *len_out);
+/*
+ * Sets a string attribute whose value came from another process (a request
+ * target, a header): as baton_span_set_strn, but the value takes from the
+ * span's remote share (BT_REMOTE_SHARE) and is cut, between characters, to
+ * half of what is left of it (so values set after it still get room); when
+ * nothing is left the attribute is dropped and counted. One thread at a
+ * time per span.
+ */
+void bt_span_set_remote_strn(baton_span span, const char *key, const char *value,
+                             size_t len);
 /* Appends an attribute to a list (span, event or link); false when dropped. */
 bool bt_attr_put(bt_span *sp, const baton_attr **head, baton_attr **tail, uint32_t *count,
                  uint32_t limit, const char *key, const baton_value *v, bool replace);

@@ -7,9 +7,11 @@
 #include <baton/http.h>
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "http_receiver.h"
+#include "spancheck.h"
 #include "testutil.h"
 
 #define TID  "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -436,4 +438,153 @@ Test(http, without_any_context_the_call_goes_out_with_the_callers_headers)
 	cr_assert_not(got.has_tracestate);
 	tu_receiver_stop(r);
 	store = tu_init_memory(baton_sampler_always_on(), 64); /* for teardown */
+}
+
+/* ---- what a peer sends never pushes out the server span's own data ---- */
+
+static void held_setup(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	tu_held_init(baton_sampler_always_on(), NULL);
+}
+
+static void held_teardown(void)
+{
+	tu_held_release();
+	baton_fini(1000);
+	curl_global_cleanup();
+}
+
+TestSuite(http_remote, .init = held_setup, .fini = held_teardown);
+
+/* Appends copies of unit to s until it holds at least n bytes. */
+static char *grow(char *s, const char *unit, size_t n)
+{
+	size_t len = strlen(s), u = strlen(unit);
+	char *r = realloc(s, len + n + u + 1);
+	cr_assert_not_null(r);
+	while (strlen(r) < len + n)
+		strcat(r, unit);
+	return r;
+}
+
+/* The same 512-character tracestate the W3C limit allows, four members. */
+static void max_tracestate(char *out)
+{
+	const size_t len[] = {128, 127, 127, 127};
+	size_t o = 0;
+	for (int m = 0; m < 4; m++) {
+		if (m > 0)
+			out[o++] = ',';
+		size_t start = o;
+		o += (size_t)sprintf(out + o, "vendor%d=", m);
+		while (o - start < len[m])
+			out[o++] = (char)('a' + m);
+	}
+	out[o] = '\0';
+}
+
+/* value is a non-empty prefix of want, cut between characters. */
+static void assert_prefix(const baton_span_data *d, const char *key, const char *want,
+                          size_t want_len)
+{
+	const char *v = tu_attr_str(d, key);
+	cr_assert_not_null(v, "%s dropped", key);
+	size_t n = strlen(v);
+	cr_assert_gt(n, 0, "%s is empty", key);
+	cr_assert_leq(n, want_len);
+	cr_assert(strncmp(v, want, n) == 0, "%s is not a prefix of the sent value", key);
+}
+
+/* A request with a huge target (path_bytes + query_bytes of é and €), a
+ * maximal tracestate and a long User-Agent; the span ends with status. */
+static void serve_huge(size_t path_bytes, size_t query_bytes, int status)
+{
+	char ts[BATON_TRACESTATE_SIZE];
+	max_tracestate(ts);
+	char *target = grow(strdup("/search/"), "\xc3\xa9", path_bytes);
+	size_t plen = strlen(target);
+	target = grow(grow(target, "?q=", 1), "\xe2\x82\xac", query_bytes);
+	char *ua = grow(strdup("agent/"), "x", 300);
+	baton_http_header h[] = {
+	    {"traceparent", GOOD}, {"tracestate", ts}, {"User-Agent", ua}};
+	baton_http_server_request req = {
+	    .method = "GET",
+	    .target = target,
+	    .route = "/search/{term}",
+	    .scheme = "https",
+	    .server_address = "api.example.org",
+	    .server_port = 8443,
+	    .client_address = "192.0.2.7",
+	    .client_port = 50000,
+	    .headers = h,
+	    .nheaders = 3,
+	};
+	baton_span s =
+	    baton_http_server_span_start(baton_tracer_get("http-test", NULL), &req);
+	baton_http_server_span_end(s, status);
+
+	const baton_span_data *d = tu_held();
+	cr_assert_not_null(d);
+	cr_assert_str_eq(d->name, "GET /search/{term}");
+	cr_assert(tu_span_utf8_ok(d));
+	cr_assert_eq(d->dropped_attrs, 0);
+	cr_assert_str_eq(d->context.tracestate, ts, "a maximal tracestate stays whole");
+	const struct {
+		const char *key, *value;
+	} str[] = {{"http.request.method", "GET"},
+	           {"url.scheme", "https"},
+	           {"http.route", "/search/{term}"},
+	           {"server.address", "api.example.org"},
+	           {"client.address", "192.0.2.7"}};
+	for (size_t i = 0; i < sizeof(str) / sizeof(str[0]); i++) {
+		const char *v = tu_attr_str(d, str[i].key);
+		cr_assert_not_null(v, "%s dropped", str[i].key);
+		cr_assert_str_eq(v, str[i].value);
+	}
+	const baton_attr *code = baton_attr_find(d->attrs, "http.response.status_code");
+	cr_assert_not_null(code, "http.response.status_code dropped");
+	cr_assert_eq(code->value.u.i, status);
+	cr_assert(tu_has_attr(d, "server.port"));
+	cr_assert(tu_has_attr(d, "client.port"));
+	assert_prefix(d, "url.path", target, plen);
+	assert_prefix(d, "url.query", target + plen + 1, strlen(target + plen + 1));
+	assert_prefix(d, "user_agent.original", ua, strlen(ua));
+	if (status >= 500) {
+		cr_assert_str_eq(tu_attr_str(d, "error.type"), "503");
+		cr_assert_eq(d->status, BATON_STATUS_ERROR);
+	}
+	free(target);
+	free(ua);
+}
+
+Test(http_remote, a_1_6_kb_target_keeps_the_name_and_every_attribute)
+{
+	serve_huge(1000, 600, 200);
+}
+
+Test(http_remote, a_100_kb_target_keeps_the_name_and_every_attribute)
+{
+	serve_huge(80 * 1024, 20 * 1024, 503);
+}
+
+Test(http_remote, ill_formed_bytes_in_the_request_become_u_fffd)
+{
+	baton_http_header h[] = {{"traceparent", GOOD}, {"User-Agent", "bot\xff/1"}};
+	baton_http_server_request req = {.method = "G\xc3T",
+	                                 .target = "/a\xe2\x82?b=\xc0\x80",
+	                                 .headers = h,
+	                                 .nheaders = 2};
+	baton_span s =
+	    baton_http_server_span_start(baton_tracer_get("http-test", NULL), &req);
+	baton_http_server_span_end(s, 200);
+	const baton_span_data *d = tu_held();
+	cr_assert_not_null(d);
+	cr_assert(tu_span_utf8_ok(d));
+	cr_assert_str_eq(d->name, "HTTP");
+	cr_assert_str_eq(tu_attr_str(d, "http.request.method_original"),
+	                 "G\xef\xbf\xbdT");
+	cr_assert_str_eq(tu_attr_str(d, "url.path"), "/a\xef\xbf\xbd\xef\xbf\xbd");
+	cr_assert_str_eq(tu_attr_str(d, "url.query"), "b=\xef\xbf\xbd\xef\xbf\xbd");
+	cr_assert_str_eq(tu_attr_str(d, "user_agent.original"), "bot\xef\xbf\xbd/1");
 }

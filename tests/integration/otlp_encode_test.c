@@ -5,6 +5,7 @@
  */
 #include "../../exporters/otlp_http/otlp_int.h"
 #include "otlp_trace.pb-c.h"
+#include "spancheck.h"
 
 #include <baton/baton.h>
 #include <criterion/criterion.h>
@@ -198,6 +199,140 @@ Test(otlp_encode, direct_writer_matches_protobuf_c_across_resources_and_odd_valu
 	cr_assert_str_eq(req->resource_spans[1]->scope_spans[0]->spans[1]->trace_state,
 	                 "ot=th:ffffffffffffff");
 	btotlp__export_trace_service_request__free_unpacked(req, NULL);
+	bt_otlp_enc_destroy(e);
+}
+
+/* ---- well-formed UTF-8 in every string field ---- */
+
+static bool str_ok(const char *s)
+{
+	return s != NULL && tu_utf8_ok(s, strlen(s));
+}
+
+static bool value_ok(const Btotlp__AnyValue *v)
+{
+	if (v == NULL)
+		return true;
+	if (v->value_case == BTOTLP__ANY_VALUE__VALUE_STRING_VALUE)
+		return str_ok(v->string_value);
+	if (v->value_case == BTOTLP__ANY_VALUE__VALUE_ARRAY_VALUE) {
+		for (size_t i = 0; i < v->array_value->n_values; i++) {
+			if (!value_ok(v->array_value->values[i]))
+				return false;
+		}
+	}
+	return true;
+}
+
+static bool kvs_ok(Btotlp__KeyValue **kv, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!str_ok(kv[i]->key) || !value_ok(kv[i]->value))
+			return false;
+	}
+	return true;
+}
+
+/* Every string field of a decoded request is well-formed UTF-8. */
+static bool request_ok(const Btotlp__ExportTraceServiceRequest *r)
+{
+	for (size_t i = 0; i < r->n_resource_spans; i++) {
+		const Btotlp__ResourceSpans *rs = r->resource_spans[i];
+		if (rs->resource &&
+		    !kvs_ok(rs->resource->attributes, rs->resource->n_attributes))
+			return false;
+		for (size_t j = 0; j < rs->n_scope_spans; j++) {
+			const Btotlp__ScopeSpans *ss = rs->scope_spans[j];
+			if (ss->scope &&
+			    (!str_ok(ss->scope->name) || !str_ok(ss->scope->version)))
+				return false;
+			for (size_t k = 0; k < ss->n_spans; k++) {
+				const Btotlp__Span *sp = ss->spans[k];
+				if (!str_ok(sp->name) || !str_ok(sp->trace_state) ||
+				    !kvs_ok(sp->attributes, sp->n_attributes) ||
+				    (sp->status && !str_ok(sp->status->message)))
+					return false;
+				for (size_t m = 0; m < sp->n_events; m++) {
+					if (!str_ok(sp->events[m]->name) ||
+					    !kvs_ok(sp->events[m]->attributes,
+					            sp->events[m]->n_attributes))
+						return false;
+				}
+				for (size_t m = 0; m < sp->n_links; m++) {
+					if (!str_ok(sp->links[m]->trace_state) ||
+					    !kvs_ok(sp->links[m]->attributes,
+					            sp->links[m]->n_attributes))
+						return false;
+				}
+			}
+		}
+	}
+	return true;
+}
+
+Test(otlp_encode, ill_formed_utf8_goes_out_as_well_formed_strings)
+{
+	/* Span data built by hand, as a custom processor may: nothing cleaned. */
+	const char *arr[] = {"ok", "bad\xed\xa0\x80", "\xc3"};
+	baton_attr ra = {NULL, "service.name", {BATON_VALUE_STRING, {.s = "svc\xff"}, 4}};
+	baton_resource res = {&ra, 1, "svc"};
+	baton_scope sc = {"scope\xc0\x80", "1.\xe2\x82"};
+	baton_attr a3 = {NULL, "arr", {BATON_VALUE_STRING_ARRAY, {.sa = arr}, 3}};
+	baton_attr a2 = {&a3, "key\xf5", {BATON_VALUE_STRING, {.s = "v"}, (size_t)-1}};
+	baton_attr a1 = {
+	    &a2, "http.target", {BATON_VALUE_STRING, {.s = "/\xe9t\xe9"}, 5}};
+	baton_event ev = {NULL, "ev\xfe", 1, &a1, 1, 0};
+	baton_link ln;
+	memset(&ln, 0, sizeof(ln));
+	memset(ln.context.trace_id, 7, 16);
+	memset(ln.context.span_id, 7, 8);
+	ln.context.state = BATON_CTX_VALID;
+	ln.context.tracestate = "w=\x80";
+	ln.attrs = &a2;
+	ln.nattrs = 1;
+	baton_span_data s;
+	memset(&s, 0, sizeof(s));
+	memset(s.context.trace_id, 1, 16);
+	memset(s.context.span_id, 1, 8);
+	s.context.state = BATON_CTX_VALID | BATON_CTX_HAS_TH;
+	s.context.threshold = 0xff000000000000ull;
+	s.context.tracestate = "v=\xff\xfe";
+	s.name = "na\xc3me";
+	s.attrs = &a1;
+	s.nattrs = 3;
+	s.events = &ev;
+	s.nevents = 1;
+	s.links = &ln;
+	s.nlinks = 1;
+	s.status = BATON_STATUS_ERROR;
+	s.status_message = "why\xc0";
+	s.resource = &res;
+	s.scope = &sc;
+	const baton_span_data *ps = &s;
+
+	bt_otlp_enc *e;
+	cr_assert_eq(bt_otlp_enc_create(&e), BATON_OK);
+	const uint8_t *body;
+	size_t len;
+	for (int warm = 0; warm < 2; warm++) {
+		cr_assert_eq(bt_otlp_encode(e, &ps, 1, SIZE_MAX, &body, &len), BATON_OK);
+		Btotlp__ExportTraceServiceRequest *req =
+		    btotlp__export_trace_service_request__unpack(NULL, len, body);
+		cr_assert_not_null(req, "protobuf-c refuses the request");
+		cr_assert(request_ok(req));
+		const Btotlp__Span *sp = req->resource_spans[0]->scope_spans[0]->spans[0];
+		cr_assert_str_eq(sp->name, "na\xef\xbf\xbdme");
+		cr_assert_str_eq(sp->attributes[0]->value->string_value,
+		                 "/\xef\xbf\xbdt\xef\xbf\xbd");
+		cr_assert_str_eq(sp->attributes[1]->key, "key\xef\xbf\xbd");
+		cr_assert_str_eq(sp->trace_state, "ot=th:ff,v=\xef\xbf\xbd\xef\xbf\xbd");
+		cr_assert_str_eq(sp->links[0]->trace_state, "w=\xef\xbf\xbd");
+		cr_assert_str_eq(sp->status->message, "why\xef\xbf\xbd");
+		cr_assert_str_eq(
+		    req->resource_spans[0]->resource->attributes[0]->value->string_value,
+		    "svc\xef\xbf\xbd");
+		btotlp__export_trace_service_request__free_unpacked(req, NULL);
+	}
 	bt_otlp_enc_destroy(e);
 }
 

@@ -1,6 +1,8 @@
 /* The span model: start, attributes, events, links, status, limits, end. */
+#include "spancheck.h"
 #include "testutil.h"
 
+#include <baton/w3c.h>
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -354,6 +356,42 @@ Test(limits, long_values_are_cut_at_the_value_length_limit, .fini = fini_only)
 	cr_assert(strstr(ms.attrs_text, "k=abcd\n") != NULL);
 }
 
+static void held_fini(void)
+{
+	tu_held_release();
+	baton_fini(1000);
+}
+
+/* OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT counts characters, as the spec says. */
+Test(limits, value_length_counts_characters_and_never_splits_one, .fini = held_fini)
+{
+	const char v[] = "a\xc3\xa9\xe2\x82\xac"; /* a é €: 3 characters, 6 bytes */
+	const size_t want[] = {0, 1, 3, 6, 6, 6, 6};
+	for (uint32_t lim = 1; lim <= 6; lim++) {
+		baton_limits l = {.attribute_value_length = lim};
+		tu_held_init(baton_sampler_always_on(), &l);
+		baton_span s = baton_span_start(baton_tracer_get("t", NULL), "s");
+		baton_span_set_str(s, "str", v);
+		baton_value bv = {
+		    .type = BATON_VALUE_STRING, .u.s = v, .len = (size_t)-1};
+		baton_span_set_value(s, "value", &bv);
+		baton_span_set_status(s, BATON_STATUS_ERROR, v);
+		baton_span_end(s);
+		const baton_span_data *d = tu_held();
+		cr_assert_not_null(d);
+		const char *got[] = {tu_attr_str(d, "str"), tu_attr_str(d, "value"),
+		                     d->status_message};
+		for (int i = 0; i < 3; i++) {
+			cr_assert_not_null(got[i]);
+			cr_assert_eq(strlen(got[i]), want[lim], "limit %u: %zu bytes",
+			             lim, strlen(got[i]));
+			cr_assert(memcmp(got[i], v, want[lim]) == 0);
+		}
+		cr_assert_eq(baton_attr_find(d->attrs, "str")->value.len, want[lim]);
+		held_fini();
+	}
+}
+
 Test(limits, env_limits_apply_and_garbage_is_ignored, .fini = fini_only)
 {
 	setenv("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "2", 1);
@@ -616,4 +654,157 @@ Test(sampled, remote_parent_threshold_and_tracestate_carry_over, .fini = fini_on
 	cr_assert_float_eq(ms.sample_rate, 100.0, 1e-6);
 	cr_assert_str_eq(ms.tracestate, "vendor=abc");
 	cr_assert(ms.parent.state & BATON_CTX_REMOTE);
+}
+
+/* ---- strings from outside: well-formed UTF-8, and the remote share ---- */
+
+Test(strings, ill_formed_utf8_never_leaves_a_span, .fini = held_fini)
+{
+	tu_held_init(baton_sampler_always_on(), NULL);
+	baton_span_context parent = {.trace_flags = BATON_FLAG_SAMPLED,
+	                             .state = BATON_CTX_VALID | BATON_CTX_REMOTE,
+	                             .tracestate = "v=\xff\xfe"};
+	tu_hex("4bf92f3577b34da6a3ce929d0e0e4736", parent.trace_id, 16);
+	tu_hex("00f067aa0ba902b7", parent.span_id, 8);
+	baton_span x = baton_span_start(baton_tracer_get("t", NULL), "x");
+	baton_span_context xc;
+	baton_span_get_context(x, &xc);
+	xc.tracestate = "w=\xc0\x80";
+	const char *arr[] = {"ok", "bad\xed\xa0\x80"};
+	baton_kv kv[] = {
+	    BATON_KV_STR("k\x80", "v\xe2\x82"),
+	    {"arr", {.type = BATON_VALUE_STRING_ARRAY, .u.sa = arr, .len = 2}}};
+	baton_span_start_opts o = {.parent = &parent, .attrs = kv, .nattrs = 2};
+	baton_span s = baton_span_start_ex(baton_tracer_get("t", NULL), "na\xc3me", &o);
+	baton_span_set_str(s, "key\xf5", "value\xc3\x28");
+	baton_span_set_int(s, "int\xff", 1);
+	baton_span_set_strn(s, "cut", "\xe2\x82\xac\xe2\x82", 5);
+	baton_span_add_event(s, "ev\xfe", 0, kv, 2);
+	baton_span_add_link(s, &xc, kv, 1);
+	baton_span_set_status(s, BATON_STATUS_ERROR, "why\xc0");
+	baton_span_end(x);
+	baton_span_end(s);
+	const baton_span_data *d = tu_held();
+	cr_assert_not_null(d);
+	cr_assert(tu_span_utf8_ok(d));
+	cr_assert_str_eq(d->name, "na\xef\xbf\xbdme");
+	cr_assert_str_eq(tu_attr_str(d, "key\xef\xbf\xbd"), "value\xef\xbf\xbd(");
+	cr_assert_str_eq(tu_attr_str(d, "k\xef\xbf\xbd"), "v\xef\xbf\xbd\xef\xbf\xbd");
+	cr_assert_str_eq(tu_attr_str(d, "cut"), "\xe2\x82\xac\xef\xbf\xbd\xef\xbf\xbd");
+	cr_assert(tu_has_attr(d, "int\xef\xbf\xbd"));
+	cr_assert_str_eq(d->status_message, "why\xef\xbf\xbd");
+	cr_assert_eq(d->nevents, 1);
+	cr_assert_eq(d->nlinks, 1);
+	cr_assert_eq(d->dropped_attrs, 0);
+}
+
+/* 512 characters: four members of 128, 127, 127 and 127 characters. */
+static void max_tracestate(char *out)
+{
+	const size_t len[] = {128, 127, 127, 127};
+	size_t o = 0;
+	for (int m = 0; m < 4; m++) {
+		if (m > 0)
+			out[o++] = ',';
+		size_t start = o;
+		o += (size_t)sprintf(out + o, "vendor%d=", m);
+		while (o - start < len[m])
+			out[o++] = (char)('a' + m);
+	}
+	out[o] = '\0';
+	cr_assert_eq(o, BATON_TRACESTATE_MAX_LEN);
+}
+
+/* A consumer span as baton::nng makes one, under a remote parent. */
+static baton_span consumer(const char *tracestate, const baton_span_context *links,
+                           size_t nlinks)
+{
+	static baton_span_context parent;
+	parent = (baton_span_context){.trace_flags = BATON_FLAG_SAMPLED,
+	                              .state = BATON_CTX_VALID | BATON_CTX_REMOTE,
+	                              .tracestate = tracestate};
+	tu_hex("4bf92f3577b34da6a3ce929d0e0e4736", parent.trace_id, 16);
+	tu_hex("00f067aa0ba902b7", parent.span_id, 8);
+	baton_span_start_opts o = {.parent = &parent,
+	                           .kind = BATON_SPAN_KIND_CONSUMER,
+	                           .links = links,
+	                           .nlinks = nlinks};
+	baton_span s = baton_span_start_ex(baton_tracer_get("t", NULL),
+	                                   "orders.created process", &o);
+	baton_span_set_str(s, "messaging.system", "nng");
+	baton_span_set_str(s, "messaging.operation.type", "process");
+	baton_span_set_str(s, "messaging.operation.name", "process");
+	baton_span_set_str(s, "messaging.destination.name", "orders.created");
+	baton_span_set_int(s, "messaging.message.body.size", 1234);
+	baton_span_set_int(s, "messaging.batch.message_count", (int64_t)nlinks);
+	return s;
+}
+
+static void assert_consumer_kept(const baton_span_data *d)
+{
+	cr_assert_not_null(d);
+	cr_assert_str_eq(d->name, "orders.created process");
+	const char *want[] = {"messaging.system",
+	                      "messaging.operation.type",
+	                      "messaging.operation.name",
+	                      "messaging.destination.name",
+	                      "messaging.message.body.size",
+	                      "messaging.batch.message_count"};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		cr_assert(tu_has_attr(d, want[i]), "%s dropped", want[i]);
+	cr_assert_eq(d->dropped_attrs, 0);
+	cr_assert(tu_span_utf8_ok(d));
+}
+
+Test(strings, maximal_remote_tracestate_is_kept_whole_by_default, .fini = held_fini)
+{
+	char ts[BATON_TRACESTATE_SIZE];
+	max_tracestate(ts);
+	tu_held_init(baton_sampler_always_on(), NULL);
+	baton_span_end(consumer(ts, NULL, 0));
+	const baton_span_data *d = tu_held();
+	assert_consumer_kept(d);
+	cr_assert_str_eq(d->context.tracestate, ts);
+}
+
+Test(strings, maximal_remote_tracestate_never_pushes_out_name_or_attributes,
+     .fini = held_fini)
+{
+	char ts[BATON_TRACESTATE_SIZE];
+	max_tracestate(ts);
+	/* 896 bytes: the name, the messaging attributes and SampleRate (535
+	 * bytes) fit after the cut tracestate, not after a whole one. */
+	baton_limits l = {.span_arena_bytes = 896};
+	tu_held_init(baton_sampler_always_on(), &l);
+	baton_span_end(consumer(ts, NULL, 0));
+	const baton_span_data *d = tu_held();
+	assert_consumer_kept(d);
+	/* Cut by whole members, from the right, to the remote share (3/8). */
+	cr_assert_not_null(d->context.tracestate);
+	size_t n = strlen(d->context.tracestate);
+	cr_assert_leq(n + 1, 896 / 8 * 3);
+	cr_assert_eq(n, 128 + 1 + 127);
+	cr_assert(strncmp(d->context.tracestate, ts, n) == 0);
+}
+
+Test(strings, link_tracestates_never_push_out_name_or_attributes, .fini = held_fini)
+{
+	char ts[BATON_TRACESTATE_SIZE];
+	max_tracestate(ts);
+	baton_span_context links[8];
+	for (int i = 0; i < 8; i++) {
+		links[i] =
+		    (baton_span_context){.trace_flags = BATON_FLAG_SAMPLED,
+		                         .state = BATON_CTX_VALID | BATON_CTX_REMOTE,
+		                         .tracestate = ts};
+		memset(links[i].trace_id, i + 1, 16);
+		memset(links[i].span_id, i + 1, 8);
+	}
+	tu_held_init(baton_sampler_always_on(), NULL);
+	baton_span_end(consumer(ts, links, 8));
+	const baton_span_data *d = tu_held();
+	assert_consumer_kept(d);
+	cr_assert_eq(d->nlinks, 8, "links stay, without what the share cannot hold");
+	cr_assert_eq(d->dropped_links, 0);
+	cr_assert_str_eq(d->context.tracestate, ts);
 }

@@ -1,0 +1,125 @@
+/*
+ * Fuzz target: the UTF-8 module (sdk/core/utf8.c) against a decoder of its
+ * own. Invariants: the well-formed prefix and per-character lengths agree
+ * with the reference; a cut is at most the limit, never splits a character
+ * and loses at most one; the sanitizer's output is well-formed, within its
+ * byte and character caps, a prefix of the uncapped output, equal to the
+ * input when that is well-formed, and the same whether counted or written.
+ */
+#include "core/core.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Length of the well-formed character at s, 0 if none: decode and range-check. */
+static size_t ref_char(const unsigned char *s, size_t n)
+{
+	static const unsigned min[] = {0, 0x80, 0x800, 0x10000};
+	unsigned c = s[0], need, cp;
+	if (c < 0x80)
+		return 1;
+	if ((c & 0xE0) == 0xC0) {
+		need = 1;
+		cp = c & 0x1F;
+	} else if ((c & 0xF0) == 0xE0) {
+		need = 2;
+		cp = c & 0x0F;
+	} else if ((c & 0xF8) == 0xF0) {
+		need = 3;
+		cp = c & 0x07;
+	} else {
+		return 0;
+	}
+	if (n <= need)
+		return 0;
+	for (unsigned k = 1; k <= need; k++) {
+		if ((s[k] & 0xC0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[k] & 0x3F);
+	}
+	if (cp < min[need] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+		return 0;
+	return need + 1;
+}
+
+static size_t ref_prefix(const unsigned char *s, size_t n)
+{
+	size_t i = 0, l;
+	while (i < n && (l = ref_char(s + i, n - i)) > 0)
+		i += l;
+	return i;
+}
+
+/* Characters of well-formed s[0..n). */
+static size_t ref_chars(const unsigned char *s, size_t n)
+{
+	size_t c = 0;
+	for (size_t i = 0; i < n; i += ref_char(s + i, n - i))
+		c++;
+	return c;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size < 2)
+		return 0;
+	/* Two bytes of limits, then the text. */
+	size_t lim_bytes = data[0], lim_chars = data[1];
+	const char *s = (const char *)data + 2;
+	const unsigned char *u = data + 2;
+	size_t n = size - 2;
+
+	size_t vp = bt_utf8_valid_prefix(s, n);
+	if (vp != ref_prefix(u, n))
+		abort();
+	for (size_t i = 0; i < n; i++) {
+		if (bt_utf8_valid_len(s + i, n - i) != ref_char(u + i, n - i))
+			abort();
+	}
+
+	/* Cutting well-formed text: whole characters, at most one lost. */
+	for (size_t max = 0; max <= vp + 1; max++) {
+		size_t t = bt_utf8_truncate(s, vp, max);
+		if (t > max || t > vp || ref_prefix(u, t) != t ||
+		    (max <= vp && max - t > 3))
+			abort();
+		if (t < vp && t < max && ref_char(u + t, vp - t) <= max - t)
+			abort(); /* a whole character more would have fitted */
+	}
+	size_t t = bt_utf8_truncate(s, n, lim_bytes);
+	if (t > lim_bytes || t > n)
+		abort();
+
+	/* The sanitizer. */
+	size_t full = bt_utf8_sanitize(NULL, SIZE_MAX, s, n, SIZE_MAX);
+	char *out = malloc(full + 1), *capped = malloc(full + 1);
+	if (out == NULL || capped == NULL)
+		abort();
+	if (bt_utf8_sanitize(out, full, s, n, SIZE_MAX) != full ||
+	    ref_prefix((unsigned char *)out, full) != full || full < n ||
+	    (vp == n && (full != n || memcmp(out, s, n) != 0)) || (vp < n && full == n))
+		abort();
+	size_t c = bt_utf8_sanitize(capped, lim_bytes, s, n, lim_chars);
+	if (c != bt_utf8_sanitize(NULL, lim_bytes, s, n, lim_chars) || c > lim_bytes ||
+	    memcmp(capped, out, c) != 0 ||
+	    ref_chars((unsigned char *)capped, c) > lim_chars)
+		abort();
+	/* Stopping early only when the next character would break a cap. */
+	if (c < full) {
+		size_t next = ref_char((unsigned char *)out + c, full - c);
+		if (next == 0 || (c + next <= lim_bytes &&
+		                  ref_chars((unsigned char *)capped, c) < lim_chars))
+			abort();
+	}
+	bt_buf b;
+	bt_buf_init(&b, SIZE_MAX);
+	bt_buf_put_utf8(&b, s, n);
+	if (b.fail || b.len != full || (full > 0 && memcmp(b.p, out, full) != 0))
+		abort();
+	bt_buf_fini(&b);
+	free(out);
+	free(capped);
+	return 0;
+}
