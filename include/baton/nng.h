@@ -287,8 +287,12 @@ BATON_API int baton_nng_broadcast_ex(const nng_socket *socks, size_t n, const vo
 /*
  * Gives socket s a destination name for its spans (copied, cut at 95
  * bytes). Set it before the socket carries messages; setting it again
- * replaces it. At most 256 names per process. Returns 0, NNG_EINVAL, or
- * NNG_ENOMEM when the table is full. Thread-safe.
+ * replaces it. Any number of sockets may have names. A closed socket's
+ * name is given back by itself, with nothing to call: before the name
+ * table grows, names of sockets that NNG reports closed are removed (so
+ * the table follows the sockets open at once). Looking a name up on send
+ * and receive takes no lock. Returns 0, NNG_EINVAL, or NNG_ENOMEM when
+ * the table cannot grow. Thread-safe.
  */
 BATON_API int baton_nng_socket_set_name(nng_socket s, const char *name);
 

@@ -32,7 +32,9 @@ extern "C" {
  */
 typedef struct baton_remote_sampler_options {
 	size_t size;
-	const char *endpoint; /* BATON_REMOTE_DEFAULT_ENDPOINT; http or https */
+	/* BATON_REMOTE_DEFAULT_ENDPOINT. An http or https URL with a host, at
+	 * most 1023 bytes, without spaces or control bytes (else BATON_EINVAL). */
+	const char *endpoint;
 	/* The service asked about. Default: OTEL_SERVICE_NAME, else service.name
 	 * in OTEL_RESOURCE_ATTRIBUTES, else "unknown_service". */
 	const char *service_name;
@@ -101,8 +103,12 @@ BATON_API baton_err baton_remote_sampler_stats_get(baton_sampler s,
  * Makes OTEL_TRACES_SAMPLER=jaeger_remote (and parentbased_jaeger_remote)
  * work: installs a factory with baton_sampler_register_factory() that reads
  * OTEL_TRACES_SAMPLER_ARG=endpoint=<url>,pollingIntervalMs=<ms>,
- * initialSamplingRate=<p> (each optional; a malformed item is logged and
- * its default kept) and builds parentbased(remote sampler). Call it before
+ * initialSamplingRate=<p> (each optional; a malformed item is logged,
+ * quoting at most 64 bytes of its value, and its default kept) and builds
+ * parentbased(remote sampler). The service name asked about is
+ * percent-decoded from service.name in OTEL_RESOURCE_ATTRIBUTES when
+ * OTEL_SERVICE_NAME is not set; one that decodes to a control byte is not
+ * used. Call it before
  * baton_init(); calling it again changes nothing. Thread-safe.
  */
 BATON_API void baton_remote_sampling_register(void);

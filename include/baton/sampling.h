@@ -120,6 +120,17 @@ typedef struct baton_dynamic_options {
  * processes with the same probabilities decide alike. When inner gives no
  * threshold, the result has none either.
  *
+ * The budget holds whatever trace ids arrive: behind the probabilistic
+ * decision each key caps what it keeps in a window at E + 3 + 6 sqrt(E),
+ * E being the sum of the keep probabilities it applied in that window
+ * (what ids with uniform randomness keep on average). Ids crafted to pass
+ * every threshold (low 56 bits all ones) are kept at the key's share of the
+ * budget plus that margin, not at their arrival rate; honest ids stay
+ * within six standard deviations of E and keep their consistent decisions.
+ * When crafted and honest ids share a key, the cap drops from both. As for
+ * any rise in load, the window in which it starts runs at the previous
+ * probability.
+ *
  * should_sample takes no lock and allocates nothing: per-key atomic
  * counters in a bounded table (max_keys; later keys share one overflow
  * bucket; keys are never evicted). The thread whose decision crosses the

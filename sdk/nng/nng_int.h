@@ -23,6 +23,10 @@ typedef struct bt_nng_dest {
 void bt_nng_dest_resolve(bt_nng_dest *d, const char *explicit_name, uint32_t sock,
                          bool send);
 
+/* Slots in the destination-name tables, the current one and those it
+ * replaced (for tests: it follows the sockets open at once). */
+size_t bt_nng_names_capacity(void);
+
 /* The "baton.nng" tracer of the running SDK (cached per baton_init). */
 baton_tracer *bt_nng_tracer(void);
 

@@ -364,67 +364,6 @@ static void bt_rs_curl_init(void)
 	pthread_atfork(bt_rs_prepare, bt_rs_parent, bt_rs_child);
 }
 
-static int bt_rs_hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* service.name from OTEL_RESOURCE_ATTRIBUTES, percent-decoded into buf. */
-static const char *bt_rs_service_from_resource(char *buf, size_t cap)
-{
-	const char *s = baton_getenv("OTEL_RESOURCE_ATTRIBUTES");
-	const char *found = NULL;
-	size_t flen = 0;
-	while (s != NULL && *s != '\0') {
-		const char *end = strchr(s, ',');
-		size_t len = end ? (size_t)(end - s) : strlen(s);
-		const char *k = s;
-		while (len > 0 && (*k == ' ' || *k == '\t')) {
-			k++;
-			len--;
-		}
-		const char *eq = memchr(k, '=', len);
-		if (eq != NULL) {
-			size_t kn = (size_t)(eq - k);
-			while (kn > 0 && (k[kn - 1] == ' ' || k[kn - 1] == '\t'))
-				kn--;
-			if (kn == 12 && memcmp(k, "service.name", 12) == 0) {
-				found = eq + 1;
-				flen = len - (size_t)(eq + 1 - k);
-			}
-		}
-		s = end ? end + 1 : NULL;
-	}
-	while (found != NULL && flen > 0 && (*found == ' ' || *found == '\t')) {
-		found++;
-		flen--;
-	}
-	while (found != NULL && flen > 0 &&
-	       (found[flen - 1] == ' ' || found[flen - 1] == '\t'))
-		flen--;
-	if (found == NULL || flen == 0)
-		return NULL;
-	size_t o = 0;
-	for (size_t i = 0; i < flen && o + 1 < cap; i++) {
-		int hi = i + 2 < flen && found[i] == '%' ? bt_rs_hex(found[i + 1]) : -1;
-		int lo = hi >= 0 ? bt_rs_hex(found[i + 2]) : -1;
-		if (lo >= 0) {
-			buf[o++] = (char)(hi << 4 | lo);
-			i += 2;
-		} else {
-			buf[o++] = found[i];
-		}
-	}
-	buf[o] = '\0';
-	return o > 0 ? buf : NULL;
-}
-
 static char *bt_rs_url(CURL *curl, const char *endpoint, const char *service)
 {
 	char *esc = curl_easy_escape(curl, service, 0);
@@ -443,10 +382,9 @@ static baton_err bt_rs_create(const baton_remote_sampler_options *o, double init
                               baton_sampler *out)
 {
 	baton_err rv = BATON_ENOMEM;
-	char svcbuf[256];
+	char svcbuf[4097];
 	const char *endpoint = o->endpoint ? o->endpoint : BATON_REMOTE_DEFAULT_ENDPOINT;
-	if (!(strncmp(endpoint, "http://", 7) == 0 ||
-	      strncmp(endpoint, "https://", 8) == 0))
+	if (!bt_rs_endpoint_ok(endpoint, strlen(endpoint)))
 		return BATON_EINVAL;
 	pthread_once(&bt_rs_curl_once, bt_rs_curl_init);
 	if (bt_rs_curl_status != CURLE_OK)
@@ -468,7 +406,8 @@ static baton_err bt_rs_create(const baton_remote_sampler_options *o, double init
 	if (svc == NULL)
 		svc = baton_getenv("OTEL_SERVICE_NAME");
 	if (svc == NULL)
-		svc = bt_rs_service_from_resource(svcbuf, sizeof(svcbuf));
+		svc = bt_rs_service_from_attrs(baton_getenv("OTEL_RESOURCE_ATTRIBUTES"),
+		                               svcbuf, sizeof(svcbuf));
 	if (svc == NULL)
 		svc = "unknown_service";
 

@@ -27,14 +27,38 @@ void bt_rs_spec_free(bt_rs_spec *spec);
 /* Builds the sampler a spec describes. */
 baton_err bt_rs_build(const bt_rs_spec *spec, uint32_t max_unlisted, baton_sampler *out);
 
+/* The longest endpoint URL accepted, in bytes. */
+#define BT_RS_ENDPOINT_MAX 1023
+
+/*
+ * True when the n bytes at url (not NUL-terminated) are an endpoint the
+ * remote sampler may poll: at most BT_RS_ENDPOINT_MAX bytes, no control
+ * byte, space or DEL, and a URL that libcurl parses with scheme http or
+ * https and a host.
+ */
+bool bt_rs_endpoint_ok(const char *url, size_t n);
+
+/*
+ * service.name from an OTEL_RESOURCE_ATTRIBUTES value (may be NULL):
+ * the last well-formed entry, trimmed and percent-decoded into buf (cap
+ * bytes). An entry with a bad escape, a control byte or DEL once decoded,
+ * or a value that does not fit is logged and skipped. Returns buf, or NULL
+ * when there is no usable entry.
+ */
+const char *bt_rs_service_from_attrs(const char *attrs, char *buf, size_t cap);
+
 /* OTEL_TRACES_SAMPLER_ARG for jaeger_remote. */
 typedef struct bt_rs_arg {
-	char endpoint[1024]; /* empty: the default */
+	char endpoint[BT_RS_ENDPOINT_MAX + 1]; /* empty: the default */
 	uint32_t polling_interval_ms;
 	double initial_sampling_rate;
 } bt_rs_arg;
-/* Parses arg (may be NULL) into *out, defaults for what is missing or malformed
- * (each malformed item is logged). Returns the number of malformed items. */
+/*
+ * Parses arg (may be NULL) into *out, defaults for what is missing or
+ * malformed (each malformed item is logged, quoting at most 64 bytes of its
+ * value). An endpoint is kept only when bt_rs_endpoint_ok. Returns the
+ * number of malformed items.
+ */
 int bt_rs_parse_arg(const char *arg, bt_rs_arg *out);
 
 #endif /* BT_REMOTE_INT_H */

@@ -6,6 +6,7 @@
 #include "core/core.h"
 #include "remote_sampling/remote_int.h"
 
+#include <curl/curl.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -196,9 +197,132 @@ baton_err bt_rs_build(const bt_rs_spec *s, uint32_t max_unlisted, baton_sampler 
 
 /* ---- OTEL_TRACES_SAMPLER_ARG ---- */
 
+/* A byte no URL or service name carries as such: controls, space, DEL. */
+static bool bt_rs_ctl(unsigned char c)
+{
+	return c <= 0x20 || c == 0x7f;
+}
+
+bool bt_rs_endpoint_ok(const char *url, size_t n)
+{
+	char buf[BT_RS_ENDPOINT_MAX + 1];
+	if (url == NULL || n == 0 || n > BT_RS_ENDPOINT_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (bt_rs_ctl((unsigned char)url[i]))
+			return false;
+	}
+	memcpy(buf, url, n);
+	buf[n] = '\0';
+	/* libcurl's own parser: the URL is what curl will request. */
+	bool ok = false;
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL;
+	if (u != NULL && curl_url_set(u, CURLUPART_URL, buf, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK)
+		ok = (strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0) &&
+		     host[0] != '\0';
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return ok;
+}
+
+static int bt_rs_hex(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Percent-decodes [s, s+n) into buf (cap bytes, NUL-terminated) as the
+ * resource parser does; false on a bad escape, on a result that does not
+ * fit, and on a control byte (NUL, CR, LF, ...) or DEL in the result.
+ */
+static bool bt_rs_pct_decode(const char *s, size_t n, char *buf, size_t cap)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '%') {
+			int hi = i + 2 < n ? bt_rs_hex(s[i + 1]) : -1;
+			int lo = hi >= 0 ? bt_rs_hex(s[i + 2]) : -1;
+			if (lo < 0)
+				return false;
+			c = (unsigned char)(hi << 4 | lo);
+			i += 2;
+		}
+		if ((c < 0x20 || c == 0x7f) || o + 1 >= cap)
+			return false;
+		buf[o++] = (char)c;
+	}
+	buf[o] = '\0';
+	return true;
+}
+
+static void bt_rs_trim(const char **s, size_t *n)
+{
+	while (*n > 0 && (**s == ' ' || **s == '\t')) {
+		(*s)++;
+		(*n)--;
+	}
+	while (*n > 0 && ((*s)[*n - 1] == ' ' || (*s)[*n - 1] == '\t'))
+		(*n)--;
+}
+
+const char *bt_rs_service_from_attrs(const char *attrs, char *buf, size_t cap)
+{
+	const char *fv = NULL; /* the winning value, still encoded */
+	size_t fvn = 0;
+	if (buf == NULL || cap == 0)
+		return NULL;
+	for (const char *s = attrs; s != NULL && *s != '\0';) {
+		const char *end = strchr(s, ',');
+		size_t len = end ? (size_t)(end - s) : strlen(s);
+		const char *eq = memchr(s, '=', len);
+		if (eq != NULL) {
+			const char *k = s, *v = eq + 1;
+			size_t kn = (size_t)(eq - s), vn = len - kn - 1;
+			bt_rs_trim(&k, &kn);
+			bt_rs_trim(&v, &vn);
+			/* The last well-formed entry wins, as in the resource. */
+			if (kn == 12 && memcmp(k, "service.name", 12) == 0) {
+				if (vn > 0 && bt_rs_pct_decode(v, vn, buf, cap)) {
+					fv = v;
+					fvn = vn;
+				} else {
+					bt_warn("remote sampling: service.name in "
+					        "OTEL_RESOURCE_ATTRIBUTES is empty, too "
+					        "long, or has a bad or control-byte "
+					        "%%-escape; not used");
+				}
+			}
+		}
+		s = end ? end + 1 : NULL;
+	}
+	/* A later bad entry may have left part of itself in buf. */
+	if (fv == NULL || !bt_rs_pct_decode(fv, fvn, buf, cap))
+		return NULL;
+	return buf;
+}
+
 static bool bt_rs_item(const char *k, size_t kn, const char *key)
 {
 	return kn == strlen(key) && memcmp(k, key, kn) == 0;
+}
+
+/* At most this many bytes of a value or item are quoted in a warning. */
+#define BT_RS_SHOWN 64
+
+static int bt_rs_shown(size_t n)
+{
+	return (int)(n > BT_RS_SHOWN ? BT_RS_SHOWN : n);
 }
 
 int bt_rs_parse_arg(const char *arg, bt_rs_arg *out)
@@ -214,34 +338,28 @@ int bt_rs_parse_arg(const char *arg, bt_rs_arg *out)
 		const char *end = strchr(p, ',');
 		size_t len = end ? (size_t)(end - p) : strlen(p);
 		const char *s = p;
-		while (len > 0 && (*s == ' ' || *s == '\t')) {
-			s++;
-			len--;
-		}
-		while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
-			len--;
+		bt_rs_trim(&s, &len);
 		const char *eq = memchr(s, '=', len);
-		int shown = (int)(len > 64 ? 64 : len);
 		if (len == 0) {
 			/* an empty item (",,") is harmless */
 		} else if (eq == NULL) {
 			bt_warn(
 			    "OTEL_TRACES_SAMPLER_ARG: \"%.*s\" is not key=value; ignored",
-			    shown, s);
+			    bt_rs_shown(len), s);
 			bad++;
 		} else {
 			size_t kn = (size_t)(eq - s), vn = len - kn - 1;
 			const char *v = eq + 1;
+			/* Quote the value alone: vn bytes from v, never past the item. */
+			int vshown = bt_rs_shown(vn);
 			uint32_t ms;
 			double r;
 			if (bt_rs_item(s, kn, "endpoint")) {
-				if (vn == 0 || vn >= sizeof(out->endpoint) ||
-				    !(strncmp(v, "http://", 7) == 0 ||
-				      strncmp(v, "https://", 8) == 0)) {
+				if (!bt_rs_endpoint_ok(v, vn)) {
 					bt_warn("OTEL_TRACES_SAMPLER_ARG: endpoint "
 					        "\"%.*s\" is not an http(s) "
 					        "URL; using %s",
-					        shown, v, BATON_REMOTE_DEFAULT_ENDPOINT);
+					        vshown, v, BATON_REMOTE_DEFAULT_ENDPOINT);
 					bad++;
 				} else {
 					memcpy(out->endpoint, v, vn);
@@ -252,7 +370,7 @@ int bt_rs_parse_arg(const char *arg, bt_rs_arg *out)
 					bt_warn("OTEL_TRACES_SAMPLER_ARG: "
 					        "pollingIntervalMs \"%.*s\" is not a "
 					        "positive integer; using 60000",
-					        shown, v);
+					        vshown, v);
 					bad++;
 				} else {
 					out->polling_interval_ms = ms;
@@ -262,15 +380,15 @@ int bt_rs_parse_arg(const char *arg, bt_rs_arg *out)
 					bt_warn("OTEL_TRACES_SAMPLER_ARG: "
 					        "initialSamplingRate \"%.*s\" is not "
 					        "in [0, 1]; using 0.001",
-					        shown, v);
+					        vshown, v);
 					bad++;
 				} else {
 					out->initial_sampling_rate = r;
 				}
 			} else {
-				bt_warn("OTEL_TRACES_SAMPLER_ARG: unknown key in "
-				        "\"%.*s\"; ignored",
-				        shown, s);
+				bt_warn("OTEL_TRACES_SAMPLER_ARG: unknown key \"%.*s\"; "
+				        "ignored",
+				        bt_rs_shown(kn), s);
 				bad++;
 			}
 		}

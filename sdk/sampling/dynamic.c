@@ -4,7 +4,20 @@
  *
  * Hot path (bt_dyn_sample): the inner decision, one clock read, a hash of
  * the key, a probe of a fixed open-addressing table, one relaxed atomic add
- * and one relaxed load. No lock, no allocation.
+ * and one relaxed load; under budget pressure one more add, and for a kept
+ * span the cap check below. No lock, no allocation.
+ *
+ * The cap. A key's probability is right for trace ids whose randomness is
+ * uniform, but ids are chosen by whoever starts the trace: ids whose low
+ * 56 bits are all ones pass every threshold, so the probability alone
+ * would let them all through (10,000/s kept against a budget of 10/s).
+ * Behind the probabilistic decision each key therefore counts, per window,
+ * the sum E of the keep probabilities it applied (what uniform ids keep on
+ * average) and the spans it actually kept, and drops a span that the
+ * threshold would keep once the kept count reaches E + 3 + 6 sqrt(E). For
+ * honest ids that bound is six standard deviations away, so their decisions
+ * stay the consistent, trace-id based ones; crafted ids get at most the
+ * budget's share plus that margin.
  *
  * Recomputation happens on the thread whose decision finds the window over,
  * under a trylock (others carry on with the previous probabilities). This
@@ -21,6 +34,8 @@
 #include <string.h>
 
 #define BT_DYN_PROBES 16
+/* Fixed point of the cap's probability sum: 2^20 per span. */
+#define BT_DYN_ONE 0x1p20
 
 /* One key: padded to a cache line so busy keys do not share one. */
 struct bt_dyn_key {
@@ -28,9 +43,13 @@ struct bt_dyn_key {
 	_Atomic uint64_t count; /* spans counted in the current window */
 	_Atomic uint64_t prob;  /* keep probability, the bits of a double */
 	_Atomic uint64_t th;    /* its threshold, for inner decisions at 100% */
-	double ema;             /* rate average (recomputing thread only) */
-	bool measured;          /* ema holds a value (recomputing thread only) */
-	char pad[64 - 5 * sizeof(uint64_t) - sizeof(bool)];
+	/* The cap, this window: keep probabilities applied (BT_DYN_ONE per 1.0)
+	 * and spans kept below probability 1. */
+	_Atomic uint64_t earned;
+	_Atomic uint64_t kept;
+	double ema;    /* rate average (recomputing thread only) */
+	bool measured; /* ema holds a value (recomputing thread only) */
+	char pad[64 - 7 * sizeof(uint64_t) - sizeof(bool)];
 };
 
 struct bt_dyn {
@@ -209,6 +228,10 @@ static void bt_dyn_recompute(struct bt_dyn *d, uint64_t now)
 			continue;
 		/* Counts made after the exchange go to the next window. */
 		uint64_t c = atomic_exchange_explicit(&k->count, 0, memory_order_relaxed);
+		/* The cap starts over with the window (relaxed: a decision racing
+		 * with this sees the old or the new count, either a bound). */
+		atomic_store_explicit(&k->earned, 0, memory_order_relaxed);
+		atomic_store_explicit(&k->kept, 0, memory_order_relaxed);
 		double rate = (double)c / secs;
 		k->ema = k->measured ? d->alpha * rate + (1 - d->alpha) * k->ema : rate;
 		k->measured = true;
@@ -262,6 +285,23 @@ static void __attribute__((noinline)) bt_dyn_roll(struct bt_dyn *d, uint64_t now
 	pthread_mutex_unlock(&d->mtx);
 }
 
+/*
+ * The cap behind the probabilistic decision (see the top of this file):
+ * true when key k may keep one more span this window, counting it. earned
+ * is k's sum of keep probabilities so far, in BT_DYN_ONE units.
+ */
+static bool bt_dyn_cap_take(struct bt_dyn_key *k, uint64_t earned)
+{
+	double e = (double)earned / BT_DYN_ONE;
+	double allow = e + 3.0 + 6.0 * sqrt(e);
+	/* Relaxed: a count; racing threads each see a bound that held. */
+	uint64_t n = atomic_fetch_add_explicit(&k->kept, 1, memory_order_relaxed);
+	if ((double)n < allow)
+		return true;
+	atomic_fetch_sub_explicit(&k->kept, 1, memory_order_relaxed);
+	return false;
+}
+
 static void bt_dyn_sample(void *arg, const baton_sampling_params *p,
                           baton_sampling_result *r)
 {
@@ -281,11 +321,17 @@ static void bt_dyn_sample(void *arg, const baton_sampling_params *p,
 	double pk = bt_bits_double(atomic_load_explicit(&k->prob, memory_order_relaxed));
 	if (pk >= 1.0)
 		return;
+	/* pk is in (0, 1): the product is in [0, 2^20), rounded up so that
+	 * any probability earns something. */
+	uint64_t credit = pk > 0 ? (uint64_t)ceil(pk * BT_DYN_ONE) : 0;
+	uint64_t earned =
+	    atomic_fetch_add_explicit(&k->earned, credit, memory_order_relaxed) + credit;
 	uint64_t rv = bt_trace_randomness(p->trace_id);
 	if (!r->has_threshold) {
 		/* Unknown inner probability: decide on the trace's randomness, claim
 		 * nothing. */
-		if (rv < baton_threshold_from_probability(pk))
+		if (rv < baton_threshold_from_probability(pk) ||
+		    !bt_dyn_cap_take(k, earned))
 			r->decision = BATON_SAMPLING_DROP;
 		return;
 	}
@@ -302,7 +348,7 @@ static void bt_dyn_sample(void *arg, const baton_sampling_params *p,
 	}
 	if (th < r->threshold)
 		th = r->threshold;
-	if (rv < th) {
+	if (rv < th || !bt_dyn_cap_take(k, earned)) {
 		r->decision = BATON_SAMPLING_DROP;
 		r->has_threshold = false;
 		return;

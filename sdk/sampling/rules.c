@@ -12,17 +12,31 @@ uint64_t (*bt_sampling_clock)(void);
 void bt_bucket_init(bt_bucket *b, double per_sec)
 {
 	atomic_init(&b->tat, 0);
-	b->never = !(per_sec > 0);
+	b->never = !(per_sec > 0); /* also NaN */
 	b->interval_ns = 0;
 	b->burst_ns = 0;
-	if (b->never || per_sec >= 1e9)
+	if (b->never || per_sec >= 1e9) /* also +inf */
 		return;
-	/* Holds max(1, rate) tokens, as Jaeger's rate limiter does. */
-	double cap = per_sec > 1.0 ? per_sec : 1.0;
-	b->interval_ns = (uint64_t)(1e9 / per_sec);
-	if (b->interval_ns == 0)
+	/*
+	 * One token per 1e9 / per_sec ns. Below 1 / BT_BUCKET_MAX_INTERVAL_NS per
+	 * second that number does not fit the clock's arithmetic (past 2^64 for
+	 * rates under 5.4e-11, which is undefined behaviour to convert): such a
+	 * rate gets one token per BT_BUCKET_MAX_INTERVAL_NS, which no process
+	 * tells apart from the rate asked for.
+	 */
+	double iv = 1e9 / per_sec;
+	if (iv >= (double)BT_BUCKET_MAX_INTERVAL_NS)
+		b->interval_ns = BT_BUCKET_MAX_INTERVAL_NS;
+	else if (iv < 1.0)
 		b->interval_ns = 1;
-	b->burst_ns = (uint64_t)(cap * (double)b->interval_ns);
+	else
+		b->interval_ns = (uint64_t)iv;
+	/* Holds max(1, rate) tokens, as Jaeger's rate limiter does. Above one
+	 * per second interval_ns <= 1e9 / per_sec, so the product is <= 1e9. */
+	if (per_sec > 1.0)
+		b->burst_ns = (uint64_t)(per_sec * (double)b->interval_ns);
+	else
+		b->burst_ns = b->interval_ns;
 }
 
 /* ---- rate limiting ---- */

@@ -26,6 +26,12 @@ static inline uint64_t bt_sampling_now(void)
  * arrival time". A take succeeds when the bucket, refilled at one token per
  * interval_ns and holding burst_ns / interval_ns tokens, has one.
  */
+/*
+ * The longest refill interval (2^56 ns, 2.3 years): rates below one token in
+ * that time get that. Clock values plus this stay far below 2^64.
+ */
+#define BT_BUCKET_MAX_INTERVAL_NS (1ull << 56)
+
 typedef struct bt_bucket {
 	_Atomic uint64_t tat;
 	uint64_t interval_ns; /* 0: unlimited */

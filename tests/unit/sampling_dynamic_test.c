@@ -1,5 +1,6 @@
 /* The dynamic budget sampler, driven by a clock of the test's own. */
 #include <baton/baton.h>
+#include <baton/w3c.h>
 #include <criterion/criterion.h>
 #include <math.h>
 #include <pthread.h>
@@ -560,4 +561,160 @@ Test(dynamic_spans, kept_spans_carry_the_rate_the_stage_applied)
 	}
 	cr_assert(fabs(sum - 10000) <= 6 * sqrt(10000 * 0.1 * 0.9) * 10, "sum %g", sum);
 	baton_fini(1000);
+}
+
+/* ---- Crafted trace ids ---- */
+
+/* How the ids of a window are made. */
+typedef enum {
+	IDS_HONEST,     /* uniform random */
+	IDS_ALL_ONES,   /* low 56 bits all ones, high bits random */
+	IDS_TOP_BYTE,   /* randomness in the top 0.4% (passes any p >= 0.004) */
+	IDS_ONE_ID,     /* one id, over and over */
+	IDS_OT_RV,      /* remote sampled parents: ot=th:0;rv:ff..ff, all-ones ids */
+	IDS_OT_RV_ONLY, /* remote sampled parents: rv:ff..ff, but honest ids */
+} id_kind;
+
+static void make_id(id_kind kind, uint8_t tid[16])
+{
+	uint64_t a = mix(&seed), b = mix(&seed);
+	memcpy(tid, &a, 8);
+	memcpy(tid + 8, &b, 8);
+	switch (kind) {
+	case IDS_ALL_ONES:
+	case IDS_OT_RV:
+		memset(tid + 9, 0xff, 7);
+		break;
+	case IDS_TOP_BYTE:
+		tid[9] = 0xff; /* >= 0.996 * 2^56 */
+		break;
+	case IDS_ONE_ID:
+		memset(tid, 0xab, 9);
+		memset(tid + 9, 0xff, 7);
+		break;
+	default:
+		break;
+	}
+}
+
+static uint64_t randomness(const uint8_t tid[16])
+{
+	uint64_t rv = 0;
+	for (int i = 9; i < 16; i++)
+		rv = rv << 8 | tid[i];
+	return rv;
+}
+
+/*
+ * One window of n spans named "op" over one second of the test clock, ids
+ * of the given kind. Remote kinds arrive as sampled parents through the
+ * W3C extractor (as an HTTP or NNG receiver would hand them over). With
+ * check_consistent, every decision must be the trace-id based one: kept
+ * iff the randomness passes the threshold of the key's probability.
+ */
+static uint64_t run_ids(baton_sampler s, id_kind kind, uint64_t n, bool check_consistent)
+{
+	uint64_t kept = 0, start = now_ns;
+	for (uint64_t i = 0; i < n; i++) {
+		now_ns = start + i * SEC / n;
+		uint8_t tid[16];
+		make_id(kind, tid);
+		baton_span_context parent = {0};
+		if (kind == IDS_OT_RV || kind == IDS_OT_RV_ONLY) {
+			char tp[64];
+			int w = snprintf(tp, sizeof(tp), "00-");
+			for (int j = 0; j < 16; j++)
+				w += snprintf(tp + w, sizeof(tp) - (size_t)w, "%02x",
+				              tid[j]);
+			snprintf(tp + w, sizeof(tp) - (size_t)w, "-0102030405060708-03");
+			const char *ts = kind == IDS_OT_RV ? "ot=th:0;rv:ffffffffffffff"
+			                                   : "ot=rv:ffffffffffffff";
+			char tsbuf[BATON_TRACESTATE_SIZE];
+			cr_assert_eq(baton_w3c_extract(tp, strlen(tp), ts, strlen(ts),
+			                               &parent, tsbuf, sizeof(tsbuf)),
+			             BATON_OK);
+		}
+		baton_sampling_params p = {
+		    .parent = &parent, .trace_id = tid, .name = "op"};
+		baton_sampling_result r = {BATON_SAMPLING_DROP, false, 0};
+		s.ops->should_sample(s.arg, &p, &r);
+		bool keep = r.decision == BATON_SAMPLING_RECORD_AND_SAMPLE;
+		kept += keep;
+		if (keep && r.has_threshold)
+			cr_assert_geq(randomness(tid), r.threshold,
+			              "kept below its threshold");
+		if (check_consistent) {
+			/* The probability the decision used (a window that ended
+			 * was recomputed before it). */
+			uint64_t th = baton_threshold_from_probability(prob(s, "op"));
+			cr_assert_eq(
+			    keep, randomness(tid) >= th,
+			    "decision %llu of the window is not the trace-id one",
+			    (unsigned long long)i);
+		}
+	}
+	now_ns = start + SEC;
+	return kept;
+}
+
+static baton_sampler budget_sampler(double target)
+{
+	/* As BATON_SAMPLER_TARGET_SPS builds it over the default sampler. */
+	baton_sampler inner;
+	cr_assert_eq(baton_sampler_parentbased(baton_sampler_always_on(), &inner),
+	             BATON_OK);
+	return dynamic(inner, target, 0);
+}
+
+/*
+ * Budget 10 spans/s, 10,000 spans/s offered with crafted ids. The first
+ * window runs at probability 1 (as it would for honest ids: no
+ * recomputation inside a window). From the next window on the stated
+ * bound holds: at most E + 3 + 6 sqrt(E) per window, rounded up, with E =
+ * the budget (plus 0.1% for the rounding of E's fixed point):
+ * 10 + 3 + 19 = 32 spans/s, where the probability alone let 10,000/s
+ * through.
+ */
+Test(dynamic, the_budget_holds_whatever_trace_ids_arrive)
+{
+	static const id_kind kinds[] = {IDS_ALL_ONES, IDS_TOP_BYTE, IDS_ONE_ID, IDS_OT_RV,
+	                                IDS_OT_RV_ONLY};
+	const double target = 10;
+	const double bound = ceil(target * 1.001 + 3 + 6 * sqrt(target * 1.001));
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		baton_sampler s = budget_sampler(target);
+		run_ids(s, kinds[k], 10000, false); /* the first window */
+		uint64_t total = 0;
+		for (int w = 0; w < 20; w++) {
+			uint64_t kept = run_ids(s, kinds[k], 10000, false);
+			cr_assert_leq(
+			    (double)kept, bound,
+			    "ids of kind %zu: %llu kept in window %d (budget %g/s)", k,
+			    (unsigned long long)kept, w + 2, target);
+			total += kept;
+		}
+		cr_assert_geq(total, 20 * 5, "kind %zu: the budget is still spent", k);
+		baton_sampler_destroy(s);
+	}
+}
+
+/*
+ * Honest ids under the same pressure keep their consistent decisions: not
+ * one of 200,000 differs from the trace-id based one, and the kept count
+ * is the budget.
+ */
+Test(dynamic, honest_ids_keep_consistent_decisions_under_the_cap)
+{
+	baton_sampler s = budget_sampler(100);
+	run_ids(s, IDS_HONEST, 10000, true);
+	for (int w = 0; w < 20; w++) {
+		uint64_t kept = run_ids(s, IDS_HONEST, 10000, true);
+		assert_binomial(kept, 10000, 0.01, "honest ids");
+	}
+	baton_sampler_destroy(s);
+	/* Small budgets too, where the margin is mostly the constant. */
+	s = budget_sampler(1);
+	for (int w = 0; w < 50; w++)
+		run_ids(s, IDS_HONEST, 2000, true);
+	baton_sampler_destroy(s);
 }

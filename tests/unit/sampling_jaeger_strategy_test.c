@@ -201,3 +201,104 @@ Test(jaeger_arg, malformed_items_warn_and_keep_defaults)
 	cr_assert_eq(bt_rs_parse_arg(longurl, &a), 1);
 	cr_assert_str_eq(a.endpoint, "");
 }
+
+/* The warnings of the last parse, one string each. */
+static char logged[8][256];
+static int nlogged;
+static void capture(void *arg, baton_log_level level, const char *msg)
+{
+	(void)arg;
+	if (level >= BATON_LOG_WARN && nlogged < 8)
+		snprintf(logged[nlogged++], sizeof(logged[0]), "%s", msg);
+}
+
+/* The text between the first pair of double quotes of a warning. */
+static const char *quoted(int i, char *buf, size_t cap)
+{
+	const char *a = strchr(logged[i], '"');
+	const char *b = a ? strchr(a + 1, '"') : NULL;
+	cr_assert_not_null(b, "no quoted value in: %s", logged[i]);
+	snprintf(buf, cap, "%.*s", (int)(b - a - 1), a + 1);
+	return buf;
+}
+
+Test(jaeger_arg, warnings_quote_the_bad_value_and_nothing_after_it)
+{
+	bt_rs_arg a;
+	char q[256];
+	baton_set_log(BATON_LOG_WARN, capture, NULL);
+	nlogged = 0;
+	cr_assert_eq(bt_rs_parse_arg("pollingIntervalMs=abc,initialSamplingRate=0.5,"
+	                             "initialSamplingRate=7,endpoint=ftp://x,"
+	                             "endpoint=http://ok:1/s",
+	                             &a),
+	             3);
+	cr_assert_eq(nlogged, 3);
+	cr_assert_str_eq(quoted(0, q, sizeof(q)), "abc");
+	cr_assert_str_eq(quoted(1, q, sizeof(q)), "7");
+	cr_assert_str_eq(quoted(2, q, sizeof(q)), "ftp://x");
+	cr_assert_eq(a.initial_sampling_rate, 0.5);
+	cr_assert_str_eq(a.endpoint, "http://ok:1/s");
+	/* A long value is quoted up to 64 bytes of itself. */
+	char arg[200] = "pollingIntervalMs=";
+	memset(arg + strlen(arg), '9', 100);
+	nlogged = 0;
+	cr_assert_eq(bt_rs_parse_arg(arg, &a), 1);
+	cr_assert_eq(strlen(quoted(0, q, sizeof(q))), 64);
+	cr_assert_eq(strspn(q, "9"), 64);
+}
+
+Test(jaeger_arg, endpoint_must_be_an_http_url_with_a_host)
+{
+	bt_rs_arg a;
+	baton_set_log(BATON_LOG_WARN, count, NULL);
+	static const char *const bad[] = {
+	    "endpoint=http://",        "endpoint=https://:80/path",
+	    "endpoint=gopher://h:70/", "endpoint=file:///etc/passwd",
+	    "endpoint=http://h/a b",   "endpoint=http://h/\r\nX-Evil: 1",
+	    "endpoint=http://h/\x7f",  "endpoint=localhost:5778/sampling",
+	    "endpoint=http//h:5778",   "endpoint=http://h:99999999/",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_assert_eq(bt_rs_parse_arg(bad[i], &a), 1, "%s", bad[i]);
+		cr_assert_str_eq(a.endpoint, "", "%s", bad[i]);
+	}
+	cr_assert_eq(
+	    bt_rs_parse_arg("endpoint=HTTPS://Collector.example:14250/sampling", &a), 0);
+	cr_assert_str_eq(a.endpoint, "HTTPS://Collector.example:14250/sampling");
+	/* The same rule for the options of baton_remote_sampler_create. */
+	baton_sampler s;
+	baton_remote_sampler_options o = {
+	    .size = sizeof(o), .endpoint = "http://", .manual_polling = true};
+	cr_assert_eq(baton_remote_sampler_create(&o, &s), BATON_EINVAL);
+	o.endpoint = "http://h/\nx";
+	cr_assert_eq(baton_remote_sampler_create(&o, &s), BATON_EINVAL);
+}
+
+Test(jaeger_arg, service_name_is_decoded_without_control_bytes)
+{
+	char buf[64];
+	baton_set_log(BATON_LOG_WARN, count, NULL);
+	cr_assert_str_eq(bt_rs_service_from_attrs("a=b, service.name = my%20svc ,k=v",
+	                                          buf, sizeof(buf)),
+	                 "my svc");
+	cr_assert_null(bt_rs_service_from_attrs(NULL, buf, sizeof(buf)));
+	cr_assert_null(bt_rs_service_from_attrs("k=v", buf, sizeof(buf)));
+	static const char *const bad[] = {
+	    "service.name=a%00b", "service.name=a%0d%0aHost: x", "service.name=a%0Ab",
+	    "service.name=%7f",   "service.name=a%zz",           "service.name=a%4",
+	    "service.name=",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_assert_null(bt_rs_service_from_attrs(bad[i], buf, sizeof(buf)), "%s",
+		               bad[i]);
+	/* The last well-formed entry wins; a bad later one leaves it intact. */
+	cr_assert_str_eq(bt_rs_service_from_attrs("service.name=one,service.name=t%77o,"
+	                                          "service.name=x%0ay",
+	                                          buf, sizeof(buf)),
+	                 "two");
+	/* Longer than the buffer: not used (never cut). */
+	char longv[200] = "service.name=";
+	memset(longv + strlen(longv), 's', 100);
+	cr_assert_null(bt_rs_service_from_attrs(longv, buf, sizeof(buf)));
+}

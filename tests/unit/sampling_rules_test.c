@@ -70,6 +70,64 @@ Test(rules, rate_limiting_refills_continuously_and_caps_its_burst)
 	cr_assert_eq(baton_sampler_rate_limiting(1.0 / 0.0, &s), BATON_EINVAL);
 }
 
+/*
+ * A rate so small that 1e9 / rate is past 2^64 ns (below about 5.4e-11 per
+ * second) once converted out of range (undefined behaviour; on x86-64 a
+ * bucket of one token per nanosecond, a few hundred spans a second on the
+ * coarse clock). Such a rate keeps the one token the bucket starts with and
+ * then nothing for years, like any rate under one per 2^56 ns.
+ */
+Test(rules, tiny_rates_keep_one_span_and_then_none_for_years)
+{
+	static const double rates[] = {5e-11, 1e-12, 1e-300, 4.9e-324, 1e-8};
+	for (size_t i = 0; i < sizeof(rates) / sizeof(rates[0]); i++) {
+		baton_sampler s;
+		cr_assert_eq(baton_sampler_rate_limiting(rates[i], &s), BATON_OK);
+		int k = 0;
+		/* 10,000 decisions 1 ms apart, then a day later, then a year later. */
+		for (int j = 0; j < 10000; j++) {
+			fake_ns += 1000000;
+			k += kept(s, "x", 1, 0);
+		}
+		fake_ns += 86400ull * 1000000000ull;
+		k += kept(s, "x", 100, 0);
+		fake_ns += 365ull * 86400ull * 1000000000ull;
+		k += kept(s, "x", 100, 0);
+		cr_assert_eq(k, 1, "rate %g kept %d", rates[i], k);
+		baton_sampler_destroy(s);
+	}
+	/* The per-operation lower bound is the same bucket. */
+	baton_per_operation_options o = {
+	    .size = sizeof(o), .default_probability = 0, .lower_bound_per_sec = 1e-20};
+	baton_sampler s;
+	cr_assert_eq(baton_sampler_per_operation(&o, &s), BATON_OK);
+	int k = 0;
+	for (int j = 0; j < 10000; j++) {
+		fake_ns += 1000000;
+		k += kept(s, "op", 1, 0);
+	}
+	cr_assert_eq(k, 1, "lower bound 1e-20/s kept %d", k);
+	baton_sampler_destroy(s);
+}
+
+/* Every probability converts to a threshold in range, whatever the double. */
+Test(rules, probability_conversion_is_clamped)
+{
+	cr_assert_eq(baton_threshold_from_probability(0.0 / 0.0), BATON_TH_MAX);
+	cr_assert_eq(baton_threshold_from_probability(-1), BATON_TH_MAX);
+	cr_assert_eq(baton_threshold_from_probability(-1.0 / 0.0), BATON_TH_MAX);
+	cr_assert_eq(baton_threshold_from_probability(0), BATON_TH_MAX);
+	cr_assert_eq(baton_threshold_from_probability(4.9e-324), BATON_TH_MAX - 1,
+	             "a positive probability never keeps nothing");
+	cr_assert_eq(baton_threshold_from_probability(1e-30), BATON_TH_MAX - 1);
+	cr_assert_eq(baton_threshold_from_probability(1), 0);
+	cr_assert_eq(baton_threshold_from_probability(1.5), 0);
+	cr_assert_eq(baton_threshold_from_probability(1.0 / 0.0), 0);
+	cr_assert_eq(baton_threshold_from_probability(0.5), BATON_TH_MAX / 2);
+	cr_assert_eq(baton_probability_from_threshold(UINT64_MAX), 0.0);
+	cr_assert_eq(baton_probability_from_threshold(0), 1.0);
+}
+
 Test(rules, per_operation_probabilities_are_consistent)
 {
 	baton_operation_probability ops[] = {{"a", 0.5}, {"b", 0.1}, {"a", 0.25}};
