@@ -7,6 +7,8 @@
  */
 #include "cs.h"
 
+#include "core/idtable.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,14 +16,12 @@
 #include <strings.h>
 #include <unistd.h>
 
-#define BT_CS_BUCKETS        1024
 #define BT_CS_MAX_REMEMBERED 16384
 /* One printed trace never takes more than this many bytes of text. */
 #define BT_CS_MAX_BLOCK (64u << 20)
 
 typedef struct bt_cs_trace {
 	uint8_t trace_id[BATON_TRACE_ID_SIZE];
-	struct bt_cs_trace *hnext;       /* hash chain */
 	struct bt_cs_trace *prev, *next; /* waiting list, oldest first */
 	bt_cs_span *head, *tail;
 	size_t nspans;
@@ -38,8 +38,7 @@ typedef struct bt_cs_exp {
 	bool all_attributes;
 	uint32_t max_traces, max_spans;
 
-	bt_cs_trace *buckets[BT_CS_BUCKETS];
-	size_t nentries;        /* entries in the table */
+	bt_idtable ids;         /* trace id -> trace, at most BT_CS_MAX_REMEMBERED + 1 */
 	bt_cs_trace *wait_head; /* waiting traces, oldest first */
 	bt_cs_trace *wait_tail;
 	size_t buffered; /* spans buffered in all waiting traces */
@@ -102,23 +101,9 @@ static void bt_cs_fork_unregister(bt_cs_exp *x)
 	pthread_mutex_unlock(&bt_cs_fork_list_mtx);
 }
 
-static size_t bt_cs_hash(const uint8_t *tid)
-{
-	uint64_t h = 0;
-	for (int i = 8; i < 16; i++)
-		h = (h << 8) | tid[i];
-	h ^= tid[0];
-	h *= 0x9E3779B97F4A7C15ull;
-	return (size_t)(h >> 40) & (BT_CS_BUCKETS - 1);
-}
-
 static bt_cs_trace *bt_cs_find(bt_cs_exp *x, const uint8_t *tid)
 {
-	for (bt_cs_trace *t = x->buckets[bt_cs_hash(tid)]; t != NULL; t = t->hnext) {
-		if (memcmp(t->trace_id, tid, BATON_TRACE_ID_SIZE) == 0)
-			return t;
-	}
-	return NULL;
+	return bt_idtable_find(&x->ids, tid);
 }
 
 static bt_cs_trace *bt_cs_add(bt_cs_exp *x, const uint8_t *tid)
@@ -127,21 +112,16 @@ static bt_cs_trace *bt_cs_add(bt_cs_exp *x, const uint8_t *tid)
 	if (t == NULL)
 		return NULL;
 	memcpy(t->trace_id, tid, BATON_TRACE_ID_SIZE);
-	size_t h = bt_cs_hash(tid);
-	t->hnext = x->buckets[h];
-	x->buckets[h] = t;
-	x->nentries++;
+	if (bt_idtable_insert(&x->ids, tid, t) != BATON_OK) {
+		bt_free(t);
+		return NULL;
+	}
 	return t;
 }
 
 static void bt_cs_remove(bt_cs_exp *x, bt_cs_trace *t)
 {
-	bt_cs_trace **pp = &x->buckets[bt_cs_hash(t->trace_id)];
-	while (*pp != NULL && *pp != t)
-		pp = &(*pp)->hnext;
-	if (*pp == t)
-		*pp = t->hnext;
-	x->nentries--;
+	bt_idtable_remove(&x->ids, t->trace_id);
 	bt_free(t);
 }
 
@@ -202,7 +182,7 @@ static void bt_cs_emit(bt_cs_exp *x, bt_cs_trace *t)
 	}
 	bt_cs_free_spans(x, t);
 	/* Forget the trace once the table is full: later spans start a new block. */
-	if (x->nentries > BT_CS_MAX_REMEMBERED)
+	if (x->ids.count > BT_CS_MAX_REMEMBERED)
 		bt_cs_remove(x, t);
 }
 
@@ -219,7 +199,7 @@ static void bt_cs_take(bt_cs_exp *x, const baton_span_data *s)
 	if (t == NULL && x->printed_traces >= x->max_traces) {
 		/* Past the cap a new trace is only counted. */
 		x->skipped_spans++;
-		if (x->nentries < BT_CS_MAX_REMEMBERED &&
+		if (x->ids.count < BT_CS_MAX_REMEMBERED &&
 		    (t = bt_cs_add(x, s->context.trace_id)) != NULL) {
 			t->skipped = true;
 			x->skipped_traces++;
@@ -276,6 +256,20 @@ static void bt_cs_take(bt_cs_exp *x, const baton_span_data *s)
 		t->root_ended = true;
 }
 
+/* Frees every trace and its spans and empties the table. */
+static void bt_cs_forget_all(bt_cs_exp *x)
+{
+	size_t pos = 0;
+	void *v;
+	/* Freeing the values does not change the table: empty it after. */
+	while (bt_idtable_next(&x->ids, &pos, &v)) {
+		bt_cs_free_spans(x, v);
+		bt_free(v);
+	}
+	bt_idtable_fini(&x->ids);
+	bt_idtable_init(&x->ids);
+}
+
 /*
  * In a child process after fork(): the buffered spans are the parent's (it
  * prints them), so the child forgets them and every count. Mutex held.
@@ -286,15 +280,7 @@ static void bt_cs_after_fork(bt_cs_exp *x)
 	if (pid == x->pid)
 		return;
 	x->pid = pid;
-	for (size_t i = 0; i < BT_CS_BUCKETS; i++) {
-		for (bt_cs_trace *t = x->buckets[i], *n; t != NULL; t = n) {
-			n = t->hnext;
-			bt_cs_free_spans(x, t);
-			bt_free(t);
-		}
-		x->buckets[i] = NULL;
-	}
-	x->nentries = 0;
+	bt_cs_forget_all(x);
 	x->wait_head = x->wait_tail = NULL;
 	x->buffered = 0;
 	x->printed_traces = x->skipped_traces = x->skipped_spans = x->dropped = 0;
@@ -370,16 +356,20 @@ static void bt_cs_destroy(void *arg)
 		return;
 	if (!x->shut)
 		bt_cs_shutdown(x, 0);
-	for (size_t i = 0; i < BT_CS_BUCKETS; i++) {
-		for (bt_cs_trace *t = x->buckets[i], *n; t != NULL; t = n) {
-			n = t->hnext;
-			bt_cs_free_spans(x, t);
-			bt_free(t);
-		}
-	}
+	bt_cs_forget_all(x);
+	bt_idtable_fini(&x->ids);
 	bt_cs_fork_unregister(x);
 	pthread_mutex_destroy(&x->mtx);
 	bt_free(x);
+}
+
+void bt_cs_table_work(void *arg, uint64_t *ops, uint64_t *probes)
+{
+	bt_cs_exp *x = arg;
+	pthread_mutex_lock(&x->mtx);
+	*ops = x->ids.ops;
+	*probes = x->ids.probes;
+	pthread_mutex_unlock(&x->mtx);
 }
 
 static const baton_exporter_ops bt_cs_ops = {
@@ -458,6 +448,7 @@ baton_err baton_console_exporter_create(const baton_console_options *opts,
 		bt_env_u32("BATON_CONSOLE_MAX_SPANS", &x->max_spans);
 	if (x->max_spans == 0)
 		x->max_spans = BATON_CONSOLE_DEFAULT_MAX_SPANS;
+	bt_idtable_init(&x->ids);
 	x->pid = getpid();
 	pthread_mutex_init(&x->mtx, NULL);
 	bt_cs_fork_register(x);

@@ -51,4 +51,11 @@ typedef struct bt_cs_style {
 bool bt_cs_render(bt_buf *out, const uint8_t *trace_id, bt_cs_span *spans, size_t n,
                   bool continued, const bt_cs_style *style);
 
+/*
+ * The work of the exporter's trace-id table so far (for tests): lookups,
+ * inserts and removes in *ops, slots they examined in *probes. arg is the
+ * exporter's arg. Thread-safe.
+ */
+void bt_cs_table_work(void *arg, uint64_t *ops, uint64_t *probes);
+
 #endif /* BT_CS_H */

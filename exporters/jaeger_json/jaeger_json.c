@@ -5,18 +5,26 @@
  */
 #include "jj.h"
 
+#include "core/idtable.h"
+
 #include <baton/jaeger_json.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 /* Distinct resources (processes) kept at most; spans of more are dropped. */
 #define BT_JJ_MAX_PROCS 256
 /* A trace refers to at most this many processes before the list is grown. */
 #define BT_JJ_PROCS_PER_TRACE 4
+/* A write looks at its deadline after every this many bytes. */
+#define BT_JJ_CHECK_BYTES (256u << 10)
+/* No deadline. */
+#define BT_JJ_FOREVER UINT64_MAX
 
 /* One encoded span, stored in a chunk; a trace links its spans in arrival order. */
 typedef struct bt_jj_rec {
@@ -35,8 +43,7 @@ typedef struct bt_jj_chunk {
 
 typedef struct bt_jj_trace {
 	uint8_t trace_id[BATON_TRACE_ID_SIZE];
-	struct bt_jj_trace *hnext; /* hash chain */
-	bt_jj_rec *head, *tail;    /* spans */
+	bt_jj_rec *head, *tail; /* spans */
 	uint32_t nspans;
 	uint32_t *procs; /* process numbers (1-based) this trace uses */
 	uint32_t nprocs, capprocs;
@@ -56,15 +63,14 @@ typedef struct bt_jj_proc {
 
 typedef struct bt_jj_exp {
 	pthread_mutex_t mtx;
-	char *path, *tmp_path;
+	char *path;
 	uint32_t max_spans;
 	uint64_t max_bytes;
 	uint32_t interval_ms;
 
 	bt_jj_trace **traces; /* in order of first appearance */
 	size_t ntraces, captraces;
-	bt_jj_trace **buckets;
-	size_t nbuckets; /* a power of two */
+	bt_idtable ids; /* trace id -> trace */
 	bt_jj_proc procs[BT_JJ_MAX_PROCS];
 	uint32_t nprocs;
 
@@ -76,6 +82,14 @@ typedef struct bt_jj_exp {
 	uint64_t next_write_ns; /* monotonic time the next interval write is due */
 	bool dirty;
 	bool shut;
+	/*
+	 * Set by shutdown before it waits for the mutex: a write in progress on
+	 * the export thread (an interval write or a flush) stops at its next
+	 * check and leaves the file as it was, so shutdown gets the mutex and
+	 * its own time. Relaxed: it only makes the writer give up sooner; the
+	 * mutex orders everything else.
+	 */
+	_Atomic bool closing;
 	pid_t pid;   /* the process the spans held belong to */
 	bool forked; /* this is a child: write only when it has spans of its own */
 	bool write_failed_logged;
@@ -131,46 +145,12 @@ static void bt_jj_fork_unregister(bt_jj_exp *x)
 	pthread_mutex_unlock(&bt_jj_fork_list_mtx);
 }
 
-static size_t bt_jj_hash(const uint8_t *tid, size_t nbuckets)
-{
-	uint64_t h = 0;
-	for (int i = 8; i < 16; i++)
-		h = (h << 8) | tid[i];
-	h ^= (uint64_t)tid[0] << 32 | tid[1];
-	h *= 0x9E3779B97F4A7C15ull;
-	return (size_t)(h >> 32) & (nbuckets - 1);
-}
-
-static bool bt_jj_rehash(bt_jj_exp *x)
-{
-	size_t n = x->nbuckets ? x->nbuckets * 2 : 1024;
-	bt_jj_trace **nb = bt_calloc(n, sizeof(*nb));
-	if (nb == NULL)
-		return false;
-	for (size_t i = 0; i < x->ntraces; i++) {
-		bt_jj_trace *t = x->traces[i];
-		size_t h = bt_jj_hash(t->trace_id, n);
-		t->hnext = nb[h];
-		nb[h] = t;
-	}
-	bt_free(x->buckets);
-	x->buckets = nb;
-	x->nbuckets = n;
-	return true;
-}
-
 /* Finds or adds the trace of tid; NULL when out of memory. */
 static bt_jj_trace *bt_jj_trace_get(bt_jj_exp *x, const uint8_t *tid)
 {
-	if (x->nbuckets > 0) {
-		for (bt_jj_trace *t = x->buckets[bt_jj_hash(tid, x->nbuckets)]; t != NULL;
-		     t = t->hnext) {
-			if (memcmp(t->trace_id, tid, BATON_TRACE_ID_SIZE) == 0)
-				return t;
-		}
-	}
-	if (x->ntraces >= x->nbuckets && !bt_jj_rehash(x))
-		return NULL;
+	bt_jj_trace *t = bt_idtable_find(&x->ids, tid);
+	if (t != NULL)
+		return t;
 	if (x->ntraces == x->captraces) {
 		size_t cap = x->captraces ? x->captraces * 2 : 256;
 		bt_jj_trace **nt = bt_realloc(x->traces, cap * sizeof(*nt));
@@ -179,13 +159,14 @@ static bt_jj_trace *bt_jj_trace_get(bt_jj_exp *x, const uint8_t *tid)
 		x->traces = nt;
 		x->captraces = cap;
 	}
-	bt_jj_trace *t = bt_calloc(1, sizeof(*t));
+	t = bt_calloc(1, sizeof(*t));
 	if (t == NULL)
 		return NULL;
 	memcpy(t->trace_id, tid, BATON_TRACE_ID_SIZE);
-	size_t h = bt_jj_hash(tid, x->nbuckets);
-	t->hnext = x->buckets[h];
-	x->buckets[h] = t;
+	if (bt_idtable_insert(&x->ids, tid, t) != BATON_OK) {
+		bt_free(t);
+		return NULL;
+	}
 	x->traces[x->ntraces++] = t;
 	return t;
 }
@@ -273,30 +254,103 @@ out:
 	return id;
 }
 
+int bt_jj_tmp_open(const char *path, char **tmp)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t len = strlen(path);
+	char *name = bt_malloc(len + sizeof(".tmp.") + 12);
+	if (name == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	memcpy(name, path, len);
+	memcpy(name + len, ".tmp.", 5);
+	for (int attempt = 0; attempt < 100; attempt++) {
+		uint8_t r[6];
+		if (getrandom(r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
+			uint64_t v = bt_random_u64() ^ bt_now_mono_ns();
+			memcpy(r, &v, sizeof(r));
+		}
+		for (size_t i = 0; i < sizeof(r); i++) {
+			name[len + 5 + 2 * i] = hex[r[i] >> 4];
+			name[len + 5 + 2 * i + 1] = hex[r[i] & 15];
+		}
+		name[len + 5 + 12] = '\0';
+		/*
+		 * O_EXCL: a new file or nothing; a symlink planted at the name makes
+		 * the open fail rather than be followed. Mode 0666 less the umask,
+		 * as fopen gives, so the file is as readable as it always was.
+		 */
+		int fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		              0666);
+		if (fd >= 0) {
+			*tmp = name;
+			return fd;
+		}
+		if (errno != EEXIST)
+			break;
+	}
+	int saved = errno;
+	bt_free(name);
+	errno = saved;
+	return -1;
+}
+
 static bool bt_jj_write_all(FILE *f, const char *p, size_t n)
 {
 	return n == 0 || fwrite(p, 1, n, f) == n;
 }
 
-/* Rewrites the whole file: temp file, then rename. Called with the mutex held. */
-static baton_err bt_jj_write_file(bt_jj_exp *x)
+/*
+ * Rewrites the whole file: a new temporary file beside it, then rename.
+ * Gives up (BATON_ETIMEDOUT, the file left as it was) when the monotonic
+ * clock passes deadline, or, when cuttable, when shutdown starts; both are
+ * looked at every BT_JJ_CHECK_BYTES, so a small file is always written
+ * whole. Called with the mutex held.
+ */
+static baton_err bt_jj_write_file(bt_jj_exp *x, uint64_t deadline, bool cuttable)
 {
 	char num[32];
-	FILE *f = fopen(x->tmp_path, "wb");
+	char *tmp = NULL;
+	FILE *f = NULL;
+	baton_err rv = BATON_OK;
+	size_t done = 0; /* traces written */
+	int fd = bt_jj_tmp_open(x->path, &tmp);
+	if (fd >= 0 && (f = fdopen(fd, "wb")) == NULL) {
+		int saved = errno;
+		close(fd);
+		errno = saved;
+	}
 	if (f == NULL) {
-		bt_warn("jaeger-json: cannot open %s: %s", x->tmp_path, strerror(errno));
+		bt_warn("jaeger-json: cannot create a temporary file beside %s: %s",
+		        x->path, strerror(errno));
+		if (tmp != NULL)
+			unlink(tmp);
+		bt_free(tmp);
 		return BATON_ESYSTEM;
 	}
 	bool ok = bt_jj_write_all(f, "{\"data\":[", 9);
-	for (size_t i = 0; ok && i < x->ntraces; i++) {
-		const bt_jj_trace *t = x->traces[i];
+	size_t since_check = 0;
+	for (; ok && done < x->ntraces; done++) {
+		const bt_jj_trace *t = x->traces[done];
 		char hex[2 * BATON_TRACE_ID_SIZE + 1];
+		if (since_check >= BT_JJ_CHECK_BYTES) {
+			since_check = 0;
+			if (bt_now_mono_ns() >= deadline ||
+			    (cuttable &&
+			     atomic_load_explicit(&x->closing, memory_order_relaxed))) {
+				rv = BATON_ETIMEDOUT;
+				break;
+			}
+		}
 		baton_hex_encode(t->trace_id, BATON_TRACE_ID_SIZE, hex);
-		ok = fprintf(f, "%s{\"traceID\":\"%s\",\"spans\":[", i > 0 ? ",\n" : "\n",
-		             hex) > 0;
-		for (const bt_jj_rec *r = t->head; ok && r != NULL; r = r->next)
+		ok = fprintf(f, "%s{\"traceID\":\"%s\",\"spans\":[",
+		             done > 0 ? ",\n" : "\n", hex) > 0;
+		for (const bt_jj_rec *r = t->head; ok && r != NULL; r = r->next) {
 			ok = bt_jj_write_all(f, r->json, r->len) &&
 			     (r->next == NULL || bt_jj_write_all(f, ",", 1));
+			since_check += r->len;
+		}
 		ok = ok && bt_jj_write_all(f, "],\"processes\":{", 15);
 		for (uint32_t k = 0; ok && k < t->nprocs; k++) {
 			const bt_jj_proc *p = &x->procs[t->procs[k] - 1];
@@ -304,31 +358,38 @@ static baton_err bt_jj_write_file(bt_jj_exp *x)
 			                 p->key);
 			ok = bt_jj_write_all(f, num, (size_t)n) &&
 			     bt_jj_write_all(f, p->json, p->len);
+			since_check += p->len;
 		}
 		ok = ok && bt_jj_write_all(f, "},\"warnings\":null}", 18);
 	}
 	static const char tail[] =
 	    "\n],\"total\":0,\"limit\":0,\"offset\":0,\"errors\":null}\n";
-	ok = ok && bt_jj_write_all(f, tail, sizeof(tail) - 1);
+	if (rv == BATON_OK)
+		ok = ok && bt_jj_write_all(f, tail, sizeof(tail) - 1);
 	ok = fflush(f) == 0 && ok && !ferror(f);
 	int saved = errno;
 	if (fclose(f) != 0 && ok) {
 		ok = false;
 		saved = errno;
 	}
-	if (!ok) {
-		bt_warn("jaeger-json: cannot write %s: %s", x->tmp_path, strerror(saved));
-		remove(x->tmp_path);
-		return BATON_ESYSTEM;
-	}
-	if (rename(x->tmp_path, x->path) != 0) {
-		bt_warn("jaeger-json: cannot rename %s to %s: %s", x->tmp_path, x->path,
+	if (rv == BATON_ETIMEDOUT) {
+		/* The caller says why; the file on disk is the last whole one. */
+		bt_debug("jaeger-json: %s: write stopped after %zu of %zu traces",
+		         x->path, done, x->ntraces);
+	} else if (!ok) {
+		bt_warn("jaeger-json: cannot write %s: %s", tmp, strerror(saved));
+		rv = BATON_ESYSTEM;
+	} else if (rename(tmp, x->path) != 0) {
+		bt_warn("jaeger-json: cannot rename %s to %s: %s", tmp, x->path,
 		        strerror(errno));
-		remove(x->tmp_path);
-		return BATON_ESYSTEM;
+		rv = BATON_ESYSTEM;
+	} else {
+		x->dirty = false;
 	}
-	x->dirty = false;
-	return BATON_OK;
+	if (rv != BATON_OK)
+		unlink(tmp);
+	bt_free(tmp);
+	return rv;
 }
 
 /*
@@ -336,12 +397,12 @@ static baton_err bt_jj_write_file(bt_jj_exp *x)
  * due after the interval or ten times what this write took, whichever is
  * longer, so a large file costs the export thread at most a tenth of its time.
  */
-static baton_err bt_jj_write_now(bt_jj_exp *x)
+static baton_err bt_jj_write_now(bt_jj_exp *x, uint64_t deadline)
 {
 	if (x->forked && x->nspans == 0)
 		return BATON_OK; /* a child with nothing of its own writes no file */
 	uint64_t t0 = bt_now_mono_ns();
-	baton_err rv = bt_jj_write_file(x);
+	baton_err rv = bt_jj_write_file(x, deadline, true);
 	uint64_t t1 = bt_now_mono_ns();
 	if (x->interval_ms != BATON_JAEGER_JSON_NO_INTERVAL) {
 		uint64_t wait = (uint64_t)x->interval_ms * 1000000u;
@@ -367,10 +428,10 @@ static void bt_jj_clear(bt_jj_exp *x)
 	for (uint32_t i = 0; i < x->nprocs; i++)
 		bt_free(x->procs[i].json);
 	bt_free(x->traces);
-	bt_free(x->buckets);
+	bt_idtable_fini(&x->ids);
+	bt_idtable_init(&x->ids);
 	x->traces = NULL;
-	x->buckets = NULL;
-	x->ntraces = x->captraces = x->nbuckets = 0;
+	x->ntraces = x->captraces = 0;
 	x->nprocs = 0;
 	x->nspans = x->bytes = 0;
 }
@@ -392,10 +453,8 @@ static void bt_jj_after_fork(bt_jj_exp *x)
 	x->dirty = false;
 	size_t len = strlen(x->path);
 	size_t stem = len >= 5 && strcmp(x->path + len - 5, ".json") == 0 ? len - 5 : len;
-	char *np = bt_malloc(len + 32), *nt = bt_malloc(len + 36);
-	if (np == NULL || nt == NULL) {
-		bt_free(np);
-		bt_free(nt);
+	char *np = bt_malloc(len + 32);
+	if (np == NULL) {
 		x->shut =
 		    true; /* nowhere safe to write: export nothing rather than clobber */
 		bt_warn(
@@ -404,11 +463,8 @@ static void bt_jj_after_fork(bt_jj_exp *x)
 	}
 	snprintf(np, len + 32, "%.*s.%ld%s", (int)stem, x->path, (long)pid,
 	         x->path + stem);
-	snprintf(nt, len + 36, "%s.tmp", np);
 	bt_free(x->path);
-	bt_free(x->tmp_path);
 	x->path = np;
-	x->tmp_path = nt;
 }
 
 static baton_err bt_jj_export(void *arg, const baton_span_data *const *spans, size_t n)
@@ -418,7 +474,7 @@ static baton_err bt_jj_export(void *arg, const baton_span_data *const *spans, si
 	uint32_t last_proc = 0;
 	pthread_mutex_lock(&x->mtx);
 	bt_jj_after_fork(x);
-	if (x->shut) {
+	if (x->shut || atomic_load_explicit(&x->closing, memory_order_relaxed)) {
 		pthread_mutex_unlock(&x->mtx);
 		return BATON_ECLOSED;
 	}
@@ -469,54 +525,109 @@ static baton_err bt_jj_export(void *arg, const baton_span_data *const *spans, si
 	}
 	if (x->dirty && x->interval_ms != BATON_JAEGER_JSON_NO_INTERVAL &&
 	    bt_now_mono_ns() >= x->next_write_ns)
-		bt_jj_write_now(
-		    x); /* a failed interval write is logged; the spans are kept */
+		/* A failed interval write is logged; the spans are kept. */
+		bt_jj_write_now(x, BT_JJ_FOREVER);
 	pthread_mutex_unlock(&x->mtx);
 	return BATON_OK;
+}
+
+/* The monotonic time timeout_ms from now. */
+static uint64_t bt_jj_deadline(uint32_t timeout_ms)
+{
+	return bt_now_mono_ns() + (uint64_t)timeout_ms * 1000000u;
+}
+
+/* Takes the mutex, waiting until deadline (monotonic) at most; false when not. */
+static bool bt_jj_lock_until(bt_jj_exp *x, uint64_t deadline)
+{
+	if (deadline == BT_JJ_FOREVER) {
+		pthread_mutex_lock(&x->mtx);
+		return true;
+	}
+	if (pthread_mutex_trylock(&x->mtx) == 0)
+		return true;
+	uint64_t now = bt_now_mono_ns();
+	uint64_t left = deadline > now ? deadline - now : 0;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += (time_t)(left / 1000000000u);
+	ts.tv_nsec += (long)(left % 1000000000u);
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return pthread_mutex_timedlock(&x->mtx, &ts) == 0;
 }
 
 static baton_err bt_jj_flush(void *arg, uint32_t timeout_ms)
 {
 	bt_jj_exp *x = arg;
 	baton_err rv = BATON_OK;
-	(void)timeout_ms;
-	pthread_mutex_lock(&x->mtx);
+	uint64_t deadline = bt_jj_deadline(timeout_ms);
+	if (!bt_jj_lock_until(x, deadline))
+		return BATON_ETIMEDOUT;
 	bt_jj_after_fork(x);
 	if (!x->shut)
-		rv = bt_jj_write_now(x);
+		rv = bt_jj_write_now(x, deadline);
+	if (rv == BATON_ETIMEDOUT)
+		bt_warn("jaeger-json: flush: %llu spans in %zu traces not written "
+		        "within %u ms; %s is left as it was",
+		        (unsigned long long)x->nspans, x->ntraces, (unsigned)timeout_ms,
+		        x->path);
+	pthread_mutex_unlock(&x->mtx);
+	return rv;
+}
+
+/*
+ * Shuts down by deadline (BT_JJ_FOREVER: none): stops a write in progress,
+ * writes the file once more and reports what was dropped. When the time
+ * runs out, the file keeps its last whole content and a warning says how
+ * many spans it misses.
+ */
+static baton_err bt_jj_close(bt_jj_exp *x, uint64_t deadline, uint32_t timeout_ms)
+{
+	baton_err rv = BATON_OK;
+	atomic_store_explicit(&x->closing, true, memory_order_relaxed);
+	if (!bt_jj_lock_until(x, deadline)) {
+		bt_warn("jaeger-json: shutdown: an export still held the exporter "
+		        "after %u ms; %s is left as it was",
+		        (unsigned)timeout_ms, x->path);
+		return BATON_ETIMEDOUT;
+	}
+	bt_jj_after_fork(x);
+	if (x->shut) {
+		pthread_mutex_unlock(&x->mtx);
+		return BATON_OK;
+	}
+	x->shut = true;
+	if (!x->forked || x->nspans > 0)
+		rv = bt_jj_write_file(x, deadline, false);
+	if (rv == BATON_OK && (!x->forked || x->nspans > 0))
+		bt_log(BATON_LOG_INFO,
+		       "jaeger-json: wrote %llu spans in %zu traces to %s",
+		       (unsigned long long)x->nspans, x->ntraces, x->path);
+	else if (rv == BATON_ETIMEDOUT)
+		bt_warn("jaeger-json: shutdown: %llu spans in %zu traces not written "
+		        "within %u ms; %s is left as it was",
+		        (unsigned long long)x->nspans, x->ntraces, (unsigned)timeout_ms,
+		        x->path);
+	if (x->dropped_cap > 0)
+		bt_warn("jaeger-json: %llu spans dropped: the file holds at most %u "
+		        "spans and %llu bytes (BATON_JAEGER_JSON_MAX_SPANS, "
+		        "BATON_JAEGER_JSON_MAX_BYTES)",
+		        (unsigned long long)x->dropped_cap, (unsigned)x->max_spans,
+		        (unsigned long long)x->max_bytes);
+	if (x->dropped_other > 0)
+		bt_warn("jaeger-json: %llu spans dropped: out of memory or more "
+		        "than %d resources",
+		        (unsigned long long)x->dropped_other, BT_JJ_MAX_PROCS);
 	pthread_mutex_unlock(&x->mtx);
 	return rv;
 }
 
 static baton_err bt_jj_shutdown(void *arg, uint32_t timeout_ms)
 {
-	bt_jj_exp *x = arg;
-	baton_err rv = BATON_OK;
-	(void)timeout_ms;
-	pthread_mutex_lock(&x->mtx);
-	bt_jj_after_fork(x);
-	if (!x->shut) {
-		x->shut = true;
-		if (!x->forked || x->nspans > 0)
-			rv = bt_jj_write_file(x);
-		if (rv == BATON_OK && (!x->forked || x->nspans > 0))
-			bt_log(BATON_LOG_INFO,
-			       "jaeger-json: wrote %llu spans in %zu traces to %s",
-			       (unsigned long long)x->nspans, x->ntraces, x->path);
-		if (x->dropped_cap > 0)
-			bt_warn(
-			    "jaeger-json: %llu spans dropped: the file holds at most %u "
-			    "spans and %llu bytes (BATON_JAEGER_JSON_MAX_SPANS, "
-			    "BATON_JAEGER_JSON_MAX_BYTES)",
-			    (unsigned long long)x->dropped_cap, (unsigned)x->max_spans,
-			    (unsigned long long)x->max_bytes);
-		if (x->dropped_other > 0)
-			bt_warn("jaeger-json: %llu spans dropped: out of memory or more "
-			        "than %d resources",
-			        (unsigned long long)x->dropped_other, BT_JJ_MAX_PROCS);
-	}
-	pthread_mutex_unlock(&x->mtx);
-	return rv;
+	return bt_jj_close(arg, bt_jj_deadline(timeout_ms), timeout_ms);
 }
 
 static void bt_jj_destroy(void *arg)
@@ -524,15 +635,25 @@ static void bt_jj_destroy(void *arg)
 	bt_jj_exp *x = arg;
 	if (x == NULL)
 		return;
-	if (!x->shut)
-		bt_jj_shutdown(x, 0);
+	/* Never shut down: write the file as shutdown would, without a bound. */
+	if (!atomic_load_explicit(&x->closing, memory_order_relaxed))
+		bt_jj_close(x, BT_JJ_FOREVER, 0);
 	bt_jj_clear(x);
+	bt_idtable_fini(&x->ids);
 	bt_buf_fini(&x->scratch);
 	bt_free(x->path);
-	bt_free(x->tmp_path);
 	bt_jj_fork_unregister(x);
 	pthread_mutex_destroy(&x->mtx);
 	bt_free(x);
+}
+
+void bt_jj_table_work(void *arg, uint64_t *ops, uint64_t *probes)
+{
+	bt_jj_exp *x = arg;
+	pthread_mutex_lock(&x->mtx);
+	*ops = x->ids.ops;
+	*probes = x->ids.probes;
+	pthread_mutex_unlock(&x->mtx);
 }
 
 static const baton_exporter_ops bt_jj_ops = {
@@ -564,17 +685,12 @@ baton_err baton_jaeger_json_exporter_create(const baton_jaeger_json_options *opt
 	bt_jj_exp *x = bt_calloc(1, sizeof(*x));
 	if (x == NULL)
 		return BATON_ENOMEM;
-	size_t plen = strlen(path);
 	x->path = bt_strdup(path);
-	x->tmp_path = bt_malloc(plen + 5);
-	if (x->path == NULL || x->tmp_path == NULL) {
-		bt_free(x->path);
-		bt_free(x->tmp_path);
+	if (x->path == NULL) {
 		bt_free(x);
 		return BATON_ENOMEM;
 	}
-	memcpy(x->tmp_path, path, plen);
-	memcpy(x->tmp_path + plen, ".tmp", 5);
+	bt_idtable_init(&x->ids);
 
 	x->max_spans = opts->max_spans;
 	if (x->max_spans == 0)

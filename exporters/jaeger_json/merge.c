@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* Inputs larger than this are refused: they are loaded whole into memory. */
 #define BT_JJ_MERGE_MAX_INPUT ((long long)1 << 30)
@@ -156,24 +157,39 @@ baton_err baton_jaeger_json_merge(const char *const *inputs, size_t n, const cha
 		goto out;
 	root = json_pack("{s:O, s:i, s:i, s:i, s:n}", "data", m.data, "total", 0, "limit",
 	                 0, "offset", 0, "errors");
-	size_t len = strlen(output);
-	tmp = bt_malloc(len + 5);
-	if (root == NULL || tmp == NULL) {
+	if (root == NULL) {
 		rv = BATON_ENOMEM;
 		goto out;
 	}
-	memcpy(tmp, output, len);
-	memcpy(tmp + len, ".tmp", 5);
-	if (json_dump_file(root, tmp, JSON_COMPACT) != 0) {
-		bt_warn("jaeger-json merge: cannot write %s", tmp);
-		remove(tmp);
+	int fd = bt_jj_tmp_open(output, &tmp);
+	if (fd < 0) {
+		rv = errno == ENOMEM ? BATON_ENOMEM : BATON_ESYSTEM;
+		bt_warn("jaeger-json merge: cannot create a temporary file beside %s: %s",
+		        output, strerror(errno));
+		goto out;
+	}
+	/* Through stdio: json_dumpfd would make a write() call per token. */
+	FILE *f = fdopen(fd, "wb");
+	int dumped = f != NULL ? json_dumpf(root, f, JSON_COMPACT) : -1;
+	int saved = errno;
+	if (f != NULL && fflush(f) != 0 && dumped == 0) {
+		dumped = -1;
+		saved = errno;
+	}
+	if ((f != NULL ? fclose(f) : close(fd)) != 0 && dumped == 0) {
+		dumped = -1;
+		saved = errno;
+	}
+	if (dumped != 0) {
+		bt_warn("jaeger-json merge: cannot write %s: %s", tmp, strerror(saved));
+		unlink(tmp);
 		rv = BATON_ESYSTEM;
 		goto out;
 	}
 	if (rename(tmp, output) != 0) {
 		bt_warn("jaeger-json merge: cannot rename %s to %s: %s", tmp, output,
 		        strerror(errno));
-		remove(tmp);
+		unlink(tmp);
 		rv = BATON_ESYSTEM;
 	}
 out:

@@ -13,9 +13,16 @@
  * w3c.tracestate). Arrays are written as string tags holding JSON text.
  *
  * The exporter keeps what it has been given in memory, capped, and
- * rewrites the whole file (to "<path>.tmp", then renamed over <path>) on
- * force_flush, on shutdown and, at most once per write interval, after an
- * export. So the file on disk is always complete, valid JSON.
+ * rewrites the whole file on force_flush, on shutdown and, at most once per
+ * write interval, after an export: into a new file beside it,
+ * "<path>.tmp.<12 random hex digits>" (created exclusively, so never an
+ * existing file or a planted symlink), then renamed over <path>. So the
+ * file on disk is always complete, valid JSON, even with several processes
+ * writing the same path. force_flush and shutdown stop writing when their
+ * timeout runs out (checked every 256 KiB written): they return
+ * BATON_ETIMEDOUT, leave the file as it was, and shutdown logs a warning
+ * with the number of spans the file misses. A shutdown that begins while
+ * an export is writing the file stops that write first.
  *
  * Process keys are "p" + 16 hex digits of a hash of the process (service
  * name and tags), the same in every file for the same resource. A trace
@@ -84,11 +91,13 @@ BATON_API baton_err baton_jaeger_json_exporter_create(
  * every input become one trace, with the processes of all of them (a key
  * that two inputs use for different processes is renamed in the later
  * input). Traces keep the order in which they first appear. output is
- * written to "<output>.tmp" and renamed, so it may also be one of the
- * inputs. Inputs are loaded whole (at most 1 GiB each). Returns BATON_OK,
- * BATON_EINVAL (NULL arguments), BATON_ESYSTEM (an input cannot be read or
- * the output written), BATON_EFORMAT (an input is not Jaeger JSON),
- * BATON_ETOOBIG, BATON_ENOMEM; on failure output is left as it was, and a
+ * written to a new file beside it ("<output>.tmp.<random>", created
+ * exclusively) and renamed, so it may also be one of the inputs, and
+ * concurrent writers of output never mix their bytes. Inputs are loaded
+ * whole (at most 1 GiB each). Returns BATON_OK, BATON_EINVAL (NULL
+ * arguments), BATON_ESYSTEM (an input cannot be read or the output
+ * written), BATON_EFORMAT (an input is not Jaeger JSON), BATON_ETOOBIG,
+ * BATON_ENOMEM; on failure output is left as it was, and a
  * warning in baton's log names the file. Thread-safe.
  */
 BATON_API baton_err baton_jaeger_json_merge(const char *const *inputs, size_t n,

@@ -3,6 +3,7 @@
 #include <baton/console.h>
 #include <criterion/criterion.h>
 #include "testutil.h"
+#include "../../exporters/console/cs.h"
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
@@ -533,4 +534,54 @@ Test(console, a_forked_child_does_not_print_the_parents_spans_again)
 	finish(e);
 	cr_assert(strstr(text(), "parents-waiting-child") != NULL, "%s", text());
 	close_out();
+}
+
+/*
+ * Trace ids that differ only in bytes 2-7 (which the old per-exporter hash
+ * left out, so every one fell into one chain) cost the trace table a few
+ * probes each, both when traces past the cap are only remembered and when
+ * every trace is printed and the oldest are forgotten.
+ */
+static void flood(uint32_t max_traces)
+{
+	enum { N = 40000, B = 1000 };
+	static fake f[B];
+	const baton_span_data *batch[B];
+	FILE *devnull = fopen("/dev/null", "w");
+	cr_assert_not_null(devnull);
+	baton_console_options o = {.size = sizeof(o),
+	                           .stream = devnull,
+	                           .color = BATON_CONSOLE_COLOR_NEVER,
+	                           .max_traces = max_traces};
+	baton_exporter e;
+	cr_assert_eq(baton_console_exporter_create(&o, &e), BATON_OK);
+	for (uint64_t k = 0; k < N / B; k++) {
+		for (uint64_t i = 0; i < B; i++) {
+			uint64_t n = k * B + i;
+			fake_init(&f[i], 0xab, 1, 0, "op", 0, 1);
+			for (int j = 0; j < 6; j++)
+				f[i].d.context.trace_id[2 + j] =
+				    (uint8_t)(n >> (8 * (5 - j)));
+			batch[i] = &f[i].d;
+		}
+		cr_assert_eq(e.ops->export_spans(e.arg, batch, B), BATON_OK);
+	}
+	uint64_t ops = 0, probes = 0;
+	bt_cs_table_work(e.arg, &ops, &probes);
+	cr_assert_geq(ops, N, "every span looks its trace up");
+	cr_assert_lt((double)probes / (double)ops, 3.0,
+	             "%llu probes for %llu table operations", (unsigned long long)probes,
+	             (unsigned long long)ops);
+	finish(e);
+	fclose(devnull);
+}
+
+Test(console, trace_ids_differing_only_in_bytes_2_to_7_past_the_cap_stay_cheap)
+{
+	flood(0);
+}
+
+Test(console, trace_ids_differing_only_in_bytes_2_to_7_printed_and_forgotten_stay_cheap)
+{
+	flood(BATON_CONSOLE_UNLIMITED);
 }

@@ -3,6 +3,8 @@
 #include <baton/jaeger_json.h>
 #include <criterion/criterion.h>
 #include "testutil.h"
+#include "../../exporters/jaeger_json/jj.h"
+#include <dirent.h>
 #include <jansson.h>
 #include <math.h>
 #include <pthread.h>
@@ -11,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* A file name of this test process in the working directory. */
@@ -585,7 +589,9 @@ Test(jaeger_json, an_unwritable_path_is_an_error_not_a_crash)
 	cr_assert_eq(e.ops->shutdown(e.arg, 100), BATON_ESYSTEM);
 	e.ops->destroy(e.arg);
 	baton_set_log(BATON_LOG_WARN, NULL, NULL);
-	cr_assert(strstr(logged, "cannot open no-such-dir/x/y.json.tmp") != NULL,
+	cr_assert(strstr(logged,
+	                 "cannot create a temporary file beside "
+	                 "no-such-dir/x/y.json: No such file or directory") != NULL,
 	          "log: %s", logged);
 }
 
@@ -1027,4 +1033,370 @@ Test(jaeger_json, fork_during_an_export_leaves_the_child_a_working_exporter)
 	pthread_join(th, NULL);
 	finish(e);
 	remove(path);
+}
+
+/* ---- hostile trace ids ---- */
+
+/*
+ * 40,000 traces whose ids differ only in bytes 2-7, which the old hash left
+ * out (every one landed in one chain: 3.4 s instead of 0.08 s), cost the
+ * trace table a few probes each.
+ */
+Test(jaeger_json, trace_ids_differing_only_in_bytes_2_to_7_cost_a_few_probes_each)
+{
+	enum { N = 40000, B = 1000 };
+	char path[128];
+	tmp_path("flood", path, sizeof(path));
+	baton_exporter e = make(path, 0);
+	static fake f[B];
+	const baton_span_data *batch[B];
+	for (uint64_t k = 0; k < N / B; k++) {
+		for (uint64_t i = 0; i < B; i++) {
+			uint64_t n = k * B + i;
+			fake_init(&f[i], 0xab, 1, &res_a);
+			for (int j = 0; j < 6; j++)
+				f[i].d.context.trace_id[2 + j] =
+				    (uint8_t)(n >> (8 * (5 - j)));
+			batch[i] = &f[i].d;
+		}
+		cr_assert_eq(e.ops->export_spans(e.arg, batch, B), BATON_OK);
+	}
+	uint64_t ops = 0, probes = 0;
+	bt_jj_table_work(e.arg, &ops, &probes);
+	cr_assert_geq(ops, N, "every span looks its trace up");
+	cr_assert_lt((double)probes / (double)ops, 3.0,
+	             "%llu probes for %llu table operations", (unsigned long long)probes,
+	             (unsigned long long)ops);
+	cr_assert_eq(e.ops->force_flush(e.arg, 60000), BATON_OK);
+	json_t *j = load(path);
+	cr_assert_eq(ntraces(j), N, "one trace per id");
+	json_decref(j);
+	finish(e);
+	remove(path);
+}
+
+/* ---- writing files safely ---- */
+
+/* A new empty directory of this test process. */
+static void make_dir(const char *tag, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "jj-%ld-%s-XXXXXX", (long)getpid(), tag);
+	cr_assert_not_null(mkdtemp(buf));
+}
+
+/* Removes dir and the files in it. */
+static void remove_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char p[512];
+	while (d != NULL && (de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+		unlink(p);
+	}
+	if (d != NULL)
+		closedir(d);
+	rmdir(dir);
+}
+
+/* Files in dir whose name contains ".tmp." (a writer's leftovers). */
+static int leftovers(const char *dir)
+{
+	DIR *d = opendir(dir);
+	cr_assert_not_null(d);
+	struct dirent *de;
+	int n = 0;
+	while ((de = readdir(d)) != NULL)
+		n += strstr(de->d_name, ".tmp.") != NULL;
+	closedir(d);
+	return n;
+}
+
+static char *slurp(const char *path)
+{
+	FILE *fp = fopen(path, "rb");
+	cr_assert_not_null(fp, "%s", path);
+	static char buf[4096];
+	size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
+	buf[n] = '\0';
+	fclose(fp);
+	return buf;
+}
+
+static void write_plain(const char *path, const char *text)
+{
+	FILE *fp = fopen(path, "wb");
+	cr_assert_not_null(fp);
+	fputs(text, fp);
+	fclose(fp);
+}
+
+Test(jaeger_json, a_symlink_planted_at_the_old_temporary_name_is_not_followed)
+{
+	char dir[128], path[256], merged[256], link1[300], link2[300], victim[256];
+	make_dir("symlink", dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/out.json", dir);
+	snprintf(merged, sizeof(merged), "%s/merged.json", dir);
+	snprintf(victim, sizeof(victim), "%s/victim", dir);
+	snprintf(link1, sizeof(link1), "%s.tmp", path);
+	snprintf(link2, sizeof(link2), "%s.tmp", merged);
+	write_plain(victim, "precious\n");
+	cr_assert_eq(symlink("victim", link1), 0);
+	cr_assert_eq(symlink("victim", link2), 0);
+
+	baton_exporter e = make(path, 0);
+	fake f;
+	fake_init(&f, 0x31, 1, &res_a);
+	export1(e, &f.d);
+	cr_assert_eq(e.ops->force_flush(e.arg, 1000), BATON_OK);
+	finish(e);
+	const char *in[] = {path};
+	cr_assert_eq(baton_jaeger_json_merge(in, 1, merged), BATON_OK);
+
+	cr_assert_str_eq(slurp(victim), "precious\n", "the victim is untouched");
+	struct stat st;
+	cr_assert_eq(lstat(path, &st), 0);
+	cr_assert(S_ISREG(st.st_mode), "the file is a file, not the planted link");
+	cr_assert_eq(lstat(merged, &st), 0);
+	cr_assert(S_ISREG(st.st_mode));
+	json_t *j = load(path);
+	cr_assert_eq(count_spans(j), 1);
+	json_decref(j);
+	j = load(merged);
+	cr_assert_eq(count_spans(j), 1);
+	json_decref(j);
+	cr_assert_eq(leftovers(dir), 0, "no temporary file is left behind");
+	remove_dir(dir);
+}
+
+/* A child's part: rewrite path many times, by flush and by merge. */
+static int writer(const char *path, const char *in_a, const char *in_b, int tag)
+{
+	baton_jaeger_json_options o = {.size = sizeof(o),
+	                               .path = path,
+	                               .write_interval_ms =
+	                                   BATON_JAEGER_JSON_NO_INTERVAL};
+	baton_exporter e;
+	if (baton_jaeger_json_exporter_create(&o, &e) != BATON_OK)
+		return 1;
+	static fake f[300];
+	const baton_span_data *batch[300];
+	for (int i = 0; i < 300; i++) {
+		fake_init(&f[i], (uint8_t)tag, (uint8_t)(1 + i), &res_a);
+		f[i].d.context.trace_id[0] = (uint8_t)i;
+		f[i].d.name = tag == 1 ? "written by the first writer, at some length"
+		                       : "written by the second";
+		batch[i] = &f[i].d;
+	}
+	int bad = e.ops->export_spans(e.arg, batch, 300) != BATON_OK;
+	const char *in[] = {in_a, in_b};
+	for (int k = 0; k < 25 && !bad; k++) {
+		bad |= e.ops->force_flush(e.arg, 10000) != BATON_OK;
+		bad |= baton_jaeger_json_merge(in, 2, path) != BATON_OK;
+	}
+	bad |= e.ops->shutdown(e.arg, 10000) != BATON_OK;
+	e.ops->destroy(e.arg);
+	return bad;
+}
+
+Test(jaeger_json, two_processes_writing_one_path_always_leave_valid_json)
+{
+	char dir[128], path[256], in_a[256], in_b[256];
+	make_dir("twowriters", dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/shared.json", dir);
+	snprintf(in_a, sizeof(in_a), "%s/a.json", dir);
+	snprintf(in_b, sizeof(in_b), "%s/b.json", dir);
+	for (int k = 0; k < 2; k++) {
+		baton_exporter e = make(k == 0 ? in_a : in_b, 0);
+		static fake f[200];
+		for (int i = 0; i < 200; i++) {
+			fake_init(&f[i], (uint8_t)(0x40 + k), (uint8_t)(1 + i), &res_b);
+			f[i].d.context.trace_id[1] = (uint8_t)i;
+			export1(e, &f[i].d);
+		}
+		finish(e);
+	}
+	fflush(NULL);
+	pid_t kids[2];
+	for (int k = 0; k < 2; k++) {
+		kids[k] = fork();
+		cr_assert_geq(kids[k], 0);
+		if (kids[k] == 0)
+			_exit(writer(path, in_a, in_b, 1 + k));
+	}
+	/* Read the file while both write it: every read is whole JSON. */
+	int reads = 0, running = 2, st;
+	int status[2] = {-1, -1};
+	while (running > 0) {
+		json_error_t err;
+		json_t *j = json_load_file(path, 0, &err);
+		if (j == NULL && access(path, F_OK) == 0) {
+			/* It may have been replaced between the two calls: look again. */
+			j = json_load_file(path, 0, &err);
+			cr_assert_not_null(j, "read %d is not JSON: %s", reads, err.text);
+		}
+		if (j != NULL) {
+			cr_assert(json_is_array(json_object_get(j, "data")));
+			reads++;
+		}
+		json_decref(j);
+		for (int k = 0; k < 2; k++) {
+			if (status[k] == -1 &&
+			    waitpid(kids[k], &st, WNOHANG) == kids[k]) {
+				status[k] = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+				running--;
+			}
+		}
+	}
+	cr_assert_eq(status[0], 0, "every write of the first process succeeded");
+	cr_assert_eq(status[1], 0, "every write of the second process succeeded");
+	cr_assert_gt(reads, 0);
+	json_t *j = load(path);
+	json_decref(j);
+	cr_assert_eq(leftovers(dir), 0, "no temporary file is left behind");
+	remove_dir(dir);
+}
+
+/* 100,000 spans, each in its own trace, with an attribute of text_len
+ * bytes (at most 300); false when an export fails. */
+static bool try_export_100k(baton_exporter e, size_t text_len)
+{
+	enum { N = 100000, B = 1000 };
+	static fake f[B];
+	static char text[300];
+	memset(text, 'x', sizeof(text));
+	const baton_span_data *batch[B];
+	for (uint64_t k = 0; k < N / B; k++) {
+		for (uint64_t i = 0; i < B; i++) {
+			uint64_t n = k * B + i;
+			fake_init(&f[i], 0x5c, 1, &res_a);
+			memcpy(f[i].d.context.trace_id, &n, sizeof(n));
+			fake_attr(
+			    &f[i], "text",
+			    (baton_value){BATON_VALUE_STRING, {.s = text}, text_len});
+			batch[i] = &f[i].d;
+		}
+		if (e.ops->export_spans(e.arg, batch, B) != BATON_OK)
+			return false;
+	}
+	return true;
+}
+
+static void export_100k(baton_exporter e, size_t text_len)
+{
+	cr_assert(try_export_100k(e, text_len));
+}
+
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 +
+	       (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/*
+ * Shutdown with 100,000 spans held and 20 ms to do it in returns in about
+ * that time, says so (BATON_ETIMEDOUT and a warning with the count), and
+ * leaves the file as it was.
+ */
+Test(jaeger_json, shutdown_with_100000_spans_honours_its_timeout)
+{
+	char dir[128], path[256];
+	make_dir("shutdown", dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/big.json", dir);
+	baton_exporter e = make(path, 0);
+	fake first;
+	fake_init(&first, 0x11, 1, &res_a);
+	export1(e, &first.d);
+	cr_assert_eq(e.ops->force_flush(e.arg, 1000), BATON_OK);
+	export_100k(e, 300);
+	logged[0] = '\0';
+	baton_set_log(BATON_LOG_WARN, capture_log, NULL);
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	baton_err rv = e.ops->shutdown(e.arg, 20);
+	double took = ms_since(&t0);
+	baton_set_log(BATON_LOG_WARN, NULL, NULL);
+	cr_assert_lt(took, 20 + 100, "shutdown took %.1f ms with 20 ms to go", took);
+	cr_assert_eq(rv, BATON_ETIMEDOUT, "%s", baton_strerror(rv));
+	cr_assert(
+	    strstr(logged, "100000 spans in 100000 traces not written within 20 ms") !=
+	        NULL,
+	    "log: %s", logged);
+	json_t *j = load(path);
+	cr_assert_eq(count_spans(j), 1, "the file keeps its last whole content");
+	json_decref(j);
+	cr_assert_eq(leftovers(dir), 0, "the unfinished temporary file is removed");
+	e.ops->destroy(e.arg);
+	cr_assert_eq(leftovers(dir), 0);
+	j = load(path);
+	cr_assert_eq(count_spans(j), 1, "destroy after a shutdown writes nothing more");
+	json_decref(j);
+	remove_dir(dir);
+}
+
+/*
+ * A flush out of time leaves the file as it was (here: not there) and keeps
+ * the spans; with time enough, shutdown writes all 100,000.
+ */
+Test(jaeger_json, out_of_time_nothing_is_lost_and_with_time_enough_all_is_written)
+{
+	char dir[128], path[256];
+	make_dir("flush", dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/big.json", dir);
+	baton_exporter e = make(path, 0);
+	export_100k(e, 0);
+	baton_set_log(BATON_LOG_ERROR, NULL, NULL);
+	cr_assert_eq(e.ops->force_flush(e.arg, 1), BATON_ETIMEDOUT);
+	baton_set_log(BATON_LOG_WARN, NULL, NULL);
+	cr_assert_neq(access(path, F_OK), 0, "no file yet: it was never written whole");
+	cr_assert_eq(leftovers(dir), 0);
+	cr_assert_eq(e.ops->shutdown(e.arg, 60000), BATON_OK);
+	e.ops->destroy(e.arg);
+	json_t *j = load(path);
+	cr_assert_eq(count_spans(j), 100000);
+	json_decref(j);
+	cr_assert_eq(leftovers(dir), 0);
+	remove_dir(dir);
+}
+
+/* An interval write in progress on the export thread gives way to shutdown. */
+static void *big_export(void *arg)
+{
+	/* Fails (BATON_ECLOSED) once shutdown has begun. */
+	try_export_100k(*(baton_exporter *)arg, 300);
+	return NULL;
+}
+
+Test(jaeger_json, shutdown_cuts_an_interval_write_in_progress)
+{
+	char dir[128], path[256];
+	make_dir("cut", dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/big.json", dir);
+	baton_jaeger_json_options o = {
+	    .size = sizeof(o), .path = path, .write_interval_ms = 1};
+	baton_exporter e;
+	cr_assert_eq(baton_jaeger_json_exporter_create(&o, &e), BATON_OK);
+	pthread_t th;
+	cr_assert_eq(pthread_create(&th, NULL, big_export, &e), 0);
+	/* Wait until enough is held that an interval write takes a while. */
+	while (leftovers(dir) == 0 || access(path, F_OK) != 0)
+		usleep(200);
+	baton_set_log(BATON_LOG_ERROR, NULL, NULL);
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	baton_err rv = e.ops->shutdown(e.arg, 20);
+	double took = ms_since(&t0);
+	baton_set_log(BATON_LOG_WARN, NULL, NULL);
+	pthread_join(th, NULL);
+	cr_assert_lt(took, 20 + 100, "shutdown took %.1f ms with 20 ms to go", took);
+	cr_assert(rv == BATON_OK || rv == BATON_ETIMEDOUT, "%s", baton_strerror(rv));
+	e.ops->destroy(e.arg);
+	json_t *j = load(path);
+	json_decref(j);
+	cr_assert_eq(leftovers(dir), 0);
+	remove_dir(dir);
 }
