@@ -411,7 +411,8 @@ static void bt_jj_after_fork(bt_jj_exp *x)
 	x->tmp_path = nt;
 }
 
-static baton_err bt_jj_export(void *arg, const baton_span_data *const *spans, size_t n)
+static baton_export_result bt_jj_export(void *arg, const baton_span_data *const *spans,
+                                        size_t n)
 {
 	bt_jj_exp *x = arg;
 	const baton_resource *last_res = NULL;
@@ -420,7 +421,7 @@ static baton_err bt_jj_export(void *arg, const baton_span_data *const *spans, si
 	bt_jj_after_fork(x);
 	if (x->shut) {
 		pthread_mutex_unlock(&x->mtx);
-		return BATON_ECLOSED;
+		return BATON_EXPORT_RESULT(BATON_ECLOSED);
 	}
 	for (size_t i = 0; i < n; i++) {
 		const baton_span_data *s = spans[i];
@@ -472,7 +473,7 @@ static baton_err bt_jj_export(void *arg, const baton_span_data *const *spans, si
 		bt_jj_write_now(
 		    x); /* a failed interval write is logged; the spans are kept */
 	pthread_mutex_unlock(&x->mtx);
-	return BATON_OK;
+	return BATON_EXPORT_RESULT(BATON_OK);
 }
 
 static baton_err bt_jj_flush(void *arg, uint32_t timeout_ms)

@@ -123,17 +123,6 @@ typedef struct baton_batch_stats {
 BATON_API baton_err baton_batch_processor_stats(baton_processor p,
                                                 baton_batch_stats *out);
 
-/*
- * For exporters: tell the batch processor that is calling export_spans on
- * this thread about retries made and the reason of a failure or a partial
- * rejection. Each does nothing when called outside an export_spans call
- * made by a batch processor. text is copied (cut at 159 bytes).
- * Thread-safe (they only touch the calling thread's state).
- */
-BATON_API void baton_export_report_retry(uint32_t retries);
-BATON_API void baton_export_report_error(const char *text);
-BATON_API void baton_export_report_rejected(uint64_t spans);
-
 #ifdef __cplusplus
 }
 #endif

@@ -90,21 +90,49 @@ BATON_API void baton_span_data_release(const baton_span_data *span);
 /* ---- Exporters ---- */
 
 /*
+ * What one export_spans call did: the exporter's whole answer, returned by
+ * value (nothing travels beside it). Zero-initialised it means "delivered,
+ * no retry, nothing rejected".
+ */
+typedef struct baton_export_result {
+	/*
+	 * BATON_OK: the batch was delivered. Anything else: it was not (the
+	 * processor counts its spans as dropped for export failure, and a
+	 * baton_force_flush() or baton_fini() in progress returns this code).
+	 */
+	baton_err err;
+	uint32_t retries;  /* requests repeated before this outcome */
+	uint64_t rejected; /* spans the receiver said it rejected (partial success) */
+	/*
+	 * Why it failed, for people: NULL or a NUL-terminated text owned by the
+	 * exporter, valid until its next call. The processor copies it.
+	 */
+	const char *reason;
+} baton_export_result;
+
+/* A result that only carries an error code (BATON_OK: delivered). */
+#define BATON_EXPORT_RESULT(e) ((baton_export_result){(e), 0, 0, NULL})
+
+/*
  * An exporter sends a batch of finished spans somewhere. export_spans and
  * force_flush are never concurrent for one exporter instance (the
  * processor serialises them), but shutdown may be called from another
  * thread while an export is in flight, when a processor's shutdown runs
  * out of time: it must then cut that export short and be safe against it.
- * export() borrows the spans for the duration of the call; it returns
- * BATON_OK, or an error when the batch was not delivered (the caller counts
- * the spans as dropped for export failure; the exporter has done any
- * retrying it wants). size is sizeof(baton_exporter_ops).
+ * export_spans borrows the spans for the duration of the call and returns
+ * a baton_export_result: err BATON_OK when the batch was delivered, else
+ * the error (the exporter has done any retrying it wants). force_flush and
+ * shutdown return BATON_OK or the error that kept what they held from its
+ * destination (e.g. a file that could not be written); the processor
+ * passes it on to baton_force_flush() and baton_fini().
+ * size is sizeof(baton_exporter_ops).
  */
 typedef struct baton_exporter_ops {
 	size_t size;
 	const char *name;
-	baton_err (*export_spans)(void *arg, const baton_span_data *const *spans,
-	                          size_t n);
+	baton_export_result (*export_spans)(void *arg,
+	                                    const baton_span_data *const *spans,
+	                                    size_t n);
 	baton_err (*force_flush)(void *arg, uint32_t timeout_ms); /* may be NULL */
 	/* Bounded by timeout_ms; after it, export_spans is not called again. */
 	baton_err (*shutdown)(void *arg, uint32_t timeout_ms); /* may be NULL */

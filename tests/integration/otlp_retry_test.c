@@ -148,7 +148,7 @@ Test(otlp_retry, a_retry_after_beyond_the_export_timeout_fails_at_once)
 	baton_processor p = init_sdk(tu_otlp_url(rcv), 500, 4096, 100);
 	tu_otlp_set_mode(rcv, TU_OTLP_429_SECONDS, -1);
 	make_spans("toolate", 10);
-	cr_assert_eq(baton_force_flush(20000), BATON_OK);
+	cr_assert_eq(baton_force_flush(20000), BATON_ETRANSPORT);
 	baton_batch_stats s = stats(p);
 	cr_assert_eq(s.dropped_export_failure, 10);
 	cr_assert_eq(s.export_retries, 0, "waiting 1 s would overrun the 500 ms budget");
@@ -161,7 +161,7 @@ Test(otlp_retry, other_client_errors_are_not_retried)
 	baton_processor p = init_sdk(tu_otlp_url(rcv), 10000, 4096, 100);
 	tu_otlp_set_mode(rcv, TU_OTLP_400, -1);
 	make_spans("bad", 30);
-	cr_assert_eq(baton_force_flush(20000), BATON_OK);
+	cr_assert_eq(baton_force_flush(20000), BATON_EREJECTED);
 	baton_batch_stats s = stats(p);
 	cr_assert_eq(s.dropped_export_failure, 30);
 	cr_assert_eq(s.export_failures, 1);
@@ -179,7 +179,7 @@ Test(otlp_retry, a_collector_that_never_recovers_gives_counted_drops_and_bounded
 	baton_processor p = init_sdk(tu_otlp_url(rcv), 200, 256, 64);
 	tu_otlp_set_mode(rcv, TU_OTLP_503, -1);
 	make_spans("lost", N);
-	cr_assert_eq(baton_force_flush(30000), BATON_OK);
+	cr_assert_eq(baton_force_flush(30000), BATON_ETRANSPORT);
 	baton_batch_stats s = stats(p);
 	cr_assert_eq(s.spans_received, N);
 	cr_assert_eq(s.spans_exported, 0);

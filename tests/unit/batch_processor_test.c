@@ -28,9 +28,11 @@ struct rec {
 	char first_name[64];
 };
 
-static baton_err rec_export(void *arg, const baton_span_data *const *spans, size_t n)
+static baton_export_result rec_export(void *arg, const baton_span_data *const *spans,
+                                      size_t n)
 {
 	struct rec *r = arg;
+	baton_export_result res = BATON_EXPORT_RESULT(BATON_OK);
 	baton_err rv = BATON_OK;
 	pthread_mutex_lock(&r->mtx);
 	r->in_export = true;
@@ -42,8 +44,8 @@ static baton_err rec_export(void *arg, const baton_span_data *const *spans, size
 			pthread_cond_wait(&r->cv, &r->mtx);
 		rv = BATON_ETIMEDOUT;
 	} else if (r->mode == REC_FAIL) {
-		baton_export_report_retry(2);
-		baton_export_report_error("collector said no");
+		res.retries = 2;
+		res.reason = "collector said no";
 		rv = BATON_EREJECTED;
 	}
 	if (rv == BATON_OK) {
@@ -59,7 +61,8 @@ static baton_err rec_export(void *arg, const baton_span_data *const *spans, size
 	}
 	r->in_export = false;
 	pthread_mutex_unlock(&r->mtx);
-	return rv;
+	res.err = rv;
+	return res;
 }
 
 static baton_err rec_shutdown(void *arg, uint32_t timeout_ms)
@@ -223,7 +226,8 @@ Test(batch_processor, export_failure_is_counted_with_the_exporter_reason)
 	struct rec *r = rec_new(REC_FAIL);
 	baton_processor p = init_batch((baton_exporter){&rec_ops, r}, 1024, 10, 60000);
 	make_spans("fail", 25);
-	cr_assert_eq(baton_force_flush(5000), BATON_OK);
+	/* The flush reports the failure of the exports it waited for. */
+	cr_assert_eq(baton_force_flush(5000), BATON_EREJECTED);
 	baton_batch_stats s = stats(p);
 	cr_assert_eq(s.dropped_export_failure, 25);
 	cr_assert_eq(s.spans_exported, 0);
@@ -442,8 +446,4 @@ Test(batch_processor, bad_arguments_are_rejected)
 	cr_assert_eq(baton_simple_processor_create(exp, &simple), BATON_OK);
 	cr_assert_eq(baton_batch_processor_stats(simple, &s), BATON_EINVAL);
 	simple.ops->destroy(simple.arg);
-	/* Reports outside an export do nothing. */
-	baton_export_report_retry(1);
-	baton_export_report_error("x");
-	baton_export_report_rejected(1);
 }
