@@ -298,7 +298,13 @@ BATON_API void baton_sampler_register_factory(baton_sampler_factory_fn fn);
 /* Keep-probability curve by fanout size: see baton/sampling.h. */
 typedef struct baton_fanout_policy baton_fanout_policy;
 
-/* Span limits; 0 in a field means "the default" (OTel's, or the env var). */
+/*
+ * Span limits; 0 in a field means "the default" (OTel's, or the env var).
+ * span_arena_bytes lies in [256, 16 MiB] and max_live_spans in [64, 16 Mi]
+ * (rounded up to a multiple of 64): a value outside, from the field or the
+ * variable, is replaced by the nearest bound, and 0 in a variable by the
+ * default, each with a warning.
+ */
 typedef struct baton_limits {
 	uint32_t attribute_count;       /* OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT, 128 */
 	uint32_t event_count;           /* OTEL_SPAN_EVENT_COUNT_LIMIT, 128 */
@@ -349,12 +355,42 @@ BATON_API baton_err baton_init(const baton_options *opts);
 
 /*
  * Flushes and shuts every processor down within timeout_ms in all, then
- * frees everything. Spans still open are not exported. After it,
- * baton_init() may be called again. Not thread-safe.
+ * frees everything. Spans still open are not exported. When any span was
+ * lost since baton_init (by any drop reason), one warning line says how
+ * many and why. After it, baton_init() may be called again, and
+ * baton_sdk_stats_get() still gives the final figures until then.
+ * Returns:
+ *   BATON_OK         every span ended before the call was exported, and no
+ *                    export failed during the call;
+ *   BATON_ETIMEDOUT  the time ran out with spans not yet exported (they are
+ *                    counted as dropped at shutdown);
+ *   another error    the error of an export that failed during the call
+ *                    (e.g. BATON_ETRANSPORT: the collector answered 503 or
+ *                    could not be reached, after the retries; BATON_EREJECTED:
+ *                    it refused the request), or of an exporter's shutdown
+ *                    (e.g. BATON_ESYSTEM: a file could not be written);
+ *   BATON_ESTATE     baton_init() was not called.
+ * With several processors, the first error in processor order.
+ * Everything is freed whatever the result. Not thread-safe.
+ *
+ * A program that returns from main() or calls exit() without baton_fini:
+ * an atexit handler (registered by the first baton_init) shuts the
+ * processors down within OTEL_BSP_EXPORT_TIMEOUT (default 30000 ms), so
+ * what they hold is exported, and writes the same warning line when spans
+ * were lost. It frees nothing, since other threads may still run.
  */
 BATON_API baton_err baton_fini(uint32_t timeout_ms);
 
-/* Asks every processor to export what it holds, within timeout_ms. Thread-safe. */
+/*
+ * Asks every processor to export what it holds, within timeout_ms, and
+ * waits for it. Returns BATON_OK when every span ended before the call was
+ * exported and no export failed during the call; BATON_ETIMEDOUT when the
+ * time ran out first; the error of an export that failed during the call,
+ * or of an exporter's own flush (as for baton_fini); BATON_ECLOSED when a
+ * processor was already shut down; BATON_ESTATE before baton_init(). Spans
+ * dropped earlier (a full queue, say) do not make it fail: the drop
+ * counters and their warnings tell about those. Thread-safe.
+ */
 BATON_API baton_err baton_force_flush(uint32_t timeout_ms);
 
 /* Returns the resource of the running SDK, or NULL before baton_init(). */
@@ -364,7 +400,8 @@ BATON_API const baton_resource *baton_resource_get(void);
  * SDK self-telemetry counters (monotonic since baton_init). Every recording
  * span ends up exported or dropped: after a flush, spans_ended =
  * spans_exported + the three spans_dropped_* counts (+ spans a processor
- * other than the batch one holds).
+ * other than the batch one holds). After baton_fini() it gives the figures
+ * the run ended with, until the next baton_init(); zeros before any.
  */
 typedef struct baton_sdk_stats {
 	uint64_t spans_started;          /* otel.sdk.span.started (recording spans) */

@@ -16,6 +16,19 @@ static pthread_mutex_t bt_drop_mtx = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t bt_drop_reported[BT_DROP_NREASONS];
 static uint64_t bt_drop_line_ns[BT_DROP_NREASONS];
 static bool bt_drop_line_once[BT_DROP_NREASONS];
+/*
+ * The earliest monotonic time a reason that had a line may have another;
+ * UINT64_MAX while none had one (a first drop crosses 1, a power of two).
+ */
+static _Atomic uint64_t bt_drop_next_ns = UINT64_MAX;
+
+/* A clock read of a few ns (vDSO, no syscall); a few ms of resolution suffice. */
+static uint64_t bt_coarse_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 /* Each reason's line: "<what>: <n> <noun> <verb> (<total> in all)<hint>". */
 static const struct {
@@ -55,33 +68,46 @@ void bt_drop_add(bt_drop_reason reason, uint64_t n)
 		return;
 	uint64_t old =
 	    atomic_fetch_add_explicit(&bt_drops[reason], n, memory_order_relaxed);
-	/* old ^ new exceeds old exactly when new's top bit is above old's. */
-	if (((old + n) ^ old) > old)
+	/*
+	 * old ^ new exceeds old exactly when new's top bit is above old's: the
+	 * count crossed a power of two. Otherwise only a line coming due polls.
+	 */
+	if (((old + n) ^ old) > old ||
+	    bt_coarse_ns() >=
+	        atomic_load_explicit(&bt_drop_next_ns, memory_order_relaxed))
 		bt_drop_poll();
 }
 
 void bt_drop_poll(void)
 {
+	const uint64_t interval = (uint64_t)BT_DROP_INTERVAL_MS * 1000000u;
 	if (pthread_mutex_trylock(&bt_drop_mtx) != 0)
 		return;
 	uint64_t now = bt_now_mono_ns();
+	uint64_t next = UINT64_MAX;
 	for (int r = 0; r < BT_DROP_NREASONS; r++) {
 		uint64_t v = atomic_load_explicit(&bt_drops[r], memory_order_relaxed);
-		if (v == bt_drop_reported[r])
-			continue;
-		if (bt_drop_line_once[r] &&
-		    now - bt_drop_line_ns[r] < (uint64_t)BT_DROP_INTERVAL_MS * 1000000u)
-			continue;
-		uint64_t d = v - bt_drop_reported[r];
-		bt_warn("%s: %llu %s %s (%llu in all)%s", bt_drop_text[r].what,
-		        (unsigned long long)d,
-		        d == 1 ? bt_drop_text[r].one : bt_drop_text[r].many,
-		        bt_drop_text[r].verb, (unsigned long long)v,
-		        bt_drop_text[r].hint);
-		bt_drop_reported[r] = v;
-		bt_drop_line_ns[r] = now;
-		bt_drop_line_once[r] = true;
+		bool due = !bt_drop_line_once[r] || now - bt_drop_line_ns[r] >= interval;
+		if (v != bt_drop_reported[r] && due) {
+			uint64_t d = v - bt_drop_reported[r];
+			bt_warn("%s: %llu %s %s (%llu in all)%s", bt_drop_text[r].what,
+			        (unsigned long long)d,
+			        d == 1 ? bt_drop_text[r].one : bt_drop_text[r].many,
+			        bt_drop_text[r].verb, (unsigned long long)v,
+			        bt_drop_text[r].hint);
+			bt_drop_reported[r] = v;
+			bt_drop_line_ns[r] = now;
+			bt_drop_line_once[r] = true;
+		}
+		if (bt_drop_line_once[r]) {
+			uint64_t at = bt_drop_line_ns[r] + interval;
+			if (at <= now)
+				at = now + interval; /* due, nothing new: wait on */
+			if (at < next)
+				next = at;
+		}
 	}
+	atomic_store_explicit(&bt_drop_next_ns, next, memory_order_relaxed);
 	pthread_mutex_unlock(&bt_drop_mtx);
 }
 
