@@ -287,14 +287,15 @@ static void bt_cs_after_fork(bt_cs_exp *x)
 	x->skipped_at_least = false;
 }
 
-static baton_err bt_cs_export(void *arg, const baton_span_data *const *spans, size_t n)
+static baton_export_result bt_cs_export(void *arg, const baton_span_data *const *spans,
+                                        size_t n)
 {
 	bt_cs_exp *x = arg;
 	pthread_mutex_lock(&x->mtx);
 	bt_cs_after_fork(x);
 	if (x->shut) {
 		pthread_mutex_unlock(&x->mtx);
-		return BATON_ECLOSED;
+		return BATON_EXPORT_RESULT(BATON_ECLOSED);
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (spans[i] != NULL)
@@ -307,7 +308,7 @@ static baton_err bt_cs_export(void *arg, const baton_span_data *const *spans, si
 			bt_cs_emit(x, t);
 	}
 	pthread_mutex_unlock(&x->mtx);
-	return BATON_OK;
+	return BATON_EXPORT_RESULT(BATON_OK);
 }
 
 static baton_err bt_cs_flush(void *arg, uint32_t timeout_ms)

@@ -467,7 +467,8 @@ static void bt_jj_after_fork(bt_jj_exp *x)
 	x->path = np;
 }
 
-static baton_err bt_jj_export(void *arg, const baton_span_data *const *spans, size_t n)
+static baton_export_result bt_jj_export(void *arg, const baton_span_data *const *spans,
+                                        size_t n)
 {
 	bt_jj_exp *x = arg;
 	const baton_resource *last_res = NULL;
@@ -476,7 +477,7 @@ static baton_err bt_jj_export(void *arg, const baton_span_data *const *spans, si
 	bt_jj_after_fork(x);
 	if (x->shut || atomic_load_explicit(&x->closing, memory_order_relaxed)) {
 		pthread_mutex_unlock(&x->mtx);
-		return BATON_ECLOSED;
+		return BATON_EXPORT_RESULT(BATON_ECLOSED);
 	}
 	for (size_t i = 0; i < n; i++) {
 		const baton_span_data *s = spans[i];
@@ -528,7 +529,7 @@ static baton_err bt_jj_export(void *arg, const baton_span_data *const *spans, si
 		/* A failed interval write is logged; the spans are kept. */
 		bt_jj_write_now(x, BT_JJ_FOREVER);
 	pthread_mutex_unlock(&x->mtx);
-	return BATON_OK;
+	return BATON_EXPORT_RESULT(BATON_OK);
 }
 
 /* The monotonic time timeout_ms from now. */

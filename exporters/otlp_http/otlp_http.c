@@ -5,6 +5,15 @@
  * the connection alive between exports, and curl_multi_wakeup() lets
  * shutdown, called from another thread, cut a transfer or a retry wait at
  * once (a blocking curl_easy_perform could only be cut by its timeout).
+ *
+ * Retries: each retryable failure waits the exponential backoff with
+ * jitter, or the server's Retry-After when that is longer (never less: a
+ * "Retry-After: 0" does not turn retries into a storm). The wait outlives
+ * the export that saw it: the next batch does not go out before it ends,
+ * and the backoff keeps growing across batches until a request succeeds.
+ *
+ * Nothing secret reaches a log line: messages name the endpoint with its
+ * user:password and query replaced, and header entries by their key only.
  */
 #include "otlp_int.h"
 
@@ -12,6 +21,7 @@
 
 #include <baton/otlp_http.h>
 #include <baton/processor.h>
+#include <ctype.h>
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -24,10 +34,22 @@
 #define BT_OTLP_RESP_CAP  ((size_t)64 << 10)
 #define BT_OTLP_MAX_SOCKS 8
 
+/* timeout_ms value meaning "no bound" (OTEL_EXPORTER_OTLP_TIMEOUT=0). */
+#define BT_OTLP_NO_TIMEOUT UINT32_MAX
+
 struct bt_otlp {
 	char *url;
+	char url_log[256]; /* url as logs show it: no userinfo, no query */
 	struct curl_slist *hdrs;
 	uint32_t timeout_ms, backoff_initial_ms, backoff_max_ms;
+	/* Failed attempts in a row, across exports: the backoff's exponent. */
+	uint32_t streak;
+	/* No request before this monotonic time (backoff or Retry-After); 0: none. */
+	uint64_t not_before;
+	/* What the export in progress will return besides its error. */
+	uint32_t retries;
+	uint64_t rejected;
+	char why[160];
 	bool gzip;
 	size_t max_body;
 	CURL *easy;
@@ -181,8 +203,12 @@ static CURLcode bt_post(struct bt_otlp *e, const uint8_t *body, size_t len,
 	uint64_t now = bt_now_mono_ns();
 	if (now >= deadline)
 		return CURLE_OPERATION_TIMEDOUT;
-	long ms = (long)((deadline - now) / 1000000u);
-	curl_easy_setopt(e->easy, CURLOPT_TIMEOUT_MS, ms > 0 ? ms : 1L);
+	uint64_t budget = (deadline - now) / 1000000u;
+	long ms = deadline == UINT64_MAX ? 0L /* curl: no timeout */
+	          : budget > 0x7fffffff  ? 0x7fffffffL
+	          : budget > 0           ? (long)budget
+	                                 : 1L;
+	curl_easy_setopt(e->easy, CURLOPT_TIMEOUT_MS, ms);
 	curl_easy_setopt(e->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	curl_easy_setopt(e->easy, CURLOPT_POSTFIELDS, (const char *)body);
 	if (curl_multi_add_handle(e->multi, e->easy) != CURLM_OK)
@@ -262,12 +288,45 @@ static void bt_body_snippet(const struct bt_otlp *e, char *out, size_t cap)
 
 static void bt_fail(struct bt_otlp *e, const char *why)
 {
-	baton_export_report_error(why);
+	snprintf(e->why, sizeof(e->why), "%s", why);
 	if (!e->failing)
-		bt_warn("OTLP export to %s failed: %s", e->url, why);
+		bt_warn("OTLP export to %s failed: %s", e->url_log, why);
 	else
-		bt_debug("OTLP export to %s failed: %s", e->url, why);
+		bt_debug("OTLP export to %s failed: %s", e->url_log, why);
 	e->failing = true;
+}
+
+/* The backoff before retry number streak + 1: uniform in [base/2, base]. */
+static uint64_t bt_backoff_ms(const struct bt_otlp *e)
+{
+	uint64_t base = e->backoff_initial_ms;
+	for (uint32_t i = 0; i < e->streak && base < e->backoff_max_ms; i++)
+		base *= 2;
+	if (base > e->backoff_max_ms)
+		base = e->backoff_max_ms;
+	return base / 2 + (uint64_t)(bt_random_unit() * (double)(base - base / 2));
+}
+
+/*
+ * Waits for the end of a backoff or Retry-After an earlier export was
+ * given. Returns false, without waiting, when it ends past deadline.
+ */
+static bool bt_wait_turn(struct bt_otlp *e, uint64_t deadline)
+{
+	if (e->not_before == 0 || bt_now_mono_ns() >= e->not_before)
+		return true;
+	if (e->not_before >= deadline) {
+		char why[160];
+		snprintf(
+		    why, sizeof(why),
+		    "not sent: the collector asked to wait %llu ms more (Retry-After "
+		    "or backoff), beyond this export's timeout",
+		    (unsigned long long)((e->not_before - bt_now_mono_ns()) / 1000000u));
+		bt_fail(e, why);
+		return false;
+	}
+	bt_sleep_until(e, e->not_before);
+	return true;
 }
 
 /* Sends one request body, retrying as the spec allows until deadline. */
@@ -276,6 +335,8 @@ static baton_err bt_send(struct bt_otlp *e, const uint8_t *body, size_t len,
 {
 	char why[160];
 	uint32_t attempt = 0;
+	if (!bt_wait_turn(e, deadline))
+		return BATON_ETRANSPORT;
 	for (;;) {
 		long status = 0;
 		bool retry;
@@ -291,7 +352,8 @@ static baton_err bt_send(struct bt_otlp *e, const uint8_t *body, size_t len,
 			snprintf(why, sizeof(why), "%.60s%s%.90s", curl_easy_strerror(cc),
 			         e->err[0] ? ": " : "", e->err);
 			retry = bt_retryable_cc(cc);
-			rv = BATON_ETRANSPORT;
+			rv = cc == CURLE_OPERATION_TIMEDOUT ? BATON_ETIMEDOUT
+			                                    : BATON_ETRANSPORT;
 		} else if (status >= 200 && status < 300) {
 			int64_t rejected = 0;
 			char msg[128];
@@ -304,9 +366,11 @@ static baton_err bt_send(struct bt_otlp *e, const uint8_t *body, size_t len,
 				bt_warn("OTLP partial success: %lld spans rejected%s%s",
 				        (long long)rejected, msg[0] ? ": " : "", msg);
 				if (rejected > 0)
-					baton_export_report_rejected((uint64_t)rejected);
+					e->rejected += (uint64_t)rejected;
 			}
 			e->failing = false;
+			e->streak = 0;
+			e->not_before = 0;
 			return BATON_OK;
 		} else {
 			char snip[104];
@@ -317,32 +381,31 @@ static baton_err bt_send(struct bt_otlp *e, const uint8_t *body, size_t len,
 			rv = retry ? BATON_ETRANSPORT : BATON_EREJECTED;
 		}
 		if (!retry) {
+			/* The collector is up and said no: no reason to hold back. */
+			e->streak = 0;
+			e->not_before = 0;
 			bt_fail(e, why);
 			return rv;
 		}
-		uint64_t delay_ms = 0;
-		bool hinted = cc == CURLE_OK && e->retry_after_len > 0 &&
-		              bt_otlp_retry_after(e->retry_after, e->retry_after_len,
-		                                  time(NULL), &delay_ms);
-		if (!hinted) {
-			uint64_t base = e->backoff_initial_ms;
-			for (uint32_t i = 0; i < attempt && base < e->backoff_max_ms; i++)
-				base *= 2;
-			if (base > e->backoff_max_ms)
-				base = e->backoff_max_ms;
-			/* Jitter: uniform in [base/2, base]. */
-			delay_ms = base / 2 + (uint64_t)(bt_random_unit() *
-			                                 (double)(base - base / 2));
-		}
+		/* The backoff is the floor; a longer Retry-After wins. */
+		uint64_t delay_ms = bt_backoff_ms(e), hint_ms = 0;
+		if (cc == CURLE_OK && e->retry_after_len > 0 &&
+		    bt_otlp_retry_after(e->retry_after, e->retry_after_len, time(NULL),
+		                        &hint_ms) &&
+		    hint_ms > delay_ms)
+			delay_ms = hint_ms;
+		if (e->streak < 64)
+			e->streak++;
 		uint64_t until = bt_now_mono_ns() + delay_ms * 1000000u;
+		e->not_before = until;
 		if (until >= deadline) {
 			char full[160];
 			snprintf(full, sizeof(full), "%.100s (gave up after %u retries)",
 			         why, attempt);
 			bt_fail(e, full);
-			return BATON_ETIMEDOUT;
+			return rv;
 		}
-		baton_export_report_retry(1);
+		e->retries++;
 		attempt++;
 		bt_sleep_until(e, until);
 	}
@@ -383,20 +446,36 @@ static baton_err bt_export_range(struct bt_otlp *e, const baton_span_data *const
 
 /* ---- ops ---- */
 
-static baton_err bt_otlp_export(void *arg, const baton_span_data *const *spans, size_t n)
+static baton_export_result bt_otlp_export(void *arg, const baton_span_data *const *spans,
+                                          size_t n)
 {
 	struct bt_otlp *e = arg;
-	if (bt_cut(e))
-		return BATON_ECLOSED;
-	if (n == 0)
-		return BATON_OK;
-	if (e->pid != getpid()) {
-		baton_err rv = bt_after_fork(e);
-		if (rv != BATON_OK)
-			return rv;
+	baton_export_result r = BATON_EXPORT_RESULT(BATON_OK);
+	e->retries = 0;
+	e->rejected = 0;
+	e->why[0] = '\0';
+	if (bt_cut(e)) {
+		r.err = BATON_ECLOSED;
+		return r;
 	}
-	uint64_t deadline = bt_now_mono_ns() + (uint64_t)e->timeout_ms * 1000000u;
-	return bt_export_range(e, spans, n, deadline);
+	if (n == 0)
+		return r;
+	if (e->pid != getpid()) {
+		/* The parent's backoff is the parent's. */
+		e->streak = 0;
+		e->not_before = 0;
+		r.err = bt_after_fork(e);
+		if (r.err != BATON_OK)
+			return r;
+	}
+	uint64_t deadline = e->timeout_ms == BT_OTLP_NO_TIMEOUT
+	                        ? UINT64_MAX
+	                        : bt_now_mono_ns() + (uint64_t)e->timeout_ms * 1000000u;
+	r.err = bt_export_range(e, spans, n, deadline);
+	r.retries = e->retries;
+	r.rejected = e->rejected;
+	r.reason = r.err != BATON_OK && e->why[0] != '\0' ? e->why : NULL;
+	return r;
 }
 
 static baton_err bt_otlp_shutdown(void *arg, uint32_t timeout_ms)
@@ -493,18 +572,153 @@ static void bt_add_header(void *arg, const char *k, const char *v)
 		c->list = l;
 }
 
+/* True when [s, s+n) percent-decodes (each % followed by two hex digits, not %00). */
+static bool bt_pct_ok(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] != '%')
+			continue;
+		if (i + 2 >= n || !isxdigit((unsigned char)s[i + 1]) ||
+		    !isxdigit((unsigned char)s[i + 2]) ||
+		    (s[i + 1] == '0' && s[i + 2] == '0'))
+			return false;
+		i += 2;
+	}
+	return true;
+}
+
+/*
+ * Copies the well-formed "k=v" entries of a header list into a new string
+ * for bt_parse_kv_list; every other entry is skipped here, with a warning
+ * that names it by its position and key only: header values are secrets
+ * (Authorization, API keys), so no message ever shows one. NULL when out of
+ * memory.
+ */
+static char *bt_headers_checked(const char *hs, const char *what)
+{
+	size_t n = strlen(hs), o = 0;
+	char *out = bt_malloc(n + 1);
+	if (out == NULL)
+		return NULL;
+	unsigned idx = 0;
+	for (const char *p = hs;; idx++) {
+		const char *end = strchr(p, ',');
+		size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+		const char *eq = memchr(p, '=', len);
+		size_t kn = 0, ks = 0;
+		while (ks < len && (p[ks] == ' ' || p[ks] == '\t'))
+			ks++;
+		/* The key as far as it looks like a header name, for the warning. */
+		while (ks + kn < len && kn < 40 &&
+		       (isalnum((unsigned char)p[ks + kn]) || p[ks + kn] == '-' ||
+		        p[ks + kn] == '_' || p[ks + kn] == '.'))
+			kn++;
+		const char *problem = NULL;
+		if (len == 0)
+			problem = NULL; /* an empty entry: nothing to skip or say */
+		else if (eq == NULL)
+			problem = "is not key=value";
+		else if (len > 4096)
+			problem = "is longer than 4096 bytes";
+		else if (!bt_pct_ok(p, len))
+			problem = "has a bad %-escape";
+		else if (kn == 0)
+			problem = "has no key";
+		if (problem != NULL)
+			bt_warn(
+			    "%s: entry %u (\"%.*s%s\") %s; skipped (header values are "
+			    "never logged)",
+			    what, idx + 1, (int)kn, p + ks, kn > 0 ? "..." : "", problem);
+		else if (len > 0) {
+			if (o > 0)
+				out[o++] = ',';
+			memcpy(out + o, p, len);
+			o += len;
+		}
+		if (end == NULL)
+			break;
+		p = end + 1;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/*
+ * Writes url into out (cap bytes) as a log may show it: user:password@
+ * becomes "REDACTED@" and a query string "?REDACTED" (tokens travel there).
+ */
+void bt_otlp_url_for_log(const char *url, char *out, size_t cap)
+{
+	bt_buf b = {.max = cap > 0 ? cap - 1 : 0};
+	const char *auth = strstr(url, "://");
+	if (cap == 0)
+		return;
+	auth = auth != NULL ? auth + 3 : url;
+	size_t alen = strcspn(auth, "/?#");
+	const char *at = NULL;
+	for (size_t i = 0; i < alen; i++) {
+		if (auth[i] == '@')
+			at = auth + i; /* the last one: a password may hold '@' */
+	}
+	bt_buf_put(&b, url, (size_t)(auth - url));
+	if (at != NULL) {
+		bt_buf_puts(&b, "REDACTED");
+		bt_buf_put(&b, at, (size_t)(auth + alen - at));
+	} else {
+		bt_buf_put(&b, auth, alen);
+	}
+	const char *rest = auth + alen;
+	size_t plen = strcspn(rest, "?#");
+	bt_buf_put(&b, rest, plen);
+	if (rest[plen] == '?')
+		bt_buf_puts(&b, "?REDACTED");
+	const char *frag = strchr(rest + plen, '#');
+	if (frag != NULL)
+		bt_buf_puts(&b, frag);
+	if (b.fail)
+		snprintf(out, cap, "(a URL too long to show)");
+	else
+		snprintf(out, cap, "%.*s", (int)b.len, b.p != NULL ? b.p : "");
+	bt_buf_fini(&b);
+}
+
+/*
+ * OTEL_EXPORTER_OTLP_TRACES_TIMEOUT, else OTEL_EXPORTER_OTLP_TIMEOUT, in ms;
+ * 0 means no timeout, as in OpenTelemetry. Unset or invalid: 10000.
+ */
+static uint32_t bt_timeout_env(void)
+{
+	static const char *const names[] = {"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+	                                    "OTEL_EXPORTER_OTLP_TIMEOUT"};
+	for (size_t i = 0; i < 2; i++) {
+		const char *v = baton_getenv(names[i]);
+		uint32_t u;
+		if (v == NULL)
+			continue;
+		if (!bt_parse_u32(v, strlen(v), &u)) {
+			bt_warn("%s=\"%.40s\" is not a non-negative integer (ms); using "
+			        "10000",
+			        names[i], v);
+			return 10000;
+		}
+		return u == 0 || u == BT_OTLP_NO_TIMEOUT ? BT_OTLP_NO_TIMEOUT : u;
+	}
+	return 10000;
+}
+
 static int bt_compression_env(void)
 {
-	const char *v = baton_getenv("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION");
-	if (v == NULL)
-		v = baton_getenv("OTEL_EXPORTER_OTLP_COMPRESSION");
+	const char *name = "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION";
+	const char *v = baton_getenv(name);
+	if (v == NULL) {
+		name = "OTEL_EXPORTER_OTLP_COMPRESSION";
+		v = baton_getenv(name);
+	}
 	if (v == NULL || strcasecmp(v, "none") == 0)
 		return BATON_OTLP_COMPRESSION_NONE;
 	if (strcasecmp(v, "gzip") == 0)
 		return BATON_OTLP_COMPRESSION_GZIP;
-	bt_warn(
-	    "OTEL_EXPORTER_OTLP_COMPRESSION=%s: not gzip or none; sending uncompressed",
-	    v);
+	bt_warn("%s=\"%.40s\" is not gzip or none; using none (uncompressed)", name, v);
 	return BATON_OTLP_COMPRESSION_NONE;
 }
 
@@ -514,7 +728,6 @@ baton_err baton_otlp_http_exporter_create(const baton_otlp_http_options *opts,
 	static const baton_otlp_http_options none = {sizeof(baton_otlp_http_options)};
 	baton_err rv = BATON_OK;
 	struct bt_otlp *e = NULL;
-	uint32_t v;
 
 	if (opts == NULL)
 		opts = &none;
@@ -531,19 +744,15 @@ baton_err baton_otlp_http_exporter_create(const baton_otlp_http_options *opts,
 		rv = BATON_ENOMEM;
 		goto fail;
 	}
+	bt_otlp_url_for_log(e->url, e->url_log, sizeof(e->url_log));
 	if (strncasecmp(e->url, "http://", 7) != 0 &&
 	    strncasecmp(e->url, "https://", 8) != 0) {
-		bt_warn("OTLP endpoint '%s' is not an http:// or https:// URL", e->url);
+		bt_warn("OTLP endpoint '%s' is not an http:// or https:// URL",
+		        e->url_log);
 		rv = BATON_EINVAL;
 		goto fail;
 	}
-	if (opts->timeout_ms != 0)
-		e->timeout_ms = opts->timeout_ms;
-	else if (bt_env_u32("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", &v) ||
-	         bt_env_u32("OTEL_EXPORTER_OTLP_TIMEOUT", &v))
-		e->timeout_ms = v;
-	else
-		e->timeout_ms = 10000;
+	e->timeout_ms = opts->timeout_ms != 0 ? opts->timeout_ms : bt_timeout_env();
 	int comp = opts->compression != BATON_OTLP_COMPRESSION_ENV ? opts->compression
 	                                                           : bt_compression_env();
 	e->gzip = comp == BATON_OTLP_COMPRESSION_GZIP;
@@ -565,8 +774,15 @@ baton_err baton_otlp_http_exporter_create(const baton_otlp_http_options *opts,
 		hs = baton_getenv("OTEL_EXPORTER_OTLP_HEADERS");
 		what = "OTEL_EXPORTER_OTLP_HEADERS";
 	}
-	if (hs != NULL)
-		bt_parse_kv_list(hs, what, bt_add_header, &hc);
+	if (hs != NULL) {
+		char *ok = bt_headers_checked(hs, what);
+		if (ok == NULL) {
+			rv = BATON_ENOMEM;
+			goto fail;
+		}
+		bt_parse_kv_list(ok, what, bt_add_header, &hc);
+		bt_free(ok);
+	}
 	bt_add_header(&hc, "Content-Type", "application/x-protobuf");
 	if (e->gzip)
 		bt_add_header(&hc, "Content-Encoding", "gzip");

@@ -90,7 +90,8 @@ baton_err bt_otlp_gzip_compress(bt_otlp_gzip *z, const uint8_t *in, size_t n,
 /*
  * Parses an ExportTraceServiceResponse body. An empty body is a full
  * success. On success writes *rejected (rejected_spans, 0 when absent) and
- * msg (error_message, cut to cap; "" when absent). Returns BATON_OK or
+ * msg (error_message, sanitised by bt_text_sanitize and cut to cap; ""
+ * when absent). Returns BATON_OK or
  * BATON_EFORMAT for a body that is not such a message. Never aborts on any
  * input. Thread-safe.
  */
@@ -104,5 +105,13 @@ baton_err bt_otlp_parse_response(const uint8_t *body, size_t n, int64_t *rejecte
  * else. Thread-safe.
  */
 bool bt_otlp_retry_after(const char *value, size_t len, time_t now, uint64_t *delay_ms);
+
+/*
+ * Writes url into out (cap > 0 bytes, NUL-terminated) the way log lines
+ * show it: the userinfo (user:password@) becomes "REDACTED@" and a query
+ * string "?REDACTED". Never fails; a URL that does not fit is replaced by a
+ * placeholder. Thread-safe.
+ */
+void bt_otlp_url_for_log(const char *url, char *out, size_t cap);
 
 #endif /* BT_OTLP_INT_H */

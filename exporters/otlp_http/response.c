@@ -42,8 +42,10 @@ baton_err bt_otlp_parse_response(const uint8_t *body, size_t n, int64_t *rejecte
 		return BATON_EFORMAT;
 	if (r->partial_success != NULL) {
 		rej = r->partial_success->rejected_spans;
-		if (cap > 0 && r->partial_success->error_message != NULL)
-			snprintf(msg, cap, "%s", r->partial_success->error_message);
+		/* A collector's text: no escape sequence or newline gets through. */
+		const char *m = r->partial_success->error_message;
+		if (cap > 0 && m != NULL)
+			bt_text_sanitize(msg, cap, m, strlen(m));
 	}
 	btotlp__export_trace_service_response__free_unpacked(r, &bt_pb_allocator);
 	*rejected = rej;

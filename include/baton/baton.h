@@ -96,7 +96,10 @@ typedef enum baton_log_level {
 /*
  * Sets where baton's own diagnostics go (bad configuration, export failures).
  * The default writes WARN and above to stderr as "baton: <level>: <text>";
- * BATON_LOG_LEVEL=debug|info|warn|error|none changes the threshold.
+ * BATON_LOG_LEVEL=debug|info|warn|error|none changes the threshold (any
+ * other value keeps warn and says so once). Every message is one line:
+ * control bytes and malformed UTF-8 are replaced by '?', and no message
+ * shows a header value or the user:password of a URL.
  * fn == NULL restores the default. fn may be called from any thread,
  * including the export worker. Thread-safe.
  */

@@ -19,6 +19,13 @@ extern "C" {
  * Options of the batch processor. Zero-initialise and set size =
  * sizeof(baton_batch_options); every zero field takes its value from the
  * environment variable named, else OpenTelemetry's default.
+ *
+ * max_queue_size lies in [1, 1048576]; a larger value, from the field or
+ * the variable, is cut to 1048576 with a warning. max_export_batch_size
+ * larger than max_queue_size is cut to it with a warning. In the
+ * variables, 0 is refused (warning, default) except for
+ * OTEL_BSP_SCHEDULE_DELAY=0, which means "export as soon as a span is
+ * queued"; text that is not a number gives the default, with a warning.
  */
 typedef struct baton_batch_options {
 	size_t size;                    /* sizeof(baton_batch_options) */
@@ -34,10 +41,12 @@ typedef struct baton_batch_options {
  * opts may be NULL: everything from the environment.
  *
  * The ring holds max_queue_size spans, rounded up to a power of two (the
- * capacity the stats report). max_export_batch_size is cut to the queue
- * size. The worker exports a batch when it holds max_export_batch_size
- * spans, or when schedule_delay_ms has passed since the last export, or on
- * force_flush and shutdown. Exports are never concurrent.
+ * capacity the stats report). A span that finds it full is dropped,
+ * counted and reported: baton writes a warning with the number dropped, at
+ * most one line per reason every 5 s (see baton_fini for the summary).
+ * max_export_batch_size is cut to the queue size. The worker exports a batch when it
+ * holds max_export_batch_size spans, or when schedule_delay_ms has passed since the last
+ * export, or on force_flush and shutdown. Exports are never concurrent.
  *
  * An export is bounded by the exporter's own timeout (for OTLP/HTTP,
  * OTEL_EXPORTER_OTLP_TIMEOUT, retries included); the processor interrupts
@@ -95,7 +104,9 @@ BATON_API baton_err baton_batch_processor_create(baton_exporter exporter,
  *                            released unexported in this (child) process
  *   queue_size               otel.sdk.processor.span.queue.size
  *   queue_capacity           otel.sdk.processor.span.queue.capacity
- *   last_error               the text of the last export failure, "" if none
+ *   last_error               the text of the last export failure (the
+ *                            exporter's reason, control bytes replaced),
+ *                            "" if none
  */
 typedef struct baton_batch_stats {
 	uint64_t spans_received;
@@ -115,24 +126,14 @@ typedef struct baton_batch_stats {
 
 /*
  * Reads the counters of p, which must be a processor made by
- * baton_batch_processor_create() (and not yet destroyed: after baton_init()
- * took it, until baton_fini()). On success writes *out. Returns BATON_OK,
- * or BATON_EINVAL when p is not a batch processor or out is NULL.
- * Thread-safe.
+ * baton_batch_processor_create(). After it is destroyed (by baton_fini())
+ * its final counters stay readable until the next
+ * baton_batch_processor_create(), which frees them. On success writes
+ * *out. Returns BATON_OK, or BATON_EINVAL when p is not a batch processor
+ * or out is NULL. Thread-safe.
  */
 BATON_API baton_err baton_batch_processor_stats(baton_processor p,
                                                 baton_batch_stats *out);
-
-/*
- * For exporters: tell the batch processor that is calling export_spans on
- * this thread about retries made and the reason of a failure or a partial
- * rejection. Each does nothing when called outside an export_spans call
- * made by a batch processor. text is copied (cut at 159 bytes).
- * Thread-safe (they only touch the calling thread's state).
- */
-BATON_API void baton_export_report_retry(uint32_t retries);
-BATON_API void baton_export_report_error(const char *text);
-BATON_API void baton_export_report_rejected(uint64_t spans);
 
 #ifdef __cplusplus
 }

@@ -90,21 +90,49 @@ BATON_API void baton_span_data_release(const baton_span_data *span);
 /* ---- Exporters ---- */
 
 /*
+ * What one export_spans call did: the exporter's whole answer, returned by
+ * value (nothing travels beside it). Zero-initialised it means "delivered,
+ * no retry, nothing rejected".
+ */
+typedef struct baton_export_result {
+	/*
+	 * BATON_OK: the batch was delivered. Anything else: it was not (the
+	 * processor counts its spans as dropped for export failure, and a
+	 * baton_force_flush() or baton_fini() in progress returns this code).
+	 */
+	baton_err err;
+	uint32_t retries;  /* requests repeated before this outcome */
+	uint64_t rejected; /* spans the receiver said it rejected (partial success) */
+	/*
+	 * Why it failed, for people: NULL or a NUL-terminated text owned by the
+	 * exporter, valid until its next call. The processor copies it.
+	 */
+	const char *reason;
+} baton_export_result;
+
+/* A result that only carries an error code (BATON_OK: delivered). */
+#define BATON_EXPORT_RESULT(e) ((baton_export_result){(e), 0, 0, NULL})
+
+/*
  * An exporter sends a batch of finished spans somewhere. export_spans and
  * force_flush are never concurrent for one exporter instance (the
  * processor serialises them), but shutdown may be called from another
  * thread while an export is in flight, when a processor's shutdown runs
  * out of time: it must then cut that export short and be safe against it.
- * export() borrows the spans for the duration of the call; it returns
- * BATON_OK, or an error when the batch was not delivered (the caller counts
- * the spans as dropped for export failure; the exporter has done any
- * retrying it wants). size is sizeof(baton_exporter_ops).
+ * export_spans borrows the spans for the duration of the call and returns
+ * a baton_export_result: err BATON_OK when the batch was delivered, else
+ * the error (the exporter has done any retrying it wants). force_flush and
+ * shutdown return BATON_OK or the error that kept what they held from its
+ * destination (e.g. a file that could not be written); the processor
+ * passes it on to baton_force_flush() and baton_fini().
+ * size is sizeof(baton_exporter_ops).
  */
 typedef struct baton_exporter_ops {
 	size_t size;
 	const char *name;
-	baton_err (*export_spans)(void *arg, const baton_span_data *const *spans,
-	                          size_t n);
+	baton_export_result (*export_spans)(void *arg,
+	                                    const baton_span_data *const *spans,
+	                                    size_t n);
 	baton_err (*force_flush)(void *arg, uint32_t timeout_ms); /* may be NULL */
 	/* Bounded by timeout_ms; after it, export_spans is not called again. */
 	baton_err (*shutdown)(void *arg, uint32_t timeout_ms); /* may be NULL */
@@ -279,7 +307,13 @@ BATON_API void baton_sampler_register_factory(baton_sampler_factory_fn fn);
 /* Keep-probability curve by fanout size: see baton/sampling.h. */
 typedef struct baton_fanout_policy baton_fanout_policy;
 
-/* Span limits; 0 in a field means "the default" (OTel's, or the env var). */
+/*
+ * Span limits; 0 in a field means "the default" (OTel's, or the env var).
+ * span_arena_bytes lies in [256, 16 MiB] and max_live_spans in [64, 16 Mi]
+ * (rounded up to a multiple of 64): a value outside, from the field or the
+ * variable, is replaced by the nearest bound, and 0 in a variable by the
+ * default, each with a warning.
+ */
 typedef struct baton_limits {
 	uint32_t attribute_count;       /* OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT, 128 */
 	uint32_t event_count;           /* OTEL_SPAN_EVENT_COUNT_LIMIT, 128 */
@@ -330,12 +364,42 @@ BATON_API baton_err baton_init(const baton_options *opts);
 
 /*
  * Flushes and shuts every processor down within timeout_ms in all, then
- * frees everything. Spans still open are not exported. After it,
- * baton_init() may be called again. Not thread-safe.
+ * frees everything. Spans still open are not exported. When any span was
+ * lost since baton_init (by any drop reason), one warning line says how
+ * many and why. After it, baton_init() may be called again, and
+ * baton_sdk_stats_get() still gives the final figures until then.
+ * Returns:
+ *   BATON_OK         every span ended before the call was exported, and no
+ *                    export failed during the call;
+ *   BATON_ETIMEDOUT  the time ran out with spans not yet exported (they are
+ *                    counted as dropped at shutdown);
+ *   another error    the error of an export that failed during the call
+ *                    (e.g. BATON_ETRANSPORT: the collector answered 503 or
+ *                    could not be reached, after the retries; BATON_EREJECTED:
+ *                    it refused the request), or of an exporter's shutdown
+ *                    (e.g. BATON_ESYSTEM: a file could not be written);
+ *   BATON_ESTATE     baton_init() was not called.
+ * With several processors, the first error in processor order.
+ * Everything is freed whatever the result. Not thread-safe.
+ *
+ * A program that returns from main() or calls exit() without baton_fini:
+ * an atexit handler (registered by the first baton_init) shuts the
+ * processors down within OTEL_BSP_EXPORT_TIMEOUT (default 30000 ms), so
+ * what they hold is exported, and writes the same warning line when spans
+ * were lost. It frees nothing, since other threads may still run.
  */
 BATON_API baton_err baton_fini(uint32_t timeout_ms);
 
-/* Asks every processor to export what it holds, within timeout_ms. Thread-safe. */
+/*
+ * Asks every processor to export what it holds, within timeout_ms, and
+ * waits for it. Returns BATON_OK when every span ended before the call was
+ * exported and no export failed during the call; BATON_ETIMEDOUT when the
+ * time ran out first; the error of an export that failed during the call,
+ * or of an exporter's own flush (as for baton_fini); BATON_ECLOSED when a
+ * processor was already shut down; BATON_ESTATE before baton_init(). Spans
+ * dropped earlier (a full queue, say) do not make it fail: the drop
+ * counters and their warnings tell about those. Thread-safe.
+ */
 BATON_API baton_err baton_force_flush(uint32_t timeout_ms);
 
 /* Returns the resource of the running SDK, or NULL before baton_init(). */
@@ -345,7 +409,8 @@ BATON_API const baton_resource *baton_resource_get(void);
  * SDK self-telemetry counters (monotonic since baton_init). Every recording
  * span ends up exported or dropped: after a flush, spans_ended =
  * spans_exported + the three spans_dropped_* counts (+ spans a processor
- * other than the batch one holds).
+ * other than the batch one holds). After baton_fini() it gives the figures
+ * the run ended with, until the next baton_init(); zeros before any.
  */
 typedef struct baton_sdk_stats {
 	uint64_t spans_started;          /* otel.sdk.span.started (recording spans) */

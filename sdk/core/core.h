@@ -104,15 +104,77 @@ void bt_log(baton_log_level level, const char *fmt, ...)
 #define bt_debug(...) bt_log(BATON_LOG_DEBUG, __VA_ARGS__)
 
 /*
+ * Copies src[0..n) into dst (cap bytes, cap > 0, always NUL-terminated),
+ * replacing every byte that could steer a terminal or a log parser with
+ * '?': C0 controls (newline and escape included), DEL, C1 controls
+ * (U+0080..U+009F) and anything that is not well-formed UTF-8. Printable
+ * ASCII and other valid UTF-8 pass unchanged; a sequence that does not fit
+ * is cut whole. Returns the length written. Every log line goes through it;
+ * so does text from a peer before it is stored. Thread-safe.
+ */
+size_t bt_text_sanitize(char *dst, size_t cap, const char *src, size_t n);
+
+/*
  * Environment parsing. Each returns true and writes *out when the variable
  * is set and valid; logs a warning and returns false when set but invalid.
  */
 bool bt_env_u32(const char *name, uint32_t *out);
+/*
+ * A setting that must lie in [lo, hi] (lo >= 1): what, named in warnings,
+ * is an environment variable or an options field. 0 is refused and gives
+ * dflt; a value below lo gives lo and one above hi gives hi; each with one
+ * warning naming what, the value and the value used. Returns the value to use.
+ */
+uint32_t bt_u32_in_range(const char *what, uint32_t v, uint32_t dflt, uint32_t lo,
+                         uint32_t hi);
+/*
+ * Reads the environment variable name through bt_u32_in_range: unset or
+ * empty gives dflt silently; garbage gives dflt with a warning that says so.
+ */
+uint32_t bt_env_u32_in_range(const char *name, uint32_t dflt, uint32_t lo, uint32_t hi);
+/*
+ * Warn once per process when BATON_CLOCK, or BATON_LOG_LEVEL, is set to
+ * something they do not know (baton_init calls both).
+ */
+void bt_env_check_clock(void);
+void bt_log_check_env(void);
 bool bt_env_double(const char *name, double *out);
 bool bt_env_bool(const char *name, bool *out);
 /* Parses a whole decimal u32 / double from [s, s+n); false on garbage. */
 bool bt_parse_u32(const char *s, size_t n, uint32_t *out);
 bool bt_parse_double(const char *s, size_t n, double *out);
+
+/*
+ * Drops: every place that drops a span (or a part of one) counts it here,
+ * by reason, with one relaxed atomic add. bt_drop_poll turns the counts
+ * into warnings: one line per reason with the number dropped since its last
+ * line, at most one per reason every BT_DROP_INTERVAL_MS. The batch worker
+ * polls about once a second; bt_drop_add polls by itself only when a count
+ * crosses a power of two, so the caller's path pays one clock read per
+ * doubling and nothing else.
+ */
+typedef enum bt_drop_reason {
+	BT_DROP_QUEUE_FULL, /* a batch processor's queue was full */
+	BT_DROP_NO_STORE,   /* the span store was full when a span started */
+	BT_DROP_ARENA_FULL, /* an attribute, event or link: the span's arena was full */
+	BT_DROP_EXPORT_FAILED, /* the exporter failed, after its retries */
+	BT_DROP_SHUTDOWN,      /* ended after shutdown, or not exported in its time */
+	BT_DROP_NREASONS
+} bt_drop_reason;
+#define BT_DROP_INTERVAL_MS 5000
+
+void bt_drop_add(bt_drop_reason reason, uint64_t n);
+/* Logs what is due. Never blocks: a poll already under way elsewhere wins. */
+void bt_drop_poll(void);
+/* Counts since the process started (fork: inherited). */
+void bt_drop_totals(uint64_t out[BT_DROP_NREASONS]);
+/*
+ * Logs one warning line, prefixed by when (e.g. "baton_fini"), of what was
+ * dropped since the totals were base, by reason; nothing when nothing was.
+ * Returns the number of spans dropped since base (arena drops are not spans
+ * and are not included).
+ */
+uint64_t bt_drop_summary(const char *when, const uint64_t base[BT_DROP_NREASONS]);
 
 /*
  * Wall clock. Where the TSC is invariant, a span timestamp is one rdtsc

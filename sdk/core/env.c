@@ -92,3 +92,48 @@ bool bt_env_bool(const char *name, bool *out)
 	bt_warn("%s=\"%s\" is not true or false; ignored", name, v);
 	return false;
 }
+
+uint32_t bt_u32_in_range(const char *what, uint32_t v, uint32_t dflt, uint32_t lo,
+                         uint32_t hi)
+{
+	if (v == 0) {
+		bt_warn("%s=0 is not allowed (at least %u); using %u", what, lo, dflt);
+		return dflt;
+	}
+	if (v < lo) {
+		bt_warn("%s=%u is below the minimum %u; using %u", what, v, lo, lo);
+		return lo;
+	}
+	if (v > hi) {
+		bt_warn("%s=%u is above the maximum %u; using %u", what, v, hi, hi);
+		return hi;
+	}
+	return v;
+}
+
+uint32_t bt_env_u32_in_range(const char *name, uint32_t dflt, uint32_t lo, uint32_t hi)
+{
+	const char *v = baton_getenv(name);
+	uint32_t u;
+	if (v == NULL)
+		return dflt;
+	if (!bt_parse_u32(v, strlen(v), &u)) {
+		bt_warn("%s=\"%.40s\" is not a non-negative integer; using %u", name, v,
+		        dflt);
+		return dflt;
+	}
+	return bt_u32_in_range(name, u, dflt, lo, hi);
+}
+
+void bt_env_check_clock(void)
+{
+	static _Atomic bool warned;
+	const char *v = baton_getenv("BATON_CLOCK");
+	if (v == NULL || strcmp(v, "system") == 0 || strcmp(v, "tsc") == 0)
+		return;
+	if (!atomic_exchange(&warned, true))
+		bt_warn(
+		    "BATON_CLOCK=\"%.40s\" is not tsc or system; using tsc (where the "
+		    "TSC is invariant, else the system clock)",
+		    v);
+}

@@ -16,16 +16,84 @@ static _Atomic int bt_log_min = -1;
 
 static const char *const bt_level_names[] = {"debug", "info", "warn", "error", "none"};
 
+/* Set when BATON_LOG_LEVEL held something unknown and nobody was told yet. */
+static _Atomic bool bt_log_env_bad;
+static _Atomic bool bt_log_env_warned;
+
 static int bt_log_level_from_env(void)
 {
 	const char *v = getenv("BATON_LOG_LEVEL");
-	if (v != NULL) {
+	if (v != NULL && v[0] != '\0') {
 		for (int i = 0; i <= BATON_LOG_NONE; i++) {
 			if (strcasecmp(v, bt_level_names[i]) == 0)
 				return i;
 		}
+		atomic_store(&bt_log_env_bad, true);
 	}
 	return BATON_LOG_WARN;
+}
+
+/* Tells, once per process, that BATON_LOG_LEVEL was not understood. */
+static void bt_log_env_complain(void)
+{
+	if (!atomic_load_explicit(&bt_log_env_bad, memory_order_relaxed) ||
+	    atomic_exchange(&bt_log_env_warned, true))
+		return;
+	const char *v = getenv("BATON_LOG_LEVEL");
+	bt_warn("BATON_LOG_LEVEL=\"%.40s\" is not debug, info, warn, error or none; "
+	        "using warn",
+	        v != NULL ? v : "");
+}
+
+size_t bt_text_sanitize(char *dst, size_t cap, const char *src, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)src;
+	size_t i = 0, j = 0;
+	if (cap == 0)
+		return 0;
+	while (i < n && j + 1 < cap) {
+		unsigned char c = s[i];
+		size_t len = 0;
+		uint32_t cp = 0;
+		if (c >= 0x20 && c < 0x7f) {
+			dst[j++] = (char)c;
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			len = 2;
+			cp = c & 0x1fu;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			len = 3;
+			cp = c & 0x0fu;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			len = 4;
+			cp = c & 0x07u;
+		}
+		bool ok = len > 0 && i + len <= n;
+		for (size_t k = 1; ok && k < len; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				ok = false;
+			else
+				cp = (cp << 6) | (s[i + k] & 0x3fu);
+		}
+		/* Overlong forms, surrogates, beyond U+10FFFF, and the C1 controls. */
+		if (ok && ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+		           (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff || cp < 0xa0))
+			ok = false;
+		if (!ok) {
+			dst[j++] = '?';
+			i++;
+			continue;
+		}
+		if (j + len >= cap)
+			break; /* cut a character whole, never half of it */
+		memcpy(dst + j, s + i, len);
+		j += len;
+		i += len;
+	}
+	dst[j] = '\0';
+	return j;
 }
 
 /* fork(): a child must not inherit the log mutex locked by a thread it does not have. */
@@ -53,20 +121,38 @@ void baton_set_log(baton_log_level min_level, baton_log_fn fn, void *arg)
 	atomic_store(&bt_log_min, fn != NULL ? (int)min_level : bt_log_level_from_env());
 }
 
-void bt_log(baton_log_level level, const char *fmt, ...)
+static int bt_log_threshold(void)
 {
 	int min = atomic_load_explicit(&bt_log_min, memory_order_relaxed);
 	if (min < 0) {
 		min = bt_log_level_from_env();
 		atomic_store_explicit(&bt_log_min, min, memory_order_relaxed);
 	}
+	return min;
+}
+
+void bt_log_check_env(void)
+{
+	bt_log_threshold();
+	bt_log_env_complain();
+}
+
+void bt_log(baton_log_level level, const char *fmt, ...)
+{
+	int min = bt_log_threshold();
+	bt_log_env_complain();
 	if ((int)level < min || level >= BATON_LOG_NONE)
 		return;
-	char buf[512];
+	char raw[512], buf[512];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	int n = vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
+	if (n < 0)
+		return;
+	/* Nothing a message carries (a collector's text, a header) steers a terminal. */
+	bt_text_sanitize(buf, sizeof(buf), raw,
+	                 (size_t)n < sizeof(raw) ? (size_t)n : sizeof(raw) - 1);
 	pthread_mutex_lock(&bt_log_mtx);
 	if (bt_log_sink != NULL)
 		bt_log_sink(bt_log_arg, level, buf);

@@ -26,6 +26,13 @@
  * any moment the mutex is free, the spans the processor owns are exactly
  * batch[0..nbatch) plus the published slots of the ring: the fork handlers
  * rely on that.
+ *
+ * Every drop is counted twice: in the processor's stats, and by reason in
+ * the process-wide drop counters (core), which the worker turns into
+ * rate-limited warnings about once a second. The caller's path only adds.
+ *
+ * What an export did comes back as export_spans' result; a flush or a
+ * shutdown returns the error of an export that failed while it waited.
  */
 #include "trace/trace_int.h"
 
@@ -35,21 +42,15 @@
 #include <stdio.h>
 #include <string.h>
 
-#define BT_BSP_QUEUE_MAX (1u << 24)
+/* 16 MiB of ring at most: a bigger queue only holds more span records. */
+#define BT_BSP_QUEUE_MAX (1u << 20)
+/* How often the worker looks at the drop counters, and its longest sleep. */
+#define BT_BSP_TICK_NS ((uint64_t)1000000000u)
 
 struct bt_slot {
 	_Atomic uint64_t seq;
 	const baton_span_data *span;
 };
-
-/* What an exporter reports from inside export_spans (thread-local). */
-struct bt_export_report {
-	uint32_t retries;
-	uint64_t rejected;
-	bool has_error;
-	char error[160];
-};
-static _Thread_local struct bt_export_report *bt_report;
 
 struct bt_batch {
 	/* Producer side: written by every on_end. */
@@ -89,31 +90,13 @@ struct bt_batch {
 	uint64_t exported, dropped_shutdown, dropped_failure, rejected;
 	uint64_t requests, retries, failures, discarded_at_fork;
 	char last_error[160];
+	baton_err last_err;     /* of the last failed export */
+	baton_err flush_exp_rv; /* what the exporter's force_flush said last */
+	baton_err shut_exp_rv;  /* what the exporter's shutdown said */
+	bool destroyed;         /* retired: only the counters are left */
 
 	struct bt_batch *next; /* all live batch processors, for fork */
 };
-
-/* ---- exporter reports ---- */
-
-void baton_export_report_retry(uint32_t retries)
-{
-	if (bt_report != NULL)
-		bt_report->retries += retries;
-}
-
-void baton_export_report_rejected(uint64_t spans)
-{
-	if (bt_report != NULL)
-		bt_report->rejected += spans;
-}
-
-void baton_export_report_error(const char *text)
-{
-	if (bt_report != NULL && text != NULL) {
-		snprintf(bt_report->error, sizeof(bt_report->error), "%s", text);
-		bt_report->has_error = true;
-	}
-}
 
 /* ---- the ring ---- */
 
@@ -195,57 +178,64 @@ static void bt_drain(struct bt_batch *b)
 	}
 }
 
-/* Called with mtx held: releases the batch, counting it under *counter. */
-static void bt_release_batch(struct bt_batch *b, uint64_t *counter)
+/*
+ * Called with mtx held: releases the batch, counting it under *counter and,
+ * when it is a drop, under reason (BT_DROP_NREASONS: not a drop).
+ */
+static void bt_release_batch(struct bt_batch *b, uint64_t *counter, bt_drop_reason reason)
 {
 	for (uint32_t i = 0; i < b->nbatch; i++)
 		baton_span_data_release(b->batch[i]);
 	*counter += b->nbatch;
+	if (reason != BT_DROP_NREASONS)
+		bt_drop_add(reason, b->nbatch);
 	b->nbatch = 0;
 }
 
 /* Called with mtx held and nbatch > 0; drops mtx around export_spans. */
 static void bt_export_batch(struct bt_batch *b)
 {
-	struct bt_export_report rep;
-	baton_err rv = BATON_ECLOSED;
 	if (b->exp_shut) {
-		bt_release_batch(b, &b->dropped_shutdown);
+		bt_release_batch(b, &b->dropped_shutdown, BT_DROP_SHUTDOWN);
 		return;
 	}
-	memset(&rep, 0, sizeof(rep));
 	b->in_export = true;
 	pthread_mutex_unlock(&b->mtx);
-	bt_report = &rep;
-	rv = b->exp.ops->export_spans(b->exp.arg, b->batch, b->nbatch);
-	bt_report = NULL;
+	baton_export_result r = b->exp.ops->export_spans(b->exp.arg, b->batch, b->nbatch);
+	/* The reason lives until the exporter's next call: copy it before the lock. */
+	char why[sizeof(b->last_error)];
+	if (r.err != BATON_OK) {
+		const char *t = r.reason != NULL ? r.reason : baton_strerror(r.err);
+		bt_text_sanitize(why, sizeof(why), t, strlen(t));
+	}
 	pthread_mutex_lock(&b->mtx);
 	b->in_export = false;
 	b->requests++;
-	b->retries += rep.retries;
-	b->rejected += rep.rejected;
-	if (rv == BATON_OK) {
-		bt_release_batch(b, &b->exported);
-	} else {
-		b->failures++;
-		snprintf(b->last_error, sizeof(b->last_error), "%s",
-		         rep.has_error ? rep.error : baton_strerror(rv));
-		bt_release_batch(b, b->exp_shut ? &b->dropped_shutdown
-		                                : &b->dropped_failure);
+	b->retries += r.retries;
+	b->rejected += r.rejected;
+	if (r.err == BATON_OK) {
+		bt_release_batch(b, &b->exported, BT_DROP_NREASONS);
+		return;
 	}
-	if (rv != BATON_OK && rep.has_error)
-		bt_debug("batch processor: export failed: %s", rep.error);
+	b->failures++;
+	b->last_err = r.err;
+	memcpy(b->last_error, why, sizeof(why));
+	if (b->exp_shut)
+		bt_release_batch(b, &b->dropped_shutdown, BT_DROP_SHUTDOWN);
+	else
+		bt_release_batch(b, &b->dropped_failure, BT_DROP_EXPORT_FAILED);
+	bt_debug("batch processor: export failed: %s", why);
 }
 
 /* Called with mtx held: releases every span still owned, counting it. */
-static void bt_release_all(struct bt_batch *b, uint64_t *counter)
+static void bt_release_all(struct bt_batch *b, uint64_t *counter, bt_drop_reason reason)
 {
-	bt_release_batch(b, counter);
+	bt_release_batch(b, counter, reason);
 	for (;;) {
 		bt_drain(b);
 		if (b->nbatch == 0)
 			break;
-		bt_release_batch(b, counter);
+		bt_release_batch(b, counter, reason);
 	}
 }
 
@@ -255,9 +245,18 @@ static void *bt_batch_worker(void *arg)
 	pthread_setname_np(pthread_self(), "baton-export");
 	pthread_mutex_lock(&b->mtx);
 	uint64_t next_export = bt_now_mono_ns() + b->delay_ns;
+	uint64_t next_poll = 0;
 	for (;;) {
-		bt_drain(b);
 		uint64_t now = bt_now_mono_ns();
+		if (now >= next_poll) {
+			/* Unlocked: the log sink may call back into baton. */
+			pthread_mutex_unlock(&b->mtx);
+			bt_drop_poll();
+			pthread_mutex_lock(&b->mtx);
+			next_poll = now + BT_BSP_TICK_NS;
+		}
+		bt_drain(b);
+		now = bt_now_mono_ns();
 		bool flushing = b->flush_req != b->flush_done;
 		bool stopping = b->shutting;
 		if (stopping && now >= b->shutdown_deadline)
@@ -274,12 +273,14 @@ static void *bt_batch_worker(void *arg)
 			    atomic_load_explicit(&b->deq, memory_order_relaxed) >=
 			        b->flush_target) {
 				uint64_t req = b->flush_req;
+				baton_err frv = BATON_OK;
 				if (b->exp.ops->force_flush != NULL && !b->exp_shut) {
 					uint32_t left = bt_ms_left(b->flush_deadline);
 					pthread_mutex_unlock(&b->mtx);
-					b->exp.ops->force_flush(b->exp.arg, left);
+					frv = b->exp.ops->force_flush(b->exp.arg, left);
 					pthread_mutex_lock(&b->mtx);
 				}
+				b->flush_exp_rv = frv;
 				b->flush_done = req;
 				pthread_cond_broadcast(&b->done);
 				continue;
@@ -297,26 +298,36 @@ static void *bt_batch_worker(void *arg)
 			pthread_mutex_lock(&b->mtx);
 			continue;
 		}
-		atomic_store_explicit(&b->wake_at, b->batch_size - b->nbatch,
-		                      memory_order_relaxed);
+		/*
+		 * Sleep until the batch is full (a producer wakes us) or the delay
+		 * is over. A delay of 0 means "export as soon as a span is there":
+		 * the first span wakes us. Either way wake at least once a tick, to
+		 * report drops.
+		 */
+		uint32_t wake_at = b->delay_ns == 0 ? 1 : b->batch_size - b->nbatch;
+		uint64_t until = b->delay_ns == 0 ? now + BT_BSP_TICK_NS : next_export;
+		if (until > next_poll)
+			until = next_poll;
+		atomic_store_explicit(&b->wake_at, wake_at, memory_order_relaxed);
 		atomic_store_explicit(&b->sleeping, 1, memory_order_seq_cst);
-		if (bt_ring_size(b) + b->nbatch >= b->batch_size) {
+		if (bt_ring_size(b) + b->nbatch >= wake_at) {
 			atomic_store_explicit(&b->sleeping, 0, memory_order_relaxed);
 			continue;
 		}
-		struct timespec ts = bt_abs_timespec(next_export);
+		struct timespec ts = bt_abs_timespec(until);
 		pthread_cond_timedwait(&b->wake, &b->mtx, &ts);
 		atomic_store_explicit(&b->sleeping, 0, memory_order_relaxed);
 	}
 	/* Shutting down: whatever is left could not be exported in time. */
-	bt_release_all(b, &b->dropped_shutdown);
+	bt_release_all(b, &b->dropped_shutdown, BT_DROP_SHUTDOWN);
 	if (!b->exp_shut) {
 		b->exp_shut = true;
 		if (b->exp.ops->shutdown != NULL) {
 			uint32_t left = bt_ms_left(b->shutdown_deadline);
 			pthread_mutex_unlock(&b->mtx);
-			b->exp.ops->shutdown(b->exp.arg, left);
+			baton_err srv = b->exp.ops->shutdown(b->exp.arg, left);
 			pthread_mutex_lock(&b->mtx);
+			b->shut_exp_rv = srv;
 		}
 	}
 	b->worker_done = true;
@@ -333,11 +344,13 @@ static void bt_batch_on_end(void *arg, const baton_span_data *span)
 	uint64_t pos;
 	if (atomic_load_explicit(&b->closed, memory_order_relaxed)) {
 		atomic_fetch_add_explicit(&b->dropped_closed, 1, memory_order_relaxed);
+		bt_drop_add(BT_DROP_SHUTDOWN, 1);
 		baton_span_data_release(span);
 		return;
 	}
 	if (!bt_ring_push(b, span, &pos)) {
 		atomic_fetch_add_explicit(&b->dropped_full, 1, memory_order_relaxed);
+		bt_drop_add(BT_DROP_QUEUE_FULL, 1);
 		baton_span_data_release(span);
 		return;
 	}
@@ -372,6 +385,7 @@ static baton_err bt_batch_flush(void *arg, uint32_t timeout_ms)
 		goto out;
 	}
 	uint64_t req = ++b->flush_req;
+	uint64_t failures = b->failures;
 	b->flush_target = atomic_load_explicit(&b->enq, memory_order_seq_cst);
 	b->flush_deadline = deadline;
 	bt_kick(b);
@@ -383,6 +397,10 @@ static baton_err bt_batch_flush(void *arg, uint32_t timeout_ms)
 	}
 	if (b->flush_done < req)
 		rv = b->worker_done ? BATON_ECLOSED : BATON_ETIMEDOUT;
+	else if (b->failures != failures)
+		rv = b->last_err; /* an export failed while we waited */
+	else
+		rv = b->flush_exp_rv;
 out:
 	pthread_mutex_unlock(&b->mtx);
 	return rv;
@@ -416,6 +434,7 @@ static baton_err bt_batch_shutdown(void *arg, uint32_t timeout_ms)
 		return BATON_ECLOSED;
 	}
 	b->shutting = true;
+	uint64_t failures = b->failures;
 	b->shutdown_deadline = deadline - margin;
 	atomic_store_explicit(&b->closed, true, memory_order_relaxed);
 	bt_kick(b);
@@ -427,15 +446,19 @@ static baton_err bt_batch_shutdown(void *arg, uint32_t timeout_ms)
 		b->exp_shut = true;
 		if (b->exp.ops->shutdown != NULL) {
 			pthread_mutex_unlock(&b->mtx);
-			b->exp.ops->shutdown(b->exp.arg, bt_ms_left(deadline));
+			baton_err srv =
+			    b->exp.ops->shutdown(b->exp.arg, bt_ms_left(deadline));
 			pthread_mutex_lock(&b->mtx);
+			b->shut_exp_rv = srv;
 		}
 	}
 	bt_wait_worker(b, deadline);
-	if (!b->worker_done)
-		rv = BATON_ETIMEDOUT;
-	else if (b->dropped_shutdown > 0)
-		rv = BATON_ETIMEDOUT;
+	if (!b->worker_done || b->dropped_shutdown > 0)
+		rv = BATON_ETIMEDOUT; /* time ran out with spans still to export */
+	else if (b->failures != failures)
+		rv = b->last_err; /* an export failed while we waited */
+	else
+		rv = b->shut_exp_rv;
 	pthread_mutex_unlock(&b->mtx);
 	return rv;
 }
@@ -458,6 +481,8 @@ static int bt_start_worker(struct bt_batch *b)
 
 static pthread_mutex_t bt_batch_list_mtx = PTHREAD_MUTEX_INITIALIZER;
 static struct bt_batch *bt_batch_list;
+/* Destroyed processors, kept (counters only) so their stats stay readable. */
+static struct bt_batch *bt_batch_retired;
 static pthread_once_t bt_batch_atfork_once = PTHREAD_ONCE_INIT;
 
 static void bt_batch_sync_init(struct bt_batch *b)
@@ -496,7 +521,7 @@ static void bt_batch_child(void)
 	for (struct bt_batch *b = bt_batch_list; b != NULL; b = b->next) {
 		bt_batch_sync_init(b);
 		uint64_t discarded = 0;
-		bt_release_all(b, &discarded);
+		bt_release_all(b, &discarded, BT_DROP_NREASONS);
 		/* A slot claimed but not published by a thread that is gone stays lost.
 		 */
 		for (uint64_t i = 0; i <= b->mask; i++)
@@ -510,6 +535,7 @@ static void bt_batch_child(void)
 		b->requests = b->retries = b->failures = 0;
 		b->discarded_at_fork = discarded;
 		b->last_error[0] = '\0';
+		b->last_err = b->flush_exp_rv = b->shut_exp_rv = BATON_OK;
 		b->in_export = false;
 		b->flush_done = b->flush_req;
 		b->thread_started = false;
@@ -553,16 +579,38 @@ static void bt_batch_destroy(void *arg)
 	pthread_mutex_unlock(&bt_batch_list_mtx);
 	/* Spans a racing producer queued after the worker left. */
 	pthread_mutex_lock(&b->mtx);
-	bt_release_all(b, &b->dropped_shutdown);
+	bt_release_all(b, &b->dropped_shutdown, BT_DROP_SHUTDOWN);
 	pthread_mutex_unlock(&b->mtx);
 	if (b->exp.ops->destroy != NULL)
 		b->exp.ops->destroy(b->exp.arg);
-	pthread_mutex_destroy(&b->mtx);
-	pthread_cond_destroy(&b->wake);
-	pthread_cond_destroy(&b->done);
+	/*
+	 * Keep the counters: stats stay readable after baton_fini. The ring
+	 * and the batch go now; the rest when the next processor is created.
+	 */
+	pthread_mutex_lock(&b->mtx);
 	bt_free(b->slots);
 	bt_free(b->batch);
-	bt_free(b);
+	b->slots = NULL;
+	b->batch = NULL;
+	b->destroyed = true;
+	pthread_mutex_unlock(&b->mtx);
+	pthread_mutex_lock(&bt_batch_list_mtx);
+	b->next = bt_batch_retired;
+	bt_batch_retired = b;
+	pthread_mutex_unlock(&bt_batch_list_mtx);
+}
+
+/* Frees the processors destroyed before. Called with bt_batch_list_mtx held. */
+static void bt_batch_free_retired(void)
+{
+	while (bt_batch_retired != NULL) {
+		struct bt_batch *b = bt_batch_retired;
+		bt_batch_retired = b->next;
+		pthread_mutex_destroy(&b->mtx);
+		pthread_cond_destroy(&b->wake);
+		pthread_cond_destroy(&b->done);
+		bt_free(b);
+	}
 }
 
 static const baton_processor_ops bt_batch_ops = {
@@ -570,14 +618,32 @@ static const baton_processor_ops bt_batch_ops = {
     bt_batch_shutdown,           bt_batch_destroy,
 };
 
-static uint32_t bt_opt(uint32_t v, const char *env, uint32_t dflt)
+/*
+ * One option: the field when set, else the environment variable, else the
+ * default; a refused or out-of-range value is replaced, with a warning.
+ */
+static uint32_t bt_opt(uint32_t v, const char *field, const char *env, uint32_t dflt,
+                       uint32_t lo, uint32_t hi)
 {
-	uint32_t e;
 	if (v != 0)
-		return v;
-	if (bt_env_u32(env, &e) && e != 0)
-		return e;
-	return dflt;
+		return bt_u32_in_range(field, v, dflt, lo, hi);
+	return bt_env_u32_in_range(env, dflt, lo, hi);
+}
+
+/* The schedule delay: 0 is allowed (export as soon as a span is queued). */
+static uint32_t bt_opt_delay(uint32_t v)
+{
+	const char *name = "OTEL_BSP_SCHEDULE_DELAY";
+	const char *e = baton_getenv(name);
+	uint32_t u;
+	if (v != 0 || e == NULL)
+		return v != 0 ? v : 5000;
+	if (!bt_parse_u32(e, strlen(e), &u)) {
+		bt_warn("%s=\"%.40s\" is not a non-negative integer; using 5000", name,
+		        e);
+		return 5000;
+	}
+	return u;
 }
 
 baton_err baton_batch_processor_create(baton_exporter exporter,
@@ -595,18 +661,27 @@ baton_err baton_batch_processor_create(baton_exporter exporter,
 		rv = BATON_EINVAL;
 		goto fail;
 	}
-	uint32_t qsize = bt_opt(opts->max_queue_size, "OTEL_BSP_MAX_QUEUE_SIZE", 2048);
-	uint32_t bsize =
-	    bt_opt(opts->max_export_batch_size, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 512);
-	uint32_t delay = bt_opt(opts->schedule_delay_ms, "OTEL_BSP_SCHEDULE_DELAY", 5000);
-	uint32_t tmo = bt_opt(opts->export_timeout_ms, "OTEL_BSP_EXPORT_TIMEOUT", 30000);
-	if (qsize > BT_BSP_QUEUE_MAX)
-		qsize = BT_BSP_QUEUE_MAX;
+	uint32_t qsize =
+	    bt_opt(opts->max_queue_size, "baton_batch_options.max_queue_size",
+	           "OTEL_BSP_MAX_QUEUE_SIZE", 2048, 1, BT_BSP_QUEUE_MAX);
+	uint32_t bsize = bt_opt(opts->max_export_batch_size,
+	                        "baton_batch_options.max_export_batch_size",
+	                        "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 512, 1, UINT32_MAX);
+	uint32_t delay = bt_opt_delay(opts->schedule_delay_ms);
+	uint32_t tmo =
+	    bt_opt(opts->export_timeout_ms, "baton_batch_options.export_timeout_ms",
+	           "OTEL_BSP_EXPORT_TIMEOUT", 30000, 1, UINT32_MAX);
 	uint64_t cap = 2;
 	while (cap < qsize)
 		cap <<= 1;
-	if (bsize > cap)
-		bsize = (uint32_t)cap;
+	if (bsize > qsize) {
+		bt_warn("%s=%u is larger than the queue (%u); using %u",
+		        opts->max_export_batch_size != 0
+		            ? "baton_batch_options.max_export_batch_size"
+		            : "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+		        bsize, qsize, qsize);
+		bsize = qsize;
+	}
 
 	b = bt_calloc(1, sizeof(*b));
 	if (b == NULL) {
@@ -634,6 +709,7 @@ baton_err baton_batch_processor_create(baton_exporter exporter,
 
 	pthread_once(&bt_batch_atfork_once, bt_batch_atfork_init);
 	pthread_mutex_lock(&bt_batch_list_mtx);
+	bt_batch_free_retired();
 	if (bt_start_worker(b) != 0) {
 		pthread_mutex_unlock(&bt_batch_list_mtx);
 		pthread_mutex_destroy(&b->mtx);

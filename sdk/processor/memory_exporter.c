@@ -41,7 +41,8 @@ static void bt_attr_text(char *buf, size_t cap, size_t *off, const baton_attr *a
 		*off += (size_t)w < room ? (size_t)w : room;
 }
 
-static baton_err bt_mem_export(void *arg, const baton_span_data *const *spans, size_t n)
+static baton_export_result bt_mem_export(void *arg, const baton_span_data *const *spans,
+                                         size_t n)
 {
 	baton_memory_exporter *m = arg;
 	pthread_mutex_lock(&m->mtx);
@@ -89,7 +90,7 @@ static baton_err bt_mem_export(void *arg, const baton_span_data *const *spans, s
 			         s->context.tracestate);
 	}
 	pthread_mutex_unlock(&m->mtx);
-	return BATON_OK;
+	return BATON_EXPORT_RESULT(BATON_OK);
 }
 
 static void bt_mem_destroy(void *arg)

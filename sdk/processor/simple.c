@@ -10,11 +10,15 @@ struct bt_simple {
 static void bt_simple_on_end(void *arg, const baton_span_data *span)
 {
 	struct bt_simple *s = arg;
+	baton_export_result r = BATON_EXPORT_RESULT(BATON_ECLOSED);
 	pthread_mutex_lock(&s->mtx);
 	if (!s->shut)
-		s->exp.ops->export_spans(s->exp.arg, &span, 1);
+		r = s->exp.ops->export_spans(s->exp.arg, &span, 1);
 	pthread_mutex_unlock(&s->mtx);
 	baton_span_data_release(span);
+	if (r.err != BATON_OK)
+		bt_drop_add(
+		    r.err == BATON_ECLOSED ? BT_DROP_SHUTDOWN : BT_DROP_EXPORT_FAILED, 1);
 }
 
 static baton_err bt_simple_flush(void *arg, uint32_t timeout_ms)

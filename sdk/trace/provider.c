@@ -3,9 +3,15 @@
 
 #include <baton/processor.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 bt_provider bt_prov;
+/* Drop counts at baton_init: the fini and at-exit summaries are relative to it. */
+static uint64_t bt_drop_base[BT_DROP_NREASONS];
+/* The last figures of the run baton_fini ended, readable until the next init. */
+static baton_sdk_stats bt_final_stats;
+static bool bt_final_valid;
 bool bt_initialized;
 _Atomic uint64_t bt_epoch;
 
@@ -74,6 +80,15 @@ static uint32_t bt_limit(uint32_t code, const char *env, uint32_t dflt)
 	return dflt;
 }
 
+/* A limit with a range: out-of-range values are replaced, with a warning. */
+static uint32_t bt_limit_range(uint32_t code, const char *field, const char *env,
+                               uint32_t dflt, uint32_t lo, uint32_t hi)
+{
+	if (code != 0)
+		return bt_u32_in_range(field, code, dflt, lo, hi);
+	return bt_env_u32_in_range(env, dflt, lo, hi);
+}
+
 static void bt_limits_resolve(bt_limits *l, const baton_limits *in)
 {
 	static const baton_limits none;
@@ -89,14 +104,12 @@ static void bt_limits_resolve(bt_limits *l, const baton_limits *in)
 	    bt_limit(in->link_attribute_count, "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", 128);
 	l->value_length = bt_limit(in->attribute_value_length,
 	                           "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", UINT32_MAX);
-	l->arena_bytes = bt_limit(in->span_arena_bytes, "BATON_SPAN_ARENA_BYTES", 2048);
-	if (l->arena_bytes < 256)
-		l->arena_bytes = 256;
-	if (l->arena_bytes > (1u << 24))
-		l->arena_bytes = 1u << 24;
-	l->max_spans = bt_limit(in->max_live_spans, "BATON_MAX_SPANS", 16384);
-	if (l->max_spans < BT_CHUNK_SPANS)
-		l->max_spans = BT_CHUNK_SPANS;
+	l->arena_bytes =
+	    bt_limit_range(in->span_arena_bytes, "baton_limits.span_arena_bytes",
+	                   "BATON_SPAN_ARENA_BYTES", 2048, 256, 1u << 24);
+	/* A handle holds a 32-bit index; past 16 Mi records no process needs more. */
+	l->max_spans = bt_limit_range(in->max_live_spans, "baton_limits.max_live_spans",
+	                              "BATON_MAX_SPANS", 16384, BT_CHUNK_SPANS, 1u << 24);
 }
 
 static void bt_procs_destroy(const baton_processor *procs, size_t n)
@@ -105,6 +118,42 @@ static void bt_procs_destroy(const baton_processor *procs, size_t n)
 		if (procs[i].ops != NULL && procs[i].ops->destroy != NULL)
 			procs[i].ops->destroy(procs[i].arg);
 	}
+}
+
+static void bt_stats_compute(baton_sdk_stats *out);
+static baton_err bt_procs_finish(bool shutdown, uint32_t timeout_ms);
+
+/*
+ * A program that returns from main (or calls exit) without baton_fini:
+ * export what the processors hold, within OTEL_BSP_EXPORT_TIMEOUT, and say
+ * what was lost. Nothing is freed: other threads may still be running.
+ */
+static void bt_at_exit(void)
+{
+	if (!bt_initialized)
+		return;
+	uint32_t tmo =
+	    bt_env_u32_in_range("OTEL_BSP_EXPORT_TIMEOUT", 30000, 1, UINT32_MAX);
+	uint64_t t0 = bt_now_mono_ns();
+	baton_err rv = bt_procs_finish(true, tmo);
+	baton_sdk_stats st;
+	bt_stats_compute(&st);
+	uint64_t lost = bt_drop_summary("at exit without baton_fini", bt_drop_base);
+	if (rv != BATON_OK && lost == 0)
+		bt_warn("at exit without baton_fini: the final export failed: %s",
+		        baton_strerror(rv));
+	bt_log(BATON_LOG_INFO,
+	       "at exit without baton_fini: %llu spans exported in all, the last ones "
+	       "in %llu ms; call baton_fini() before exit",
+	       (unsigned long long)st.spans_exported,
+	       (unsigned long long)((bt_now_mono_ns() - t0) / 1000000u));
+}
+
+static void bt_at_exit_register(void)
+{
+	static bool registered;
+	if (!registered && atexit(bt_at_exit) == 0)
+		registered = true;
 }
 
 baton_err baton_init(const baton_options *opts)
@@ -121,6 +170,8 @@ baton_err baton_init(const baton_options *opts)
 		baton_fanout_policy_destroy(opts->fanout_policy);
 		return BATON_ESTATE;
 	}
+	bt_log_check_env();
+	bt_env_check_clock();
 	bt_random_global_init();
 	bt_clock_init();
 	memset(&bt_prov, 0, sizeof(bt_prov));
@@ -174,8 +225,11 @@ baton_err baton_init(const baton_options *opts)
 			        BATON_FANOUT_DEFAULT);
 	}
 	bt_counters_sum(bt_prov.base);
+	bt_drop_totals(bt_drop_base);
+	bt_final_valid = false;
 	atomic_fetch_add(&bt_epoch, 1);
 	bt_initialized = true;
+	bt_at_exit_register();
 	return disabled ? BATON_EDISABLED : BATON_OK;
 
 fail_sampler:
@@ -236,6 +290,10 @@ baton_err baton_fini(uint32_t timeout_ms)
 		return BATON_ESTATE;
 	baton_err rv = bt_procs_finish(true, timeout_ms);
 	bt_procs_destroy(bt_prov.procs, bt_prov.nprocs);
+	/* Destroyed batch processors keep their counters: one last reading. */
+	bt_stats_compute(&bt_final_stats);
+	bt_final_valid = true;
+	bt_drop_summary("baton_fini", bt_drop_base);
 	bt_free(bt_prov.procs);
 	baton_sampler_destroy(bt_prov.sampler);
 	bt_initialized = false;
@@ -259,8 +317,16 @@ void baton_sdk_stats_get(baton_sdk_stats *out)
 	if (out == NULL)
 		return;
 	memset(out, 0, sizeof(*out));
-	if (!bt_initialized)
-		return;
+	if (bt_initialized)
+		bt_stats_compute(out);
+	else if (bt_final_valid)
+		*out = bt_final_stats;
+}
+
+/* The figures of the running SDK (bt_prov still set up). */
+static void bt_stats_compute(baton_sdk_stats *out)
+{
+	memset(out, 0, sizeof(*out));
 	uint64_t c[BT_C_COUNT];
 	bt_counters_sum(c);
 	for (int i = 0; i < BT_C_COUNT; i++)

@@ -138,7 +138,9 @@ baton_err bt_store_init(bt_store *s, const bt_limits *lim)
 {
 	memset(s, 0, sizeof(*s));
 	s->rec_size = (sizeof(bt_span) + lim->arena_bytes + 7) & ~(size_t)7;
-	s->max_chunks = (lim->max_spans + BT_CHUNK_SPANS - 1) / BT_CHUNK_SPANS;
+	/* 64-bit: a limit near UINT32_MAX must not wrap to a store of nothing. */
+	s->max_chunks =
+	    (uint32_t)(((uint64_t)lim->max_spans + BT_CHUNK_SPANS - 1) / BT_CHUNK_SPANS);
 	s->chunks = bt_calloc(s->max_chunks, sizeof(char *));
 	s->free_idx = bt_calloc((size_t)s->max_chunks * BT_CHUNK_SPANS, sizeof(uint32_t));
 	if (s->chunks == NULL || s->free_idx == NULL) {
@@ -213,8 +215,10 @@ bt_span *bt_store_alloc(bt_store *s)
 	            c->epoch != atomic_load_explicit(&bt_epoch, memory_order_relaxed),
 	        0)) {
 		bt_cache_refill(s, c);
-		if (c->n == 0)
+		if (c->n == 0) {
+			bt_drop_add(BT_DROP_NO_STORE, 1);
 			return NULL;
+		}
 	}
 	bt_span *sp = bt_store_get(s, c->idx[--c->n]);
 	bt_count(BT_C_ALLOCS);

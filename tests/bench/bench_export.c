@@ -163,12 +163,13 @@ BENCH(gzip_per_span, "ns/op", NULL, 512000)
 }
 
 /* An exporter that takes every batch at once. */
-static baton_err null_export(void *arg, const baton_span_data *const *spans, size_t n)
+static baton_export_result null_export(void *arg, const baton_span_data *const *spans,
+                                       size_t n)
 {
 	(void)arg;
 	(void)spans;
 	(void)n;
-	return BATON_OK;
+	return BATON_EXPORT_RESULT(BATON_OK);
 }
 static const baton_exporter_ops null_ops = {
     sizeof(baton_exporter_ops), "null", null_export, NULL, NULL, NULL};

@@ -28,12 +28,13 @@ BENCH(clock_now, "ns/op", NULL, 2000000)
 }
 
 /* An exporter that drops what it gets: the batch worker's cost is not the caller's. */
-static baton_err null_export(void *arg, const baton_span_data *const *spans, size_t n)
+static baton_export_result null_export(void *arg, const baton_span_data *const *spans,
+                                       size_t n)
 {
 	(void)arg;
 	(void)spans;
 	(void)n;
-	return BATON_OK;
+	return BATON_EXPORT_RESULT(BATON_OK);
 }
 static const baton_exporter_ops null_ops = {
     sizeof(baton_exporter_ops), "null", null_export, NULL, NULL, NULL};

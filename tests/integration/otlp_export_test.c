@@ -6,6 +6,7 @@
 #include <baton/otlp_http.h>
 #include <baton/processor.h>
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,7 +200,7 @@ Test(otlp_export, golden_bytes_of_one_span_match_the_hand_encoding)
 
 	baton_exporter e = make_exporter(BATON_OTLP_COMPRESSION_NONE, 0);
 	const baton_span_data *one = &s;
-	cr_assert_eq(e.ops->export_spans(e.arg, &one, 1), BATON_OK);
+	cr_assert_eq(e.ops->export_spans(e.arg, &one, 1).err, BATON_OK);
 	uint8_t body[1024];
 	size_t n = tu_otlp_last_body(rcv, body, sizeof(body));
 	cr_assert_eq(n, sizeof(golden), "body is %zu bytes", n);
@@ -489,4 +490,156 @@ Test(otlp_export, partial_success_is_reported_and_not_retried)
 	cr_assert_eq(s.export_retries, 0);
 	cr_assert_eq(tu_otlp_get_counts(rcv).requests, 1);
 	baton_fini(5000);
+}
+
+/* ---- secrets stay out of logs; a collector's text is defused ---- */
+
+static pthread_mutex_t log_mtx = PTHREAD_MUTEX_INITIALIZER;
+static char logged[16384];
+static size_t logged_len;
+
+/* Keeps every line at every level, byte for byte. */
+static void capture_log(void *arg, baton_log_level level, const char *msg)
+{
+	(void)arg;
+	(void)level;
+	pthread_mutex_lock(&log_mtx);
+	size_t n = strlen(msg);
+	if (logged_len + n + 2 < sizeof(logged)) {
+		memcpy(logged + logged_len, msg, n);
+		logged_len += n;
+		logged[logged_len++] = '\n';
+		logged[logged_len] = '\0';
+	}
+	pthread_mutex_unlock(&log_mtx);
+}
+
+static void capture_all_logs(void)
+{
+	logged[0] = '\0';
+	logged_len = 0;
+	baton_set_log(BATON_LOG_DEBUG, capture_log, NULL);
+}
+
+/* No byte of the log (but the line ends) is a control byte or a C1 control. */
+static void assert_log_is_clean(void)
+{
+	for (size_t i = 0; i < logged_len; i++) {
+		unsigned char c = (unsigned char)logged[i];
+		if (c == '\n')
+			continue;
+		cr_assert(c >= 0x20 && c != 0x7f, "control byte 0x%02x at %zu in: %s", c,
+		          i, logged);
+		cr_assert(!(c == 0xc2 && (unsigned char)logged[i + 1] < 0xa0),
+		          "a C1 control at %zu in: %s", i, logged);
+	}
+}
+
+Test(otlp_export, malformed_header_entries_are_logged_without_their_values)
+{
+	capture_all_logs();
+	baton_otlp_http_options o = {
+	    .size = sizeof(o),
+	    .endpoint = tu_otlp_url(rcv),
+	    .headers = "Authorization: Bearer sk-live-SECRET1,x-api-key=ab%ZZSECRET2,"
+	               "x-ok=fine,=SECRET3",
+	    .compression = BATON_OTLP_COMPRESSION_NONE};
+	baton_exporter e;
+	cr_assert_eq(baton_otlp_http_exporter_create(&o, &e), BATON_OK);
+	cr_assert_null(strstr(logged, "SECRET"), "a header value was logged: %s", logged);
+	cr_assert(strstr(logged, "entry 1 (\"Authorization...\") is not key=value") !=
+	              NULL,
+	          "%s", logged);
+	cr_assert(strstr(logged, "entry 2 (\"x-api-key...\") has a bad %-escape") != NULL,
+	          "%s", logged);
+	cr_assert(strstr(logged, "entry 4 (\"\") has no key") != NULL, "%s", logged);
+	init_sdk(e);
+	make_spans("hdr", 1);
+	cr_assert_eq(baton_force_flush(5000), BATON_OK);
+	char v[64];
+	cr_assert(tu_otlp_last_header(rcv, "x-ok", v, sizeof(v)));
+	cr_assert_str_eq(v, "fine");
+	cr_assert(!tu_otlp_last_header(rcv, "x-api-key", v, sizeof(v)));
+	baton_fini(5000);
+	cr_assert_null(strstr(logged, "SECRET"), "%s", logged);
+}
+
+Test(otlp_export, malformed_header_entries_from_the_environment_stay_secret)
+{
+	capture_all_logs();
+	setenv("OTEL_EXPORTER_OTLP_HEADERS", "api-key:SECRET4,x=%0SECRET5", 1);
+	setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9", 1);
+	baton_exporter e;
+	cr_assert_eq(baton_otlp_http_exporter_create(NULL, &e), BATON_OK);
+	cr_assert(strstr(logged, "OTEL_EXPORTER_OTLP_HEADERS: entry 1") != NULL, "%s",
+	          logged);
+	cr_assert_null(strstr(logged, "SECRET"), "%s", logged);
+	e.ops->destroy(e.arg);
+}
+
+Test(otlp_export, endpoint_credentials_and_query_never_reach_a_log_line)
+{
+	capture_all_logs();
+	char url[160];
+	const char *u = tu_otlp_url(rcv); /* http://127.0.0.1:<port>/v1/traces */
+	snprintf(url, sizeof(url), "http://alice:hunter2@%s?token=t0k3n", u + 7);
+	baton_otlp_http_options o = {.size = sizeof(o),
+	                             .endpoint = url,
+	                             .timeout_ms = 2000,
+	                             .compression = BATON_OTLP_COMPRESSION_NONE};
+	baton_exporter e;
+	cr_assert_eq(baton_otlp_http_exporter_create(&o, &e), BATON_OK);
+	init_sdk(e);
+	tu_otlp_set_mode(rcv, TU_OTLP_400, -1);
+	make_spans("cred", 2);
+	cr_assert_eq(baton_force_flush(5000), BATON_EREJECTED);
+	make_spans("cred", 2); /* a second failure is logged at debug */
+	cr_assert_eq(baton_force_flush(5000), BATON_EREJECTED);
+	baton_fini(5000);
+	cr_assert(strstr(logged, "http://REDACTED@127.0.0.1:") != NULL, "%s", logged);
+	cr_assert(strstr(logged, "/v1/traces?REDACTED failed") != NULL, "%s", logged);
+	cr_assert_null(strstr(logged, "hunter2"), "%s", logged);
+	cr_assert_null(strstr(logged, "alice"), "%s", logged);
+	cr_assert_null(strstr(logged, "t0k3n"), "%s", logged);
+
+	baton_otlp_http_options bad = {.size = sizeof(bad),
+	                               .endpoint = "ftp://bob:s3cret@example.com/x"};
+	cr_assert_eq(baton_otlp_http_exporter_create(&bad, &e), BATON_EINVAL);
+	cr_assert(strstr(logged, "ftp://REDACTED@example.com/x") != NULL, "%s", logged);
+	cr_assert_null(strstr(logged, "s3cret"), "%s", logged);
+}
+
+Test(otlp_export, a_collectors_partial_success_text_cannot_steer_the_terminal)
+{
+	capture_all_logs();
+	baton_processor p = init_sdk(make_exporter(BATON_OTLP_COMPRESSION_NONE, 0));
+	tu_otlp_set_mode(rcv, TU_OTLP_PARTIAL_HOSTILE, 1);
+	make_spans("hostile", 3);
+	cr_assert_eq(baton_force_flush(5000), BATON_OK);
+	baton_batch_stats s;
+	baton_batch_processor_stats(p, &s);
+	cr_assert_eq(s.spans_rejected, 1);
+	baton_fini(5000);
+	/* The text is there, defused: one line, every control byte replaced. */
+	cr_assert(strstr(logged, "OTLP partial success: 1 spans rejected: ?[2J?]0;owned?"
+	                         "line1??baton: error: forged??31m\n") != NULL,
+	          "%s", logged);
+	assert_log_is_clean();
+}
+
+Test(otlp_export, bad_timeout_and_compression_variables_are_named_in_their_warning)
+{
+	capture_all_logs();
+	setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9", 1);
+	setenv("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "10s", 1);
+	setenv("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "zstd", 1);
+	baton_exporter e;
+	cr_assert_eq(baton_otlp_http_exporter_create(NULL, &e), BATON_OK);
+	cr_assert(strstr(logged, "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT=\"10s\" is not a "
+	                         "non-negative integer (ms); using 10000") != NULL,
+	          "%s", logged);
+	cr_assert(strstr(logged, "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION=\"zstd\" is not "
+	                         "gzip or none; using none") != NULL,
+	          "%s", logged);
+	e.ops->destroy(e.arg);
 }

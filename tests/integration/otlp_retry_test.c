@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 static tu_otlp_receiver *rcv;
@@ -148,7 +149,7 @@ Test(otlp_retry, a_retry_after_beyond_the_export_timeout_fails_at_once)
 	baton_processor p = init_sdk(tu_otlp_url(rcv), 500, 4096, 100);
 	tu_otlp_set_mode(rcv, TU_OTLP_429_SECONDS, -1);
 	make_spans("toolate", 10);
-	cr_assert_eq(baton_force_flush(20000), BATON_OK);
+	cr_assert_eq(baton_force_flush(20000), BATON_ETRANSPORT);
 	baton_batch_stats s = stats(p);
 	cr_assert_eq(s.dropped_export_failure, 10);
 	cr_assert_eq(s.export_retries, 0, "waiting 1 s would overrun the 500 ms budget");
@@ -161,7 +162,7 @@ Test(otlp_retry, other_client_errors_are_not_retried)
 	baton_processor p = init_sdk(tu_otlp_url(rcv), 10000, 4096, 100);
 	tu_otlp_set_mode(rcv, TU_OTLP_400, -1);
 	make_spans("bad", 30);
-	cr_assert_eq(baton_force_flush(20000), BATON_OK);
+	cr_assert_eq(baton_force_flush(20000), BATON_EREJECTED);
 	baton_batch_stats s = stats(p);
 	cr_assert_eq(s.dropped_export_failure, 30);
 	cr_assert_eq(s.export_failures, 1);
@@ -179,7 +180,7 @@ Test(otlp_retry, a_collector_that_never_recovers_gives_counted_drops_and_bounded
 	baton_processor p = init_sdk(tu_otlp_url(rcv), 200, 256, 64);
 	tu_otlp_set_mode(rcv, TU_OTLP_503, -1);
 	make_spans("lost", N);
-	cr_assert_eq(baton_force_flush(30000), BATON_OK);
+	cr_assert_eq(baton_force_flush(30000), BATON_ETRANSPORT);
 	baton_batch_stats s = stats(p);
 	cr_assert_eq(s.spans_received, N);
 	cr_assert_eq(s.spans_exported, 0);
@@ -245,4 +246,126 @@ Test(otlp_retry, fini_exports_everything_to_a_reachable_collector)
 	make_spans("fini", 3000);
 	cr_assert_eq(baton_fini(20000), BATON_OK);
 	cr_assert_eq(tu_otlp_get_counts(rcv).spans, 3000);
+}
+
+/* The SDK over an exporter with the given options and a batch processor. */
+static baton_processor init_with(baton_otlp_http_options *oo, uint32_t batch)
+{
+	baton_exporter e;
+	cr_assert_eq(baton_otlp_http_exporter_create(oo, &e), BATON_OK);
+	baton_batch_options bo = {.size = sizeof(bo),
+	                          .max_queue_size = 4096,
+	                          .max_export_batch_size = batch,
+	                          .schedule_delay_ms = 60000,
+	                          .export_timeout_ms = 30000};
+	baton_processor p;
+	cr_assert_eq(baton_batch_processor_create(e, &bo, &p), BATON_OK);
+	baton_options o = {.size = sizeof(o),
+	                   .sampler = baton_sampler_always_on(),
+	                   .processors = &p,
+	                   .nprocessors = 1,
+	                   .ignore_disabled_env = true};
+	cr_assert_eq(baton_init(&o), BATON_OK);
+	return p;
+}
+
+Test(otlp_retry, flush_and_fini_return_an_error_when_the_collector_answers_503)
+{
+	baton_processor p = init_sdk(tu_otlp_url(rcv), 300, 4096, 100);
+	tu_otlp_set_mode(rcv, TU_OTLP_503, -1);
+	make_spans("unavailable", 50);
+	cr_assert_eq(baton_force_flush(20000), BATON_ETRANSPORT);
+	cr_assert_eq(stats(p).dropped_export_failure, 50);
+	make_spans("unavailable", 50);
+	cr_assert_eq(baton_fini(20000), BATON_ETRANSPORT);
+	cr_assert_eq(tu_otlp_get_counts(rcv).spans, 0);
+}
+
+Test(otlp_retry, flush_and_fini_return_ok_when_the_collector_takes_everything)
+{
+	init_sdk(tu_otlp_url(rcv), 10000, 4096, 100);
+	make_spans("fine", 50);
+	cr_assert_eq(baton_force_flush(20000), BATON_OK);
+	make_spans("fine", 50);
+	cr_assert_eq(baton_fini(20000), BATON_OK);
+	cr_assert_eq(tu_otlp_get_counts(rcv).spans, 100);
+}
+
+/* Requests the collector saw while one 2 s export keeps being told 429. */
+static uint64_t requests_in_two_seconds(tu_otlp_mode mode)
+{
+	/* The default backoff: 200 ms doubling up to 5 s, with jitter. */
+	baton_otlp_http_options oo = {.size = sizeof(oo),
+	                              .endpoint = tu_otlp_url(rcv),
+	                              .timeout_ms = 2000,
+	                              .compression = BATON_OTLP_COMPRESSION_NONE};
+	baton_processor p = init_with(&oo, 100);
+	tu_otlp_set_mode(rcv, mode, -1);
+	make_spans("storm", 10);
+	uint64_t t0 = baton_time_mono_ns();
+	cr_assert_eq(baton_force_flush(20000), BATON_ETRANSPORT);
+	cr_assert_lt(baton_time_mono_ns() - t0, 3000000000ull);
+	cr_assert_eq(stats(p).dropped_export_failure, 10);
+	return tu_otlp_get_counts(rcv).requests;
+}
+
+Test(otlp_retry, retry_after_zero_does_not_cut_the_backoff)
+{
+	uint64_t n = requests_in_two_seconds(TU_OTLP_429_ZERO);
+	/* 0, ~0.15, ~0.45, ~1.05 s ...: a handful, never hundreds. */
+	cr_assert_leq(n, 8, "%llu requests in 2 s", (unsigned long long)n);
+	cr_assert_geq(n, 2);
+	baton_fini(2000);
+}
+
+Test(otlp_retry, retry_after_in_the_past_does_not_cut_the_backoff)
+{
+	uint64_t n = requests_in_two_seconds(TU_OTLP_429_PAST);
+	cr_assert_leq(n, 8, "%llu requests in 2 s", (unsigned long long)n);
+	cr_assert_geq(n, 2);
+	baton_fini(2000);
+}
+
+Test(otlp_retry, retry_after_holds_back_the_next_batches_too)
+{
+	baton_processor p = init_sdk(tu_otlp_url(rcv), 500, 4096, 100);
+	tu_otlp_set_mode(rcv, TU_OTLP_429_SECONDS, 1); /* Retry-After: 1, then 200s */
+	make_spans("first", 10);
+	uint64_t t0 = baton_time_mono_ns();
+	cr_assert_eq(baton_force_flush(20000), BATON_ETRANSPORT);
+	/* The next batch, within the second the collector asked for: not sent. */
+	make_spans("second", 10);
+	cr_assert_eq(baton_force_flush(20000), BATON_ETRANSPORT);
+	cr_assert_lt(baton_time_mono_ns() - t0, 900000000ull);
+	cr_assert_eq(tu_otlp_get_counts(rcv).requests, 1);
+	baton_batch_stats s = stats(p);
+	cr_assert(strstr(s.last_error, "Retry-After") != NULL, "%s", s.last_error);
+	/* Once the second is over, batches go out again. */
+	struct timespec ts = {1, 100000000L};
+	nanosleep(&ts, NULL);
+	make_spans("third", 10);
+	cr_assert_eq(baton_force_flush(20000), BATON_OK);
+	cr_assert_eq(tu_otlp_get_counts(rcv).requests, 2);
+	cr_assert_eq(tu_otlp_spans_named(rcv, "third"), 10);
+	baton_fini(2000);
+}
+
+Test(otlp_retry, an_export_timeout_of_zero_in_the_environment_means_no_timeout)
+{
+	setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "0", 1);
+	baton_otlp_http_options oo = {.size = sizeof(oo),
+	                              .endpoint = tu_otlp_url(rcv),
+	                              .compression = BATON_OTLP_COMPRESSION_NONE,
+	                              .retry_initial_ms = 10,
+	                              .retry_max_ms = 50};
+	baton_processor p = init_with(&oo, 100);
+	/* Without a bound it outlasts a collector that refuses for a while. */
+	tu_otlp_set_mode(rcv, TU_OTLP_503, 5);
+	make_spans("patient", 30);
+	cr_assert_eq(baton_force_flush(20000), BATON_OK);
+	baton_batch_stats s = stats(p);
+	cr_assert_eq(s.spans_exported, 30);
+	cr_assert_eq(s.export_retries, 5);
+	cr_assert_eq(tu_otlp_spans_named(rcv, "patient"), 30);
+	baton_fini(2000);
 }

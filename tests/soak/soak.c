@@ -1,12 +1,16 @@
 /*
  * baton_soak: producer threads end spans as fast as they can into the
  * batch processor and the OTLP/HTTP exporter while the collector (a local
- * test receiver) is down, then up, then flapping. At the end it checks:
+ * test receiver) is down, then up, then flapping, then answering 429 with
+ * "Retry-After: 0" (which must not turn retries into a storm). At the end
+ * it checks:
  *   - every span is accounted for: ended = exported + dropped (by reason),
  *     and the collector received at least every span reported exported;
  *   - resident memory stayed under a bound worked out from the span store
  *     and queue capacities;
- *   - shutdown finished within its timeout even with the collector hanging.
+ *   - shutdown finished within its timeout even with the collector hanging;
+ *   - under "Retry-After: 0" the exporter kept its backoff: a few requests
+ *     per second, not hundreds.
  * Prints one JSON line of figures and "1 passed, 0 failed" or the reason.
  *
  *   build/bin/baton_soak                 (CI: 2 s per phase)
@@ -172,6 +176,17 @@ int main(int argc, char **argv)
 		uint64_t r = rss_bytes();
 		rss_max = r > rss_max ? r : rss_max;
 	}
+	/* Phase 4: "429, Retry-After: 0" to everything. */
+	tu_otlp_set_mode(rx, TU_OTLP_429_ZERO, -1);
+	uint64_t req0 = tu_otlp_get_counts(rx).requests;
+	uint64_t ra0_t0 = baton_time_mono_ns();
+	for (unsigned i = 0; i < phase_s * 10; i++) {
+		sleep_ms(100);
+		uint64_t r = rss_bytes();
+		rss_max = r > rss_max ? r : rss_max;
+	}
+	double ra0_s = (double)(baton_time_mono_ns() - ra0_t0) / 1e9;
+	double ra0_rate = (double)(tu_otlp_get_counts(rx).requests - req0) / ra0_s;
 	atomic_store(&stop, true);
 	for (int i = 0; i < PRODUCERS; i++)
 		pthread_join(th[i], NULL);
@@ -202,12 +217,12 @@ int main(int argc, char **argv)
 	    ", \"export_requests\": %" PRIu64 ", \"retries\": %" PRIu64
 	    ", \"rss_start_mib\": %.1f, \"rss_max_mib\": %.1f"
 	    ", \"rss_bound_mib\": %.1f, \"rss_checked\": %s, \"shutdown_ms\": %" PRIu64
-	    "}\n",
+	    ", \"retry_after_0_requests_per_s\": %.1f}\n",
 	    phase_s, produced, ss.spans_started, ss.spans_dropped_no_store,
 	    ss.spans_ended, bs.spans_received, bs.spans_exported, bs.dropped_queue_full,
 	    bs.dropped_shutdown, bs.dropped_export_failure, rc.spans, bs.export_requests,
 	    bs.export_retries, rss0 / 1048576.0, rss_max / 1048576.0, bound / 1048576.0,
-	    RSS_CHECKED ? "true" : "false", shut_ms);
+	    RSS_CHECKED ? "true" : "false", shut_ms, ra0_rate);
 
 	const char *fail = NULL;
 	if (produced != ss.spans_started + ss.spans_dropped_no_store)
@@ -226,6 +241,9 @@ int main(int argc, char **argv)
 		fail = "resident memory passed its bound";
 	else if (shut_ms > timeout_ms + 500)
 		fail = "shutdown overran its timeout";
+	else if (ra0_rate > 20.0)
+		/* Backoff from 20 ms to 200 ms with jitter: at most ~10 a second. */
+		fail = "Retry-After: 0 made the exporter retry in a storm";
 	else if (bs.spans_exported == 0 || dropped == 0)
 		fail = "the run did not both export (collector up) and drop (collector "
 		       "down)";

@@ -164,13 +164,13 @@ static void tu_decode(tu_otlp_receiver *r, const uint8_t *body, size_t n, bool c
 	btotlp__export_trace_service_request__free_unpacked(req, NULL);
 }
 
-static size_t tu_partial_body(uint8_t *buf, size_t cap)
+static size_t tu_partial_body(uint8_t *buf, size_t cap, const char *text)
 {
 	Btotlp__ExportTracePartialSuccess ps = BTOTLP__EXPORT_TRACE_PARTIAL_SUCCESS__INIT;
 	Btotlp__ExportTraceServiceResponse resp =
 	    BTOTLP__EXPORT_TRACE_SERVICE_RESPONSE__INIT;
 	ps.rejected_spans = 1;
-	ps.error_message = "too old";
+	ps.error_message = (char *)text;
 	resp.partial_success = &ps;
 	if (btotlp__export_trace_service_response__get_packed_size(&resp) > cap)
 		return 0;
@@ -253,7 +253,8 @@ static bool tu_serve_one(struct tu_conn *cn, char *hdr, uint8_t **bodyp)
 	} else {
 		r->c.bad_bodies++;
 	}
-	bool ok = mode == TU_OTLP_OK || mode == TU_OTLP_PARTIAL;
+	bool ok = mode == TU_OTLP_OK || mode == TU_OTLP_PARTIAL ||
+	          mode == TU_OTLP_PARTIAL_HOSTILE;
 	if (plain != NULL)
 		tu_decode(r, plain, plen, ok || !r->only_accepted);
 	if (ok)
@@ -274,7 +275,10 @@ static bool tu_serve_one(struct tu_conn *cn, char *hdr, uint8_t **bodyp)
 		             "Content-Length: 0\r\n\r\n");
 		break;
 	case TU_OTLP_PARTIAL:
-		pbn = tu_partial_body(pb, sizeof(pb));
+	case TU_OTLP_PARTIAL_HOSTILE:
+		pbn = tu_partial_body(pb, sizeof(pb),
+		                      mode == TU_OTLP_PARTIAL ? "too old"
+		                                              : TU_OTLP_HOSTILE_TEXT);
 		n = snprintf(out, sizeof(out),
 		             "HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\n"
 		             "Content-Length: %zu\r\n\r\n",
@@ -293,6 +297,23 @@ static bool tu_serve_one(struct tu_conn *cn, char *hdr, uint8_t **bodyp)
 	case TU_OTLP_429_DATE: {
 		char date[64];
 		time_t t = time(NULL) + 1;
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		n = snprintf(out, sizeof(out),
+		             "HTTP/1.1 429 Too Many Requests\r\nRetry-After: %s\r\n"
+		             "Content-Length: 0\r\n\r\n",
+		             date);
+		break;
+	}
+	case TU_OTLP_429_ZERO:
+		n = snprintf(out, sizeof(out),
+		             "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 0\r\n"
+		             "Content-Length: 0\r\n\r\n");
+		break;
+	case TU_OTLP_429_PAST: {
+		char date[64];
+		time_t t = time(NULL) - 3600;
 		struct tm tm;
 		gmtime_r(&t, &tm);
 		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);

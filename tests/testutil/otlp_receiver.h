@@ -22,7 +22,17 @@ typedef enum tu_otlp_mode {
 	TU_OTLP_400,         /* 400 with a text body */
 	TU_OTLP_DROP,        /* read the request, close without answering */
 	TU_OTLP_HANG,        /* read the request, never answer (until stopped) */
+	TU_OTLP_429_ZERO,    /* 429, Retry-After: 0 */
+	TU_OTLP_429_PAST,    /* 429, Retry-After: <HTTP date an hour ago> */
+	/* 200 with partial_success{rejected_spans=1, text with ANSI escapes and newlines}
+	 */
+	TU_OTLP_PARTIAL_HOSTILE,
 } tu_otlp_mode;
+
+/* The error_message TU_OTLP_PARTIAL_HOSTILE sends. */
+#define TU_OTLP_HOSTILE_TEXT                                                             \
+	"\x1b[2J\x1b]0;owned\x07line1\r\nbaton: error: forged\xc2\x9b"                   \
+	"31m"
 
 typedef struct tu_otlp_receiver tu_otlp_receiver;
 

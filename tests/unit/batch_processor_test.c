@@ -1,5 +1,6 @@
 /* The batch span processor: batching, drops, flush, shutdown, threads, fork. */
 #include <baton/baton.h>
+#include <baton/jaeger_json.h>
 #include <baton/processor.h>
 #include <criterion/criterion.h>
 #include "testutil.h"
@@ -28,9 +29,11 @@ struct rec {
 	char first_name[64];
 };
 
-static baton_err rec_export(void *arg, const baton_span_data *const *spans, size_t n)
+static baton_export_result rec_export(void *arg, const baton_span_data *const *spans,
+                                      size_t n)
 {
 	struct rec *r = arg;
+	baton_export_result res = BATON_EXPORT_RESULT(BATON_OK);
 	baton_err rv = BATON_OK;
 	pthread_mutex_lock(&r->mtx);
 	r->in_export = true;
@@ -42,8 +45,8 @@ static baton_err rec_export(void *arg, const baton_span_data *const *spans, size
 			pthread_cond_wait(&r->cv, &r->mtx);
 		rv = BATON_ETIMEDOUT;
 	} else if (r->mode == REC_FAIL) {
-		baton_export_report_retry(2);
-		baton_export_report_error("collector said no");
+		res.retries = 2;
+		res.reason = "collector said no";
 		rv = BATON_EREJECTED;
 	}
 	if (rv == BATON_OK) {
@@ -59,7 +62,8 @@ static baton_err rec_export(void *arg, const baton_span_data *const *spans, size
 	}
 	r->in_export = false;
 	pthread_mutex_unlock(&r->mtx);
-	return rv;
+	res.err = rv;
+	return res;
 }
 
 static baton_err rec_shutdown(void *arg, uint32_t timeout_ms)
@@ -223,7 +227,8 @@ Test(batch_processor, export_failure_is_counted_with_the_exporter_reason)
 	struct rec *r = rec_new(REC_FAIL);
 	baton_processor p = init_batch((baton_exporter){&rec_ops, r}, 1024, 10, 60000);
 	make_spans("fail", 25);
-	cr_assert_eq(baton_force_flush(5000), BATON_OK);
+	/* The flush reports the failure of the exports it waited for. */
+	cr_assert_eq(baton_force_flush(5000), BATON_EREJECTED);
 	baton_batch_stats s = stats(p);
 	cr_assert_eq(s.dropped_export_failure, 25);
 	cr_assert_eq(s.spans_exported, 0);
@@ -442,8 +447,350 @@ Test(batch_processor, bad_arguments_are_rejected)
 	cr_assert_eq(baton_simple_processor_create(exp, &simple), BATON_OK);
 	cr_assert_eq(baton_batch_processor_stats(simple, &s), BATON_EINVAL);
 	simple.ops->destroy(simple.arg);
-	/* Reports outside an export do nothing. */
-	baton_export_report_retry(1);
-	baton_export_report_error("x");
-	baton_export_report_rejected(1);
+}
+
+/* ---- drops are visible, failures are returned, stats outlive fini ---- */
+
+static pthread_mutex_t log_mtx = PTHREAD_MUTEX_INITIALIZER;
+static char logged[65536];
+static size_t nlines;
+
+static void capture_log(void *arg, baton_log_level level, const char *msg)
+{
+	(void)arg;
+	(void)level;
+	pthread_mutex_lock(&log_mtx);
+	strncat(logged, msg, sizeof(logged) - strlen(logged) - 2);
+	strcat(logged, "\n");
+	nlines++;
+	pthread_mutex_unlock(&log_mtx);
+}
+
+static void capture_logs(baton_log_level min)
+{
+	logged[0] = '\0';
+	nlines = 0;
+	baton_set_log(min, capture_log, NULL);
+}
+
+/* Lines of the captured log that contain needle. */
+static size_t lines_with(const char *needle)
+{
+	size_t n = 0;
+	pthread_mutex_lock(&log_mtx);
+	for (const char *p = logged; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	pthread_mutex_unlock(&log_mtx);
+	return n;
+}
+
+static bool log_has(const char *needle)
+{
+	return lines_with(needle) > 0;
+}
+
+Test(batch_processor, a_full_queue_is_reported_once_with_its_count_not_per_span)
+{
+	capture_logs(BATON_LOG_DEBUG);
+	struct rec *r = rec_new(REC_BLOCK);
+	baton_processor p = init_batch((baton_exporter){&rec_ops, r}, 16, 4, 60000);
+	make_spans("burst", 1000);
+	/* The worker writes what the first line did not say within a tick. */
+	sleep_ms(1500);
+	rec_open(r);
+	cr_assert_eq(baton_force_flush(5000), BATON_OK);
+	baton_batch_stats s = stats(p);
+	cr_assert_gt(s.dropped_queue_full, 900);
+	/* Within 5 s: one line for the reason, whatever the number of spans. */
+	cr_assert_eq(lines_with("queue was full"), 1, "%s", logged);
+	cr_assert(log_has("OTEL_BSP_MAX_QUEUE_SIZE"), "%s", logged);
+	cr_assert_lt(nlines, 10, "not one line per span: %s", logged);
+	cr_assert_eq(baton_fini(2000), BATON_OK);
+	char want[128];
+	snprintf(want, sizeof(want),
+	         "baton_fini: %llu spans lost since baton_init (%llu queue full)",
+	         (unsigned long long)s.dropped_queue_full,
+	         (unsigned long long)s.dropped_queue_full);
+	cr_assert(log_has(want), "want \"%s\" in: %s", want, logged);
+	cr_assert_eq(lines_with("baton_fini:"), 1);
+}
+
+Test(batch_processor, the_rate_limited_line_carries_the_count_of_a_burst)
+{
+	capture_logs(BATON_LOG_WARN);
+	struct rec *r = rec_new(REC_BLOCK);
+	baton_processor p = init_batch((baton_exporter){&rec_ops, r}, 16, 4, 60000);
+	/*
+	 * The exporter is stuck, so its worker cannot report: the spans that
+	 * keep being dropped on the caller's path carry the line when it is due.
+	 */
+	make_spans("one", 20); /* the first drop is reported at once */
+	uint64_t t0 = baton_time_mono_ns();
+	while (baton_time_mono_ns() - t0 < 7000000000ull &&
+	       lines_with("queue was full") < 2) {
+		make_spans("more", 20);
+		sleep_ms(50);
+	}
+	cr_assert_eq(lines_with("queue was full"), 2, "%s", logged);
+	uint64_t el = baton_time_mono_ns() - t0;
+	cr_assert_geq(el, 4900000000ull, "the second line waited the interval");
+	/* It counts every span dropped since the first line, not one. */
+	const char *first = strstr(logged, "queue was full");
+	const char *second = strstr(first + 1, "queue was full");
+	unsigned long long n1 = 0, all1 = 0, n = 0, all = 0;
+	cr_assert_eq(sscanf(first, "queue was full: %llu", &n1), 1, "%s", first);
+	cr_assert_eq(sscanf(strchr(first, '('), "(%llu in all)", &all1), 1, "%s", first);
+	cr_assert_eq(
+	    sscanf(second, "queue was full: %llu spans dropped (%llu in all)", &n, &all),
+	    2, "%s", second);
+	cr_assert_gt(n, 100);
+	cr_assert_eq(all, all1 + n, "%s", logged);
+	rec_open(r);
+	cr_assert_leq(all, stats(p).dropped_queue_full);
+	baton_fini(2000);
+}
+
+Test(batch_processor, a_full_span_store_is_reported_and_summed_at_fini)
+{
+	capture_logs(BATON_LOG_WARN);
+	baton_exporter exp;
+	baton_memory_exporter *mem;
+	cr_assert_eq(baton_memory_exporter_create(1000, &exp, &mem), BATON_OK);
+	baton_processor p;
+	cr_assert_eq(baton_batch_processor_create(exp, NULL, &p), BATON_OK);
+	baton_options o = {.size = sizeof(o),
+	                   .sampler = baton_sampler_always_on(),
+	                   .processors = &p,
+	                   .nprocessors = 1,
+	                   .ignore_disabled_env = true};
+	o.limits.max_live_spans = 64;
+	cr_assert_eq(baton_init(&o), BATON_OK);
+	baton_tracer *t = baton_tracer_get("test", NULL);
+	baton_span open[100];
+	for (int i = 0; i < 100; i++)
+		open[i] = baton_span_start(t, "open");
+	cr_assert(log_has("the span store was full at span start: 1 span not recorded"),
+	          "%s", logged);
+	for (int i = 0; i < 100; i++)
+		baton_span_end(open[i]);
+	baton_sdk_stats ss;
+	baton_sdk_stats_get(&ss);
+	cr_assert_gt(ss.spans_dropped_no_store, 0);
+	cr_assert_eq(baton_fini(2000), BATON_OK);
+	char want[96];
+	snprintf(want, sizeof(want), "(%llu span store full)",
+	         (unsigned long long)ss.spans_dropped_no_store);
+	cr_assert(log_has(want), "want \"%s\" in: %s", want, logged);
+}
+
+Test(batch_processor, stats_stay_readable_after_fini)
+{
+	struct rec *r = rec_new(REC_OK);
+	baton_processor p = init_batch((baton_exporter){&rec_ops, r}, 1024, 10, 60000);
+	make_spans("kept", 25);
+	cr_assert_eq(baton_fini(2000), BATON_OK);
+	baton_batch_stats s;
+	cr_assert_eq(baton_batch_processor_stats(p, &s), BATON_OK);
+	cr_assert_eq(s.spans_received, 25);
+	cr_assert_eq(s.spans_exported, 25);
+	baton_sdk_stats ss;
+	baton_sdk_stats_get(&ss);
+	cr_assert_eq(ss.spans_started, 25);
+	cr_assert_eq(ss.spans_exported, 25);
+	/* A new run starts from zero. */
+	cr_assert_eq(baton_init(NULL), BATON_OK);
+	baton_sdk_stats_get(&ss);
+	cr_assert_eq(ss.spans_exported, 0);
+	baton_fini(100);
+}
+
+Test(batch_processor, fini_returns_the_error_of_an_export_that_failed_in_it)
+{
+	capture_logs(BATON_LOG_WARN);
+	struct rec *r = rec_new(REC_FAIL);
+	init_batch((baton_exporter){&rec_ops, r}, 1024, 10, 60000);
+	make_spans("fail", 25);
+	cr_assert_eq(baton_fini(5000), BATON_EREJECTED);
+	cr_assert(log_has("export failed: "), "%s", logged);
+	cr_assert(
+	    log_has("baton_fini: 25 spans lost since baton_init (25 export failed)"),
+	    "%s", logged);
+}
+
+Test(batch_processor, flush_and_fini_succeed_when_everything_was_exported)
+{
+	capture_logs(BATON_LOG_WARN);
+	struct rec *r = rec_new(REC_OK);
+	init_batch((baton_exporter){&rec_ops, r}, 1024, 10, 60000);
+	make_spans("ok", 25);
+	cr_assert_eq(baton_force_flush(5000), BATON_OK);
+	make_spans("ok", 5);
+	cr_assert_eq(baton_fini(5000), BATON_OK);
+	cr_assert_eq(rec_spans(r), 30);
+	cr_assert_eq(logged[0], '\0', "nothing to report: %s", logged);
+}
+
+/* A path whose directory is a regular file: no file can be written there. */
+static const char *unwritable_path(char *buf, size_t cap)
+{
+	char dir[] = "/tmp/baton-unwritable-XXXXXX";
+	int fd = mkstemp(dir);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	snprintf(buf, cap, "%s/traces.json", dir);
+	return buf;
+}
+
+Test(batch_processor, an_unwritable_jaeger_json_file_fails_flush_and_fini)
+{
+	char path[128];
+	baton_jaeger_json_options jo = {.size = sizeof(jo),
+	                                .path = unwritable_path(path, sizeof(path)),
+	                                .write_interval_ms =
+	                                    BATON_JAEGER_JSON_NO_INTERVAL};
+	baton_exporter e;
+	cr_assert_eq(baton_jaeger_json_exporter_create(&jo, &e), BATON_OK);
+	init_batch(e, 1024, 10, 60000);
+	make_spans("nowhere", 5);
+	cr_assert_eq(baton_force_flush(5000), BATON_ESYSTEM);
+	cr_assert_eq(baton_fini(5000), BATON_ESYSTEM);
+}
+
+Test(batch_processor, a_writable_jaeger_json_file_flushes_fine)
+{
+	char path[] = "/tmp/baton-jj-XXXXXX";
+	int fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	baton_jaeger_json_options jo = {.size = sizeof(jo),
+	                                .path = path,
+	                                .write_interval_ms =
+	                                    BATON_JAEGER_JSON_NO_INTERVAL};
+	baton_exporter e;
+	cr_assert_eq(baton_jaeger_json_exporter_create(&jo, &e), BATON_OK);
+	init_batch(e, 1024, 10, 60000);
+	make_spans("somewhere", 5);
+	cr_assert_eq(baton_force_flush(5000), BATON_OK);
+	cr_assert_eq(baton_fini(5000), BATON_OK);
+	unlink(path);
+}
+
+/* ---- configuration edges: one warning each, and the value that is used ---- */
+
+static baton_processor create_from_env(struct rec *r)
+{
+	baton_processor p;
+	cr_assert_eq(
+	    baton_batch_processor_create((baton_exporter){&rec_ops, r}, NULL, &p),
+	    BATON_OK);
+	return p;
+}
+
+static void init_with(baton_processor p)
+{
+	baton_options o = {.size = sizeof(o),
+	                   .processors = &p,
+	                   .nprocessors = 1,
+	                   .sampler = baton_sampler_always_on(),
+	                   .ignore_disabled_env = true};
+	cr_assert_eq(baton_init(&o), BATON_OK);
+}
+
+Test(batch_processor, a_zero_queue_size_is_refused_with_a_warning)
+{
+	capture_logs(BATON_LOG_WARN);
+	setenv("OTEL_BSP_MAX_QUEUE_SIZE", "0", 1);
+	baton_processor p = create_from_env(rec_new(REC_OK));
+	cr_assert(log_has("OTEL_BSP_MAX_QUEUE_SIZE=0 is not allowed (at least 1); using "
+	                  "2048"),
+	          "%s", logged);
+	init_with(p);
+	cr_assert_eq(stats(p).queue_capacity, 2048);
+	baton_fini(1000);
+}
+
+Test(batch_processor, a_huge_queue_is_clamped_with_a_warning)
+{
+	capture_logs(BATON_LOG_WARN);
+	setenv("OTEL_BSP_MAX_QUEUE_SIZE", "4294967295", 1);
+	uint64_t t0 = baton_time_mono_ns();
+	baton_processor p = create_from_env(rec_new(REC_OK));
+	cr_assert_lt(baton_time_mono_ns() - t0, 500000000ull, "start-up stays quick");
+	cr_assert(log_has("OTEL_BSP_MAX_QUEUE_SIZE=4294967295 is above the maximum "
+	                  "1048576; using 1048576"),
+	          "%s", logged);
+	init_with(p);
+	cr_assert_eq(stats(p).queue_capacity, 1048576);
+	baton_fini(1000);
+}
+
+Test(batch_processor, a_batch_larger_than_the_queue_is_cut_with_a_warning)
+{
+	capture_logs(BATON_LOG_WARN);
+	setenv("OTEL_BSP_MAX_QUEUE_SIZE", "100", 1);
+	setenv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "500", 1);
+	struct rec *r = rec_new(REC_OK);
+	baton_processor p = create_from_env(r);
+	cr_assert(log_has("OTEL_BSP_MAX_EXPORT_BATCH_SIZE=500 is larger than the queue "
+	                  "(100); using 100"),
+	          "%s", logged);
+	init_with(p);
+	make_spans("cut", 100);
+	cr_assert_eq(baton_force_flush(5000), BATON_OK);
+	cr_assert_eq(r->max_batch, 100);
+	baton_fini(1000);
+}
+
+Test(batch_processor, a_zero_schedule_delay_exports_at_once)
+{
+	capture_logs(BATON_LOG_WARN);
+	setenv("OTEL_BSP_SCHEDULE_DELAY", "0", 1);
+	struct rec *r = rec_new(REC_OK);
+	baton_processor p = create_from_env(r);
+	init_with(p);
+	make_spans("now", 3);
+	/* The default delay would hold them for 5 s. */
+	for (int i = 0; i < 100 && rec_spans(r) < 3; i++)
+		sleep_ms(10);
+	cr_assert_eq(rec_spans(r), 3);
+	cr_assert_eq(logged[0], '\0', "0 is accepted silently: %s", logged);
+	/* An idle worker does not spin: a second later it has made no export. */
+	size_t batches = r->batches;
+	sleep_ms(300);
+	cr_assert_eq(r->batches, batches);
+	baton_fini(1000);
+}
+
+Test(batch_processor, a_bad_export_timeout_is_refused_with_a_warning)
+{
+	capture_logs(BATON_LOG_WARN);
+	setenv("OTEL_BSP_EXPORT_TIMEOUT", "soon", 1);
+	baton_processor p = create_from_env(rec_new(REC_OK));
+	cr_assert(log_has("OTEL_BSP_EXPORT_TIMEOUT=\"soon\" is not a non-negative "
+	                  "integer; using 30000"),
+	          "%s", logged);
+	p.ops->destroy(p.arg);
+	logged[0] = '\0';
+	setenv("OTEL_BSP_EXPORT_TIMEOUT", "0", 1);
+	p = create_from_env(rec_new(REC_OK));
+	cr_assert(log_has("OTEL_BSP_EXPORT_TIMEOUT=0 is not allowed (at least 1); using "
+	                  "30000"),
+	          "%s", logged);
+	p.ops->destroy(p.arg);
+}
+
+Test(batch_processor, a_huge_queue_in_the_options_is_clamped_with_a_warning)
+{
+	capture_logs(BATON_LOG_WARN);
+	baton_batch_options bo = {.size = sizeof(bo), .max_queue_size = UINT32_MAX};
+	baton_processor p;
+	cr_assert_eq(baton_batch_processor_create(
+	                 (baton_exporter){&rec_ops, rec_new(REC_OK)}, &bo, &p),
+	             BATON_OK);
+	cr_assert(log_has("baton_batch_options.max_queue_size=4294967295 is above the "
+	                  "maximum 1048576; using 1048576"),
+	          "%s", logged);
+	init_with(p);
+	cr_assert_eq(stats(p).queue_capacity, 1048576);
+	baton_fini(1000);
 }

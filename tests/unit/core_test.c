@@ -1,4 +1,6 @@
 /* Core: versions, errors, allocator, ids, clocks. */
+#include "../../sdk/core/core.h"
+
 #include <baton/baton.h>
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -198,4 +200,171 @@ Test(core, wall_clock_tracks_the_system_clock_after_calibration)
 	uint64_t b = baton_time_unix_ns();
 	cr_assert_geq(b - a, 9000000, "10 ms sleep measures at least 9 ms");
 	cr_assert_lt(b - a, 2000000000ull);
+}
+
+/* ---- configuration edges: one warning naming the variable, and the value used ---- */
+
+static char err_text[8192];
+
+/* Runs fn with stderr going to a file; leaves what it wrote in err_text. */
+static const char *stderr_of(void (*fn)(void))
+{
+	char path[] = "/tmp/baton-stderr-XXXXXX";
+	int fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	fflush(stderr);
+	int saved = dup(2);
+	dup2(fd, 2);
+	fn();
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	lseek(fd, 0, SEEK_SET);
+	ssize_t n = read(fd, err_text, sizeof(err_text) - 1);
+	err_text[n > 0 ? n : 0] = '\0';
+	close(fd);
+	unlink(path);
+	return err_text;
+}
+
+static void init_then_log(void)
+{
+	cr_assert_eq(baton_init(NULL), BATON_OK);
+	baton_fini(100);
+}
+
+Test(core, an_unknown_log_level_is_called_out_and_warn_is_used)
+{
+	setenv("BATON_LOG_LEVEL", "loud", 1);
+	const char *e = stderr_of(init_then_log);
+	cr_assert(strstr(e, "baton: warn: BATON_LOG_LEVEL=\"loud\" is not debug, info, "
+	                    "warn, error or none; using warn\n") != NULL,
+	          "%s", e);
+	/* Said once, not at every message. */
+	e = stderr_of(init_then_log);
+	cr_assert_null(strstr(e, "BATON_LOG_LEVEL"), "%s", e);
+}
+
+Test(core, an_unknown_clock_is_called_out)
+{
+	setenv("BATON_CLOCK", "sundial", 1);
+	const char *e = stderr_of(init_then_log);
+	cr_assert(strstr(e, "BATON_CLOCK=\"sundial\" is not tsc or system; using tsc") !=
+	              NULL,
+	          "%s", e);
+	/* The clock works all the same. */
+	cr_assert_gt(baton_time_unix_ns(), 1577836800ull * 1000000000ull);
+}
+
+static baton_sdk_stats stats_after_opening(int n)
+{
+	baton_tracer *t = baton_tracer_get("limits", NULL);
+	baton_span *open = calloc((size_t)n, sizeof(baton_span));
+	for (int i = 0; i < n; i++)
+		open[i] = baton_span_start(t, "open");
+	baton_sdk_stats s;
+	baton_sdk_stats_get(&s);
+	for (int i = 0; i < n; i++)
+		baton_span_end(open[i]);
+	free(open);
+	return s;
+}
+
+static void init_always_on(void)
+{
+	baton_options o = {.size = sizeof(o),
+	                   .sampler = baton_sampler_always_on(),
+	                   .ignore_disabled_env = true};
+	cr_assert_eq(baton_init(&o), BATON_OK);
+}
+
+Test(core, a_span_store_below_one_chunk_is_raised_with_a_warning)
+{
+	setenv("BATON_MAX_SPANS", "10", 1);
+	const char *e = stderr_of(init_always_on);
+	cr_assert(strstr(e, "BATON_MAX_SPANS=10 is below the minimum 64; using 64") !=
+	              NULL,
+	          "%s", e);
+	baton_sdk_stats s = stats_after_opening(100);
+	cr_assert_eq(s.spans_started, 64);
+	cr_assert_eq(s.spans_dropped_no_store, 36);
+	baton_fini(100);
+}
+
+Test(core, a_span_store_near_uint32_max_is_clamped_not_wrapped_to_nothing)
+{
+	setenv("BATON_MAX_SPANS", "4294967295", 1);
+	const char *e = stderr_of(init_always_on);
+	cr_assert(strstr(e, "BATON_MAX_SPANS=4294967295 is above the maximum 16777216; "
+	                    "using 16777216") != NULL,
+	          "%s", e);
+	baton_sdk_stats s = stats_after_opening(1000);
+	cr_assert_eq(s.spans_started, 1000, "tracing goes on");
+	cr_assert_eq(s.spans_dropped_no_store, 0);
+	baton_fini(100);
+}
+
+Test(core, a_span_store_of_zero_is_refused_with_a_warning)
+{
+	setenv("BATON_MAX_SPANS", "0", 1);
+	const char *e = stderr_of(init_always_on);
+	cr_assert(
+	    strstr(e, "BATON_MAX_SPANS=0 is not allowed (at least 64); using 16384") !=
+	        NULL,
+	    "%s", e);
+	cr_assert_eq(stats_after_opening(100).spans_started, 100);
+	baton_fini(100);
+}
+
+Test(core, arena_sizes_out_of_range_are_replaced_with_a_warning)
+{
+	setenv("BATON_SPAN_ARENA_BYTES", "16", 1);
+	const char *e = stderr_of(init_always_on);
+	cr_assert(strstr(e, "BATON_SPAN_ARENA_BYTES=16 is below the minimum 256; using "
+	                    "256") != NULL,
+	          "%s", e);
+	baton_fini(100);
+	setenv("BATON_SPAN_ARENA_BYTES", "lots", 1);
+	e = stderr_of(init_always_on);
+	cr_assert(strstr(e, "BATON_SPAN_ARENA_BYTES=\"lots\" is not a non-negative "
+	                    "integer; using 2048") != NULL,
+	          "%s", e);
+	baton_fini(100);
+}
+
+static baton_options opts_for_init;
+
+static void init_with_opts(void)
+{
+	cr_assert_eq(baton_init(&opts_for_init), BATON_OK);
+}
+
+Test(core, span_limits_in_the_options_are_checked_too)
+{
+	opts_for_init = (baton_options){.size = sizeof(baton_options),
+	                                .sampler = baton_sampler_always_on(),
+	                                .ignore_disabled_env = true};
+	opts_for_init.limits.max_live_spans = 3;
+	const char *e = stderr_of(init_with_opts);
+	cr_assert(strstr(e, "baton_limits.max_live_spans=3 is below the minimum 64; "
+	                    "using 64") != NULL,
+	          "%s", e);
+	cr_assert_eq(stats_after_opening(100).spans_started, 64);
+	baton_fini(100);
+}
+
+Test(core, log_lines_carry_no_control_bytes)
+{
+	char out[64];
+	/* Printable ASCII and UTF-8 text pass; controls, C1 and broken UTF-8 do not. */
+	cr_assert_eq(bt_text_sanitize(out, sizeof(out), "a\x1b[31mb\r\nc", 10), 10);
+	cr_assert_str_eq(out, "a?[31mb??c");
+	cr_assert_eq(bt_text_sanitize(out, sizeof(out), "caf\xc3\xa9 \xe2\x82\xac", 9),
+	             9);
+	cr_assert_str_eq(out, "caf\xc3\xa9 \xe2\x82\xac");
+	bt_text_sanitize(out, sizeof(out), "x\xc2\x9by\xc0\xafz\xed\xa0\x80", 10);
+	cr_assert_str_eq(out, "x??y??z???");
+	/* A character that does not fit is cut whole. */
+	cr_assert_eq(bt_text_sanitize(out, 5, "abc\xc3\xa9", 5), 3);
+	cr_assert_str_eq(out, "abc");
 }

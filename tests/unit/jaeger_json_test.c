@@ -143,7 +143,7 @@ static baton_exporter make(const char *path, uint32_t max_spans)
 
 static void export1(baton_exporter e, const baton_span_data *s)
 {
-	cr_assert_eq(e.ops->export_spans(e.arg, &s, 1), BATON_OK);
+	cr_assert_eq(e.ops->export_spans(e.arg, &s, 1).err, BATON_OK);
 }
 
 static void finish(baton_exporter e)
@@ -325,7 +325,7 @@ Test(jaeger_json, spans_are_grouped_by_trace_in_order_of_first_appearance)
 		fake_init(&f[i], traces[i], (uint8_t)(0x10 + i), &res_a);
 		batch[i] = &f[i].d;
 	}
-	cr_assert_eq(e.ops->export_spans(e.arg, batch, 6), BATON_OK);
+	cr_assert_eq(e.ops->export_spans(e.arg, batch, 6).err, BATON_OK);
 	finish(e);
 	json_t *j = load(path);
 	cr_assert_eq(ntraces(j), 3);
@@ -364,7 +364,7 @@ Test(jaeger_json, one_process_per_distinct_resource)
 	export1(e, &a.d);
 	export1(e, &a2.d);
 	const baton_span_data *bc[2] = {&b.d, &c.d};
-	cr_assert_eq(e.ops->export_spans(e.arg, bc, 2), BATON_OK);
+	cr_assert_eq(e.ops->export_spans(e.arg, bc, 2).err, BATON_OK);
 	finish(e);
 
 	json_t *j = load(path);
@@ -480,7 +480,7 @@ Test(jaeger_json, the_span_cap_drops_counts_and_says_so_at_shutdown)
 		fake_init(&f[i], (uint8_t)(1 + i % 2), (uint8_t)(1 + i), &res_a);
 		batch[i] = &f[i].d;
 	}
-	cr_assert_eq(e.ops->export_spans(e.arg, batch, 8), BATON_OK);
+	cr_assert_eq(e.ops->export_spans(e.arg, batch, 8).err, BATON_OK);
 	finish(e);
 	baton_set_log(BATON_LOG_WARN, NULL, NULL);
 	json_t *j = load(path);
@@ -552,7 +552,7 @@ Test(jaeger_json, the_file_is_valid_after_each_flush_and_after_shutdown)
 	json_decref(j);
 	cr_assert_not(file_exists(tmp), "no temp file is left behind");
 	cr_assert_eq(
-	    e.ops->export_spans(e.arg, (const baton_span_data *const[]){&a.d}, 1),
+	    e.ops->export_spans(e.arg, (const baton_span_data *const[]){&a.d}, 1).err,
 	    BATON_ECLOSED);
 	e.ops->destroy(e.arg);
 	remove(path);
@@ -758,7 +758,7 @@ Test(jaeger_json, a_forked_child_writes_its_own_spans_to_its_own_file)
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
 		const baton_span_data *p = &b.d;
-		int bad = e.ops->export_spans(e.arg, &p, 1) != BATON_OK;
+		int bad = e.ops->export_spans(e.arg, &p, 1).err != BATON_OK;
 		bad |= e.ops->shutdown(e.arg, 1000) != BATON_OK;
 		e.ops->destroy(e.arg);
 		_exit(bad);
@@ -1007,7 +1007,7 @@ Test(jaeger_json, fork_during_an_export_leaves_the_child_a_working_exporter)
 			fake mine;
 			fake_init(&mine, 0x77, 0x77, &res_b);
 			const baton_span_data *p = &mine.d;
-			int bad = e.ops->export_spans(e.arg, &p, 1) != BATON_OK;
+			int bad = e.ops->export_spans(e.arg, &p, 1).err != BATON_OK;
 			bad |= e.ops->shutdown(e.arg, 100) != BATON_OK;
 			char mine_path[160];
 			snprintf(mine_path, sizeof(mine_path), "jj-%ld-forkrace.%ld.json",
