@@ -564,7 +564,7 @@ static void flood(uint32_t max_traces)
 				    (uint8_t)(n >> (8 * (5 - j)));
 			batch[i] = &f[i].d;
 		}
-		cr_assert_eq(e.ops->export_spans(e.arg, batch, B), BATON_OK);
+		cr_assert_eq(e.ops->export_spans(e.arg, batch, B).err, BATON_OK);
 	}
 	uint64_t ops = 0, probes = 0;
 	bt_cs_table_work(e.arg, &ops, &probes);

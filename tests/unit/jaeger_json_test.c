@@ -1059,7 +1059,7 @@ Test(jaeger_json, trace_ids_differing_only_in_bytes_2_to_7_cost_a_few_probes_eac
 				    (uint8_t)(n >> (8 * (5 - j)));
 			batch[i] = &f[i].d;
 		}
-		cr_assert_eq(e.ops->export_spans(e.arg, batch, B), BATON_OK);
+		cr_assert_eq(e.ops->export_spans(e.arg, batch, B).err, BATON_OK);
 	}
 	uint64_t ops = 0, probes = 0;
 	bt_jj_table_work(e.arg, &ops, &probes);
@@ -1190,7 +1190,7 @@ static int writer(const char *path, const char *in_a, const char *in_b, int tag)
 		                       : "written by the second";
 		batch[i] = &f[i].d;
 	}
-	int bad = e.ops->export_spans(e.arg, batch, 300) != BATON_OK;
+	int bad = e.ops->export_spans(e.arg, batch, 300).err != BATON_OK;
 	const char *in[] = {in_a, in_b};
 	for (int k = 0; k < 25 && !bad; k++) {
 		bad |= e.ops->force_flush(e.arg, 10000) != BATON_OK;
@@ -1278,7 +1278,7 @@ static bool try_export_100k(baton_exporter e, size_t text_len)
 			    (baton_value){BATON_VALUE_STRING, {.s = text}, text_len});
 			batch[i] = &f[i].d;
 		}
-		if (e.ops->export_spans(e.arg, batch, B) != BATON_OK)
+		if (e.ops->export_spans(e.arg, batch, B).err != BATON_OK)
 			return false;
 	}
 	return true;
