@@ -158,7 +158,7 @@ static inline bt_span *bt_span_lookup(baton_span h)
  * (512-character) tracestate whole. The other 5/8 stay for the span's name
  * and the attributes its own code sets, which remote data thus never
  * pushes out: an HTTP server span with every attribute of baton/http.h
- * takes about 1 KiB of them.
+ * takes about 800 bytes of them (the share's nodes and keys included).
  */
 #define BT_REMOTE_SHARE(arena_bytes) ((arena_bytes) / 8 * 3)
 
