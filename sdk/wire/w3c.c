@@ -189,7 +189,7 @@ baton_err baton_w3c_inject(const baton_span_context *ctx, char *tp_out, size_t t
 	baton_span_context cur;
 	char tp[BATON_TRACEPARENT_SIZE];
 	char ts[BATON_TRACESTATE_SIZE];
-	char otv[3 + 15];
+	char otv[6 + 15]; /* "ot=th:", up to 14 hex digits, NUL */
 	if (ctx == NULL) {
 		if (!bt_current_context(&cur))
 			return BATON_EINVAL;
@@ -210,11 +210,13 @@ baton_err baton_w3c_inject(const baton_span_context *ctx, char *tp_out, size_t t
 		    (ctx->trace_flags & BATON_FLAG_SAMPLED) &&
 		    ctx->threshold < BATON_TH_MAX) {
 			memcpy(otv, "ot=th:", 6);
-			baton_ot_th_format(ctx->threshold, otv + 6, sizeof(otv) - 6);
-			v[0].p = otv;
-			v[0].klen = 2;
-			v[0].vlen = (uint16_t)(strlen(otv) - 3);
-			n = 1;
+			if (baton_ot_th_format(ctx->threshold, otv + 6,
+			                       sizeof(otv) - 6) == BATON_OK) {
+				v[0].p = otv;
+				v[0].klen = 2;
+				v[0].vlen = (uint16_t)(strlen(otv) - 3);
+				n = 1;
+			}
 		}
 		const char *rest = ctx->tracestate;
 		if (rest != NULL && rest[0] != '\0' &&

@@ -519,3 +519,25 @@ Test(w3c_inject, without_a_context_uses_the_current_span)
 	baton_span_end(s);
 	baton_fini(1000);
 }
+
+/* A threshold of 12 to 14 hex digits used to overflow the ot=th member's buffer:
+ * uninitialised bytes went out in the tracestate. */
+Test(w3c_inject, long_thresholds_round_trip_exactly)
+{
+	const char *tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b3-01";
+	const char *ths[] = {"ot=th:fdbf067aa0ba", "ot=th:fdbf067aa0ba12",
+	                     "ot=th:fdbf067aa0ba1", "ot=th:8"};
+	for (size_t i = 0; i < sizeof(ths) / sizeof(ths[0]); i++) {
+		baton_span_context c;
+		char buf[BATON_TRACESTATE_SIZE], tpo[BATON_TRACEPARENT_SIZE],
+		    tso[BATON_TRACESTATE_SIZE];
+		cr_assert_eq(baton_w3c_extract(tp, strlen(tp), ths[i], strlen(ths[i]), &c,
+		                               buf, sizeof(buf)),
+		             BATON_OK);
+		cr_assert(c.state & BATON_CTX_HAS_TH);
+		memset(tso, 0x7F, sizeof(tso));
+		cr_assert_eq(baton_w3c_inject(&c, tpo, sizeof(tpo), tso, sizeof(tso)),
+		             BATON_OK);
+		cr_assert_str_eq(tso, ths[i]);
+	}
+}
