@@ -1,9 +1,9 @@
 /*
  * w3c_service: a service for the W3C trace-context test harness.
  *
- *   w3c_service --port P [--host 127.0.0.1]
+ *   w3c_service --port P [--host 127.0.0.1] [--call-timeout-ms MS]
  *
- * It answers POST /test, whose body is a JSON array of
+ * It answers POST /test, whose body is a JSON array of at most 64
  * {"url": "...", "arguments": [...]}. The request's traceparent and
  * tracestate headers (repeated, in any case, padded) give the parent
  * context. For each element it POSTs "arguments" as JSON to "url" through
@@ -12,6 +12,13 @@
  * span), version 00, the tracestate kept (or dropped when invalid), a new
  * trace when the traceparent is invalid, the random flag kept. Then it
  * answers 200. Bad JSON gets 400.
+ *
+ * It is a relay, so it calls only what it should: every URL must be
+ * http:// with a host (else 400 and no call at all), libcurl speaks http
+ * only (redirects are neither followed nor allowed another scheme), each
+ * call is bounded by --call-timeout-ms (default 5000, connection
+ * included) and the calls of one request by three times that; calls left
+ * when that runs out are not made and the answer is 504.
  *
  * baton runs with a sampler that keeps the parent's decision (and its
  * ot=th threshold, adding none of its own) and with ids propagated for
@@ -34,12 +41,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
-/* Calls made for one request at most, and the time each may take. */
-#define MAX_CALLS       64
-#define CALL_TIMEOUT_MS 5000L
-#define MAX_BODY        (1 << 20)
+#include "w3c_request.h"
+
+#define MAX_BODY (1 << 20)
 
 static volatile sig_atomic_t stop_flag;
 static baton_tracer *tracer;
@@ -96,33 +103,39 @@ static size_t discard(char *p, size_t sz, size_t n, void *arg)
 	return sz * n;
 }
 
-/* POSTs args as JSON to url in a CLIENT span under parent. Returns the HTTP status or -1.
- */
-static long call_one(const char *url, json_t *args, const baton_span_context *parent)
+/* The bound of one call; a request's calls together get a few of them. */
+static long call_timeout_ms = W3C_CALL_TIMEOUT_MS;
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Makes one call within timeout_ms. Returns the HTTP status or -1. */
+static long call_one(const w3c_call *c, const baton_span_context *parent, long timeout_ms)
 {
 	long status = -1;
-	char *body = json_dumps(args, JSON_COMPACT | JSON_ENCODE_ANY);
 	CURL *e = curl_easy_init();
 	struct curl_slist *hdrs =
 	    curl_slist_append(NULL, "Content-Type: application/json");
 	baton_span span;
-	if (body == NULL || e == NULL || hdrs == NULL)
+	if (e == NULL || hdrs == NULL)
 		goto out;
-	if (baton_http_client_begin(e, tracer, "POST", url, parent, &hdrs, &span) !=
-	    BATON_OK)
+	if (w3c_call_setup(e, tracer, c, parent, timeout_ms, &hdrs, &span) != BATON_OK)
 		goto out;
-	curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, CALL_TIMEOUT_MS);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	CURLcode rc = curl_easy_perform(e);
 	if (rc == CURLE_OK)
 		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+	else
+		fprintf(stderr, "w3c_service: call to %s failed: %s\n", c->url,
+		        curl_easy_strerror(rc));
 	baton_http_client_span_end(span, e, rc);
 out:
 	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(e);
-	free(body);
 	return status;
 }
 
@@ -131,56 +144,48 @@ static void on_test(nng_aio *aio)
 	nng_http_req *req = nng_aio_get_input(aio, 0);
 	/* nng joins repeated headers with ", ": two traceparents stay invalid,
 	 * several tracestate lines become one list, as HTTP says. */
-	baton_http_header hdrs[3];
-	size_t nh = 0;
-	const char *v;
-	if ((v = nng_http_req_get_header(req, "traceparent")) != NULL)
-		hdrs[nh++] = (baton_http_header){"traceparent", v};
-	if ((v = nng_http_req_get_header(req, "tracestate")) != NULL)
-		hdrs[nh++] = (baton_http_header){"tracestate", v};
-	if ((v = nng_http_req_get_header(req, "User-Agent")) != NULL)
-		hdrs[nh++] = (baton_http_header){"User-Agent", v};
-	baton_http_server_request sreq = {
-	    .method = nng_http_req_get_method(req),
-	    .target = nng_http_req_get_uri(req),
-	    .route = "/test",
-	    .headers = hdrs,
-	    .nheaders = nh,
-	};
-	baton_span server = baton_http_server_span_start(tracer, &sreq);
+	baton_span server = w3c_server_span(tracer, nng_http_req_get_method(req),
+	                                    nng_http_req_get_uri(req),
+	                                    nng_http_req_get_header(req, "traceparent"),
+	                                    nng_http_req_get_header(req, "tracestate"),
+	                                    nng_http_req_get_header(req, "User-Agent"));
 	baton_span_context sctx;
 	baton_span_get_context(server, &sctx);
 
 	void *data;
 	size_t len;
-	json_error_t jerr;
 	nng_http_req_get_data(req, &data, &len);
-	json_t *root = json_loadb(data, len, 0, &jerr);
-	size_t n = json_is_array(root) ? json_array_size(root) : 0;
-	bool ok = json_is_array(root) && n <= MAX_CALLS;
-	for (size_t i = 0; ok && i < n; i++) {
-		json_t *el = json_array_get(root, i);
-		ok = json_is_object(el) && json_is_string(json_object_get(el, "url"));
-	}
-	if (!ok) {
-		json_decref(root);
+	w3c_request r;
+	char err[128], body[192];
+	if (w3c_request_parse(data, len, &r, err, sizeof(err)) != 0) {
 		baton_http_server_span_end(server, 400);
-		reply(aio, 400,
-		      "{\"error\":\"expected a JSON array of {url, arguments}\"}");
+		json_t *j = json_pack("{ss}", "error", err);
+		char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+		snprintf(body, sizeof(body), "%s", s ? s : "{\"error\":\"bad request\"}");
+		free(s);
+		json_decref(j);
+		reply(aio, 400, body);
 		return;
 	}
-	for (size_t i = 0; i < n; i++) {
-		json_t *el = json_array_get(root, i);
-		json_t *args = json_object_get(el, "arguments");
-		json_t *empty = args ? NULL : json_array();
-		long st = call_one(json_string_value(json_object_get(el, "url")),
-		                   args ? args : empty, &sctx);
-		if (st < 0)
-			fprintf(stderr, "w3c_service: call to %s failed\n",
-			        json_string_value(json_object_get(el, "url")));
-		json_decref(empty);
+	/* Each call gets the call bound, cut to what is left of the request's. */
+	uint64_t deadline =
+	    now_ms() + (uint64_t)call_timeout_ms * W3C_REQUEST_BUDGET_CALLS;
+	size_t done = 0;
+	for (; done < r.ncalls; done++) {
+		uint64_t now = now_ms();
+		if (now >= deadline)
+			break;
+		long left = (long)(deadline - now);
+		call_one(&r.calls[done], &sctx,
+		         left < call_timeout_ms ? left : call_timeout_ms);
 	}
-	json_decref(root);
+	size_t n = r.ncalls;
+	w3c_request_free(&r);
+	if (done < n) {
+		baton_http_server_span_end(server, 504);
+		reply(aio, 504, "{\"error\":\"the calls took longer than allowed\"}");
+		return;
+	}
 	baton_http_server_span_end(server, 200);
 	reply(aio, 200, "{}");
 }
@@ -194,24 +199,28 @@ static void on_signal(int sig)
 static void usage(FILE *f, const char *argv0)
 {
 	fprintf(f,
-	        "usage: %s --port P [--host ADDR]\n"
+	        "usage: %s --port P [--host ADDR] [--call-timeout-ms MS]\n"
 	        "Serves POST http://ADDR:P/test for the W3C trace-context test harness.\n"
-	        "  -p, --port P     port to listen on (0: any free port)\n"
-	        "  -H, --host ADDR  address to bind (default 127.0.0.1)\n"
-	        "  -h, --help       this text\n",
+	        "  -p, --port P                port to listen on (0: any free port)\n"
+	        "  -H, --host ADDR             address to bind (default 127.0.0.1)\n"
+	        "  -t, --call-timeout-ms MS    bound of each call (default 5000);\n"
+	        "                              a request's calls get 3 times that\n"
+	        "  -h, --help                  this text\n",
 	        argv0);
 }
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {{"port", required_argument, NULL, 'p'},
-	                                     {"host", required_argument, NULL, 'H'},
-	                                     {"help", no_argument, NULL, 'h'},
-	                                     {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {
+	    {"port", required_argument, NULL, 'p'},
+	    {"host", required_argument, NULL, 'H'},
+	    {"call-timeout-ms", required_argument, NULL, 't'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0}};
 	const char *host = "127.0.0.1";
 	long port = -1;
 	int c;
-	while ((c = getopt_long(argc, argv, "p:H:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:H:t:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p': {
 			char *end;
@@ -226,6 +235,18 @@ int main(int argc, char **argv)
 		case 'H':
 			host = optarg;
 			break;
+		case 't': {
+			char *end;
+			errno = 0;
+			call_timeout_ms = strtol(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || call_timeout_ms < 1 ||
+			    call_timeout_ms > 600000) {
+				fprintf(stderr, "w3c_service: bad call timeout '%s'\n",
+				        optarg);
+				return 2;
+			}
+			break;
+		}
 		case 'h':
 			usage(stdout, argv[0]);
 			return 0;

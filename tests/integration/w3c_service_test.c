@@ -7,12 +7,17 @@
 #include <baton/baton.h>
 #include <baton/w3c.h>
 #include <criterion/criterion.h>
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "http_receiver.h"
@@ -27,7 +32,7 @@ static tu_http_receiver *recv_srv;
 static pid_t svc_pid;
 static int svc_port;
 
-static void start_service(void)
+static void start_service_with(const char *opt, const char *val)
 {
 	char bin[512];
 	tu_bin("w3c_service", bin, sizeof(bin));
@@ -42,7 +47,7 @@ static void start_service(void)
 		dup2(fds[1], 1);
 		close(fds[0]);
 		close(fds[1]);
-		execl(bin, bin, "--port", "0", (char *)NULL);
+		execl(bin, bin, "--port", "0", opt, val, (char *)NULL);
 		_exit(127);
 	}
 	close(fds[1]);
@@ -52,6 +57,11 @@ static void start_service(void)
 	fclose(f);
 	cr_assert_eq(sscanf(line, "listening on http://127.0.0.1:%d/test", &svc_port), 1,
 	             "%s", line);
+}
+
+static void start_service(void)
+{
+	start_service_with(NULL, NULL);
 }
 
 static void setup(void)
@@ -594,4 +604,127 @@ Test(w3c_service, bad_json_gets_400_with_content_length)
 	cr_assert_eq(r.status, 200);
 	cr_assert(r.has_content_length,
 	          "an answer with no calls still has Content-Length");
+}
+
+/* ---- the service as a relay: what it calls, and for how long ---- */
+
+/* A TCP socket listening on 127.0.0.1 that never accepts; its port in *port. */
+static int silent_listener(int *port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_geq(fd, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET,
+	                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(listen(fd, 16), 0);
+	socklen_t len = sizeof(a);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+/* True when a connection is waiting on the listening fd within ms. */
+static bool connection_waiting(int fd, int ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	return poll(&p, 1, ms) > 0;
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/*
+ * Any libcurl protocol used to be followed: a gopher:// URL wrote raw
+ * bytes to a local TCP port. Only http:// URLs are called now; one that is
+ * not fails the request with 400 before any call (the http one listed
+ * first is not made either) and nothing reaches the port.
+ */
+Test(w3c_service, only_http_urls_are_called)
+{
+	int port;
+	int fd = silent_listener(&port);
+	char body[4096];
+	static const char *const targets[] = {
+	    "gopher://127.0.0.1:%d/_SET%%20key%%20value%%0d%%0a",
+	    "dict://127.0.0.1:%d/info",
+	    "ftp://127.0.0.1:%d/x",
+	    "telnet://127.0.0.1:%d",
+	    "https://127.0.0.1:%d/",
+	    "file:///etc/passwd#%d",
+	    "127.0.0.1:%d/no-scheme",
+	    "http://:%d/no-host",
+	};
+	for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
+		char url[256];
+		snprintf(url, sizeof(url), targets[i], port);
+		snprintf(
+		    body, sizeof(body),
+		    "[{\"url\": \"http://127.0.0.1:%d/cb/first\", \"arguments\": []},"
+		    " {\"url\": \"%s\", \"arguments\": [\"x\"]}]",
+		    tu_receiver_port(recv_srv), url);
+		tu_receiver_clear(recv_srv);
+		reply r = post_raw(NULL, body);
+		cr_assert_eq(r.status, 400, "%s was not refused", url);
+		cr_assert(r.has_content_length);
+		cr_assert_eq(tu_receiver_wait(recv_srv, 1, 200), 0,
+		             "a call was made for a request with %s", url);
+		cr_assert(!connection_waiting(fd, 100), "%s reached the local port", url);
+	}
+	close(fd);
+	/* More than 64 calls: refused whole. */
+	size_t w = (size_t)snprintf(body, sizeof(body), "[");
+	for (int i = 0; i < 65; i++)
+		w += (size_t)snprintf(body + w, sizeof(body) - w,
+		                      "%s{\"url\":\"http://a\"}", i ? "," : "");
+	snprintf(body + w, sizeof(body) - w, "]");
+	cr_assert_eq(post_raw(NULL, body).status, 400);
+}
+
+static void setup_bounded(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	recv_srv = tu_receiver_start(200);
+	start_service_with("--call-timeout-ms", "500");
+}
+
+TestSuite(w3c_service_bounds, .init = setup_bounded, .fini = teardown, .timeout = 60);
+
+/*
+ * A peer that never answers: one call returns after the call bound
+ * (500 ms here), and a request of 20 such calls after three of them
+ * (1.5 s) with 504, not after 20 x 500 ms (or 64 x 5 s before).
+ */
+Test(w3c_service_bounds, a_peer_that_never_answers_costs_the_bound_only)
+{
+	int port;
+	int fd = silent_listener(&port);
+	char body[4096];
+	snprintf(body, sizeof(body), "[{\"url\": \"http://127.0.0.1:%d/hang\"}]", port);
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	reply r = post_raw(NULL, body);
+	double took = seconds_since(&t0);
+	cr_assert_eq(r.status, 200, "the call failed, the request did not");
+	cr_assert(took >= 0.4 && took < 2.0, "one hanging call took %.2f s", took);
+
+	size_t w = (size_t)snprintf(body, sizeof(body), "[");
+	for (int i = 0; i < 20; i++)
+		w += (size_t)snprintf(body + w, sizeof(body) - w,
+		                      "%s{\"url\": \"http://127.0.0.1:%d/hang/%d\"}",
+		                      i ? "," : "", port, i);
+	snprintf(body + w, sizeof(body) - w, "]");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = post_raw(NULL, body);
+	took = seconds_since(&t0);
+	cr_assert_eq(r.status, 504);
+	cr_assert(r.has_content_length);
+	cr_assert(took >= 1.4 && took < 3.5, "twenty hanging calls took %.2f s", took);
+	close(fd);
+	/* The service still serves. */
+	tu_http_req got = request(NULL, 1);
+	(void)got;
 }
