@@ -28,6 +28,8 @@ static size_t lead_len(uint8_t c)
 /* Whether s[0..n) is one well-formed sequence, by jansson's own check. */
 static bool well_formed(const uint8_t *s, size_t n)
 {
+	if (n == 0)
+		return true; /* (jansson refuses a NULL pointer even for n == 0) */
 	json_t *j = json_stringn((const char *)s, n);
 	json_decref(j);
 	return j != NULL;
