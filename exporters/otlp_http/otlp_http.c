@@ -552,17 +552,28 @@ struct bt_hdr_ctx {
 	bool oom;
 };
 
+const char *bt_otlp_header_line(const char *k, const char *v, char *line, size_t cap)
+{
+	if (k[0] == '\0' || k[strspn(k, "!#$%&'*+-.^_`|~0123456789"
+	                                "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                                "abcdefghijklmnopqrstuvwxyz")] != '\0')
+		return "the name is not a token";
+	for (const unsigned char *p = (const unsigned char *)v; *p != '\0'; p++) {
+		if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+			return "control character in the value";
+	}
+	if ((size_t)snprintf(line, cap, "%s: %s", k, v) >= cap)
+		return "too long";
+	return NULL;
+}
+
 static void bt_add_header(void *arg, const char *k, const char *v)
 {
 	struct bt_hdr_ctx *c = arg;
 	char line[1024];
-	if (strpbrk(k, "\r\n: ") != NULL || strpbrk(v, "\r\n") != NULL) {
-		bt_warn("OTLP header '%s' skipped: bad characters", k);
-		return;
-	}
-	if ((size_t)snprintf(line, sizeof(line), "%s: %s", k, v) >= sizeof(line)) {
-		bt_warn("OTLP header '%s' skipped: longer than %zu bytes", k,
-		        sizeof(line));
+	const char *why = bt_otlp_header_line(k, v, line, sizeof(line));
+	if (why != NULL) {
+		bt_warn("OTLP header '%s' skipped: %s", k, why);
 		return;
 	}
 	struct curl_slist *l = curl_slist_append(c->list, line);

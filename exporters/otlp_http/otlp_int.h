@@ -114,4 +114,13 @@ bool bt_otlp_retry_after(const char *value, size_t len, time_t now, uint64_t *de
  */
 void bt_otlp_url_for_log(const char *url, char *out, size_t cap);
 
+/*
+ * Builds the request header line "k: v" of one OTEL_EXPORTER_OTLP_HEADERS
+ * entry (already %-decoded) into line (cap bytes). Returns NULL on
+ * success, else why the entry is skipped (line is then unspecified): k is
+ * not an HTTP token (RFC 9110), v holds a control character other than
+ * tab, or the line does not fit. Thread-safe.
+ */
+const char *bt_otlp_header_line(const char *k, const char *v, char *line, size_t cap);
+
 #endif /* BT_OTLP_INT_H */
