@@ -335,6 +335,11 @@ static baton_err bt_send(struct bt_otlp *e, const uint8_t *body, size_t len,
 {
 	char why[160];
 	uint32_t attempt = 0;
+	/*
+	 * What a give-up returns: BATON_ETRANSPORT once any attempt was refused
+	 * or failed on the network; BATON_ETIMEDOUT only when every one timed out.
+	 */
+	baton_err verdict = BATON_ETIMEDOUT;
 	if (!bt_wait_turn(e, deadline))
 		return BATON_ETRANSPORT;
 	for (;;) {
@@ -398,12 +403,14 @@ static baton_err bt_send(struct bt_otlp *e, const uint8_t *body, size_t len,
 			e->streak++;
 		uint64_t until = bt_now_mono_ns() + delay_ms * 1000000u;
 		e->not_before = until;
+		if (rv == BATON_ETRANSPORT)
+			verdict = BATON_ETRANSPORT;
 		if (until >= deadline) {
 			char full[160];
 			snprintf(full, sizeof(full), "%.100s (gave up after %u retries)",
 			         why, attempt);
 			bt_fail(e, full);
-			return rv;
+			return verdict;
 		}
 		e->retries++;
 		attempt++;
