@@ -335,6 +335,11 @@ static baton_err bt_send(struct bt_otlp *e, const uint8_t *body, size_t len,
 {
 	char why[160];
 	uint32_t attempt = 0;
+	/*
+	 * What a give-up returns: BATON_ETRANSPORT once any attempt was refused
+	 * or failed on the network; BATON_ETIMEDOUT only when every one timed out.
+	 */
+	baton_err verdict = BATON_ETIMEDOUT;
 	if (!bt_wait_turn(e, deadline))
 		return BATON_ETRANSPORT;
 	for (;;) {
@@ -398,12 +403,14 @@ static baton_err bt_send(struct bt_otlp *e, const uint8_t *body, size_t len,
 			e->streak++;
 		uint64_t until = bt_now_mono_ns() + delay_ms * 1000000u;
 		e->not_before = until;
+		if (rv == BATON_ETRANSPORT)
+			verdict = BATON_ETRANSPORT;
 		if (until >= deadline) {
 			char full[160];
 			snprintf(full, sizeof(full), "%.100s (gave up after %u retries)",
 			         why, attempt);
 			bt_fail(e, full);
-			return rv;
+			return verdict;
 		}
 		e->retries++;
 		attempt++;
@@ -655,45 +662,6 @@ static char *bt_headers_checked(const char *hs, const char *what)
 }
 
 /*
- * Writes url into out (cap bytes) as a log may show it: user:password@
- * becomes "REDACTED@" and a query string "?REDACTED" (tokens travel there).
- */
-void bt_otlp_url_for_log(const char *url, char *out, size_t cap)
-{
-	bt_buf b = {.max = cap > 0 ? cap - 1 : 0};
-	const char *auth = strstr(url, "://");
-	if (cap == 0)
-		return;
-	auth = auth != NULL ? auth + 3 : url;
-	size_t alen = strcspn(auth, "/?#");
-	const char *at = NULL;
-	for (size_t i = 0; i < alen; i++) {
-		if (auth[i] == '@')
-			at = auth + i; /* the last one: a password may hold '@' */
-	}
-	bt_buf_put(&b, url, (size_t)(auth - url));
-	if (at != NULL) {
-		bt_buf_puts(&b, "REDACTED");
-		bt_buf_put(&b, at, (size_t)(auth + alen - at));
-	} else {
-		bt_buf_put(&b, auth, alen);
-	}
-	const char *rest = auth + alen;
-	size_t plen = strcspn(rest, "?#");
-	bt_buf_put(&b, rest, plen);
-	if (rest[plen] == '?')
-		bt_buf_puts(&b, "?REDACTED");
-	const char *frag = strchr(rest + plen, '#');
-	if (frag != NULL)
-		bt_buf_puts(&b, frag);
-	if (b.fail)
-		snprintf(out, cap, "(a URL too long to show)");
-	else
-		snprintf(out, cap, "%.*s", (int)b.len, b.p != NULL ? b.p : "");
-	bt_buf_fini(&b);
-}
-
-/*
  * OTEL_EXPORTER_OTLP_TRACES_TIMEOUT, else OTEL_EXPORTER_OTLP_TIMEOUT, in ms;
  * 0 means no timeout, as in OpenTelemetry. Unset or invalid: 10000.
  */
@@ -755,7 +723,7 @@ baton_err baton_otlp_http_exporter_create(const baton_otlp_http_options *opts,
 		rv = BATON_ENOMEM;
 		goto fail;
 	}
-	bt_otlp_url_for_log(e->url, e->url_log, sizeof(e->url_log));
+	bt_url_for_log(e->url, e->url_log, sizeof(e->url_log));
 	if (strncasecmp(e->url, "http://", 7) != 0 &&
 	    strncasecmp(e->url, "https://", 8) != 0) {
 		bt_warn("OTLP endpoint '%s' is not an http:// or https:// URL",

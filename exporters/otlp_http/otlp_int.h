@@ -107,14 +107,6 @@ baton_err bt_otlp_parse_response(const uint8_t *body, size_t n, int64_t *rejecte
 bool bt_otlp_retry_after(const char *value, size_t len, time_t now, uint64_t *delay_ms);
 
 /*
- * Writes url into out (cap > 0 bytes, NUL-terminated) the way log lines
- * show it: the userinfo (user:password@) becomes "REDACTED@" and a query
- * string "?REDACTED". Never fails; a URL that does not fit is replaced by a
- * placeholder. Thread-safe.
- */
-void bt_otlp_url_for_log(const char *url, char *out, size_t cap);
-
-/*
  * Builds the request header line "k: v" of one OTEL_EXPORTER_OTLP_HEADERS
  * entry (already %-decoded) into line (cap bytes). Returns NULL on
  * success, else why the entry is skipped (line is then unspecified): k is

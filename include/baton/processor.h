@@ -43,7 +43,8 @@ typedef struct baton_batch_options {
  * The ring holds max_queue_size spans, rounded up to a power of two (the
  * capacity the stats report). A span that finds it full is dropped,
  * counted and reported: baton writes a warning with the number dropped, at
- * most one line per reason every 5 s (see baton_fini for the summary).
+ * most one line per reason every 5 s (see baton_fini for the summary). An
+ * idle worker wakes once a second to write the lines that came due.
  * max_export_batch_size is cut to the queue size. The worker exports a batch when it
  * holds max_export_batch_size spans, or when schedule_delay_ms has passed since the last
  * export, or on force_flush and shutdown. Exports are never concurrent.

@@ -372,7 +372,9 @@ BATON_API baton_err baton_init(const baton_options *opts);
  *   BATON_OK         every span ended before the call was exported, and no
  *                    export failed during the call;
  *   BATON_ETIMEDOUT  the time ran out with spans not yet exported (they are
- *                    counted as dropped at shutdown);
+ *                    counted as dropped at shutdown), or an export failed
+ *                    because its receiver did not answer within the
+ *                    exporter's own timeout;
  *   another error    the error of an export that failed during the call
  *                    (e.g. BATON_ETRANSPORT: the collector answered 503 or
  *                    could not be reached, after the retries; BATON_EREJECTED:

@@ -113,6 +113,13 @@ void bt_log(baton_log_level level, const char *fmt, ...)
  * so does text from a peer before it is stored. Thread-safe.
  */
 size_t bt_text_sanitize(char *dst, size_t cap, const char *src, size_t n);
+/*
+ * Writes url into out (cap > 0 bytes, NUL-terminated) the way a log line
+ * may show it: the userinfo (user:password@) becomes "REDACTED@" and a
+ * query string "?REDACTED" (tokens travel there too). Never fails; a URL
+ * that does not fit is replaced by a placeholder. Thread-safe.
+ */
+void bt_url_for_log(const char *url, char *out, size_t cap);
 
 /*
  * Environment parsing. Each returns true and writes *out when the variable

@@ -160,3 +160,38 @@ void bt_log(baton_log_level level, const char *fmt, ...)
 		fprintf(stderr, "baton: %s: %s\n", bt_level_names[level], buf);
 	pthread_mutex_unlock(&bt_log_mtx);
 }
+
+void bt_url_for_log(const char *url, char *out, size_t cap)
+{
+	bt_buf b = {.max = cap > 0 ? cap - 1 : 0};
+	const char *auth = strstr(url, "://");
+	if (cap == 0)
+		return;
+	auth = auth != NULL ? auth + 3 : url;
+	size_t alen = strcspn(auth, "/?#");
+	const char *at = NULL;
+	for (size_t i = 0; i < alen; i++) {
+		if (auth[i] == '@')
+			at = auth + i; /* the last one: a password may hold '@' */
+	}
+	bt_buf_put(&b, url, (size_t)(auth - url));
+	if (at != NULL) {
+		bt_buf_puts(&b, "REDACTED");
+		bt_buf_put(&b, at, (size_t)(auth + alen - at));
+	} else {
+		bt_buf_put(&b, auth, alen);
+	}
+	const char *rest = auth + alen;
+	size_t plen = strcspn(rest, "?#");
+	bt_buf_put(&b, rest, plen);
+	if (rest[plen] == '?')
+		bt_buf_puts(&b, "?REDACTED");
+	const char *frag = strchr(rest + plen, '#');
+	if (frag != NULL)
+		bt_buf_puts(&b, frag);
+	if (b.fail)
+		snprintf(out, cap, "(a URL too long to show)");
+	else
+		snprintf(out, cap, "%.*s", (int)b.len, b.p != NULL ? b.p : "");
+	bt_buf_fini(&b);
+}

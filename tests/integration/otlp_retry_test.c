@@ -369,3 +369,21 @@ Test(otlp_retry, an_export_timeout_of_zero_in_the_environment_means_no_timeout)
 	cr_assert_eq(tu_otlp_spans_named(rcv, "patient"), 30);
 	baton_fini(2000);
 }
+
+Test(otlp_retry, flush_and_fini_return_an_error_after_a_tls_failure)
+{
+	/*
+	 * https:// to a plain-HTTP receiver: it waits for a request line that
+	 * never comes, so the TLS handshake never completes.
+	 */
+	char url[96];
+	snprintf(url, sizeof(url), "https://%s", tu_otlp_url(rcv) + strlen("http://"));
+	baton_processor p = init_sdk(url, 500, 4096, 100);
+	make_spans("tls", 20);
+	cr_assert_eq(baton_force_flush(20000), BATON_ETIMEDOUT);
+	baton_batch_stats s = stats(p);
+	cr_assert_eq(s.dropped_export_failure, 20);
+	cr_assert(strstr(s.last_error, "Timeout") != NULL, "%s", s.last_error);
+	make_spans("tls", 20);
+	cr_assert_eq(baton_fini(20000), BATON_ETIMEDOUT);
+}

@@ -368,3 +368,22 @@ Test(core, log_lines_carry_no_control_bytes)
 	cr_assert_eq(bt_text_sanitize(out, 5, "abc\xc3\xa9", 5), 3);
 	cr_assert_str_eq(out, "abc");
 }
+
+Test(core, urls_in_log_lines_lose_their_credentials_and_query)
+{
+	char out[128];
+	bt_url_for_log("http://localhost:4318/v1/traces", out, sizeof(out));
+	cr_assert_str_eq(out, "http://localhost:4318/v1/traces");
+	bt_url_for_log("https://u:p@ss@host:443/v1/traces", out, sizeof(out));
+	cr_assert_str_eq(out, "https://REDACTED@host:443/v1/traces");
+	bt_url_for_log("http://[::1]:4318/x?api_key=k&y=1#top", out, sizeof(out));
+	cr_assert_str_eq(out, "http://[::1]:4318/x?REDACTED#top");
+	bt_url_for_log("http://token@host?secret", out, sizeof(out));
+	cr_assert_str_eq(out, "http://REDACTED@host?REDACTED");
+	bt_url_for_log("host/path@x", out, sizeof(out)); /* '@' after the authority */
+	cr_assert_str_eq(out, "host/path@x");
+	char small[16];
+	bt_url_for_log("http://user:password@a-long-host-name/", small, sizeof(small));
+	cr_assert_null(strstr(small, "password"));
+	cr_assert_null(strstr(small, "user"));
+}
