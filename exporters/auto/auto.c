@@ -162,14 +162,17 @@ static baton_err bt_auto_build(baton_exporter_kind kind, baton_processor *out)
 	baton_err rv = BATON_ENOTSUP;
 	switch (kind) {
 	case BATON_EXPORTER_OTLP: {
-		const char *proto = baton_getenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL");
-		if (proto == NULL)
-			proto = baton_getenv("OTEL_EXPORTER_OTLP_PROTOCOL");
+		const char *pvar = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL";
+		const char *proto = baton_getenv(pvar);
+		if (proto == NULL) {
+			pvar = "OTEL_EXPORTER_OTLP_PROTOCOL";
+			proto = baton_getenv(pvar);
+		}
 		if (proto != NULL && strcmp(proto, "http/protobuf") != 0)
-			bt_warn("OTEL_EXPORTER_OTLP_PROTOCOL=%s: baton sends only "
-			        "http/protobuf "
-			        "(port 4318 on Jaeger and the Collector)",
-			        proto);
+			bt_warn(
+			    "%s=%s: baton sends only http/protobuf; using http/protobuf "
+			    "(port 4318 on Jaeger and the Collector)",
+			    pvar, proto);
 #if defined(BATON_HAVE_OTLP_HTTP)
 		rv = baton_otlp_http_exporter_create(NULL, &e);
 #endif

@@ -16,8 +16,9 @@
 #include <strings.h>
 
 struct bt_rs {
-	baton_sampler sw; /* switchable: the strategy in force */
-	char *url;        /* <endpoint>?service=<name> */
+	baton_sampler sw;  /* switchable: the strategy in force */
+	char *url;         /* <endpoint>?service=<name> */
+	char url_log[256]; /* url as log lines show it: userinfo and query redacted */
 	uint32_t interval_ms, timeout_ms, max_ops, max_unlisted;
 	size_t max_body;
 	bool manual;
@@ -98,19 +99,19 @@ static baton_err bt_rs_poll_once(struct bt_rs *rs, baton_remote_sampler_stats *a
 			bt_warn("remote sampling: the answer of %s is over %zu bytes; "
 			        "keeping the "
 			        "current strategy",
-			        rs->url, rs->max_body);
+			        rs->url_log, rs->max_body);
 			return BATON_ETOOBIG;
 		}
 		bt_warn(
 		    "remote sampling: GET %s failed: %s; keeping the current strategy",
-		    rs->url, curl_easy_strerror(cc));
+		    rs->url_log, curl_easy_strerror(cc));
 		return BATON_ETRANSPORT;
 	}
 	curl_easy_getinfo(rs->curl, CURLINFO_RESPONSE_CODE, &status);
 	if (status != 200) {
 		bt_warn("remote sampling: GET %s answered HTTP %ld; keeping the current "
 		        "strategy",
-		        rs->url, status);
+		        rs->url_log, status);
 		return BATON_EREJECTED;
 	}
 	bt_rs_spec spec;
@@ -120,7 +121,7 @@ static baton_err bt_rs_poll_once(struct bt_rs *rs, baton_remote_sampler_stats *a
 		bt_warn("remote sampling: the answer of %s is not a strategy (%s); "
 		        "keeping the "
 		        "current strategy",
-		        rs->url, err);
+		        rs->url_log, err);
 		return rv;
 	}
 	baton_sampler next;
@@ -415,6 +416,8 @@ static baton_err bt_rs_create(const baton_remote_sampler_options *o, double init
 	if (rs->curl == NULL)
 		goto fail_curl;
 	rs->url = bt_rs_url(rs->curl, endpoint, svc);
+	if (rs->url != NULL)
+		bt_url_for_log(rs->url, rs->url_log, sizeof(rs->url_log));
 	if (rs->url == NULL)
 		goto fail_url;
 	curl_easy_setopt(rs->curl, CURLOPT_NOSIGNAL, 1L);

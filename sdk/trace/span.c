@@ -9,8 +9,10 @@
 void *bt_arena_alloc(bt_span *sp, size_t n)
 {
 	size_t off = (sp->arena_used + 7u) & ~(size_t)7;
-	if (off + n > bt_prov.limits.arena_bytes)
+	if (off + n > bt_prov.limits.arena_bytes) {
+		bt_drop_add(BT_DROP_ARENA_FULL, 1);
 		return NULL;
+	}
 	sp->arena_used = (uint32_t)(off + n);
 	return sp->arena + off;
 }
@@ -51,8 +53,10 @@ const char *bt_arena_text(bt_span *sp, const char *s, size_t n, size_t max_chars
                           size_t *len_out)
 {
 	size_t off = sp->arena_used, end = bt_prov.limits.arena_bytes;
-	if (off >= end)
+	if (off >= end) {
+		bt_drop_add(BT_DROP_ARENA_FULL, 1);
 		return NULL;
+	}
 	size_t room = end - off - 1, cap = SIZE_MAX;
 	if (how & BT_TEXT_REMOTE) {
 		size_t left = bt_remote_left(sp);
@@ -64,7 +68,11 @@ const char *bt_arena_text(bt_span *sp, const char *s, size_t n, size_t max_chars
 	bool as_is;
 	size_t len =
 	    bt_text_len(s, n, max_chars, (how & BT_TEXT_WHOLE) ? SIZE_MAX : cap, &as_is);
-	if (len > room || len > cap)
+	if (len > room) {
+		bt_drop_add(BT_DROP_ARENA_FULL, 1);
+		return NULL;
+	}
+	if (len > cap)
 		return NULL;
 	if ((how & BT_TEXT_REMOTE) && len == 0 && n > 0 && max_chars > 0)
 		return NULL; /* nothing of it fits: dropped, not stored empty */
@@ -514,8 +522,10 @@ static baton_attr *bt_attr_slot(bt_span *sp, const char *key, size_t extra, bool
 		return NULL;
 	size_t off = (sp->arena_used + 7u) & ~(size_t)7;
 	size_t end = off + sizeof(baton_attr) + klen + 1 + extra;
-	if (end > bt_prov.limits.arena_bytes)
+	if (end > bt_prov.limits.arena_bytes) {
+		bt_drop_add(BT_DROP_ARENA_FULL, 1);
 		return NULL;
+	}
 	baton_attr *a = (baton_attr *)(sp->arena + off);
 	char *k = (char *)(a + 1);
 	memcpy(k, key, klen + 1);

@@ -278,6 +278,34 @@ Test(remote, no_server_is_a_transport_error)
 	baton_sampler_destroy(s);
 }
 
+static char rs_logged[4096];
+static void rs_capture(void *arg, baton_log_level level, const char *msg)
+{
+	(void)arg;
+	(void)level;
+	strncat(rs_logged, msg, sizeof(rs_logged) - strlen(rs_logged) - 2);
+	strcat(rs_logged, "\n");
+}
+
+/* The endpoint's password and query never reach a log line. */
+Test(remote, log_lines_redact_the_endpoint_userinfo)
+{
+	baton_remote_sampler_options o = {
+	    .size = sizeof(o),
+	    .endpoint = "http://sampler:hunter2@127.0.0.1:1/sampling?token=s3cr3t",
+	    .manual_polling = true};
+	rs_logged[0] = '\0';
+	baton_set_log(BATON_LOG_DEBUG, rs_capture, NULL);
+	baton_sampler s;
+	cr_assert_eq(baton_remote_sampler_create(&o, &s), BATON_OK);
+	cr_assert_eq(baton_remote_sampler_poll_now(s, 10000), BATON_ETRANSPORT);
+	baton_sampler_destroy(s);
+	baton_set_log(BATON_LOG_WARN, NULL, NULL);
+	cr_assert(strstr(rs_logged, "127.0.0.1") != NULL, "%s", rs_logged);
+	cr_assert(strstr(rs_logged, "hunter2") == NULL, "%s", rs_logged);
+	cr_assert(strstr(rs_logged, "s3cr3t") == NULL, "%s", rs_logged);
+}
+
 Test(remote, bad_options_are_rejected)
 {
 	baton_sampler s = {0};

@@ -305,6 +305,22 @@ Test(auto_init, otlp_over_another_protocol_is_called_out, .init = clean_env)
 	cr_assert_eq(baton_fini(2000), BATON_OK);
 }
 
+/* The warning names the variable that was read, the signal-specific one included. */
+Test(auto_init, the_protocol_warning_names_the_traces_variable, .init = clean_env)
+{
+	if (!baton_auto_available(BATON_EXPORTER_OTLP))
+		cr_skip_test("the OTLP/HTTP exporter is not in this build");
+	setenv("OTEL_TRACES_EXPORTER", "otlp", 1);
+	setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9", 1);
+	setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc", 1);
+	cr_assert_eq(baton_auto_init(NULL), BATON_OK);
+	unsetenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL");
+	cr_assert(strstr(logged, "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=grpc: baton sends "
+	                         "only http/protobuf; using http/protobuf") != NULL,
+	          "%s", logged);
+	cr_assert_eq(baton_fini(2000), BATON_OK);
+}
+
 #if __has_include(<baton/remote_sampling.h>)
 Test(auto_init, the_jaeger_remote_sampler_is_known_after_auto_init, .init = clean_env)
 {

@@ -583,6 +583,34 @@ Test(batch_processor, a_full_span_store_is_reported_and_summed_at_fini)
 	cr_assert(log_has(want), "want \"%s\" in: %s", want, logged);
 }
 
+Test(batch_processor, a_full_span_arena_is_reported_with_its_count)
+{
+	capture_logs(BATON_LOG_WARN);
+	baton_exporter exp;
+	baton_memory_exporter *mem;
+	cr_assert_eq(baton_memory_exporter_create(10, &exp, &mem), BATON_OK);
+	baton_processor p;
+	cr_assert_eq(baton_simple_processor_create(exp, &p), BATON_OK);
+	baton_options o = {.size = sizeof(o),
+	                   .sampler = baton_sampler_always_on(),
+	                   .processors = &p,
+	                   .nprocessors = 1,
+	                   .ignore_disabled_env = true};
+	o.limits.span_arena_bytes = 512;
+	cr_assert_eq(baton_init(&o), BATON_OK);
+	baton_span s = baton_span_start(baton_tracer_get("test", NULL), "full");
+	char key[16];
+	for (int i = 0; i < 60; i++) {
+		snprintf(key, sizeof(key), "k%02d", i);
+		baton_span_set_str(s, key, "a value of some length");
+	}
+	baton_span_end(s);
+	cr_assert(log_has("a span's arena was full: "), "%s", logged);
+	cr_assert_eq(baton_fini(2000), BATON_OK);
+	cr_assert(log_has("attributes, events or links dropped (span arena full"), "%s",
+	          logged);
+}
+
 Test(batch_processor, stats_stay_readable_after_fini)
 {
 	struct rec *r = rec_new(REC_OK);
