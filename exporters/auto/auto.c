@@ -227,8 +227,9 @@ baton_err baton_auto_init_default(const baton_options *base, const char *embedde
 	     strcasecmp(sampler, "parentbased_jaeger_remote") == 0))
 		baton_remote_sampling_register();
 #endif
+	/* baton_init reads it again and warns about a bad value: once. */
 	if (!base->ignore_disabled_env)
-		bt_env_bool("OTEL_SDK_DISABLED", &disabled);
+		bt_env_bool_quiet("OTEL_SDK_DISABLED", &disabled);
 	if (!disabled)
 		baton_auto_exporters(embedded_default, kinds, BATON_AUTO_MAX_EXPORTERS,
 		                     &nkinds);

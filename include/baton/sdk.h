@@ -356,11 +356,18 @@ typedef struct baton_options {
  * environment, with no processor (spans are sampled and dropped; see
  * baton_auto_init() in baton/exporters.h for env-chosen exporters).
  * Takes ownership of opts->sampler and opts->processors[] on success and
- * on failure. Returns BATON_OK, BATON_ESTATE when already initialised,
- * BATON_EDISABLED when OTEL_SDK_DISABLED=true (spans become no-ops),
- * BATON_ENOMEM. Not thread-safe: call once, before other threads use baton.
+ * on failure. Returns BATON_OK (also when OTEL_SDK_DISABLED=true: tracing is
+ * then off and every span call is a cheap no-op; baton_is_enabled() tells),
+ * BATON_ESTATE when already initialised, BATON_ENOMEM. Not thread-safe: call once, before
+ * other threads use baton.
  */
 BATON_API baton_err baton_init(const baton_options *opts);
+
+/*
+ * True when baton is initialised and tracing is on (not switched off by
+ * OTEL_SDK_DISABLED). Lock-free. Thread-safe.
+ */
+BATON_API bool baton_is_enabled(void);
 
 /*
  * Flushes and shuts every processor down within timeout_ms in all, then

@@ -147,6 +147,9 @@ void bt_env_check_clock(void);
 void bt_log_check_env(void);
 bool bt_env_double(const char *name, double *out);
 bool bt_env_bool(const char *name, bool *out);
+/* bt_env_bool() without the warning: for a second reader of a variable that
+ * another part of baton reads (and warns about) too. */
+bool bt_env_bool_quiet(const char *name, bool *out);
 /* Parses a whole decimal u32 / double from [s, s+n); false on garbage. */
 bool bt_parse_u32(const char *s, size_t n, uint32_t *out);
 bool bt_parse_double(const char *s, size_t n, double *out);

@@ -76,7 +76,7 @@ bool bt_env_double(const char *name, double *out)
 	return true;
 }
 
-bool bt_env_bool(const char *name, bool *out)
+static bool bt_env_bool_ex(const char *name, bool *out, bool warn)
 {
 	const char *v = baton_getenv(name);
 	if (v == NULL)
@@ -89,8 +89,19 @@ bool bt_env_bool(const char *name, bool *out)
 		*out = false;
 		return true;
 	}
-	bt_warn("%s=\"%s\" is not true or false; ignored", name, v);
+	if (warn)
+		bt_warn("%s=\"%s\" is not true or false; ignored", name, v);
 	return false;
+}
+
+bool bt_env_bool(const char *name, bool *out)
+{
+	return bt_env_bool_ex(name, out, true);
+}
+
+bool bt_env_bool_quiet(const char *name, bool *out)
+{
+	return bt_env_bool_ex(name, out, false);
 }
 
 uint32_t bt_u32_in_range(const char *what, uint32_t v, uint32_t dflt, uint32_t lo,

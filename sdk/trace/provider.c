@@ -156,6 +156,11 @@ static void bt_at_exit_register(void)
 		registered = true;
 }
 
+bool baton_is_enabled(void)
+{
+	return bt_initialized && !bt_prov.disabled;
+}
+
 baton_err baton_init(const baton_options *opts)
 {
 	static const baton_options none = {sizeof(baton_options)};
@@ -230,7 +235,8 @@ baton_err baton_init(const baton_options *opts)
 	atomic_fetch_add(&bt_epoch, 1);
 	bt_initialized = true;
 	bt_at_exit_register();
-	return disabled ? BATON_EDISABLED : BATON_OK;
+	/* Disabled is a normal state: every call is a cheap no-op from here. */
+	return BATON_OK;
 
 fail_sampler:
 	bt_free(bt_prov.procs);

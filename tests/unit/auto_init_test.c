@@ -269,11 +269,25 @@ Test(auto_init, disabled_sdk_builds_no_exporter, .init = clean_env)
 	setenv("BATON_JAEGER_JSON_FILE", path, 1);
 	setenv("OTEL_TRACES_EXPORTER", "jaeger-json", 1);
 	setenv("OTEL_SDK_DISABLED", "true", 1);
-	cr_assert_eq(baton_auto_init(NULL), BATON_EDISABLED);
+	cr_assert_eq(baton_auto_init(NULL), BATON_OK);
+	cr_assert_not(baton_is_enabled());
 	make_trace();
-	baton_fini(1000);
+	cr_assert_eq(baton_fini(1000), BATON_OK);
 	cr_assert_neq(access(path, F_OK), 0, "no exporter, no file");
 	unsetenv("BATON_JAEGER_JSON_FILE");
+}
+
+/* A bad value is ignored with one warning, not one per reader. */
+Test(auto_init, a_bad_disabled_value_warns_once, .init = clean_env)
+{
+	setenv("OTEL_TRACES_EXPORTER", "none", 1);
+	setenv("OTEL_SDK_DISABLED", "yes please", 1);
+	cr_assert_eq(baton_auto_init(NULL), BATON_OK);
+	cr_assert(baton_is_enabled());
+	const char *first = strstr(logged, "OTEL_SDK_DISABLED");
+	cr_assert_not_null(first, "%s", logged);
+	cr_assert_null(strstr(first + 1, "OTEL_SDK_DISABLED"), "%s", logged);
+	cr_assert_eq(baton_fini(1000), BATON_OK);
 }
 
 Test(auto_init, a_second_init_is_refused_and_frees_what_it_was_given, .init = clean_env)
