@@ -48,8 +48,8 @@ typedef struct bt_cs_exp {
 	bool skipped_at_least; /* skipped_traces is a lower bound (table full) */
 	uint64_t dropped;      /* spans lost to out of memory */
 	bool shut;
-	pid_t pid;                   /* the process the buffered spans belong to */
-	struct bt_cs_exp *fork_next; /* the list of live exporters, for fork */
+	pid_t pid;         /* the process the buffered spans belong to */
+	bt_fork_step fork; /* holds mtx across fork() */
 } bt_cs_exp;
 
 /*
@@ -58,47 +58,31 @@ typedef struct bt_cs_exp {
  * thread takes every exporter's mutex (waiting for an export in progress
  * to end); after it, parent and child unlock them.
  */
-static pthread_mutex_t bt_cs_fork_list_mtx = PTHREAD_MUTEX_INITIALIZER;
-static bt_cs_exp *bt_cs_fork_list;
-static pthread_once_t bt_cs_fork_atfork_once = PTHREAD_ONCE_INIT;
-
-static void bt_cs_fork_prepare(void)
+static void bt_cs_fork_prepare(void *arg)
 {
-	pthread_mutex_lock(&bt_cs_fork_list_mtx);
-	for (bt_cs_exp *x = bt_cs_fork_list; x != NULL; x = x->fork_next)
-		pthread_mutex_lock(&x->mtx);
+	bt_cs_exp *x = arg;
+	pthread_mutex_lock(&x->mtx);
 }
 
-static void bt_cs_fork_after(void)
+static void bt_cs_fork_after(void *arg)
 {
-	for (bt_cs_exp *x = bt_cs_fork_list; x != NULL; x = x->fork_next)
-		pthread_mutex_unlock(&x->mtx);
-	pthread_mutex_unlock(&bt_cs_fork_list_mtx);
-}
-
-static void bt_cs_fork_atfork_init(void)
-{
-	pthread_atfork(bt_cs_fork_prepare, bt_cs_fork_after, bt_cs_fork_after);
+	bt_cs_exp *x = arg;
+	pthread_mutex_unlock(&x->mtx);
 }
 
 static void bt_cs_fork_register(bt_cs_exp *x)
 {
-	pthread_once(&bt_cs_fork_atfork_once, bt_cs_fork_atfork_init);
-	pthread_mutex_lock(&bt_cs_fork_list_mtx);
-	x->fork_next = bt_cs_fork_list;
-	bt_cs_fork_list = x;
-	pthread_mutex_unlock(&bt_cs_fork_list_mtx);
+	x->fork = (bt_fork_step){.order = BT_FORK_EXPORTER,
+	                         .prepare = bt_cs_fork_prepare,
+	                         .parent = bt_cs_fork_after,
+	                         .child = bt_cs_fork_after,
+	                         .arg = x};
+	bt_fork_register(&x->fork);
 }
 
 static void bt_cs_fork_unregister(bt_cs_exp *x)
 {
-	pthread_mutex_lock(&bt_cs_fork_list_mtx);
-	bt_cs_exp **pp = &bt_cs_fork_list;
-	while (*pp != NULL && *pp != x)
-		pp = &(*pp)->fork_next;
-	if (*pp == x)
-		*pp = x->fork_next;
-	pthread_mutex_unlock(&bt_cs_fork_list_mtx);
+	bt_fork_unregister(&x->fork);
 }
 
 static bt_cs_trace *bt_cs_find(bt_cs_exp *x, const uint8_t *tid)

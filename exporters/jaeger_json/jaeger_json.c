@@ -93,7 +93,7 @@ typedef struct bt_jj_exp {
 	pid_t pid;   /* the process the spans held belong to */
 	bool forked; /* this is a child: write only when it has spans of its own */
 	bool write_failed_logged;
-	struct bt_jj_exp *fork_next; /* the list of live exporters, for fork */
+	bt_fork_step fork; /* holds mtx across fork() */
 } bt_jj_exp;
 
 /*
@@ -102,47 +102,31 @@ typedef struct bt_jj_exp {
  * thread takes every exporter's mutex (waiting for an export in progress
  * to end); after it, parent and child unlock them.
  */
-static pthread_mutex_t bt_jj_fork_list_mtx = PTHREAD_MUTEX_INITIALIZER;
-static bt_jj_exp *bt_jj_fork_list;
-static pthread_once_t bt_jj_fork_atfork_once = PTHREAD_ONCE_INIT;
-
-static void bt_jj_fork_prepare(void)
+static void bt_jj_fork_prepare(void *arg)
 {
-	pthread_mutex_lock(&bt_jj_fork_list_mtx);
-	for (bt_jj_exp *x = bt_jj_fork_list; x != NULL; x = x->fork_next)
-		pthread_mutex_lock(&x->mtx);
+	bt_jj_exp *x = arg;
+	pthread_mutex_lock(&x->mtx);
 }
 
-static void bt_jj_fork_after(void)
+static void bt_jj_fork_after(void *arg)
 {
-	for (bt_jj_exp *x = bt_jj_fork_list; x != NULL; x = x->fork_next)
-		pthread_mutex_unlock(&x->mtx);
-	pthread_mutex_unlock(&bt_jj_fork_list_mtx);
-}
-
-static void bt_jj_fork_atfork_init(void)
-{
-	pthread_atfork(bt_jj_fork_prepare, bt_jj_fork_after, bt_jj_fork_after);
+	bt_jj_exp *x = arg;
+	pthread_mutex_unlock(&x->mtx);
 }
 
 static void bt_jj_fork_register(bt_jj_exp *x)
 {
-	pthread_once(&bt_jj_fork_atfork_once, bt_jj_fork_atfork_init);
-	pthread_mutex_lock(&bt_jj_fork_list_mtx);
-	x->fork_next = bt_jj_fork_list;
-	bt_jj_fork_list = x;
-	pthread_mutex_unlock(&bt_jj_fork_list_mtx);
+	x->fork = (bt_fork_step){.order = BT_FORK_EXPORTER,
+	                         .prepare = bt_jj_fork_prepare,
+	                         .parent = bt_jj_fork_after,
+	                         .child = bt_jj_fork_after,
+	                         .arg = x};
+	bt_fork_register(&x->fork);
 }
 
 static void bt_jj_fork_unregister(bt_jj_exp *x)
 {
-	pthread_mutex_lock(&bt_jj_fork_list_mtx);
-	bt_jj_exp **pp = &bt_jj_fork_list;
-	while (*pp != NULL && *pp != x)
-		pp = &(*pp)->fork_next;
-	if (*pp == x)
-		*pp = x->fork_next;
-	pthread_mutex_unlock(&bt_jj_fork_list_mtx);
+	bt_fork_unregister(&x->fork);
 }
 
 /* Finds or adds the trace of tid; NULL when out of memory. */

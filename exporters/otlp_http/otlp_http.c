@@ -42,6 +42,8 @@ struct bt_otlp {
 	char url_log[256]; /* url as logs show it: no userinfo, no query */
 	struct curl_slist *hdrs;
 	uint32_t timeout_ms, backoff_initial_ms, backoff_max_ms;
+	/* Inside a request (curl busy): a child forked then must not tear it down. */
+	_Atomic bool transferring;
 	/* Failed attempts in a row, across exports: the backoff's exponent. */
 	uint32_t streak;
 	/* No request before this monotonic time (backoff or Retry-After); 0: none. */
@@ -179,6 +181,17 @@ static baton_err bt_after_fork(struct bt_otlp *e)
 		dup2(devnull, e->socks[i]);
 	if (devnull >= 0)
 		close(devnull);
+	if (atomic_load_explicit(&e->transferring, memory_order_relaxed)) {
+		/*
+		 * The fork came in the middle of a request (the batch processor
+		 * waited for it, and it outlived the wait): curl's state is
+		 * halfway through it. Leave it, never tear it down here; the child
+		 * starts with new handles.
+		 */
+		e->easy = NULL;
+		e->multi = NULL;
+		atomic_store_explicit(&e->transferring, false, memory_order_relaxed);
+	}
 	bt_handles_close(e);
 	e->nsocks = 0;
 	return bt_handles_open(e);
@@ -213,6 +226,9 @@ static CURLcode bt_post(struct bt_otlp *e, const uint8_t *body, size_t len,
 	curl_easy_setopt(e->easy, CURLOPT_POSTFIELDS, (const char *)body);
 	if (curl_multi_add_handle(e->multi, e->easy) != CURLM_OK)
 		return CURLE_FAILED_INIT;
+	/* Relaxed: only a forked child reads it, after fork() copied this thread's view.
+	 */
+	atomic_store_explicit(&e->transferring, true, memory_order_relaxed);
 	for (;;) {
 		int running = 0, left = 0;
 		CURLMsg *m;
@@ -237,6 +253,7 @@ static CURLcode bt_post(struct bt_otlp *e, const uint8_t *body, size_t len,
 		curl_multi_poll(e->multi, NULL, 0, 1000, NULL);
 	}
 	curl_multi_remove_handle(e->multi, e->easy);
+	atomic_store_explicit(&e->transferring, false, memory_order_relaxed);
 	if (cc == CURLE_OK)
 		curl_easy_getinfo(e->easy, CURLINFO_RESPONSE_CODE, status);
 	return cc;

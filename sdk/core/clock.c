@@ -48,20 +48,26 @@ static void bt_pair(uint64_t *tsc, uint64_t *ns)
 
 /* fork(): the child must not inherit the anchor mutex locked by a thread it does not
  * have. */
-static void bt_clock_fork_prepare(void)
+static void bt_clock_fork_prepare(void *arg)
 {
+	(void)arg;
 	pthread_mutex_lock(&bt_clock_mtx);
 }
 
-static void bt_clock_fork_release(void)
+static void bt_clock_fork_release(void *arg)
 {
+	(void)arg;
 	pthread_mutex_unlock(&bt_clock_mtx);
 }
 
+static bt_fork_step bt_clock_fork = {.order = BT_FORK_CLOCK,
+                                     .prepare = bt_clock_fork_prepare,
+                                     .parent = bt_clock_fork_release,
+                                     .child = bt_clock_fork_release};
+
 static void bt_clock_init_once(void)
 {
-	pthread_atfork(bt_clock_fork_prepare, bt_clock_fork_release,
-	               bt_clock_fork_release);
+	bt_fork_register(&bt_clock_fork);
 #if defined(__x86_64__)
 	unsigned a, b, c, d;
 	const char *mode = getenv("BATON_CLOCK");

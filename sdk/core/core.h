@@ -96,6 +96,40 @@ size_t bt_utf8_sanitize(char *dst, size_t cap, const char *s, size_t n, size_t m
 /* Appends s[0..n) to b as bt_utf8_sanitize would write it. */
 void bt_buf_put_utf8(bt_buf *b, const char *s, size_t n);
 
+/*
+ * fork(): one registry of steps (fork.c), one pthread_atfork handler. The
+ * order, top layer first; prepare runs in this order, parent and child in
+ * the reverse one:
+ */
+typedef enum bt_fork_order {
+	BT_FORK_PROCESSOR = 10, /* batch processors: an export in flight ends first */
+	BT_FORK_EXPORTER = 20,  /* exporters' own locks (Jaeger JSON, console) */
+	BT_FORK_SAMPLER = 30,   /* remote, dynamic and switchable samplers */
+	BT_FORK_STORE = 40,     /* the span store and its counters */
+	BT_FORK_ENVELOPE = 50,  /* the envelope's receive counters */
+	BT_FORK_DROPS = 60,     /* drop counters and their warnings */
+	BT_FORK_CLOCK = 70,     /* clock calibration */
+	BT_FORK_LOG = 80,       /* the log sink */
+	BT_FORK_RANDOM = 90,    /* id generators: reseed in the child */
+} bt_fork_order;
+
+/* One step; the caller owns the storage, which must live until unregistered. */
+typedef struct bt_fork_step {
+	int order;                  /* a bt_fork_order */
+	void (*prepare)(void *arg); /* before fork, in the forking thread */
+	void (*parent)(void *arg);  /* after, in the parent */
+	/* After, in the child, where only the forking thread exists: no thread
+	 * may be started here (start it when the child first needs it). */
+	void (*child)(void *arg);
+	void *arg;
+	struct bt_fork_step *prev, *next; /* the registry's */
+} bt_fork_step;
+void bt_fork_register(bt_fork_step *step);
+/* Removes a registered step; a step not registered is ignored. */
+void bt_fork_unregister(bt_fork_step *step);
+/* The orders of the registered steps, in prepare order; returns their number. */
+size_t bt_fork_steps(int *orders, size_t cap);
+
 /* Logging: printf-style; cheap when the level is filtered out. */
 void bt_log(baton_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

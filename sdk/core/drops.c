@@ -47,19 +47,26 @@ static const struct {
 };
 
 /* fork(): the child must not inherit the mutex held by a thread it lacks. */
-static void bt_drop_fork_prepare(void)
+static void bt_drop_fork_prepare(void *arg)
 {
+	(void)arg;
 	pthread_mutex_lock(&bt_drop_mtx);
 }
 
-static void bt_drop_fork_release(void)
+static void bt_drop_fork_release(void *arg)
 {
+	(void)arg;
 	pthread_mutex_unlock(&bt_drop_mtx);
 }
 
+static bt_fork_step bt_drop_fork = {.order = BT_FORK_DROPS,
+                                    .prepare = bt_drop_fork_prepare,
+                                    .parent = bt_drop_fork_release,
+                                    .child = bt_drop_fork_release};
+
 __attribute__((constructor)) static void bt_drop_fork_register(void)
 {
-	pthread_atfork(bt_drop_fork_prepare, bt_drop_fork_release, bt_drop_fork_release);
+	bt_fork_register(&bt_drop_fork);
 }
 
 void bt_drop_add(bt_drop_reason reason, uint64_t n)

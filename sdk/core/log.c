@@ -97,19 +97,26 @@ size_t bt_text_sanitize(char *dst, size_t cap, const char *src, size_t n)
 }
 
 /* fork(): a child must not inherit the log mutex locked by a thread it does not have. */
-static void bt_log_fork_prepare(void)
+static void bt_log_fork_prepare(void *arg)
 {
+	(void)arg;
 	pthread_mutex_lock(&bt_log_mtx);
 }
 
-static void bt_log_fork_release(void)
+static void bt_log_fork_release(void *arg)
 {
+	(void)arg;
 	pthread_mutex_unlock(&bt_log_mtx);
 }
 
+static bt_fork_step bt_log_fork = {.order = BT_FORK_LOG,
+                                   .prepare = bt_log_fork_prepare,
+                                   .parent = bt_log_fork_release,
+                                   .child = bt_log_fork_release};
+
 __attribute__((constructor)) static void bt_log_fork_register(void)
 {
-	pthread_atfork(bt_log_fork_prepare, bt_log_fork_release, bt_log_fork_release);
+	bt_fork_register(&bt_log_fork);
 }
 
 void baton_set_log(baton_log_level min_level, baton_log_fn fn, void *arg)

@@ -1,6 +1,6 @@
 /*
  * Ids and fast random numbers: a per-thread wyrand generator seeded from
- * getrandom(). A forked child bumps bt_fork_generation (pthread_atfork), so
+ * getrandom(). A forked child bumps bt_fork_generation (a fork step), so
  * every thread's generator reseeds before its next number: parent and child
  * never produce the same ids.
  */
@@ -15,16 +15,18 @@ _Atomic uint32_t bt_fork_generation;
 
 BT_TLS struct bt_rng bt_rng;
 
-static void bt_on_fork_child(void)
+static void bt_on_fork_child(void *arg)
 {
+	(void)arg;
 	atomic_fetch_add_explicit(&bt_fork_generation, 1, memory_order_relaxed);
 }
 
 static pthread_once_t bt_random_once = PTHREAD_ONCE_INIT;
+static bt_fork_step bt_random_fork = {.order = BT_FORK_RANDOM, .child = bt_on_fork_child};
 
 static void bt_random_once_fn(void)
 {
-	pthread_atfork(NULL, NULL, bt_on_fork_child);
+	bt_fork_register(&bt_random_fork);
 }
 
 void bt_random_global_init(void)

@@ -78,6 +78,8 @@ struct bt_batch {
 	bool thread_started;
 	bool worker_done;
 	bool in_export;
+	/* In a forked child: no worker yet; the first use starts one. */
+	_Atomic bool need_worker;
 	bool shutting;
 	bool exp_shut; /* the exporter's shutdown was called */
 	uint64_t shutdown_deadline;
@@ -210,6 +212,7 @@ static void bt_export_batch(struct bt_batch *b)
 	}
 	pthread_mutex_lock(&b->mtx);
 	b->in_export = false;
+	pthread_cond_broadcast(&b->done); /* a fork() may be waiting for this */
 	b->requests++;
 	b->retries += r.retries;
 	b->rejected += r.rejected;
@@ -336,12 +339,15 @@ static void *bt_batch_worker(void *arg)
 	return NULL;
 }
 
+static void bt_batch_ensure_worker(struct bt_batch *b);
+
 /* ---- processor ops ---- */
 
 static void bt_batch_on_end(void *arg, const baton_span_data *span)
 {
 	struct bt_batch *b = arg;
 	uint64_t pos;
+	bt_batch_ensure_worker(b);
 	if (atomic_load_explicit(&b->closed, memory_order_relaxed)) {
 		atomic_fetch_add_explicit(&b->dropped_closed, 1, memory_order_relaxed);
 		bt_drop_add(BT_DROP_SHUTDOWN, 1);
@@ -379,6 +385,7 @@ static baton_err bt_batch_flush(void *arg, uint32_t timeout_ms)
 	struct bt_batch *b = arg;
 	baton_err rv = BATON_OK;
 	uint64_t deadline = bt_now_mono_ns() + (uint64_t)timeout_ms * 1000000u;
+	bt_batch_ensure_worker(b);
 	pthread_mutex_lock(&b->mtx);
 	if (b->shutting || b->worker_done) {
 		rv = BATON_ECLOSED;
@@ -434,6 +441,8 @@ static baton_err bt_batch_shutdown(void *arg, uint32_t timeout_ms)
 		return BATON_ECLOSED;
 	}
 	b->shutting = true;
+	atomic_store(&b->need_worker,
+	             false); /* never used in this child: nothing queued */
 	uint64_t failures = b->failures;
 	b->shutdown_deadline = deadline - margin;
 	atomic_store_explicit(&b->closed, true, memory_order_relaxed);
@@ -496,15 +505,31 @@ static void bt_batch_sync_init(struct bt_batch *b)
 	pthread_condattr_destroy(&ca);
 }
 
-static void bt_batch_prepare(void)
+/*
+ * fork() waits for an export in flight to end (at most this long), so the
+ * child never inherits an exporter halfway through a request.
+ */
+#define BT_FORK_EXPORT_WAIT_NS (2000ull * 1000000u)
+
+static void bt_batch_prepare(void *arg)
 {
+	(void)arg;
 	pthread_mutex_lock(&bt_batch_list_mtx);
-	for (struct bt_batch *b = bt_batch_list; b != NULL; b = b->next)
+	for (struct bt_batch *b = bt_batch_list; b != NULL; b = b->next) {
 		pthread_mutex_lock(&b->mtx);
+		uint64_t until = bt_now_mono_ns() + BT_FORK_EXPORT_WAIT_NS;
+		struct timespec ts = bt_abs_timespec(until);
+		while (b->in_export) {
+			if (pthread_cond_timedwait(&b->done, &b->mtx, &ts) != 0 &&
+			    bt_now_mono_ns() >= until)
+				break;
+		}
+	}
 }
 
-static void bt_batch_parent(void)
+static void bt_batch_parent(void *arg)
 {
+	(void)arg;
 	for (struct bt_batch *b = bt_batch_list; b != NULL; b = b->next)
 		pthread_mutex_unlock(&b->mtx);
 	pthread_mutex_unlock(&bt_batch_list_mtx);
@@ -512,11 +537,13 @@ static void bt_batch_parent(void)
 
 /*
  * In the child only this thread exists. The spans the processor owned at
- * the fork are the parent's to export: release them here, reset the ring
- * and the counters, and start a new worker.
+ * the fork are the parent's to export: release them here and reset the
+ * ring and the counters. No thread is started here (a fork handler must
+ * not): the processor's first use in the child starts its worker.
  */
-static void bt_batch_child(void)
+static void bt_batch_child(void *arg)
 {
+	(void)arg;
 	pthread_mutex_init(&bt_batch_list_mtx, NULL);
 	for (struct bt_batch *b = bt_batch_list; b != NULL; b = b->next) {
 		bt_batch_sync_init(b);
@@ -543,20 +570,43 @@ static void bt_batch_child(void)
 			b->worker_done = true;
 			continue;
 		}
-		if (bt_start_worker(b) == 0) {
+		atomic_store(&b->need_worker, true);
+	}
+}
+
+/* Starts the worker of a processor used for the first time in a forked child. */
+__attribute__((noinline)) static void bt_batch_restart(struct bt_batch *b)
+{
+	pthread_mutex_lock(&b->mtx);
+	if (atomic_load(&b->need_worker)) {
+		if (!b->shutting && bt_start_worker(b) == 0) {
 			b->thread_started = true;
-		} else {
+		} else if (!b->shutting) {
 			b->worker_done = true;
 			atomic_store(&b->closed, true);
 			bt_warn("batch processor: no worker thread after fork; spans are "
 			        "dropped");
 		}
+		atomic_store(&b->need_worker, false);
 	}
+	pthread_mutex_unlock(&b->mtx);
 }
+
+static inline void bt_batch_ensure_worker(struct bt_batch *b)
+{
+	if (__builtin_expect(atomic_load_explicit(&b->need_worker, memory_order_relaxed),
+	                     0))
+		bt_batch_restart(b);
+}
+
+static bt_fork_step bt_batch_fork = {.order = BT_FORK_PROCESSOR,
+                                     .prepare = bt_batch_prepare,
+                                     .parent = bt_batch_parent,
+                                     .child = bt_batch_child};
 
 static void bt_batch_atfork_init(void)
 {
-	pthread_atfork(bt_batch_prepare, bt_batch_parent, bt_batch_child);
+	bt_fork_register(&bt_batch_fork);
 }
 
 /* ---- lifecycle ---- */

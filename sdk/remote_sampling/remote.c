@@ -34,8 +34,8 @@ struct bt_rs {
 	baton_remote_sampler_stats stats;
 	bool polling; /* a poll is running (manual mode: on a caller's thread) */
 
-	bool forked; /* in a child after fork(): no thread, no more polls */
-	struct bt_rs *reg_prev, *reg_next; /* the fork registry */
+	bool forked;       /* in a child after fork(): no thread, no more polls */
+	bt_fork_step fork; /* holds mtx across fork(); the child stops polling */
 
 	_Atomic bool abort_transfer;
 	CURL *curl; /* used by one poll at a time */
@@ -208,55 +208,40 @@ static void *bt_rs_thread(void *arg)
  * the child never inherits one locked.
  */
 
-static pthread_mutex_t bt_rs_reg_mtx = PTHREAD_MUTEX_INITIALIZER;
-static struct bt_rs *bt_rs_reg;
-
-static void bt_rs_prepare(void)
+static void bt_rs_prepare(void *arg)
 {
-	pthread_mutex_lock(&bt_rs_reg_mtx);
-	for (struct bt_rs *rs = bt_rs_reg; rs != NULL; rs = rs->reg_next)
-		pthread_mutex_lock(&rs->mtx);
+	struct bt_rs *rs = arg;
+	pthread_mutex_lock(&rs->mtx);
 }
 
-static void bt_rs_parent(void)
+static void bt_rs_parent(void *arg)
 {
-	for (struct bt_rs *rs = bt_rs_reg; rs != NULL; rs = rs->reg_next)
-		pthread_mutex_unlock(&rs->mtx);
-	pthread_mutex_unlock(&bt_rs_reg_mtx);
+	struct bt_rs *rs = arg;
+	pthread_mutex_unlock(&rs->mtx);
 }
 
-static void bt_rs_child(void)
+static void bt_rs_child(void *arg)
 {
-	for (struct bt_rs *rs = bt_rs_reg; rs != NULL; rs = rs->reg_next) {
-		rs->forked = true;
-		rs->thread_started = false;
-		rs->polling = false;
-		pthread_mutex_unlock(&rs->mtx);
-	}
-	pthread_mutex_unlock(&bt_rs_reg_mtx);
+	struct bt_rs *rs = arg;
+	rs->forked = true;
+	rs->thread_started = false;
+	rs->polling = false;
+	pthread_mutex_unlock(&rs->mtx);
 }
 
 static void bt_rs_register(struct bt_rs *rs)
 {
-	pthread_mutex_lock(&bt_rs_reg_mtx);
-	rs->reg_prev = NULL;
-	rs->reg_next = bt_rs_reg;
-	if (bt_rs_reg != NULL)
-		bt_rs_reg->reg_prev = rs;
-	bt_rs_reg = rs;
-	pthread_mutex_unlock(&bt_rs_reg_mtx);
+	rs->fork = (bt_fork_step){.order = BT_FORK_SAMPLER,
+	                          .prepare = bt_rs_prepare,
+	                          .parent = bt_rs_parent,
+	                          .child = bt_rs_child,
+	                          .arg = rs};
+	bt_fork_register(&rs->fork);
 }
 
 static void bt_rs_unregister(struct bt_rs *rs)
 {
-	pthread_mutex_lock(&bt_rs_reg_mtx);
-	if (rs->reg_prev != NULL)
-		rs->reg_prev->reg_next = rs->reg_next;
-	else
-		bt_rs_reg = rs->reg_next;
-	if (rs->reg_next != NULL)
-		rs->reg_next->reg_prev = rs->reg_prev;
-	pthread_mutex_unlock(&bt_rs_reg_mtx);
+	bt_fork_unregister(&rs->fork);
 }
 
 /* ---- the sampler ---- */
@@ -362,7 +347,6 @@ static CURLcode bt_rs_curl_status;
 static void bt_rs_curl_init(void)
 {
 	bt_rs_curl_status = curl_global_init(CURL_GLOBAL_DEFAULT);
-	pthread_atfork(bt_rs_prepare, bt_rs_parent, bt_rs_child);
 }
 
 static char *bt_rs_url(CURL *curl, const char *endpoint, const char *service)

@@ -16,7 +16,34 @@ struct bt_switch {
 	_Alignas(64) _Atomic uint64_t readers0;
 	_Alignas(64) _Atomic uint64_t readers1;
 	pthread_mutex_t mtx; /* serialises switches */
+	bt_fork_step fork;
 };
+
+/*
+ * fork(): a switch in progress holds mtx, and a decision in progress holds
+ * a reader count; in the child neither thread exists. Hold mtx across fork
+ * (no switch is half done) and clear the counts in the child (nobody is
+ * reading there), or the child's next switch would wait forever.
+ */
+static void bt_switch_fork_prepare(void *arg)
+{
+	struct bt_switch *s = arg;
+	pthread_mutex_lock(&s->mtx);
+}
+
+static void bt_switch_fork_parent(void *arg)
+{
+	struct bt_switch *s = arg;
+	pthread_mutex_unlock(&s->mtx);
+}
+
+static void bt_switch_fork_child(void *arg)
+{
+	struct bt_switch *s = arg;
+	atomic_store(&s->readers0, 0);
+	atomic_store(&s->readers1, 0);
+	pthread_mutex_unlock(&s->mtx);
+}
 
 static _Atomic uint64_t *bt_readers(struct bt_switch *s, uint32_t i)
 {
@@ -50,6 +77,7 @@ static void bt_switch_sample(void *arg, const baton_sampling_params *p,
 static void bt_switch_destroy(void *arg)
 {
 	struct bt_switch *s = arg;
+	bt_fork_unregister(&s->fork);
 	baton_sampler_destroy(s->slot[0]);
 	baton_sampler_destroy(s->slot[1]);
 	pthread_mutex_destroy(&s->mtx);
@@ -76,6 +104,12 @@ baton_err baton_sampler_switchable(baton_sampler initial, baton_sampler *out)
 		return BATON_ESYSTEM;
 	}
 	s->slot[0] = initial;
+	s->fork = (bt_fork_step){.order = BT_FORK_SAMPLER,
+	                         .prepare = bt_switch_fork_prepare,
+	                         .parent = bt_switch_fork_parent,
+	                         .child = bt_switch_fork_child,
+	                         .arg = s};
+	bt_fork_register(&s->fork);
 	*out = (baton_sampler){&bt_switch_ops, s};
 	return BATON_OK;
 }

@@ -100,33 +100,38 @@ static void bt_cache_on_exit(void *unused)
 /*
  * fork(): the child has only the forking thread, so a mutex another thread
  * held at that moment would stay locked forever. The store and counter
- * mutexes are taken before fork and released on both sides. These handlers
- * are registered when the library loads, before any processor registers
- * its own: prepare handlers run in reverse order (ours last, so a
- * processor's prepare may still use the store) and child handlers in order
- * (ours first, so a processor's child handler may release spans).
+ * mutexes are taken before fork and released on both sides. The step's
+ * order (BT_FORK_STORE, below the processors) makes a processor's prepare
+ * run before ours (it may still use the store) and its child step after
+ * ours (it may release spans).
  */
 static bool bt_fork_locked_store;
 
-static void bt_store_fork_prepare(void)
+static void bt_store_fork_prepare(void *arg)
 {
+	(void)arg;
 	pthread_mutex_lock(&bt_counters_mtx);
 	bt_fork_locked_store = bt_initialized;
 	if (bt_fork_locked_store)
 		pthread_mutex_lock(&bt_prov.store.mtx);
 }
 
-static void bt_store_fork_release(void)
+static void bt_store_fork_release(void *arg)
 {
+	(void)arg;
 	if (bt_fork_locked_store)
 		pthread_mutex_unlock(&bt_prov.store.mtx);
 	pthread_mutex_unlock(&bt_counters_mtx);
 }
 
+static bt_fork_step bt_store_fork = {.order = BT_FORK_STORE,
+                                     .prepare = bt_store_fork_prepare,
+                                     .parent = bt_store_fork_release,
+                                     .child = bt_store_fork_release};
+
 __attribute__((constructor)) static void bt_store_fork_register(void)
 {
-	pthread_atfork(bt_store_fork_prepare, bt_store_fork_release,
-	               bt_store_fork_release);
+	bt_fork_register(&bt_store_fork);
 }
 
 static void bt_cache_key_init(void)

@@ -112,9 +112,28 @@ static void bt_env_thread_exit(void *arg)
 	pthread_mutex_unlock(&bt_env_mu);
 }
 
+/* fork(): the child must not inherit the list's mutex held by a thread it lacks. */
+static void bt_env_fork_prepare(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&bt_env_mu);
+}
+
+static void bt_env_fork_release(void *arg)
+{
+	(void)arg;
+	pthread_mutex_unlock(&bt_env_mu);
+}
+
+static bt_fork_step bt_env_fork = {.order = BT_FORK_ENVELOPE,
+                                   .prepare = bt_env_fork_prepare,
+                                   .parent = bt_env_fork_release,
+                                   .child = bt_env_fork_release};
+
 static void bt_env_key_init(void)
 {
 	(void)pthread_key_create(&bt_env_key, bt_env_thread_exit);
+	bt_fork_register(&bt_env_fork);
 }
 
 __attribute__((noinline)) static void bt_env_link(bt_env_tls *t)

@@ -1,0 +1,215 @@
+/*
+ * fork(): one registry of steps in a stated order; an export in flight ends
+ * before the fork; no thread is started inside a fork handler; samplers
+ * with locks survive fork.
+ */
+#include <baton/baton.h>
+#include <baton/processor.h>
+#include <baton/sampling.h>
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/core.h"
+#include "testutil.h"
+
+/* Every sampler with a lock registers its own step; steps run in order. */
+Test(fork, steps_are_registered_in_their_stated_order)
+{
+	int before[64], after[64];
+	size_t n0 = bt_fork_steps(before, 64);
+	baton_sampler sw, dyn;
+	baton_sampler r;
+	cr_assert_eq(baton_sampler_traceidratio(0.5, &r), BATON_OK);
+	cr_assert_eq(baton_sampler_switchable(r, &sw), BATON_OK);
+	baton_dynamic_options o = {.size = sizeof(o), .target_per_sec = 10};
+	cr_assert_eq(baton_sampler_dynamic(baton_sampler_always_on(), &o, &dyn),
+	             BATON_OK);
+	size_t n1 = bt_fork_steps(after, 64);
+	cr_assert_eq(n1, n0 + 2, "one step per sampler with a lock");
+	size_t samplers = 0;
+	for (size_t i = 0; i < n1; i++) {
+		if (i > 0)
+			cr_assert_leq(after[i - 1], after[i], "steps out of order");
+		samplers += after[i] == BT_FORK_SAMPLER;
+	}
+	cr_assert_geq(samplers, 2);
+	baton_sampler_destroy(sw);
+	baton_sampler_destroy(dyn);
+	cr_assert_eq(bt_fork_steps(after, 64), n0,
+	             "destroyed samplers leave the registry");
+	/* The core's own steps are there from the start: store, drops, log. */
+	bool store = false, drops = false, log = false;
+	for (size_t i = 0; i < n0 && i < 64; i++) {
+		store |= before[i] == BT_FORK_STORE;
+		drops |= before[i] == BT_FORK_DROPS;
+		log |= before[i] == BT_FORK_LOG;
+	}
+	cr_assert(store && drops && log);
+}
+
+/* An exporter whose export takes a while, and says when it is inside one. */
+static atomic_int in_export, exports_done;
+static baton_export_result slow_export(void *arg, const baton_span_data *const *spans,
+                                       size_t n)
+{
+	(void)arg;
+	(void)spans;
+	(void)n;
+	atomic_store(&in_export, 1);
+	struct timespec ts = {0, 300 * 1000 * 1000};
+	nanosleep(&ts, NULL);
+	atomic_store(&in_export, 0);
+	atomic_fetch_add(&exports_done, 1);
+	return BATON_EXPORT_RESULT(BATON_OK);
+}
+static const baton_exporter_ops slow_ops = {
+    .size = sizeof(baton_exporter_ops), .name = "slow", .export_spans = slow_export};
+
+static int count_threads(void)
+{
+	int n = 0;
+	DIR *d = opendir("/proc/self/task");
+	if (d == NULL)
+		return -1;
+	for (struct dirent *e; (e = readdir(d)) != NULL;)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+static void init_slow(void)
+{
+	baton_batch_options bo = {.size = sizeof(bo), .schedule_delay_ms = 10};
+	baton_processor p;
+	cr_assert_eq(
+	    baton_batch_processor_create((baton_exporter){&slow_ops, NULL}, &bo, &p),
+	    BATON_OK);
+	baton_options o = {.size = sizeof(o),
+	                   .sampler = baton_sampler_always_on(),
+	                   .processors = &p,
+	                   .nprocessors = 1,
+	                   .ignore_disabled_env = true};
+	cr_assert_eq(baton_init(&o), BATON_OK);
+}
+
+/*
+ * fork() during an export waits for it to end: the child never inherits an
+ * exporter halfway through a request (an OTLP transfer was torn down in the
+ * child mid-way). And the child's processor has no thread until it is used:
+ * no thread is created inside the fork handler.
+ */
+Test(fork, an_export_in_flight_ends_before_fork_and_the_child_starts_its_worker_on_use,
+     .timeout = 60)
+{
+	TU_SKIP_THREADED_FORK();
+	init_slow();
+	baton_tracer *t = baton_tracer_get("fork", NULL);
+	baton_span_end(baton_span_start(t, "parent"));
+	while (!atomic_load(&in_export))
+		sched_yield();
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		/* 1: the export was in flight in the copy; 2: a thread already runs. */
+		int rc = atomic_load(&in_export) ? 1 : count_threads() != 1 ? 2 : 0;
+		if (rc == 0) {
+			baton_span_end(baton_span_start(t, "child"));
+			if (baton_force_flush(5000) != BATON_OK || count_threads() != 2)
+				rc = 3;
+			else if (atomic_load(&exports_done) <
+			         2) /* the parent's, then ours */
+				rc = 4;
+		}
+		_exit(rc);
+	}
+	cr_assert_eq(atomic_load(&in_export), 0, "fork returned during the export");
+	int st;
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st));
+	cr_assert_eq(WEXITSTATUS(st), 0,
+	             "child: 1 export in flight, 2 thread started by the handler, 3 no "
+	             "export, 4 wrong count; got %d",
+	             WEXITSTATUS(st));
+	cr_assert_eq(baton_fini(5000), BATON_OK);
+}
+
+static atomic_bool hold, deciding;
+static baton_sampler shared_sw;
+
+/* A sampler that stays inside its decision until released. */
+static void blocking_sample(void *arg, const baton_sampling_params *p,
+                            baton_sampling_result *r)
+{
+	(void)arg;
+	(void)p;
+	atomic_store(&deciding, true);
+	while (atomic_load(&hold))
+		sched_yield();
+	r->decision = BATON_SAMPLING_DROP;
+	r->has_threshold = false;
+}
+static const baton_sampler_ops blocking_ops = {.size = sizeof(baton_sampler_ops),
+                                               .name = "blocking",
+                                               .should_sample = blocking_sample};
+
+static void *decide(void *arg)
+{
+	(void)arg;
+	uint8_t tid[16] = {1};
+	baton_span_context none;
+	memset(&none, 0, sizeof(none));
+	baton_sampling_params p = {.parent = &none, .trace_id = tid, .name = "x"};
+	baton_sampling_result r;
+	shared_sw.ops->should_sample(shared_sw.arg, &p, &r);
+	return NULL;
+}
+
+/*
+ * A decision in progress holds a reader count: a child forked then inherited
+ * it, and its next switch waited forever for a reader that does not exist
+ * there.
+ */
+Test(fork, a_switchable_sampler_switches_in_a_child_forked_mid_decision, .timeout = 60)
+{
+	TU_SKIP_THREADED_FORK();
+	cr_assert_eq(
+	    baton_sampler_switchable((baton_sampler){&blocking_ops, NULL}, &shared_sw),
+	    BATON_OK);
+	/* Two switches: the blocking sampler is current again, in the other slot. */
+	baton_sampler r;
+	cr_assert_eq(baton_sampler_traceidratio(0.5, &r), BATON_OK);
+	cr_assert_eq(baton_sampler_switch(shared_sw, r), BATON_OK);
+	cr_assert_eq(
+	    baton_sampler_switch(shared_sw, (baton_sampler){&blocking_ops, NULL}),
+	    BATON_OK);
+	atomic_store(&hold, true);
+	pthread_t th;
+	pthread_create(&th, NULL, decide, NULL);
+	while (!atomic_load(&deciding))
+		sched_yield();
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		alarm(5);
+		for (int i = 0; i < 2; i++) {
+			baton_sampler next;
+			if (baton_sampler_traceidratio(0.1, &next) != BATON_OK ||
+			    baton_sampler_switch(shared_sw, next) != BATON_OK)
+				_exit(1);
+		}
+		_exit(0);
+	}
+	int st;
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	atomic_store(&hold, false);
+	pthread_join(th, NULL);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	          "the child's switch hung or failed");
+	baton_sampler_destroy(shared_sw);
+}
