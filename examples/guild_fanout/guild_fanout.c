@@ -668,6 +668,13 @@ int main(int argc, char **argv)
 		        threads_arg, cfg.processes);
 		return 2;
 	}
+	if (cfg.worker < 0 && (uint64_t)cfg.processes > cfg.members) {
+		fprintf(stderr,
+		        "guild_fanout: --processes %d is more than --members %" PRIu64
+		        ": a session worker would have no session\n",
+		        cfg.processes, cfg.members);
+		return 2;
+	}
 	if (cfg.url != NULL && cfg.worker < 0 && !url_ok(cfg.url, cfg.processes))
 		return 2;
 	if (tracing_start(&cfg, cfg.worker >= 0 ? "session" : "guild") != 0)

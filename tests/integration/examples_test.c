@@ -474,6 +474,8 @@ Test(examples, every_example_refuses_a_bad_value_and_names_option_and_value)
 	    {"guild_fanout", "--sample 1.5", "--sample", "\"1.5\""},
 	    {"guild_fanout", "--members 10 --messages 1 --processes 2 --threads 3",
 	     "--threads", "3"},
+	    {"guild_fanout", "--members 3 --messages 1 --processes 4", "--processes 4",
+	     "--members 3"},
 	    {"w3c_service", "--port 70000", "--port", "\"70000\""},
 	    {"w3c_service", "--port ''", "--port", "\"\""},
 	    {"w3c_service", "--port 0 --call-timeout-ms soon", "--call-timeout-ms",
