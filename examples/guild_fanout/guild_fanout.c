@@ -515,8 +515,8 @@ static bool url_ok(const char *url, int processes)
 	} else if (strcmp(u->u_scheme, "tcp") == 0) {
 		char *end = NULL;
 		long port = u->u_port != NULL ? strtol(u->u_port, &end, 10) : -1;
-		ok = end != NULL && *end == '\0' && port > 0 &&
-		     port + processes - 1 <= 65535;
+		ok = u->u_hostname != NULL && u->u_hostname[0] != '\0' && end != NULL &&
+		     *end == '\0' && port > 0 && port + processes - 1 <= 65535;
 	}
 	if (!ok)
 		fprintf(stderr,
@@ -549,12 +549,27 @@ static void usage(FILE *f)
 	    "the first traces print as a tree and all go to baton-traces.json.\n");
 }
 
-static bool parse_u64(const char *s, uint64_t *out)
+/* A whole decimal number, digits only (strtoull alone takes " -5" as a huge one). */
+static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+	char *end;
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+/* A finite number in [lo, hi], nothing after it (strtod alone takes "" as 0). */
+static bool parse_double(const char *s, double lo, double hi, double *out)
 {
 	char *end;
 	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno != 0 || *s == '\0' || *end != '\0' || s[0] == '-')
+	double v = strtod(s, &end);
+	if (end == s || *end != '\0' || errno != 0 || !(v >= lo && v <= hi))
 		return false;
 	*out = v;
 	return true;
@@ -570,68 +585,94 @@ int main(int argc, char **argv)
 	    {"threads", required_argument, NULL, 't'},
 	    {"url", required_argument, NULL, 'u'},
 	    {"sample", required_argument, NULL, 's'},
-	    {"worker", required_argument, NULL, 'w'},
+	    {"worker", required_argument, NULL, 'w'}, /* a child: be worker N */
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct config cfg = {
 	    .members = 1000, .messages = 20, .threads = 4, .sample = -1, .worker = -1};
+	const char *want = NULL; /* what a bad value should have been */
+	const char *threads_arg = NULL;
 	uint64_t v;
-	char *end;
 	int c;
 	while ((c = getopt_long(argc, argv, "n:m:r:k:t:u:s:w:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
-			if (!parse_u64(optarg, &cfg.members) || cfg.members == 0 ||
-			    cfg.members > 100000000)
+			want = "1 to 100000000";
+			if (!parse_u64(optarg, 100000000, &cfg.members) ||
+			    cfg.members == 0)
 				goto bad;
 			break;
 		case 'm':
-			if (!parse_u64(optarg, &cfg.messages))
+			want = "0 to 1000000000";
+			if (!parse_u64(optarg, 1000000000, &cfg.messages))
 				goto bad;
 			break;
 		case 'r':
-			cfg.rate = strtod(optarg, &end);
-			if (*end != '\0' || !(cfg.rate >= 0))
+			/* Slower than one message in 1000 s is not a demo; the bound
+			 * also keeps the period in nanoseconds within 64 bits. */
+			want = "0 (as fast as possible) or 0.001 to 1000000000";
+			if (!parse_double(optarg, 0, 1e9, &cfg.rate) ||
+			    (cfg.rate > 0 && cfg.rate < 0.001))
 				goto bad;
 			break;
 		case 'k':
-			if (!parse_u64(optarg, &v) || v > MAX_WORKERS)
+			want = "0 to 64";
+			if (!parse_u64(optarg, MAX_WORKERS, &v))
 				goto bad;
 			cfg.processes = (int)v;
 			break;
 		case 't':
-			if (!parse_u64(optarg, &v) || v == 0 || v > MAX_WORKERS)
+			want = "1 to 64";
+			if (!parse_u64(optarg, MAX_WORKERS, &v) || v == 0)
 				goto bad;
 			cfg.threads = (int)v;
+			threads_arg = optarg;
 			break;
 		case 'u':
 			cfg.url = optarg;
 			break;
 		case 's':
-			cfg.sample = strtod(optarg, &end);
-			if (*end != '\0' || !(cfg.sample >= 0 && cfg.sample <= 1))
+			want = "a ratio from 0 to 1";
+			if (!parse_double(optarg, 0, 1, &cfg.sample))
 				goto bad;
 			break;
 		case 'w':
-			if (!parse_u64(optarg, &v) || v >= MAX_WORKERS)
+			want = "0 to 63";
+			if (!parse_u64(optarg, MAX_WORKERS - 1, &v))
 				goto bad;
 			cfg.worker = (int)v;
 			break;
 		case 'h':
 			usage(stdout);
 			return 0;
-		default:
+		default: /* getopt_long named the option on stderr */
 			usage(stderr);
 			return 2;
 		}
 	}
 	if (optind < argc) {
+		fprintf(stderr, "guild_fanout: unexpected argument \"%s\"\n",
+		        argv[optind]);
 		usage(stderr);
 		return 2;
 	}
 	if (cfg.worker >= 0 && cfg.url == NULL) {
 		fprintf(stderr, "guild_fanout: --worker needs --url\n");
+		return 2;
+	}
+	if (threads_arg != NULL && cfg.processes > 0 && cfg.worker < 0) {
+		fprintf(stderr,
+		        "guild_fanout: --threads %s has no effect with --processes %d "
+		        "(each session worker is a process); give one or the other\n",
+		        threads_arg, cfg.processes);
+		return 2;
+	}
+	if (cfg.worker < 0 && (uint64_t)cfg.processes > cfg.members) {
+		fprintf(stderr,
+		        "guild_fanout: --processes %d is more than --members %" PRIu64
+		        ": a session worker would have no session\n",
+		        cfg.processes, cfg.members);
 		return 2;
 	}
 	if (cfg.url != NULL && cfg.worker < 0 && !url_ok(cfg.url, cfg.processes))
@@ -645,8 +686,9 @@ int main(int argc, char **argv)
 bad:
 	for (size_t i = 0; opts[i].name != NULL; i++) {
 		if (opts[i].val == c)
-			fprintf(stderr, "guild_fanout: bad value \"%s\" for --%s\n",
-			        optarg, opts[i].name);
+			fprintf(stderr,
+			        "guild_fanout: bad value \"%s\" for --%s: want %s\n",
+			        optarg, opts[i].name, want);
 	}
 	return 2;
 }

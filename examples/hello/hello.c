@@ -4,10 +4,39 @@
  *   build/bin/hello
  */
 #include <baton/baton.h>
+#include <getopt.h>
 #include <stdio.h>
 
-int main(void)
+static void usage(FILE *f)
 {
+	fprintf(f, "usage: hello [--help]\n"
+	           "Records a span with two children in memory and prints them.\n"
+	           "  -h, --help  this text\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	int c;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			usage(stdout);
+			return 0;
+		default: /* getopt_long named the option on stderr */
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "hello: unexpected argument \"%s\"\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+
 	baton_exporter exp;
 	baton_memory_exporter *mem;
 	baton_processor proc;

@@ -141,12 +141,52 @@ static int ping(const char *url, long rounds)
 	return ok == rounds ? 0 : 1;
 }
 
+/*
+ * Checks --url before anything starts: both processes use it (the server
+ * listens, the client dials), so it must be ipc://PATH or tcp://HOST:PORT.
+ */
+static bool url_ok(const char *url)
+{
+	nng_url *u = NULL;
+	bool ok = false;
+	if (nng_url_parse(&u, url) != 0) {
+		fprintf(stderr, "pingpong: bad value \"%s\" for --url: not a URL\n", url);
+		return false;
+	}
+	if (strcmp(u->u_scheme, "ipc") == 0) {
+		ok = u->u_path != NULL && u->u_path[0] != '\0';
+	} else if (strcmp(u->u_scheme, "tcp") == 0) {
+		char *end = NULL;
+		long port = u->u_port != NULL ? strtol(u->u_port, &end, 10) : -1;
+		ok = u->u_hostname != NULL && u->u_hostname[0] != '\0' && end != NULL &&
+		     *end == '\0' && port > 0 && port <= 65535;
+	}
+	if (!ok)
+		fprintf(stderr,
+		        "pingpong: bad value \"%s\" for --url: use ipc://PATH or "
+		        "tcp://HOST:PORT\n",
+		        url);
+	nng_url_free(u);
+	return ok;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: pingpong [--rounds N] [--url URL]\n"
+	           "Sends N requests to a pong server in a child process, one trace "
+	           "per round.\n"
+	           "  -r, --rounds N  requests to send, 1 to 1000000 (default 3)\n"
+	           "  -u, --url URL   where the pong server listens: ipc://PATH or\n"
+	           "                  tcp://HOST:PORT (default an ipc path in /tmp)\n"
+	           "  -h, --help      this text\n");
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 	    {"rounds", required_argument, NULL, 'r'},
 	    {"url", required_argument, NULL, 'u'},
-	    {"serve", no_argument, NULL, 's'},
+	    {"serve", no_argument, NULL, 's'}, /* the child: be the pong server */
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -161,9 +201,11 @@ int main(int argc, char **argv)
 		case 'r':
 			errno = 0;
 			rounds = strtol(optarg, &end, 10);
-			if (errno != 0 || *end != '\0' || rounds < 1 ||
+			if (errno != 0 || end == optarg || *end != '\0' || rounds < 1 ||
 			    rounds > 1000000) {
-				fprintf(stderr, "pingpong: bad --rounds \"%s\"\n",
+				fprintf(stderr,
+				        "pingpong: bad value \"%s\" for --rounds: want "
+				        "1 to 1000000\n",
 				        optarg);
 				return 2;
 			}
@@ -175,16 +217,20 @@ int main(int argc, char **argv)
 			server = true;
 			break;
 		case 'h':
-			printf("usage: pingpong [--rounds N] [--url URL]\n"
-			       "  --rounds N  requests to send (default 3)\n"
-			       "  --url URL   where the pong server listens (default an "
-			       "ipc path in "
-			       "/tmp)\n");
+			usage(stdout);
 			return 0;
-		default:
+		default: /* getopt_long named the option on stderr */
+			usage(stderr);
 			return 2;
 		}
 	}
+	if (optind < argc) {
+		fprintf(stderr, "pingpong: unexpected argument \"%s\"\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	if (url != NULL && !url_ok(url))
+		return 2;
 	if (url == NULL) {
 		snprintf(defurl, sizeof(defurl), "ipc:///tmp/baton-pingpong-%d",
 		         (int)getpid());

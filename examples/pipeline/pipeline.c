@@ -76,6 +76,15 @@ static void *stage_run(void *arg)
 	return NULL;
 }
 
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: pipeline [--items N]\n"
+	           "Sends N items through source -> transform -> sink, one trace per "
+	           "item.\n"
+	           "  -i, --items N  items to send, 1 to 10000000 (default 5)\n"
+	           "  -h, --help     this text\n");
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -91,17 +100,27 @@ int main(int argc, char **argv)
 		case 'i':
 			errno = 0;
 			items = strtol(optarg, &end, 10);
-			if (errno != 0 || *end != '\0' || items < 1 || items > 10000000) {
-				fprintf(stderr, "pipeline: bad --items \"%s\"\n", optarg);
+			if (errno != 0 || end == optarg || *end != '\0' || items < 1 ||
+			    items > 10000000) {
+				fprintf(stderr,
+				        "pipeline: bad value \"%s\" for --items: want 1 "
+				        "to 10000000\n",
+				        optarg);
 				return 2;
 			}
 			break;
 		case 'h':
-			printf("usage: pipeline [--items N]   (default 5)\n");
+			usage(stdout);
 			return 0;
-		default:
+		default: /* getopt_long named the option on stderr */
+			usage(stderr);
 			return 2;
 		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "pipeline: unexpected argument \"%s\"\n", argv[optind]);
+		usage(stderr);
+		return 2;
 	}
 	/* Exporters from the environment, else a console tree and a Jaeger JSON file. */
 	baton_options o = {.size = sizeof(o), .service_name = "pipeline"};

@@ -226,8 +226,13 @@ int main(int argc, char **argv)
 			char *end;
 			errno = 0;
 			port = strtol(optarg, &end, 10);
-			if (errno != 0 || *end != '\0' || port < 0 || port > 65535) {
-				fprintf(stderr, "w3c_service: bad port '%s'\n", optarg);
+			if (errno != 0 || end == optarg || *end != '\0' || port < 0 ||
+			    port > 65535) {
+				fprintf(
+				    stderr,
+				    "w3c_service: bad value \"%s\" for --port: want 0 "
+				    "to 65535\n",
+				    optarg);
 				return 2;
 			}
 			break;
@@ -241,7 +246,9 @@ int main(int argc, char **argv)
 			call_timeout_ms = strtol(optarg, &end, 10);
 			if (errno != 0 || *end != '\0' || call_timeout_ms < 1 ||
 			    call_timeout_ms > 600000) {
-				fprintf(stderr, "w3c_service: bad call timeout '%s'\n",
+				fprintf(stderr,
+				        "w3c_service: bad value \"%s\" for "
+				        "--call-timeout-ms: want 1 to 600000\n",
 				        optarg);
 				return 2;
 			}
@@ -255,7 +262,12 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (port < 0 || optind != argc) {
+	if (optind < argc || port < 0) {
+		if (optind < argc)
+			fprintf(stderr, "w3c_service: unexpected argument \"%s\"\n",
+			        argv[optind]);
+		else
+			fprintf(stderr, "w3c_service: --port is required\n");
 		usage(stderr, argv[0]);
 		return 2;
 	}

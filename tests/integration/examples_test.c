@@ -396,3 +396,99 @@ Test(examples, pipeline_chains_five_spans_per_item)
 	}
 	json_decref(doc);
 }
+
+/*
+ * The command lines. Every example answers --help with its usage on stdout
+ * and exit status 0, and refuses what it does not understand with status 2
+ * and a message on stderr that names the offending text: an unknown option,
+ * an argument after the options, a value out of range. Before, hello ran
+ * whatever it was given, pingpong and pipeline ran with extra arguments, and
+ * a bad value said only "Invalid argument" or nothing at all. Each case is
+ * checked and reported on its own (cr_expect), so one run lists them all.
+ */
+static const char *const every_example[] = {"hello", "pingpong", "pipeline",
+                                            "guild_fanout", "w3c_service"};
+
+Test(examples, every_example_prints_its_usage_for_help)
+{
+	char out[4096];
+	for (size_t i = 0; i < sizeof(every_example) / sizeof(every_example[0]); i++) {
+		const char *prog = every_example[i];
+		cr_expect_eq(run(prog, "--help", out, sizeof(out)), 0, "%s --help", prog);
+		cr_expect(strncmp(out, "usage: ", 7) == 0, "%s --help printed: %s", prog,
+		          out);
+		cr_expect(strstr(out, "--help") != NULL, "%s: %s", prog, out);
+	}
+}
+
+Test(examples, every_example_refuses_an_unknown_option_and_names_it)
+{
+	char err[4096];
+	for (size_t i = 0; i < sizeof(every_example) / sizeof(every_example[0]); i++) {
+		const char *prog = every_example[i];
+		cr_expect_eq(run_err(prog, "--no-such-option", err, sizeof(err)), 2,
+		             "%s: %s", prog, err);
+		cr_expect(strstr(err, "--no-such-option") != NULL, "%s: %s", prog, err);
+		cr_expect(strstr(err, "usage: ") != NULL, "%s: %s", prog, err);
+	}
+}
+
+Test(examples, every_example_refuses_an_extra_argument_and_names_it)
+{
+	/* Valid options first, so only the extra argument is wrong. */
+	static const char *const cases[][2] = {
+	    {"hello", "stray-word"},
+	    {"pingpong", "--rounds 1 stray-word"},
+	    {"pipeline", "--items 1 stray-word"},
+	    {"guild_fanout", "--members 10 --messages 1 stray-word"},
+	    {"w3c_service", "--port 0 stray-word"},
+	};
+	char err[4096];
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cr_expect_eq(run_err(cases[i][0], cases[i][1], err, sizeof(err)), 2,
+		             "%s %s: %s", cases[i][0], cases[i][1], err);
+		cr_expect(strstr(err, "\"stray-word\"") != NULL, "%s %s: %s", cases[i][0],
+		          cases[i][1], err);
+	}
+}
+
+Test(examples, every_example_refuses_a_bad_value_and_names_option_and_value)
+{
+	/* program, arguments, the option and the value the message must name */
+	static const char *const cases[][4] = {
+	    {"hello", "--help=yes", "--help", NULL}, /* takes no value at all */
+	    {"pingpong", "--rounds many", "--rounds", "\"many\""},
+	    {"pingpong", "--rounds 0", "--rounds", "\"0\""},
+	    {"pingpong", "--rounds 1 --url garbage", "--url", "\"garbage\""},
+	    {"pingpong", "--rounds 1 --url tcp://127.0.0.1:99999", "--url",
+	     "\"tcp://127.0.0.1:99999\""},
+	    {"pipeline", "--items -3", "--items", "\"-3\""},
+	    {"pipeline", "--items ''", "--items", "\"\""},
+	    {"guild_fanout", "--members 0", "--members", "\"0\""},
+	    {"guild_fanout", "--messages ' -5'", "--messages", "\" -5\""},
+	    {"guild_fanout", "--messages 2 --rate ''", "--rate", "\"\""},
+	    {"guild_fanout", "--messages 2 --rate 1e-30", "--rate", "\"1e-30\""},
+	    {"guild_fanout", "--processes 65", "--processes", "\"65\""},
+	    {"guild_fanout", "--threads 0", "--threads", "\"0\""},
+	    {"guild_fanout", "--messages 2 --sample ''", "--sample", "\"\""},
+	    {"guild_fanout", "--sample 1.5", "--sample", "\"1.5\""},
+	    {"guild_fanout", "--members 10 --messages 1 --processes 2 --threads 3",
+	     "--threads", "3"},
+	    {"guild_fanout", "--members 3 --messages 1 --processes 4", "--processes 4",
+	     "--members 3"},
+	    {"w3c_service", "--port 70000", "--port", "\"70000\""},
+	    {"w3c_service", "--port ''", "--port", "\"\""},
+	    {"w3c_service", "--port 0 --call-timeout-ms soon", "--call-timeout-ms",
+	     "\"soon\""},
+	};
+	char err[4096];
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *prog = cases[i][0], *args = cases[i][1];
+		cr_expect_eq(run_err(prog, args, err, sizeof(err)), 2, "%s %s: %s", prog,
+		             args, err);
+		cr_expect(strstr(err, cases[i][2]) != NULL, "%s %s: %s", prog, args, err);
+		if (cases[i][3] != NULL)
+			cr_expect(strstr(err, cases[i][3]) != NULL, "%s %s: %s", prog,
+			          args, err);
+	}
+}
