@@ -111,6 +111,19 @@ baton_span w3c_server_span(baton_tracer *tracer, const char *method, const char 
 	return baton_http_server_span_start(tracer, &sreq);
 }
 
+baton_span w3c_server_begin(baton_tracer *tracer, const char *method, const char *target,
+                            const baton_http_header *hdrs, size_t n, uint32_t *token)
+{
+	baton_http_server_request sreq = {
+	    .method = method,
+	    .target = target,
+	    .route = "/test",
+	    .headers = hdrs,
+	    .nheaders = n,
+	};
+	return baton_http_server_begin(tracer, &sreq, token);
+}
+
 baton_err w3c_call_setup(CURL *e, baton_tracer *tracer, const w3c_call *c,
                          const baton_span_context *parent, long timeout_ms,
                          struct curl_slist **hdrs, baton_span *span)

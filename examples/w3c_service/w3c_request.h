@@ -51,11 +51,20 @@ void w3c_request_free(w3c_request *r);
 
 /*
  * Starts the SERVER span of a /test request from its trace-context
- * headers (each NULL when absent; NNG joins repeated headers with ", ").
+ * headers (each NULL when absent; repeated headers joined with ", ").
  */
 baton_span w3c_server_span(baton_tracer *tracer, const char *method, const char *target,
                            const char *traceparent, const char *tracestate,
                            const char *user_agent);
+
+/*
+ * Starts the SERVER span of a /test request from all its header lines as
+ * sent (n of them) and makes it current with the request's baggage
+ * (baton_http_server_begin). *token: detach it after the calls, before
+ * the span ends.
+ */
+baton_span w3c_server_begin(baton_tracer *tracer, const char *method, const char *target,
+                            const baton_http_header *hdrs, size_t n, uint32_t *token);
 
 /*
  * Sets up easy for one call: POST c->body to c->url in a CLIENT span under

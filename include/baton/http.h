@@ -10,13 +10,19 @@
  * server.port, http.response.status_code, error.type, url.path, http.route,
  * client.address, user_agent.original).
  *
- * Header values follow the W3C rules of baton/w3c.h: names are matched in
- * any case, repeated tracestate headers are one list, a repeated
- * traceparent is invalid, and an invalid tracestate is dropped.
+ * Header values follow the W3C rules of baton/w3c.h and baton/baggage.h:
+ * names are matched in any case, repeated tracestate (and baggage) headers
+ * are one list, a repeated traceparent is invalid, and an invalid
+ * tracestate (or baggage) is dropped.
+ *
+ * OTEL_PROPAGATORS (baton_propagators()) chooses the headers: traceparent
+ * and tracestate with "tracecontext", baggage with "baggage" (both by
+ * default); what is switched off is neither written nor read.
  */
 #ifndef BATON_HTTP_H
 #define BATON_HTTP_H
 
+#include <baton/baggage.h>
 #include <baton/baton.h>
 #include <baton/w3c.h>
 #include <curl/curl.h>
@@ -33,13 +39,17 @@ typedef struct baton_http_header {
 
 /*
  * Puts traceparent and tracestate headers for ctx (NULL: this thread's
- * current context) into *headers, replacing any traceparent / tracestate
- * entries already there (matched in any case). tracestate is left out when
- * empty. On success *headers is a new list and the old one has been freed
+ * current context) and a baggage header with this thread's current
+ * baggage (baton/baggage.h; also when ctx is given) into *headers,
+ * replacing any entries of those names already there (matched in any
+ * case; only of the propagators that are on). tracestate and baggage are
+ * left out when empty; traceparent when the context has no ids. On
+ * success *headers is a new list and the old one has been freed
  * (curl_slist_free_all); the caller frees the new one after the transfer.
- * On error *headers is unchanged. Returns BATON_OK, BATON_EINVAL when the
- * context has no ids or headers is NULL, BATON_ENOMEM when curl could not
- * allocate. Thread-safe for distinct lists.
+ * On error *headers is unchanged. Returns BATON_OK, BATON_EINVAL when
+ * there is nothing to send (no ids and no baggage, or the propagators are
+ * off) or headers is NULL, BATON_ENOMEM when curl could not allocate.
+ * Thread-safe for distinct lists.
  */
 BATON_API baton_err baton_http_inject_slist(const baton_span_context *ctx,
                                             struct curl_slist **headers);
@@ -59,14 +69,27 @@ BATON_API baton_err baton_http_inject_curl(CURL *easy, const baton_span_context 
  * On success *out is the context (see baton_w3c_extract_lines) and
  * out->tracestate, when not NULL, points into ts_buf (ts_cap bytes;
  * BATON_TRACESTATE_SIZE holds any), which must outlive *out.
- * Returns BATON_OK; BATON_ENOENV when there is no traceparent header;
- * BATON_EFORMAT when traceparent is repeated; the parse error of an invalid
- * traceparent; BATON_EINVAL for NULL arguments. *out is untouched on error:
- * start a new trace then. No allocation. Thread-safe.
+ * Returns BATON_OK; BATON_ENOENV when there is no traceparent header (or
+ * the tracecontext propagator is off); BATON_EFORMAT when traceparent is
+ * repeated; the parse error of an invalid traceparent; BATON_EINVAL for
+ * NULL arguments. *out is untouched on error: start a new trace then. No
+ * allocation. Thread-safe.
  */
 BATON_API baton_err baton_http_extract(const baton_http_header *hdrs, size_t n,
                                        baton_span_context *out, char *ts_buf,
                                        size_t ts_cap);
+
+/*
+ * Extracts the baggage of incoming headers: every "baggage" header (any
+ * case, in order) as one list, parsed into *out (initialised with its
+ * buffer; BATON_BAGGAGE_BUF_SIZE holds any) by baton_baggage_parse_lines.
+ * Returns BATON_OK; BATON_ENOENV when there is no baggage header or the
+ * baggage propagator is off; BATON_EFORMAT when the baggage breaks the
+ * grammar (drop it) or comes in more than 64 header lines; BATON_ENOSPACE;
+ * BATON_EINVAL for NULL arguments. No allocation. Thread-safe.
+ */
+BATON_API baton_err baton_http_extract_baggage(const baton_http_header *hdrs, size_t n,
+                                               baton_baggage *out);
 
 /*
  * Starts a CLIENT span for an outgoing request, named after the method,
@@ -137,6 +160,20 @@ typedef struct baton_http_server_request {
  */
 BATON_API baton_span baton_http_server_span_start(baton_tracer *tracer,
                                                   const baton_http_server_request *req);
+
+/*
+ * baton_http_server_span_start() that also makes the request current on
+ * this thread for the handler: the span is attached (baton_span_attach)
+ * and, above it, the request's baggage (baton_http_extract_baggage; none
+ * when absent or invalid, so baggage left on the thread never reaches the
+ * request). *token gets the token to give to baton_span_detach() when the
+ * handler is done, before baton_http_server_span_end(); 0 when nothing
+ * could be attached (nesting too deep, out of memory). token NULL: only
+ * the span is started. Returns the span. Call it on the handler's thread.
+ */
+BATON_API baton_span baton_http_server_begin(baton_tracer *tracer,
+                                             const baton_http_server_request *req,
+                                             uint32_t *token);
 
 /*
  * Ends a SERVER span with http.response.status_code = status; a status

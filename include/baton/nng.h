@@ -44,6 +44,7 @@
 #ifndef BATON_NNG_H
 #define BATON_NNG_H
 
+#include <baton/baggage.h>
 #include <baton/baton.h>
 #include <baton/envelope.h>
 #include <nng/nng.h>
@@ -83,7 +84,11 @@ typedef struct baton_nng_send_opts {
 	 * continue the trace. 0: none.
 	 */
 	uint64_t recipients;
-	/* W3C baggage text to carry (NUL-terminated); NULL: none. */
+	/*
+	 * W3C baggage text to carry (NUL-terminated). NULL: this thread's
+	 * current baggage (baton/baggage.h), unless OTEL_PROPAGATORS leaves
+	 * "baggage" out. Given here, it is carried whatever the propagators.
+	 */
 	const char *baggage;
 } baton_nng_send_opts;
 
@@ -131,6 +136,17 @@ typedef struct baton_nng_recv_info {
 	baton_err envelope;
 	/* Envelope bytes that were stripped from the front of the body. */
 	uint32_t envelope_size;
+	/* Length of baggage (0: the message carried none). */
+	uint32_t baggage_len;
+	/*
+	 * The message's W3C baggage text, NUL-terminated ("" when none, or when
+	 * OTEL_PROPAGATORS leaves "baggage" out), copied out of the envelope
+	 * before it is removed: it lives here, in info, and there is nothing
+	 * to free. baton_nng_process() makes it the handler's current baggage;
+	 * baton_baggage_attach_header(info.baggage, info.baggage_len) does the
+	 * same for code that runs handlers itself.
+	 */
+	char baggage[BATON_BAGGAGE_SIZE];
 } baton_nng_recv_info;
 
 /*
@@ -198,7 +214,10 @@ BATON_API int baton_nng_msg_unseal(nng_msg *msg);
 /*
  * Runs fn(arg) with the received message's span attached as the thread's
  * current span (or, without a span, its decision: sends inside fn continue
- * an unsampled trace instead of starting roots), then detaches, sets
+ * an unsampled trace instead of starting roots) and the message's baggage
+ * (info->baggage) as the current baggage: the handler sees the baggage of
+ * its message and no other (baggage already on the thread is hidden while
+ * fn runs), and sends inside fn carry it on. Then it detaches, sets
  * status ERROR when fn returns non-zero, and ends the span (info->span
  * becomes BATON_SPAN_NONE). Returns fn's value; EINVAL-like -1 when info
  * or fn is NULL. Call it on the thread that runs the handler.

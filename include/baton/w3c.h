@@ -10,12 +10,15 @@
  *
  * tracestate: up to 32 list members "key=value" separated by commas, with
  * optional spaces and tabs around members and empty members allowed. Keys
- * are a simple key (lcalpha, then up to 255 of a-z 0-9 _ - * /) or a
- * multi-tenant key "tenant@system" (tenant: a-z or 0-9, then up to 240 of
- * the same set; system: a-z, then up to 13). Values are 1 to 256 printable
+ * follow Trace Context Level 2: a lowercase letter or digit, then up to 255
+ * of a-z 0-9 _ - * / @ (the older "tenant@system" split is gone, so "foo@"
+ * and "a@b@c" are keys; "@foo" is not). Values are 1 to 256 printable
  * ASCII characters (0x20-0x7E) other than ',' and '=' and do not end with a
- * space. A duplicate key makes the whole header invalid. An invalid
- * tracestate is dropped as a whole; the traceparent is kept.
+ * space. A key that repeats keeps its first occurrence and the later ones
+ * are left out; the header stays valid (the spec lets a vendor discard
+ * duplicates). More than 32 members (duplicates counted) or a member that
+ * breaks the grammar makes the tracestate invalid: it is dropped as a
+ * whole and the traceparent is kept.
  *
  * The OpenTelemetry "ot" member (OTEP 235) carries "th:<1-14 hex>" (the
  * sampling rejection threshold, trailing zeros removed; "th:0" is 100%)
@@ -114,9 +117,10 @@ BATON_API void baton_tracestate_init(baton_tracestate *ts, char *buf, size_t cap
  * ts must have been initialised with its buffer. values[i] has lens[i]
  * bytes; lens may be NULL for NUL-terminated values. Empty lines and empty
  * members are fine; an empty result is a valid, empty list.
- * Returns BATON_OK; BATON_EFORMAT when any member breaks the grammar, a
- * key repeats or there are more than 32 members (the whole tracestate is
- * then invalid and must be dropped); BATON_ENOSPACE when the member text
+ * A key that repeats keeps its first occurrence (later ones are left out).
+ * Returns BATON_OK; BATON_EFORMAT when any member breaks the grammar or
+ * there are more than 32 members, duplicates counted (the whole tracestate
+ * is then invalid and must be dropped); BATON_ENOSPACE when the member text
  * does not fit ts's buffer; BATON_EINVAL for NULL arguments. ts is
  * untouched on error.
  */
@@ -245,6 +249,34 @@ BATON_API baton_err baton_w3c_extract(const char *traceparent, size_t tp_len,
  */
 BATON_API baton_err baton_w3c_inject(const baton_span_context *ctx, char *tp_out,
                                      size_t tp_cap, char *ts_out, size_t ts_cap);
+
+/* ---- propagators (OTEL_PROPAGATORS) ---- */
+
+#define BATON_PROPAGATOR_TRACECONTEXT 0x01 /* traceparent / tracestate headers */
+#define BATON_PROPAGATOR_BAGGAGE      0x02 /* the baggage header and envelope baggage */
+
+/*
+ * Returns the propagators baton_init() read from OTEL_PROPAGATORS, a comma
+ * list of "tracecontext", "baggage" and "none" (default and when unset or
+ * empty: "tracecontext,baggage"; "none" anywhere: nothing; names are
+ * matched in any case with spaces around them ignored; any other name is
+ * ignored with one warning per process). Before baton_init(): the
+ * default. Lock-free. Thread-safe.
+ *
+ * Where they apply:
+ * - baton::http: inject writes, and extract / baton_http_server_begin()
+ *   read, traceparent and tracestate only with TRACECONTEXT and baggage
+ *   only with BAGGAGE.
+ * - baton::nng: without BAGGAGE a send carries no current-context baggage
+ *   (baggage given in baton_nng_send_opts still goes) and a receive ignores
+ *   the baggage of a message. The envelope always carries the trace
+ *   context: it is baton's own format, not a W3C header, and receivers
+ *   need its sampling decision (a message without it would be refused by
+ *   strict receivers or start new traces).
+ * - baton_w3c_extract() / baton_w3c_inject() and the baggage functions are
+ *   building blocks and do what they are asked whatever the setting.
+ */
+BATON_API uint32_t baton_propagators(void);
 
 #ifdef __cplusplus
 }

@@ -5,6 +5,7 @@
  * are cut to the span's remote share and never push out the span's name
  * or the attributes set here (http.response.status_code last of all).
  */
+#include <baton/baggage.h>
 #include <baton/http.h>
 
 #include "trace/trace_int.h"
@@ -239,4 +240,30 @@ void baton_http_server_span_end(baton_span span, int status)
 	if (status >= 500)
 		bt_status_error(span, status);
 	baton_span_end(span);
+}
+
+baton_span baton_http_server_begin(baton_tracer *tracer,
+                                   const baton_http_server_request *req, uint32_t *token)
+{
+	char buf[BATON_BAGGAGE_BUF_SIZE];
+	baton_baggage bg;
+	baton_span s = baton_http_server_span_start(tracer, req);
+	if (token == NULL)
+		return s;
+	*token = baton_span_attach(s);
+	if (*token == 0 || req == NULL)
+		return s;
+	/* The request's baggage and nothing else: a thread's leftover baggage
+	 * never leaks into a request without one. */
+	baton_baggage_init(&bg, buf, sizeof(buf));
+	if (baton_http_extract_baggage(req->headers, req->nheaders, &bg) != BATON_OK)
+		bg.count = 0;
+	if (bg.count > 0 || baton_baggage_current_header(NULL) != NULL) {
+		if (baton_baggage_attach(&bg) == 0) {
+			/* Nesting too deep or no memory: attach nothing at all. */
+			baton_span_detach(*token);
+			*token = 0;
+		}
+	}
+	return s;
 }

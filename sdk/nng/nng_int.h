@@ -7,6 +7,7 @@
 #define BT_NNG_INT_H
 
 #include <baton/nng.h>
+#include <baton/w3c.h>
 
 /* Destination names are cut at this many bytes. */
 #define BT_NNG_DEST_MAX 95
@@ -40,5 +41,19 @@ void bt_nng_attrs(baton_span sp, const char *op, const bt_nng_dest *d, size_t bo
  * 1.8.0 (prepend.c). Returns 0 or an NNG error; msg is unchanged on error.
  */
 int bt_nng_msg_prepend(nng_msg *msg, const void *data, size_t n);
+
+/*
+ * The baggage a send carries: opts' own, else this thread's current
+ * baggage when the baggage propagator is on; NULL for none.
+ */
+static inline const char *bt_nng_send_baggage(const baton_nng_send_opts *o)
+{
+	if (o->baggage != NULL)
+		return o->baggage;
+	const char *b = baton_baggage_current_header(NULL);
+	if (b == NULL || !(baton_propagators() & BATON_PROPAGATOR_BAGGAGE))
+		return NULL;
+	return b;
+}
 
 #endif /* BT_NNG_INT_H */

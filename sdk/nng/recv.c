@@ -78,6 +78,8 @@ int baton_nng_msg_open(nng_msg *msg, const baton_nng_recv_opts *opts,
 		info->recipients = 0;
 		info->envelope = BATON_OK;
 		info->envelope_size = 0;
+		info->baggage_len = 0;
+		info->baggage[0] = '\0';
 		memset(&info->context, 0, sizeof(info->context));
 	}
 	/*
@@ -100,6 +102,15 @@ int baton_nng_msg_open(nng_msg *msg, const baton_nng_recv_opts *opts,
 		info->envelope_size = env.length;
 		info->recipients =
 		    env.recipients != 0 ? env.recipients : env.fanout_applied;
+		/* baggage points into the envelope too: copy it out first (the
+		 * reader checked it: at most BATON_BAGGAGE_MAX_LEN bytes). */
+		if (env.baggage != NULL &&
+		    (baton_propagators() & BATON_PROPAGATOR_BAGGAGE)) {
+			size_t bl = strnlen(env.baggage, BATON_BAGGAGE_MAX_LEN);
+			memcpy(info->baggage, env.baggage, bl);
+			info->baggage[bl] = '\0';
+			info->baggage_len = (uint32_t)bl;
+		}
 		if ((env.flags & BATON_ENV_F_SAMPLED) &&
 		    !(o->flags & BATON_NNG_RECV_NO_SPAN))
 			bt_consume(msg, &env, o, info);
@@ -156,8 +167,14 @@ int baton_nng_process(baton_nng_recv_info *info, int (*fn)(void *arg), void *arg
 		tok = baton_span_attach(info->span);
 	else if (info->context.state & (BATON_CTX_VALID | BATON_CTX_DECIDED))
 		tok = baton_context_attach(&info->context);
+	/* The message's baggage and no other; nothing to do (no frame, no
+	 * allocation) when neither the message nor the thread has any. */
+	uint32_t btok = 0;
+	size_t bl = info->baggage_len < sizeof(info->baggage) ? info->baggage_len : 0;
+	if (bl > 0 || baton_baggage_current_header(NULL) != NULL)
+		btok = baton_baggage_attach_header(info->baggage, bl);
 	int rv = fn(arg);
-	baton_span_detach(tok);
+	baton_span_detach(tok != 0 ? tok : btok);
 	if (rv != 0)
 		baton_span_set_status(info->span, BATON_STATUS_ERROR, NULL);
 	baton_span_end(info->span);

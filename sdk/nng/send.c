@@ -65,7 +65,8 @@ static int bt_seal(nng_msg *msg, uint32_t sock, const baton_nng_send_opts *o,
 	baton_envelope env;
 	env.ctx.state = 0;
 	baton_span_get_context(sp, &env.ctx);
-	if (!(env.ctx.state & BATON_CTX_VALID) && o->baggage == NULL) {
+	const char *bag = bt_nng_send_baggage(o);
+	if (!(env.ctx.state & BATON_CTX_VALID) && bag == NULL) {
 		uint8_t h[BATON_ENVELOPE_UNSAMPLED_SIZE];
 		baton_envelope_wrap_unsampled(h);
 		rv = bt_nng_msg_prepend(msg, h, sizeof(h));
@@ -73,7 +74,7 @@ static int bt_seal(nng_msg *msg, uint32_t sock, const baton_nng_send_opts *o,
 	} else {
 		env.recipients = o->recipients;
 		env.fanout_applied = 0;
-		env.baggage = o->baggage;
+		env.baggage = bag;
 		env.wrap_flags = 0;
 		rv = bt_insert(msg, &env, &n);
 	}
@@ -273,7 +274,7 @@ int baton_nng_broadcast_ex(const nng_socket *socks, size_t n, const void *data,
 		env.ctx.state |= BATON_CTX_HAS_TH;
 		env.ctx.threshold = baton_threshold_from_probability(head * keep);
 		env.fanout_applied = n;
-		env.baggage = o->baggage;
+		env.baggage = bt_nng_send_baggage(o);
 		if (baton_envelope_size(&env) == 0 ||
 		    baton_envelope_size(&env) > sizeof(kept)) {
 			env.wrap_flags |= BATON_ENV_WRAP_NO_TRACESTATE;

@@ -1,5 +1,6 @@
 /* baton_init / baton_fini, tracers, limits, stats. */
 #include "trace/trace_int.h"
+#include "wire/w3c_int.h"
 
 #include <baton/processor.h>
 
@@ -177,6 +178,7 @@ baton_err baton_init(const baton_options *opts)
 	}
 	bt_log_check_env();
 	bt_env_check_clock();
+	bt_propagators_init();
 	bt_random_global_init();
 	bt_clock_init();
 	memset(&bt_prov, 0, sizeof(bt_prov));

@@ -13,37 +13,29 @@ static inline bool bt_lcalpha(char c)
 	return c >= 'a' && c <= 'z';
 }
 
+/* keychar = lcalpha / DIGIT / "_" / "-" / "*" / "/" / "@" (Level 2). */
 static inline bool bt_keychar(char c)
 {
 	return bt_lcalpha(c) || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
-	       c == '*' || c == '/';
+	       c == '*' || c == '/' || c == '@';
 }
 
-static bool bt_keychars(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (!bt_keychar(s[i]))
-			return false;
-	}
-	return true;
-}
-
+/*
+ * key = ( lcalpha / DIGIT ) 0*255( keychar ): Trace Context Level 2. The
+ * older "tenant@system" split is gone: '@' is an ordinary key character
+ * anywhere but first, so "foo@", "foo@@bar" and "a@b@c" are keys.
+ */
 bool baton_tracestate_key_valid(const char *key, size_t len)
 {
 	if (key == NULL || len == 0 || len > BATON_TRACESTATE_MAX_KEY)
 		return false;
-	const char *at = memchr(key, '@', len);
-	if (at == NULL) /* simple-key = lcalpha 0*255(keychar) */
-		return bt_lcalpha(key[0]) && bt_keychars(key + 1, len - 1);
-	/* tenant-id "@" system-id */
-	size_t tlen = (size_t)(at - key), slen = len - tlen - 1;
-	if (tlen == 0 || tlen > 241 || slen == 0 || slen > 14)
-		return false;
 	if (!(bt_lcalpha(key[0]) || (key[0] >= '0' && key[0] <= '9')))
 		return false;
-	if (!bt_lcalpha(at[1]))
-		return false;
-	return bt_keychars(key + 1, tlen - 1) && bt_keychars(at + 2, slen - 1);
+	for (size_t i = 1; i < len; i++) {
+		if (!bt_keychar(key[i]))
+			return false;
+	}
+	return true;
 }
 
 bool baton_tracestate_value_valid(const char *value, size_t len)
@@ -70,7 +62,7 @@ int bt_ts_find(const bt_ts_view *v, size_t n, const char *key, size_t klen)
 baton_err bt_ts_scan(const char *const *lines, const size_t *lens, size_t n,
                      bt_ts_view v[BATON_TRACESTATE_MAX_MEMBERS], size_t *count)
 {
-	size_t m = 0;
+	size_t m = 0, members = 0;
 	for (size_t l = 0; l < n; l++) {
 		const char *s = lines[l];
 		if (s == NULL)
@@ -95,10 +87,14 @@ baton_err bt_ts_scan(const char *const *lines, const size_t *lens, size_t n,
 				if (!baton_tracestate_key_valid(s + a, klen) ||
 				    !baton_tracestate_value_valid(eq + 1, vlen))
 					return BATON_EFORMAT;
-				if (m == BATON_TRACESTATE_MAX_MEMBERS)
+				if (++members > BATON_TRACESTATE_MAX_MEMBERS)
 					return BATON_EFORMAT;
-				if (bt_ts_find(v, m, s + a, klen) >= 0)
-					return BATON_EFORMAT; /* duplicate key */
+				/* A repeated key keeps its first occurrence: the
+				 * header stays valid (vendors MAY drop duplicates). */
+				if (bt_ts_find(v, m, s + a, klen) >= 0) {
+					i = j + 1;
+					continue;
+				}
 				v[m].p = s + a;
 				v[m].klen = (uint16_t)klen;
 				v[m].vlen = (uint16_t)vlen;

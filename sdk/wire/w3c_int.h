@@ -6,6 +6,7 @@
 #ifndef BT_W3C_INT_H
 #define BT_W3C_INT_H
 
+#include <baton/baggage.h>
 #include <baton/w3c.h>
 
 /* One list member "key=value", contiguous at p. */
@@ -36,9 +37,10 @@ static inline int bt_hexval(unsigned char c)
 }
 
 /*
- * Scans n tracestate lines as one comma-joined list into v[32]. Returns
- * BATON_OK with *count, or BATON_EFORMAT (grammar, duplicate key, more than
- * 32 members). v may be partly written on error.
+ * Scans n tracestate lines as one comma-joined list into v[32]. A key that
+ * repeats keeps its first occurrence (later ones are left out). Returns
+ * BATON_OK with *count, or BATON_EFORMAT (grammar, more than 32 members,
+ * duplicates counted). v may be partly written on error.
  */
 baton_err bt_ts_scan(const char *const *lines, const size_t *lens, size_t n,
                      bt_ts_view v[BATON_TRACESTATE_MAX_MEMBERS], size_t *count);
@@ -55,13 +57,41 @@ size_t bt_ts_write(const bt_ts_view *v, size_t n, char *out, size_t cap);
 int bt_ts_find(const bt_ts_view *v, size_t n, const char *key, size_t klen);
 
 /* W3C Baggage limits: a list this long or longer is still propagated whole. */
-#define BT_BAGGAGE_MAX_LEN     8192
-#define BT_BAGGAGE_MAX_MEMBERS 64
+#define BT_BAGGAGE_MAX_LEN     BATON_BAGGAGE_MAX_LEN
+#define BT_BAGGAGE_MAX_MEMBERS BATON_BAGGAGE_MAX_MEMBERS
 
 /*
  * True when s (n bytes, no NUL needed) is a W3C baggage-string (baggage.c)
  * of at most BT_BAGGAGE_MAX_LEN bytes and BT_BAGGAGE_MAX_MEMBERS members.
  */
 bool bt_baggage_valid(const char *s, size_t n);
+
+/* Copies src's members into dst (its own buffer). BATON_ENOSPACE: too small. */
+baton_err bt_baggage_copy(baton_baggage *dst, const baton_baggage *src);
+
+/*
+ * The baggage of a context (context.c): an immutable heap block holding the
+ * list and its formatted header text. Never changed once made: a set makes
+ * a new one (copy on write).
+ */
+typedef struct bt_bag {
+	baton_baggage bg;
+	char *header; /* formatted, NUL-terminated */
+	size_t hlen;
+	char data[];
+} bt_bag;
+
+/* Makes a block holding a copy of src (not empty); NULL when out of memory. */
+bt_bag *bt_bag_create(const baton_baggage *src);
+void bt_bag_destroy(bt_bag *b);
+
+/*
+ * OTEL_PROPAGATORS (sdk/trace/propagators.c): parses a value into
+ * BATON_PROPAGATOR_* bits (*unknown: a name that is not supported was
+ * seen), and reads the variable into what baton_propagators() returns
+ * (baton_init calls it).
+ */
+uint32_t bt_propagators_parse(const char *v, bool *unknown);
+void bt_propagators_init(void);
 
 #endif /* BT_W3C_INT_H */

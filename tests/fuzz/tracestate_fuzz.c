@@ -1,7 +1,8 @@
 /*
  * Fuzz target: W3C tracestate parse (lines split at '\n'), format, set,
- * delete and the ot member. Checks that a formatted list parses again,
- * stays within the length limit and that set/delete keep the list valid.
+ * delete and the ot member. Checks that keys are valid and unique, that a
+ * formatted list parses again, stays within the length limit and that
+ * set/delete keep the list valid.
  */
 #include <baton/baton.h>
 #include <baton/w3c.h>
@@ -31,6 +32,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t count = baton_tracestate_count(&ts);
 	if (count > BATON_TRACESTATE_MAX_MEMBERS)
 		abort();
+	/* Every key is valid and appears once (a repeat keeps the first). */
+	for (size_t a = 0; a < count; a++) {
+		const char *ka, *kb;
+		size_t la, lb;
+		if (baton_tracestate_member_get(&ts, a, &ka, &la, NULL, NULL) !=
+		        BATON_OK ||
+		    !baton_tracestate_key_valid(ka, la))
+			abort();
+		for (size_t b = 0; b < a; b++) {
+			baton_tracestate_member_get(&ts, b, &kb, &lb, NULL, NULL);
+			if (la == lb && memcmp(ka, kb, la) == 0)
+				abort();
+		}
+	}
 	char out[BATON_TRACESTATE_SIZE], out2[BATON_TRACESTATE_SIZE];
 	size_t len;
 	if (baton_tracestate_format(&ts, out, sizeof(out), &len) != BATON_OK ||

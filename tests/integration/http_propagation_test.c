@@ -175,12 +175,16 @@ Test(http, extract_rejects_repeated_or_missing_traceparent)
 Test(http, extract_drops_an_invalid_tracestate_but_keeps_the_parent)
 {
 	baton_http_header h[] = {
-	    {"traceparent", GOOD}, {"tracestate", "foo=1"}, {"tracestate", "foo=2"}};
+	    {"traceparent", GOOD}, {"tracestate", "foo=1"}, {"tracestate", "Foo=2"}};
 	char buf[BATON_TRACESTATE_SIZE];
 	baton_span_context c;
 	cr_assert_eq(baton_http_extract(h, 3, &c, buf, sizeof(buf)), BATON_OK);
 	cr_assert(baton_span_context_is_valid(&c));
 	cr_assert_null(c.tracestate);
+	/* a key repeated across lines keeps its first occurrence */
+	h[2].value = "foo=2";
+	cr_assert_eq(baton_http_extract(h, 3, &c, buf, sizeof(buf)), BATON_OK);
+	cr_assert_str_eq(c.tracestate, "foo=1");
 }
 
 Test(http, client_call_carries_the_client_span_context_and_records_it)

@@ -330,21 +330,55 @@ Test(w3c_service, duplicated_traceparent_starts_a_new_trace)
 }
 
 /*
- * Header whitespace. NNG 1.5's HTTP server refuses a request whose header
- * values contain a tab (it closes the connection), so only spaces are sent
- * here; tabs around values are covered by the extract tests
- * (w3c_traceparent_test, http_propagation_test).
+ * Header whitespace: spaces and tabs around values. NNG 1.5's HTTP server,
+ * which the service used before libmicrohttpd, closed the connection on a
+ * header value with a tab in it.
  */
 Test(w3c_service, padded_traceparent_is_accepted)
 {
-	static const char *const lines[] = {"traceparent:  " TP, "traceparent: " TP " ",
-	                                    "traceparent:    " TP "   "};
+	static const char *const lines[] = {
+	    "traceparent:  " TP,  "traceparent: " TP " ",  "traceparent:    " TP "   ",
+	    "traceparent: \t" TP, "traceparent: " TP "\t", "traceparent: \t " TP " \t"};
 	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
 		const char *h[] = {lines[i], NULL};
 		tu_http_req got = request(h, 1);
 		baton_span_context c = sent_context(&got);
 		cr_assert(same_trace(&c, TID), "'%s'", lines[i]);
 	}
+}
+
+Test(w3c_service, tracestate_with_tabs_around_members_is_kept)
+{
+	static const char *const lines[] = {
+	    "tracestate: foo=1 \t , \t bar=2, \t baz=3",
+	    "tracestate: foo=1\t \t,\t \tbar=2,\t \tbaz=3",
+	    "tracestate: \t foo=1,bar=2,baz=3 \t"};
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		const char *h[] = {"traceparent: " TP0, lines[i], NULL};
+		tu_http_req got = request(h, 1);
+		char buf[1024];
+		baton_tracestate st = sent_tracestate(&got, buf, sizeof(buf));
+		cr_assert_str_eq(ts_val(&st, "foo"), "1", "%s", lines[i]);
+		cr_assert_str_eq(ts_val(&st, "bar"), "2", "%s", lines[i]);
+		cr_assert_str_eq(ts_val(&st, "baz"), "3", "%s", lines[i]);
+	}
+}
+
+/* The request's baggage is the current baggage while the calls are made. */
+Test(w3c_service, baggage_is_passed_on_to_the_calls)
+{
+	const char *h[] = {"traceparent: " TP,
+	                   "baggage: user=alice%20smith, tenant = t-1",
+	                   "Baggage: ttl=3;p", NULL};
+	tu_http_req got = request(h, 2);
+	cr_assert(got.has_baggage);
+	cr_assert_str_eq(got.baggage, "user=alice%20smith,tenant=t-1,ttl=3;p");
+	tu_http_req second;
+	cr_assert(tu_receiver_get(recv_srv, 1, &second));
+	cr_assert_str_eq(second.baggage, got.baggage);
+	const char *none[] = {"traceparent: " TP, NULL};
+	got = request(none, 1);
+	cr_assert_not(got.has_baggage, "sent '%s'", got.baggage);
 }
 
 Test(w3c_service, malformed_traceparents_start_a_new_trace)
@@ -493,30 +527,49 @@ static void expect_ts_dropped(const char *const *lines, const char *key)
 
 Test(w3c_service, invalid_tracestate_is_dropped_and_traceparent_kept)
 {
-	const char *dup1[] = {"tracestate: foo=1,foo=1", NULL};
-	const char *dup2[] = {"tracestate: foo=1,foo=2", NULL};
-	const char *dup3[] = {"tracestate: foo=1", "tracestate: foo=2", NULL};
 	const char *k1[] = {"tracestate: foo =1", NULL};
 	const char *k2[] = {"tracestate: FOO=1", NULL};
 	const char *k3[] = {"tracestate: foo.bar=1", NULL};
 	const char *v1[] = {"tracestate: foo=bar=baz", NULL};
 	const char *v2[] = {"tracestate: foo=,bar=3", NULL};
-	const char *t1[] = {"tracestate: foo@=1,bar=2", NULL};
 	const char *t2[] = {"tracestate: @foo=1,bar=2", NULL};
-	const char *t3[] = {"tracestate: foo@@bar=1,bar=2", NULL};
-	const char *t4[] = {"tracestate: foo@bar@baz=1,bar=2", NULL};
-	expect_ts_dropped(dup1, "foo");
-	expect_ts_dropped(dup2, "foo");
-	expect_ts_dropped(dup3, "foo");
 	expect_ts_dropped(k1, "foo");
 	expect_ts_dropped(k2, "FOO");
 	expect_ts_dropped(k3, "foo.bar");
 	expect_ts_dropped(v1, "foo");
 	expect_ts_dropped(v2, "bar");
-	expect_ts_dropped(t1, "bar");
 	expect_ts_dropped(t2, "bar");
-	expect_ts_dropped(t3, "bar");
-	expect_ts_dropped(t4, "bar");
+}
+
+/* Expects the tracestate sent for the lines to hold key = value (and other = ov). */
+static void expect_ts_kept(const char *line1, const char *line2, const char *key,
+                           const char *value, const char *other, const char *ov)
+{
+	const char *h[] = {"traceparent: " TP0, line1, line2, NULL};
+	tu_http_req got = request(h, 1);
+	baton_span_context c = sent_context(&got);
+	cr_assert(same_trace(&c, TID), "the traceparent is kept");
+	char buf[2048];
+	baton_tracestate st = sent_tracestate(&got, buf, sizeof(buf));
+	cr_assert_str_eq(ts_val(&st, key), value, "%s %s -> %s", line1,
+	                 line2 ? line2 : "", got.tracestate);
+	if (other != NULL)
+		cr_assert_str_eq(ts_val(&st, other), ov, "%s", got.tracestate);
+}
+
+/*
+ * Trace Context Level 2: '@' is a key character anywhere but first, and a
+ * repeated key keeps a value instead of dropping the header.
+ */
+Test(w3c_service, level2_keys_and_duplicate_keys_are_kept)
+{
+	expect_ts_kept("tracestate: foo@=1,bar=2", NULL, "foo@", "1", "bar", "2");
+	expect_ts_kept("tracestate: foo@@bar=1,bar=2", NULL, "foo@@bar", "1", "bar", "2");
+	expect_ts_kept("tracestate: foo@bar@baz=1,bar=2", NULL, "foo@bar@baz", "1", "bar",
+	               "2");
+	expect_ts_kept("tracestate: foo=1,foo=1", NULL, "foo", "1", NULL, NULL);
+	expect_ts_kept("tracestate: foo=1,foo=2", NULL, "foo", "1", NULL, NULL);
+	expect_ts_kept("tracestate: foo=1", "tracestate: foo=2", "foo", "1", NULL, NULL);
 }
 
 Test(w3c_service, tracestate_key_length_limits)
@@ -535,24 +588,30 @@ Test(w3c_service, tracestate_key_length_limits)
 	cr_assert_str_eq(ts_val(&st, "foo"), "1");
 	const char *bad1[] = {"tracestate: foo=1", k257, NULL};
 	expect_ts_dropped(bad1, "foo");
-	/* tenant 241 + system 14 is fine; tenant 242 or system 15 is not */
+	/* keys with '@' have the same 256-character limit (no tenant/system split) */
 	snprintf(t241, sizeof(t241), "tracestate: ");
 	memset(t241 + 12, 't', 241);
 	t241[12 + 241] = '@';
 	memset(t241 + 12 + 242, 'v', 14);
 	strcpy(t241 + 12 + 256, "=1");
-	const char *ok2[] = {"traceparent: " TP0, "tracestate: foo=1", t241, NULL};
-	got = request(ok2, 1);
-	st = sent_tracestate(&got, buf, sizeof(buf));
-	cr_assert_str_eq(ts_val(&st, "foo"), "1");
+	char key[300];
+	snprintf(key, sizeof(key), "%.*s", 256, t241 + 12);
+	expect_ts_kept("tracestate: foo=1", t241, key, "1", "foo", "1");
 	snprintf(t242, sizeof(t242), "tracestate: ");
 	memset(t242 + 12, 't', 242);
 	strcpy(t242 + 12 + 242, "@v=1");
-	const char *bad2[] = {"tracestate: foo=1", t242, NULL};
-	expect_ts_dropped(bad2, "foo");
+	snprintf(key, sizeof(key), "%.*s", 244, t242 + 12);
+	expect_ts_kept("tracestate: foo=1", t242, key, "1", "foo", "1");
 	snprintf(v15, sizeof(v15), "tracestate: t@%.*s=1", 15, "vvvvvvvvvvvvvvv");
-	const char *bad3[] = {"tracestate: foo=1", v15, NULL};
-	expect_ts_dropped(bad3, "foo");
+	expect_ts_kept("tracestate: foo=1", v15, "t@vvvvvvvvvvvvvvv", "1", "foo", "1");
+	/* 257 characters with an '@' among them: too long, dropped */
+	char k257at[300];
+	snprintf(k257at, sizeof(k257at), "tracestate: ");
+	memset(k257at + 12, 't', 257);
+	k257at[12 + 100] = '@';
+	strcpy(k257at + 12 + 257, "=1");
+	const char *bad2[] = {"tracestate: foo=1", k257at, NULL};
+	expect_ts_dropped(bad2, "foo");
 }
 
 Test(w3c_service, thirty_two_members_pass_thirty_three_are_dropped)

@@ -43,6 +43,7 @@ static void on_request(nng_aio *aio)
 	         &rec.has_traceparent);
 	copy_hdr(req, "tracestate", rec.tracestate, sizeof(rec.tracestate),
 	         &rec.has_tracestate);
+	copy_hdr(req, "baggage", rec.baggage, sizeof(rec.baggage), &rec.has_baggage);
 	copy_hdr(req, "Content-Type", rec.content_type, sizeof(rec.content_type), NULL);
 	void *body;
 	size_t blen;

@@ -17,6 +17,8 @@ typedef struct tu_http_req {
 	bool has_traceparent, has_tracestate;
 	char traceparent[512]; /* repeated headers arrive joined with ", " */
 	char tracestate[2048];
+	bool has_baggage;
+	char baggage[9000];
 	char content_type[128];
 	char body[2048];
 	size_t body_len;

@@ -364,11 +364,16 @@ Test(w3c_extract, invalid_tracestate_is_dropped_and_traceparent_kept)
 {
 	char buf[BATON_TRACESTATE_SIZE];
 	baton_span_context c;
-	const char *ts = "foo=1,foo=2";
+	const char *ts = "foo=1,@bar=2";
 	cr_assert_eq(baton_w3c_extract(GOOD, 55, ts, strlen(ts), &c, buf, sizeof(buf)),
 	             BATON_OK);
 	cr_assert(baton_span_context_is_valid(&c));
 	cr_assert_null(c.tracestate);
+	/* a repeated key is not invalid: the first occurrence stays */
+	ts = "foo=1,foo=2";
+	cr_assert_eq(baton_w3c_extract(GOOD, 55, ts, strlen(ts), &c, buf, sizeof(buf)),
+	             BATON_OK);
+	cr_assert_str_eq(c.tracestate, "foo=1");
 }
 
 Test(w3c_extract, invalid_traceparent_fails_whatever_the_tracestate)
@@ -390,9 +395,14 @@ Test(w3c_extract, repeated_tracestate_lines_are_one_list)
 	    baton_w3c_extract_lines(GOOD, 55, lines, NULL, 4, &c, buf, sizeof(buf)),
 	    BATON_OK);
 	cr_assert_str_eq(c.tracestate, "foo=1,bar=2,rojo=1,congo=2,baz=3");
-	const char *dup[] = {"foo=1", "foo=1"};
+	const char *dup[] = {"foo=1", "foo=2"};
 	cr_assert_eq(
 	    baton_w3c_extract_lines(GOOD, 55, dup, NULL, 2, &c, buf, sizeof(buf)),
+	    BATON_OK);
+	cr_assert_str_eq(c.tracestate, "foo=1");
+	const char *bad[] = {"foo=1", "FOO=1"};
+	cr_assert_eq(
+	    baton_w3c_extract_lines(GOOD, 55, bad, NULL, 2, &c, buf, sizeof(buf)),
 	    BATON_OK);
 	cr_assert_null(c.tracestate);
 }

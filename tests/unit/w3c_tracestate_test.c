@@ -140,7 +140,6 @@ Test(tracestate, key_grammar)
 	expect_invalid("FOO=1");     /* uppercase */
 	expect_invalid("foo.bar=1"); /* '.' not allowed */
 	expect_invalid("foo =1");    /* space inside the member */
-	expect_invalid("1foo=1");    /* a simple key starts with a letter */
 	expect_invalid("_foo=1");
 	expect_invalid("=1");           /* empty key */
 	expect_invalid("foo");          /* no '=' */
@@ -155,18 +154,32 @@ Test(tracestate, key_grammar)
 	expect_invalid(k);
 }
 
-Test(tracestate, multi_tenant_key_grammar)
+/*
+ * Trace Context Level 2: key = (lcalpha / DIGIT) 0*255(keychar), '@' among
+ * the key characters. The older tenant@system split dropped "foo@=1,bar=2"
+ * whole; now only a key that starts with '@' (or anything but a-z 0-9) is
+ * invalid.
+ */
+Test(tracestate, level2_key_grammar_allows_at_signs_anywhere_but_first)
 {
+	baton_tracestate ts = fresh();
+	cr_assert_eq(parse(&ts, "foo@=1,bar=2"), BATON_OK);
+	cr_assert_str_eq(val(&ts, "foo@"), "1");
+	cr_assert_str_eq(val(&ts, "bar"), "2");
+	cr_assert_eq(parse(&ts, "foo@@bar=1,bar=2"), BATON_OK);
+	cr_assert_str_eq(val(&ts, "foo@@bar"), "1");
+	cr_assert_eq(parse(&ts, "foo@bar@baz=1,bar=2"), BATON_OK);
+	cr_assert_str_eq(val(&ts, "foo@bar@baz"), "1");
 	expect_valid("tenant@system=1", 1);
-	expect_valid("0tenant@sys=1", 1); /* a tenant may start with a digit */
+	expect_valid("0tenant@sys=1", 1);
+	expect_valid("1foo=1", 1); /* a key may start with a digit */
+	expect_valid("foo@1bar=1", 1);
 	expect_valid("abcdefghijklmnopqrstuvwxyz0123456789_-*/@a-z0-9_-*/=v", 1);
-	expect_invalid("foo@=1,bar=2");
 	expect_invalid("@foo=1,bar=2");
-	expect_invalid("foo@@bar=1,bar=2");
-	expect_invalid("foo@bar@baz=1,bar=2");
-	expect_invalid("foo@1bar=1"); /* a system id starts with a letter */
 	expect_invalid("Foo@bar=1");
-	/* tenant up to 241, system up to 14 */
+	expect_invalid("foo@Bar=1");
+	expect_invalid("_foo@bar=1");
+	/* the old tenant (241) / system (14) limits are gone: 256 in all */
 	char k[300];
 	memset(k, 't', 241);
 	k[241] = '@';
@@ -175,11 +188,18 @@ Test(tracestate, multi_tenant_key_grammar)
 	expect_valid(k, 1);
 	memset(k, 't', 242);
 	strcpy(k + 242, "@v=1");
-	expect_invalid(k);
+	expect_valid(k, 1);
 	strcpy(k, "t@");
 	memset(k + 2, 'v', 15);
 	strcpy(k + 17, "=1");
+	expect_valid(k, 1);
+	memset(k, 't', 200);
+	k[200] = '@';
+	memset(k + 201, 'v', 56); /* 257 characters */
+	strcpy(k + 257, "=1");
 	expect_invalid(k);
+	cr_assert(baton_tracestate_key_valid("foo@", 4));
+	cr_assert_not(baton_tracestate_key_valid("@", 1));
 }
 
 Test(tracestate, value_grammar)
@@ -223,13 +243,28 @@ Test(tracestate, grammar_predicates)
 	cr_assert_not(baton_tracestate_value_valid("", 0));
 }
 
-Test(tracestate, duplicate_keys_make_the_header_invalid)
+/* A repeated key keeps its first occurrence; the header is not dropped. */
+Test(tracestate, duplicate_keys_keep_the_first_occurrence)
 {
-	expect_invalid("foo=1,foo=1");
-	expect_invalid("foo=1,foo=2");
-	expect_invalid("foo=1,bar=2, foo=3");
-	expect_invalid("t@s=1,t@s=2");
+	baton_tracestate ts = fresh();
+	cr_assert_eq(parse(&ts, "foo=1,foo=1"), BATON_OK);
+	cr_assert_str_eq(fmt(&ts), "foo=1");
+	cr_assert_eq(parse(&ts, "foo=1,foo=2"), BATON_OK);
+	cr_assert_str_eq(fmt(&ts), "foo=1");
+	cr_assert_eq(parse(&ts, "foo=1,bar=2, foo=3"), BATON_OK);
+	cr_assert_str_eq(fmt(&ts), "foo=1,bar=2");
+	cr_assert_eq(parse(&ts, "t@s=1,t@s=2"), BATON_OK);
+	cr_assert_str_eq(fmt(&ts), "t@s=1");
 	expect_valid("foo=1,foo@bar=2", 2); /* different keys */
+	/* duplicates still count toward the 32 members of a header */
+	char s[600];
+	size_t w = 0;
+	for (int i = 0; i < 33; i++)
+		w += (size_t)snprintf(s + w, sizeof(s) - w, "%sk%02d=1", i ? "," : "",
+		                      i == 32 ? 0 : i);
+	expect_invalid(s);
+	/* a bad member after a duplicate still spoils the header */
+	expect_invalid("foo=1,foo=2,BAD=3");
 }
 
 Test(tracestate, repeated_headers_are_one_list)
@@ -242,7 +277,8 @@ Test(tracestate, repeated_headers_are_one_list)
 	cr_assert_eq(baton_tracestate_parse_lines(&ts, empty_first, NULL, 2), BATON_OK);
 	cr_assert_str_eq(fmt(&ts), "foo=1");
 	const char *dup[] = {"foo=1", "foo=2"};
-	cr_assert_eq(baton_tracestate_parse_lines(&ts, dup, NULL, 2), BATON_EFORMAT);
+	cr_assert_eq(baton_tracestate_parse_lines(&ts, dup, NULL, 2), BATON_OK);
+	cr_assert_str_eq(fmt(&ts), "foo=1");
 	/* a key too long on the second line spoils the whole list */
 	char k[300];
 	memset(k, 'z', 257);

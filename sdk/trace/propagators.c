@@ -1,0 +1,71 @@
+/*
+ * OTEL_PROPAGATORS: which context propagators baton::http and baton::nng
+ * use (baton/w3c.h). Read once per baton_init; the value is a word read
+ * without a lock on every inject and send.
+ */
+#include "trace/trace_int.h"
+#include "wire/w3c_int.h"
+
+#include <string.h>
+#include <strings.h>
+
+#define BT_PROP_DEFAULT (BATON_PROPAGATOR_TRACECONTEXT | BATON_PROPAGATOR_BAGGAGE)
+
+/* Written by baton_init, read anywhere: relaxed is enough, it is one word
+ * that readers use as a whole and nothing else is published through it. */
+static _Atomic uint32_t bt_props = BT_PROP_DEFAULT;
+static atomic_bool bt_props_warned;
+
+uint32_t baton_propagators(void)
+{
+	return atomic_load_explicit(&bt_props, memory_order_relaxed);
+}
+
+static bool bt_name_is(const char *s, size_t n, const char *name)
+{
+	return strlen(name) == n && strncasecmp(s, name, n) == 0;
+}
+
+uint32_t bt_propagators_parse(const char *v, bool *unknown)
+{
+	uint32_t set = 0;
+	bool none = false;
+	*unknown = false;
+	if (v == NULL || v[0] == '\0')
+		return BT_PROP_DEFAULT;
+	const char *p = v;
+	for (;;) {
+		const char *end = strchr(p, ',');
+		size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
+		const char *a = p;
+		while (n > 0 && (*a == ' ' || *a == '\t')) {
+			a++;
+			n--;
+		}
+		while (n > 0 && (a[n - 1] == ' ' || a[n - 1] == '\t'))
+			n--;
+		if (bt_name_is(a, n, "tracecontext"))
+			set |= BATON_PROPAGATOR_TRACECONTEXT;
+		else if (bt_name_is(a, n, "baggage"))
+			set |= BATON_PROPAGATOR_BAGGAGE;
+		else if (bt_name_is(a, n, "none"))
+			none = true;
+		else if (n > 0)
+			*unknown = true;
+		if (end == NULL)
+			break;
+		p = end + 1;
+	}
+	return none ? 0 : set;
+}
+
+void bt_propagators_init(void)
+{
+	bool unknown;
+	const char *v = baton_getenv("OTEL_PROPAGATORS");
+	uint32_t set = bt_propagators_parse(v, &unknown);
+	if (unknown && !atomic_exchange(&bt_props_warned, true))
+		bt_warn("OTEL_PROPAGATORS: only tracecontext, baggage and none are "
+		        "supported; other names are ignored");
+	atomic_store_explicit(&bt_props, set, memory_order_relaxed);
+}
