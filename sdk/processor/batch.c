@@ -80,6 +80,12 @@ struct bt_batch {
 	bool in_export;
 	/* In a forked child: no worker yet; the first use starts one. */
 	_Atomic bool need_worker;
+	/*
+	 * Spans a timed-out shutdown already counted as dropped while the worker
+	 * still held them (an export that outlived the time): their release
+	 * does not count them again. Under mtx.
+	 */
+	uint64_t precounted;
 	bool shutting;
 	bool exp_shut; /* the exporter's shutdown was called */
 	uint64_t shutdown_deadline;
@@ -188,9 +194,11 @@ static void bt_release_batch(struct bt_batch *b, uint64_t *counter, bt_drop_reas
 {
 	for (uint32_t i = 0; i < b->nbatch; i++)
 		baton_span_data_release(b->batch[i]);
-	*counter += b->nbatch;
+	uint64_t pre = b->precounted < b->nbatch ? b->precounted : b->nbatch;
+	b->precounted -= pre;
+	*counter += b->nbatch - pre;
 	if (reason != BT_DROP_NREASONS)
-		bt_drop_add(reason, b->nbatch);
+		bt_drop_add(reason, b->nbatch - pre);
 	b->nbatch = 0;
 }
 
@@ -462,6 +470,17 @@ static baton_err bt_batch_shutdown(void *arg, uint32_t timeout_ms)
 		}
 	}
 	bt_wait_worker(b, deadline);
+	if (!b->worker_done) {
+		/*
+		 * The time ran out with spans still held (an export outlived it):
+		 * they are dropped at shutdown now, so the counts and the summary
+		 * say so even if the process ends before the worker lets go.
+		 */
+		uint64_t held = b->nbatch + bt_ring_size(b) - b->precounted;
+		b->precounted += held;
+		b->dropped_shutdown += held;
+		bt_drop_add(BT_DROP_SHUTDOWN, held);
+	}
 	if (!b->worker_done || b->dropped_shutdown > 0)
 		rv = BATON_ETIMEDOUT; /* time ran out with spans still to export */
 	else if (b->failures != failures)
@@ -804,7 +823,11 @@ baton_err baton_batch_processor_stats(baton_processor p, baton_batch_stats *out)
 	s.export_retries = b->retries;
 	s.export_failures = b->failures;
 	s.discarded_at_fork = b->discarded_at_fork;
-	s.queue_size = (uint32_t)(enq > deq ? enq - deq : 0);
+	uint64_t ring = enq > deq ? enq - deq : 0;
+	/* Spans a timed-out shutdown counted already: the batch's first, then the ring's.
+	 */
+	uint64_t ring_pre = b->precounted > b->nbatch ? b->precounted - b->nbatch : 0;
+	s.queue_size = (uint32_t)(ring > ring_pre ? ring - ring_pre : 0);
 	s.queue_capacity = (uint32_t)(b->mask + 1);
 	memcpy(s.last_error, b->last_error, sizeof(s.last_error));
 	pthread_mutex_unlock(&b->mtx);
