@@ -6,6 +6,7 @@
  */
 #include <baton/baton.h>
 #include <baton/envelope.h>
+#include <baton/http.h>
 #include <baton/nng.h>
 #include <criterion/criterion.h>
 #include <nng/protocol/pipeline0/pull.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 
 #include "nngutil.h"
+#include "spancheck.h"
 #include "testutil.h"
 
 static nng_socket rx, tx;
@@ -305,5 +307,75 @@ Test(hostile_peer, garbage_text_in_a_forged_envelope_does_not_blank_the_consumer
 	cr_assert_eq(st.tracestate_dropped, 1);
 	cr_assert_eq(st.baggage_dropped, 1);
 	close_pair();
+	baton_fini(1000);
+}
+
+/* ---- crafted HTTP requests ---- */
+
+/*
+ * Requests a hostile client can send: garbage traceparents, dozens of
+ * tracestate lines of control bytes, a 100 KB target of ill-formed UTF-8,
+ * a binary User-Agent, a huge baggage header. The SERVER span keeps its
+ * name and every attribute the SDK sets, and carries only well-formed text.
+ */
+Test(hostile_peer, crafted_http_requests_do_not_blank_or_poison_the_server_span)
+{
+	tu_held_init((baton_sampler){0}, NULL);
+	baton_tracer *t = baton_tracer_get("hostile", NULL);
+	static char target[100 * 1024], agent[10 * 1024], baggage[20 * 1024];
+	target[0] = '/';
+	for (size_t i = 1; i < sizeof(target) - 1; i++)
+		target[i] = (char)("\xff\xc3\x1b\r\n%?a"[i % 8]);
+	memset(agent, 0xfe, sizeof(agent) - 1);
+	for (size_t i = 0; i < sizeof(baggage) - 1; i++)
+		baggage[i] = (char)("k=\x01;,\x7f"[i % 6]);
+	const char *traceparents[] = {
+	    "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\nX-Evil: 1",
+	    "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+	    "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+	    "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"};
+	static baton_http_header h[80];
+	static char ts_lines[64][64];
+	for (size_t k = 0; k < sizeof(traceparents) / sizeof(traceparents[0]); k++) {
+		size_t n = 0;
+		h[n++] = (baton_http_header){"traceparent", traceparents[k]};
+		for (int i = 0; i < 64; i++) {
+			snprintf(ts_lines[i], sizeof(ts_lines[i]),
+			         "k%d=\x1b[31m\xff,v%d=ok", i, i);
+			h[n++] = (baton_http_header){"tracestate", ts_lines[i]};
+		}
+		h[n++] = (baton_http_header){"User-Agent", agent};
+		h[n++] = (baton_http_header){"baggage", baggage};
+		baton_http_server_request req = {.method = "GET",
+		                                 .target = target,
+		                                 .route = "/orders/{id}",
+		                                 .server_address = "shop.example",
+		                                 .server_port = 8080,
+		                                 .headers = h,
+		                                 .nheaders = n};
+		uint32_t tok = 0;
+		baton_span sp = baton_http_server_begin(t, &req, &tok);
+		cr_assert(baton_span_is_recording(sp));
+		baton_span_detach(tok);
+		baton_http_server_span_end(sp, 200);
+		const baton_span_data *d = tu_held();
+		cr_assert_not_null(d);
+		cr_assert_str_eq(d->name, "GET /orders/{id}");
+		cr_assert(tu_has_attr(d, "http.response.status_code"), "case %zu", k);
+		cr_assert_str_eq(tu_attr_str(d, "http.request.method"), "GET");
+		cr_assert_str_eq(tu_attr_str(d, "http.route"), "/orders/{id}");
+		cr_assert(tu_has_attr(d, "server.port"), "case %zu", k);
+		cr_assert(tu_span_utf8_ok(d), "ill-formed text left the span (case %zu)",
+		          k);
+		const char *ts = d->context.tracestate;
+		for (size_t i = 0; ts != NULL && ts[i] != '\0'; i++)
+			cr_assert((unsigned char)ts[i] >= 0x20 &&
+			              (unsigned char)ts[i] < 0x7f,
+			          "a control byte in the tracestate");
+		if (k < 3) /* a broken traceparent starts a new trace */
+			cr_assert(!baton_span_context_is_valid(&d->parent), "case %zu",
+			          k);
+	}
+	tu_held_release();
 	baton_fini(1000);
 }
