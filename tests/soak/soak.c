@@ -2,15 +2,18 @@
  * baton_soak: producer threads end spans as fast as they can into the
  * batch processor and the OTLP/HTTP exporter while the collector (a local
  * test receiver) is down, then up, then flapping, then answering 429 with
- * "Retry-After: 0" (which must not turn retries into a storm). At the end
- * it checks:
+ * "Retry-After: 0" (which must not turn retries into a storm), then up
+ * again while a fanout broadcasts to recipients of which some are dead.
+ * At the end it checks:
  *   - every span is accounted for: ended = exported + dropped (by reason),
  *     and the collector received at least every span reported exported;
  *   - resident memory stayed under a bound worked out from the span store
  *     and queue capacities;
  *   - shutdown finished within its timeout even with the collector hanging;
  *   - under "Retry-After: 0" the exporter kept its backoff: a few requests
- *     per second, not hundreds.
+ *     per second, not hundreds;
+ *   - no broadcast took much more than one send timeout although a quarter
+ *     of its recipients were dead, and the live ones got every message.
  * Prints one JSON line of figures and "1 passed, 0 failed" or the reason.
  *
  *   build/bin/baton_soak                 (CI: 2 s per phase)
@@ -19,11 +22,15 @@
 #include "otlp_receiver.h"
 
 #include <baton/baton.h>
+#include <baton/nng.h>
 #include <baton/otlp_http.h>
+#include <nng/protocol/pipeline0/pull.h>
+#include <nng/protocol/pipeline0/push.h>
 #include <baton/processor.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +86,65 @@ static void *producer(void *arg)
 	}
 	atomic_fetch_add(&produced, n);
 	return NULL;
+}
+
+/* The fanout phase: FAN recipients, every fourth one dead (no peer). */
+#define FAN         20
+#define FAN_TIMEOUT 200 /* ms: the dead recipients' send timeout */
+static nng_socket fan_tx[FAN], fan_rx[FAN];
+static _Atomic bool fan_stop;
+static uint64_t fan_broadcasts, fan_worst_ms, fan_expected, fan_delivered;
+
+static bool fan_dead(int i)
+{
+	return i % 4 == 3;
+}
+
+static void *fan_drain(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&fan_stop)) {
+		bool any = false;
+		for (int i = 0; i < FAN; i++) {
+			nng_msg *m;
+			if (fan_dead(i) ||
+			    nng_recvmsg(fan_rx[i], &m, NNG_FLAG_NONBLOCK) != 0)
+				continue;
+			nng_msg_free(m);
+			fan_delivered++;
+			any = true;
+		}
+		if (!any)
+			sched_yield();
+	}
+	return NULL;
+}
+
+static int fan_open(void)
+{
+	char url[64];
+	for (int i = 0; i < FAN; i++) {
+		if (nng_push0_open(&fan_tx[i]) != 0)
+			return -1;
+		nng_socket_set_ms(fan_tx[i], NNG_OPT_SENDTIMEO, FAN_TIMEOUT);
+		if (fan_dead(i))
+			continue;
+		snprintf(url, sizeof(url), "inproc://soak-fan-%d", i);
+		if (nng_pull0_open(&fan_rx[i]) != 0 ||
+		    nng_listen(fan_rx[i], url, NULL, 0) != 0 ||
+		    nng_dial(fan_tx[i], url, NULL, 0) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void fan_close(void)
+{
+	for (int i = 0; i < FAN; i++) {
+		nng_close(fan_tx[i]);
+		if (!fan_dead(i))
+			nng_close(fan_rx[i]);
+	}
 }
 
 static void sleep_ms(unsigned ms)
@@ -187,6 +253,29 @@ int main(int argc, char **argv)
 	}
 	double ra0_s = (double)(baton_time_mono_ns() - ra0_t0) / 1e9;
 	double ra0_rate = (double)(tu_otlp_get_counts(rx).requests - req0) / ra0_s;
+	/* Phase 5: up, while a fanout keeps broadcasting to partly dead recipients. */
+	tu_otlp_set_mode(rx, TU_OTLP_OK, -1);
+	bool fan_ok = fan_open() == 0;
+	pthread_t drain;
+	pthread_create(&drain, NULL, fan_drain, NULL);
+	uint64_t fan_end = baton_time_mono_ns() + (uint64_t)phase_s * 1000000000u;
+	while (fan_ok && baton_time_mono_ns() < fan_end) {
+		size_t sent = 0;
+		uint64_t b0 = baton_time_mono_ns();
+		baton_nng_broadcast(fan_tx, FAN, "fan", 3, 0, NULL, &sent);
+		uint64_t took = (baton_time_mono_ns() - b0) / 1000000u;
+		fan_worst_ms = took > fan_worst_ms ? took : fan_worst_ms;
+		fan_expected += FAN - FAN / 4;
+		fan_broadcasts++;
+		if (sent != FAN - FAN / 4)
+			fan_ok = false;
+		uint64_t r = rss_bytes();
+		rss_max = r > rss_max ? r : rss_max;
+	}
+	sleep_ms(100); /* the drain catches up */
+	atomic_store(&fan_stop, true);
+	pthread_join(drain, NULL);
+	fan_close();
 	atomic_store(&stop, true);
 	for (int i = 0; i < PRODUCERS; i++)
 		pthread_join(th[i], NULL);
@@ -217,15 +306,18 @@ int main(int argc, char **argv)
 	    ", \"export_requests\": %" PRIu64 ", \"retries\": %" PRIu64
 	    ", \"rss_start_mib\": %.1f, \"rss_max_mib\": %.1f"
 	    ", \"rss_bound_mib\": %.1f, \"rss_checked\": %s, \"shutdown_ms\": %" PRIu64
-	    ", \"retry_after_0_requests_per_s\": %.1f}\n",
+	    ", \"retry_after_0_requests_per_s\": %.1f, \"fanout_broadcasts\": %" PRIu64
+	    ", \"fanout_worst_ms\": %" PRIu64 ", \"fanout_delivered\": %" PRIu64 " }\n",
 	    phase_s, produced, ss.spans_started, ss.spans_dropped_no_store,
 	    ss.spans_ended, bs.spans_received, bs.spans_exported, bs.dropped_queue_full,
 	    bs.dropped_shutdown, bs.dropped_export_failure, rc.spans, bs.export_requests,
 	    bs.export_retries, rss0 / 1048576.0, rss_max / 1048576.0, bound / 1048576.0,
-	    RSS_CHECKED ? "true" : "false", shut_ms, ra0_rate);
+	    RSS_CHECKED ? "true" : "false", shut_ms, ra0_rate, fan_broadcasts,
+	    fan_worst_ms, fan_delivered);
 
 	const char *fail = NULL;
-	if (produced != ss.spans_started + ss.spans_dropped_no_store)
+	/* One producer span per broadcast besides the producers' spans. */
+	if (produced + fan_broadcasts != ss.spans_started + ss.spans_dropped_no_store)
 		fail = "spans produced != started + refused by the span store";
 	else if (ss.spans_started != ss.spans_ended ||
 	         ss.spans_ended != bs.spans_received)
@@ -244,6 +336,11 @@ int main(int argc, char **argv)
 	else if (ra0_rate > 20.0)
 		/* Backoff from 20 ms to 200 ms with jitter: at most ~10 a second. */
 		fail = "Retry-After: 0 made the exporter retry in a storm";
+	else if (!fan_ok || fan_broadcasts == 0 || fan_delivered != fan_expected)
+		fail = "the fanout lost a live recipient's message";
+	else if (fan_worst_ms > 4 * FAN_TIMEOUT + 500)
+		/* Five dead recipients one after another would take 5 timeouts. */
+		fail = "a broadcast to dead recipients took more than about one timeout";
 	else if (bs.spans_exported == 0 || dropped == 0)
 		fail = "the run did not both export (collector up) and drop (collector "
 		       "down)";
