@@ -71,3 +71,27 @@ void tu_envelope_seal(uint8_t *m, size_t total)
 	m[fixed - 2] = (uint8_t)(c >> 8);
 	m[fixed - 1] = (uint8_t)c;
 }
+
+size_t tu_envelope_forge_text(uint8_t *m, const uint8_t tid[16], const uint8_t sid[8],
+                              uint8_t type, const char *text, size_t n)
+{
+	size_t i = 0;
+	m[i++] = 0xBA;
+	m[i++] = 0x2F; /* version 2, S R I X */
+	m[i++] = 32;
+	m[i++] = 0;
+	memcpy(m + i, tid, 16);
+	memcpy(m + i + 16, sid, 8);
+	i += 24 + 4;
+	size_t region = 1 + 2 + n + 1;
+	m[i++] = (uint8_t)(0x80 | (region >> 8));
+	m[i++] = (uint8_t)region;
+	m[i++] = type;
+	m[i++] = (uint8_t)(0x80 | ((n + 1) >> 8));
+	m[i++] = (uint8_t)(n + 1);
+	memcpy(m + i, text, n);
+	i += n;
+	m[i++] = 0;
+	tu_envelope_seal(m, i);
+	return i;
+}

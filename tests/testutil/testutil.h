@@ -21,6 +21,14 @@ uint8_t tu_envelope_crc8(const uint8_t *m);
  * header check byte and the CRC-32 check word at fixed - 4 (fixed = m[2]).
  */
 void tu_envelope_seal(uint8_t *m, size_t total);
+/*
+ * Writes at m a sealed, sampled version 2 envelope for trace id tid and
+ * parent span id sid that carries one text extension of the given type
+ * (text: n bytes, the NUL added; n < 32000). m needs n + 40 bytes. Returns
+ * the envelope's length.
+ */
+size_t tu_envelope_forge_text(uint8_t *m, const uint8_t tid[16], const uint8_t sid[8],
+                              uint8_t type, const char *text, size_t n);
 /* A path under the build tree's bin folder (BATON_TEST_BIN) into buf. */
 const char *tu_bin(const char *name, char *buf, size_t cap);
 

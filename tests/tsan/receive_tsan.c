@@ -20,18 +20,7 @@
 #define ROUNDS   4
 #define MESSAGES 20000
 
-static int failures, checks;
-
-#define CHECK(cond, ...)                                                                 \
-	do {                                                                             \
-		checks++;                                                                \
-		if (!(cond)) {                                                           \
-			failures++;                                                      \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);             \
-			fprintf(stderr, __VA_ARGS__);                                    \
-			fputc('\n', stderr);                                             \
-		}                                                                        \
-	} while (0)
+#include "tsan_check.h"
 
 static atomic_bool stop;
 static atomic_int bad_payloads;

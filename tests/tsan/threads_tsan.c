@@ -21,18 +21,7 @@
 #define SPANS   20000
 
 static baton_memory_exporter *mem;
-static int failures, checks;
-
-#define CHECK(cond, ...)                                                                 \
-	do {                                                                             \
-		checks++;                                                                \
-		if (!(cond)) {                                                           \
-			failures++;                                                      \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);             \
-			fprintf(stderr, __VA_ARGS__);                                    \
-			fputc('\n', stderr);                                             \
-		}                                                                        \
-	} while (0)
+#include "tsan_check.h"
 
 /* A hand-off box: spans started by producers, ended by the "other actor". */
 #define BOX 256

@@ -485,32 +485,14 @@ Test(envelope, garbage_headers_and_extensions_are_format_errors_and_counted)
 	cr_assert_eq(st.malformed, (uint64_t)cases);
 }
 
-/* Builds a sampled envelope carrying one text extension (type, text of n bytes). */
+/* A sampled envelope carrying one text extension, then the payload "hello". */
 static size_t with_text(uint8_t *m, size_t cap, uint8_t type, const char *text, size_t n)
 {
 	baton_span_context c = sampled_ctx();
-	size_t i = 0;
-	cr_assert_lt(n + 1, 32767);
-	cr_assert_leq(32 + 2 + 1 + 2 + n + 1 + 5, cap);
-	m[i++] = 0xBA;
-	m[i++] = 0x2F;
-	m[i++] = 32;
-	m[i++] = 0;
-	memcpy(m + i, c.trace_id, 16);
-	memcpy(m + i + 16, c.span_id, 8);
-	i += 24 + 4;
-	size_t region = 1 + 2 + n + 1;
-	m[i++] = (uint8_t)(0x80 | (region >> 8));
-	m[i++] = (uint8_t)region;
-	m[i++] = type;
-	m[i++] = (uint8_t)(0x80 | ((n + 1) >> 8));
-	m[i++] = (uint8_t)(n + 1);
-	memcpy(m + i, text, n);
-	i += n;
-	m[i++] = 0;
-	tu_envelope_seal(m, i);
-	memcpy(m + i, "hello", 5);
-	return i;
+	cr_assert_leq(n + 40 + 5, cap);
+	size_t len = tu_envelope_forge_text(m, c.trace_id, c.span_id, type, text, n);
+	memcpy(m + len, "hello", 5);
+	return len;
 }
 
 /* A tracestate or baggage that breaks its grammar is dropped and counted; the rest stays.
