@@ -4,7 +4,8 @@
 
 int main(void)
 {
-	baton_remote_sampler_options opts = {.size = sizeof(opts), .manual_polling = true};
+	baton_remote_sampler_options opts = {.size = sizeof(opts),
+	                                     .manual_polling = true};
 	baton_sampler s;
 	if (baton_remote_sampler_create(&opts, &s) != BATON_OK)
 		return 1;
