@@ -111,7 +111,11 @@ typedef struct baton_export_result {
 } baton_export_result;
 
 /* A result that only carries an error code (BATON_OK: delivered). */
+#ifndef __cplusplus
 #define BATON_EXPORT_RESULT(e) ((baton_export_result){(e), 0, 0, NULL})
+#else
+#define BATON_EXPORT_RESULT(e) (baton_export_result{(e), 0, 0, NULL})
+#endif
 
 /*
  * An exporter sends a batch of finished spans somewhere. export_spans and
