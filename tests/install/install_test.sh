@@ -6,8 +6,9 @@
 #     dependency that <c> does not need hidden from CMake;
 #   cc prog.c $(pkg-config --cflags --libs baton-<c>), with no other .pc
 #     visible unless <c> needs one.
-# Then the static twins through CMake, and what find_package says when a
-# component cannot be used.
+# Then the README's own lines as written (my_service with baton::nng and
+# baton::auto), the static twins through CMake, and what find_package says
+# when a component cannot be used.
 set -euo pipefail
 build=${BATON_BUILD_DIR:?}
 src=${BATON_SOURCE_DIR:?}
@@ -72,14 +73,24 @@ for c in "${components[@]}"; do
 	echo "   $pc"
 	passed=$((passed + 1))
 done
-# The README's line, as written: a program that calls NNG and baton_auto_init.
-export PKG_CONFIG_PATH=$libdir/pkgconfig
-cat "$consumer/nng.c" >"$tmp/my_service.c"
-# shellcheck disable=SC2046
-"$cc" -o "$tmp/my_service" "$tmp/my_service.c" $(pkg-config --cflags --libs baton-nng baton-auto) ||
-	fail "the README's pkg-config line"
-run "$tmp/my_service" nng
-passed=$((passed + 1))
+
+echo "== the README's lines, as written: my_service with baton::nng and baton::auto"
+PKG_CONFIG_LIBDIR=$tmp/no-pc PKG_CONFIG_PATH= \
+	cmake -S "$consumer" -B "$tmp/cm-readme" -DCMAKE_PREFIX_PATH="$prefix" \
+	-DCMAKE_C_COMPILER="$cc" -DBATON_README_SERVICE=ON \
+	-DCMAKE_DISABLE_FIND_PACKAGE_CURL=ON -DCMAKE_DISABLE_FIND_PACKAGE_ZLIB=ON \
+	>"$tmp/log" 2>&1 || fail "configure my_service: $(cat "$tmp/log")"
+cmake --build "$tmp/cm-readme" >"$tmp/log" 2>&1 || fail "build my_service: $(cat "$tmp/log")"
+run "$tmp/cm-readme/my_service" my_service
+cp "$consumer/my_service.c" "$tmp/my_service.c"
+(
+	cd "$tmp"
+	export PKG_CONFIG_PATH=$libdir/pkgconfig
+	# shellcheck disable=SC2046
+	"$cc" my_service.c $(pkg-config --cflags --libs baton-nng baton-auto)
+) || fail "the README's pkg-config line"
+run "$tmp/a.out" my_service
+passed=$((passed + 2))
 
 echo "== find_package(baton COMPONENTS <c>_static), baton::<c>_static"
 statics=("${components[@]/%/_static}")
