@@ -10,7 +10,8 @@
  *   jaeger-json  a Jaeger JSON file for Jaeger UI's "Upload" tab
  *                (baton/jaeger_json.h), behind a batch processor
  *   console      trace trees on stdout (baton/console.h), behind a batch
- *                processor that exports at least once a second
+ *                processor that exports at least once a second (unless
+ *                OTEL_BSP_SCHEDULE_DELAY is set)
  *   none         no exporter (wins over anything else in the list)
  * Names are case-insensitive, blanks around them are ignored, a name given
  * twice counts once. An unknown name, or one whose exporter is not in this

@@ -28,7 +28,7 @@
  * name and tags), the same in every file for the same resource. A trace
  * that crosses processes ends up in one file per process; Jaeger UI shows
  * one of them per trace id, so merge the files first
- * (baton_jaeger_json_merge(), or jq, see the README).
+ * (baton_jaeger_json_merge()).
  *
  * After fork(), a child process forgets the spans it inherited (the parent
  * writes them) and writes its own, if any, to "<name>.<pid>.json" (<path>
@@ -67,8 +67,10 @@ typedef struct baton_jaeger_json_options {
 	/* Bytes of span JSON held at most; past it spans are dropped the same way. */
 	uint64_t max_bytes;
 	/*
-	 * After an export, rewrite the file when this many ms have passed since
-	 * the last write; BATON_JAEGER_JSON_NO_INTERVAL: only on flush/shutdown.
+	 * After an export, rewrite the file when this many ms (or ten times
+	 * what the last write took, if longer) have passed since the last
+	 * write; BATON_JAEGER_JSON_NO_INTERVAL, or 0 in the variable: only on
+	 * flush/shutdown.
 	 */
 	uint32_t write_interval_ms;
 } baton_jaeger_json_options;

@@ -47,8 +47,8 @@ typedef struct baton_otlp_http_options {
 	const char *headers;
 	/*
 	 * Bound of one export, retries included. 0:
-	 * OTEL_EXPORTER_OTLP_TRACES_TIMEOUT, else OTEL_EXPORTER_OTLP_TIMEOUT,
-	 * else 10000.
+	 * OTEL_EXPORTER_OTLP_TRACES_TIMEOUT, else OTEL_EXPORTER_OTLP_TIMEOUT
+	 * (0 there: no bound), else 10000.
 	 */
 	uint32_t timeout_ms;
 	int compression; /* BATON_OTLP_COMPRESSION_*; ENV: gzip|none, default none */

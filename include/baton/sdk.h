@@ -111,7 +111,11 @@ typedef struct baton_export_result {
 } baton_export_result;
 
 /* A result that only carries an error code (BATON_OK: delivered). */
+#ifndef __cplusplus
 #define BATON_EXPORT_RESULT(e) ((baton_export_result){(e), 0, 0, NULL})
+#else
+#define BATON_EXPORT_RESULT(e) (baton_export_result{(e), 0, 0, NULL})
+#endif
 
 /*
  * An exporter sends a batch of finished spans somewhere. export_spans and
@@ -323,7 +327,7 @@ typedef struct baton_limits {
 	uint32_t
 	    attribute_value_length; /* OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT, none */
 	uint32_t span_arena_bytes;  /* BATON_SPAN_ARENA_BYTES, 2048 */
-	uint32_t max_live_spans;    /* BATON_MAX_SPANS, 65536 records in all */
+	uint32_t max_live_spans;    /* BATON_MAX_SPANS, 16384 records in all */
 } baton_limits;
 
 /*
@@ -333,7 +337,9 @@ typedef struct baton_limits {
  */
 typedef struct baton_options {
 	size_t size;
-	const char *service_name; /* default OTEL_SERVICE_NAME, else "unknown_service" */
+	/* NULL: OTEL_SERVICE_NAME, else service.name in OTEL_RESOURCE_ATTRIBUTES,
+	 * else "unknown_service:<program name>". */
+	const char *service_name;
 	const baton_kv *resource_attrs; /* added after OTEL_RESOURCE_ATTRIBUTES */
 	size_t nresource_attrs;
 	baton_sampler sampler;             /* ops NULL: baton_sampler_from_env() */

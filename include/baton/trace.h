@@ -137,7 +137,13 @@ typedef struct baton_kv {
 	baton_value value;
 } baton_kv;
 
-/* Initialisers for baton_kv, e.g. BATON_KV_STR("peer", name). */
+/*
+ * Initialisers for baton_kv, e.g. BATON_KV_STR("peer", name). In C they are
+ * constant expressions (file-scope arrays may use them). C++ has no
+ * designated initialisers before C++20, so there they take their value
+ * from the inline functions below.
+ */
+#ifndef __cplusplus
 #define BATON_KV_STR(k, v)                                                               \
 	{                                                                                \
 		(k),                                                                     \
@@ -166,6 +172,49 @@ typedef struct baton_kv {
 			BATON_VALUE_BOOL, {.b = (v)}, 0                                  \
 		}                                                                        \
 	}
+#else
+/* C++ only: the values BATON_KV_INT, _DOUBLE and _BOOL hold. */
+static inline baton_value baton_value_of_int(int64_t v)
+{
+	baton_value r = {};
+	r.type = BATON_VALUE_INT;
+	r.u.i = v;
+	return r;
+}
+static inline baton_value baton_value_of_double(double v)
+{
+	baton_value r = {};
+	r.type = BATON_VALUE_DOUBLE;
+	r.u.d = v;
+	return r;
+}
+static inline baton_value baton_value_of_bool(bool v)
+{
+	baton_value r = {};
+	r.type = BATON_VALUE_BOOL;
+	r.u.b = v;
+	return r;
+}
+#define BATON_KV_STR(k, v)                                                               \
+	{                                                                                \
+		(k),                                                                     \
+		{                                                                        \
+			BATON_VALUE_STRING, {(v)}, (size_t)-1                            \
+		}                                                                        \
+	}
+#define BATON_KV_INT(k, v)                                                               \
+	{                                                                                \
+		(k), baton_value_of_int(v)                                               \
+	}
+#define BATON_KV_DOUBLE(k, v)                                                            \
+	{                                                                                \
+		(k), baton_value_of_double(v)                                            \
+	}
+#define BATON_KV_BOOL(k, v)                                                              \
+	{                                                                                \
+		(k), baton_value_of_bool(v)                                              \
+	}
+#endif
 
 /*
  * A span handle: a plain value, like nng_socket. It stays safe to use after
@@ -175,7 +224,11 @@ typedef struct baton_kv {
 typedef struct baton_span {
 	uint64_t id;
 } baton_span;
+#ifndef __cplusplus
 #define BATON_SPAN_NONE ((baton_span){0})
+#else
+#define BATON_SPAN_NONE (baton_span{0})
+#endif
 
 /* Opaque tracer: a named instrumentation scope. */
 typedef struct baton_tracer baton_tracer;

@@ -1,4 +1,4 @@
-/* Links against an installed baton and checks the runtime version. */
+/* baton::sdk from an installed baton: the runtime version, a span. */
 #include <baton/baton.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +15,6 @@ int main(void)
 	baton_span s = baton_span_start(baton_tracer_get("consumer", NULL), "hello");
 	baton_span_end(s);
 	baton_fini(100);
-	printf("baton %s\n", baton_version());
+	printf("baton %s sdk ok\n", baton_version());
 	return 0;
 }
