@@ -22,6 +22,7 @@
 #include <baton/otlp_http.h>
 #include <baton/processor.h>
 #include <ctype.h>
+#include <errno.h>
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -69,6 +70,8 @@ struct bt_otlp {
 	curl_socket_t socks[BT_OTLP_MAX_SOCKS];
 	int nsocks;
 	char err[CURL_ERROR_SIZE];
+	/* PEM paths: CA bundle, client key, client certificate; NULL: not set. */
+	char *tls_ca, *tls_key, *tls_cert;
 };
 
 /* ---- curl callbacks ---- */
@@ -165,6 +168,16 @@ static baton_err bt_handles_open(struct bt_otlp *e)
 	curl_easy_setopt(h, CURLOPT_CLOSESOCKETFUNCTION, bt_close_sock);
 	curl_easy_setopt(h, CURLOPT_CLOSESOCKETDATA, e);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, e->err);
+	if (e->tls_ca != NULL)
+		curl_easy_setopt(h, CURLOPT_CAINFO, e->tls_ca);
+	if (e->tls_cert != NULL) {
+		curl_easy_setopt(h, CURLOPT_SSLCERT, e->tls_cert);
+		curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
+	}
+	if (e->tls_key != NULL) {
+		curl_easy_setopt(h, CURLOPT_SSLKEY, e->tls_key);
+		curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
+	}
 	e->pid = getpid();
 	return BATON_OK;
 }
@@ -531,6 +544,9 @@ static void bt_otlp_destroy(void *arg)
 	bt_otlp_gzip_destroy(e->gz);
 	bt_otlp_buf_free(&e->zbuf);
 	bt_otlp_buf_free(&e->resp);
+	bt_free(e->tls_ca);
+	bt_free(e->tls_key);
+	bt_free(e->tls_cert);
 	bt_free(e->url);
 	bt_free(e);
 }
@@ -718,6 +734,46 @@ static int bt_compression_env(void)
 	return BATON_OTLP_COMPRESSION_NONE;
 }
 
+/*
+ * One TLS file: the option, else OTEL_EXPORTER_OTLP_TRACES_<suffix>, else
+ * OTEL_EXPORTER_OTLP_<suffix>. *out stays NULL when none is set. A file
+ * that cannot be read gets one warning naming where its path came from;
+ * it is kept, so that every export fails and is counted as failed rather
+ * than going out unverified or without the client certificate.
+ */
+static baton_err bt_tls_file(const char *opt, const char *optname, const char *suffix,
+                             char **out)
+{
+	char name[64];
+	const char *v = opt, *from = optname;
+	if (v == NULL) {
+		snprintf(name, sizeof(name), "OTEL_EXPORTER_OTLP_TRACES_%s", suffix);
+		v = baton_getenv(name);
+	}
+	if (v == NULL) {
+		snprintf(name, sizeof(name), "OTEL_EXPORTER_OTLP_%s", suffix);
+		v = baton_getenv(name);
+	}
+	if (opt == NULL)
+		from = name;
+	*out = NULL;
+	if (v == NULL || v[0] == '\0')
+		return BATON_OK;
+	FILE *f = fopen(v, "r");
+	if (f == NULL) {
+		int en = errno;
+		bt_warn("OTLP: %s=\"%.200s\" cannot be read (%s); exports will fail",
+		        from, v,
+		        en == ENOENT   ? "no such file"
+		        : en == EACCES ? "permission denied"
+		                       : "open failed");
+	} else {
+		fclose(f);
+	}
+	*out = bt_strdup(v);
+	return *out != NULL ? BATON_OK : BATON_ENOMEM;
+}
+
 baton_err baton_otlp_http_exporter_create(const baton_otlp_http_options *opts,
                                           baton_exporter *out)
 {
@@ -791,6 +847,19 @@ baton_err baton_otlp_http_exporter_create(const baton_otlp_http_options *opts,
 		rv = BATON_ENOMEM;
 		goto fail;
 	}
+	rv = bt_tls_file(opts->certificate, "certificate", "CERTIFICATE", &e->tls_ca);
+	if (rv == BATON_OK)
+		rv = bt_tls_file(opts->client_key, "client_key", "CLIENT_KEY",
+		                 &e->tls_key);
+	if (rv == BATON_OK)
+		rv = bt_tls_file(opts->client_certificate, "client_certificate",
+		                 "CLIENT_CERTIFICATE", &e->tls_cert);
+	if (rv != BATON_OK)
+		goto fail;
+	if ((e->tls_key != NULL) != (e->tls_cert != NULL))
+		bt_warn("OTLP: a client %s without a client %s; mTLS will not work",
+		        e->tls_key != NULL ? "key" : "certificate",
+		        e->tls_key != NULL ? "certificate" : "key");
 	rv = bt_otlp_enc_create(&e->enc);
 	if (rv == BATON_OK && e->gzip)
 		rv = bt_otlp_gzip_create(&e->gz);

@@ -11,7 +11,9 @@
  * is bounded by timeout_ms. A 200 with partial_success is logged and
  * reported to the batch processor as rejected spans, never retried. Any
  * other status fails the export at once. Requests over max_request_bytes
- * (64 MiB) are split in halves until they fit.
+ * (64 MiB) are split in halves until they fit. A TLS failure (unknown CA,
+ * refused client certificate) fails the export at once and its warning
+ * gives the TLS library's reason.
  */
 #ifndef BATON_OTLP_HTTP_H
 #define BATON_OTLP_HTTP_H
@@ -58,6 +60,20 @@ typedef struct baton_otlp_http_options {
 	uint32_t retry_initial_ms;
 	/* Largest retry delay without Retry-After. 0: 5000 ms. */
 	uint32_t retry_max_ms;
+	/*
+	 * TLS, for https:// endpoints; each a path to a PEM file. NULL: the
+	 * OTEL_EXPORTER_OTLP_TRACES_* variable named, else the
+	 * OTEL_EXPORTER_OTLP_* one, else none. A file that cannot be read is
+	 * named in one warning when the exporter is created, and every export
+	 * then fails (counted), never falling back to the system's CAs.
+	 */
+	/* CA certificates that verify the collector, instead of the system's
+	 * (..._CERTIFICATE). */
+	const char *certificate;
+	/* The client's private key, for mTLS (..._CLIENT_KEY). */
+	const char *client_key;
+	/* The client's certificate (chain), for mTLS (..._CLIENT_CERTIFICATE). */
+	const char *client_certificate;
 } baton_otlp_http_options;
 
 /*

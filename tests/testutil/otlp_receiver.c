@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <zlib.h>
 
 #define TU_MAX_CONNS 64
@@ -25,6 +28,7 @@
 struct tu_conn {
 	tu_otlp_receiver *r;
 	int fd;
+	SSL *ssl; /* NULL: plain HTTP */
 	pthread_t th;
 	bool used;
 };
@@ -32,6 +36,7 @@ struct tu_conn {
 struct tu_otlp_receiver {
 	int lfd;
 	char url[64];
+	SSL_CTX *tls; /* NULL: plain HTTP */
 	pthread_t accept_th;
 	pthread_mutex_t mtx;
 	pthread_cond_t cv;
@@ -51,11 +56,25 @@ struct tu_otlp_receiver {
 	struct tu_conn conns[TU_MAX_CONNS];
 };
 
-static bool tu_write_all(int fd, const void *p, size_t n)
+/* recv() on the connection, through TLS when it has it. */
+static ssize_t tu_recv(struct tu_conn *cn, void *p, size_t n)
+{
+	if (cn->ssl == NULL)
+		return recv(cn->fd, p, n, 0);
+	int k = SSL_read(cn->ssl, p, n > INT32_MAX ? INT32_MAX : (int)n);
+	return k > 0 ? k : -1;
+}
+
+static bool tu_write_all(struct tu_conn *cn, const void *p, size_t n)
 {
 	const char *s = p;
 	while (n > 0) {
-		ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
+		ssize_t w =
+		    cn->ssl != NULL
+		        ? SSL_write(cn->ssl, s, n > INT32_MAX ? INT32_MAX : (int)n)
+		        : send(cn->fd, s, n, MSG_NOSIGNAL);
+		if (cn->ssl != NULL && w <= 0)
+			return false;
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
@@ -186,7 +205,7 @@ static bool tu_serve_one(struct tu_conn *cn, char *hdr, uint8_t **bodyp)
 	while (end == NULL) {
 		if (hl + 1 >= TU_HDR_CAP)
 			return false;
-		ssize_t n = recv(cn->fd, hdr + hl, TU_HDR_CAP - 1 - hl, 0);
+		ssize_t n = tu_recv(cn, hdr + hl, TU_HDR_CAP - 1 - hl);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -208,7 +227,7 @@ static bool tu_serve_one(struct tu_conn *cn, char *hdr, uint8_t **bodyp)
 		have = clen; /* pipelining is not used by the exporter */
 	memcpy(body, hdr + head, have);
 	while (have < clen) {
-		ssize_t n = recv(cn->fd, body + have, clen - have, 0);
+		ssize_t n = tu_recv(cn, body + have, clen - have);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
@@ -337,9 +356,9 @@ static bool tu_serve_one(struct tu_conn *cn, char *hdr, uint8_t **bodyp)
 		pthread_mutex_unlock(&r->mtx);
 		return false;
 	}
-	if (!tu_write_all(cn->fd, out, (size_t)n))
+	if (!tu_write_all(cn, out, (size_t)n))
 		return false;
-	if (pbn > 0 && !tu_write_all(cn->fd, pb, pbn))
+	if (pbn > 0 && !tu_write_all(cn, pb, pbn))
 		return false;
 	return true;
 }
@@ -347,6 +366,29 @@ static bool tu_serve_one(struct tu_conn *cn, char *hdr, uint8_t **bodyp)
 static void *tu_conn_main(void *arg)
 {
 	struct tu_conn *cn = arg;
+	tu_otlp_receiver *r = cn->r;
+	if (r->tls != NULL) {
+		cn->ssl = SSL_new(r->tls);
+		if (cn->ssl == NULL || SSL_set_fd(cn->ssl, cn->fd) != 1 ||
+		    SSL_accept(cn->ssl) != 1) {
+			pthread_mutex_lock(&r->mtx);
+			r->c.tls_failures++;
+			pthread_mutex_unlock(&r->mtx);
+			ERR_clear_error();
+			/*
+			 * Let the client read the alert: closing with its last
+			 * handshake bytes unread would send a reset that loses it.
+			 */
+			shutdown(cn->fd, SHUT_WR);
+			char junk[4096];
+			struct pollfd pfd = {cn->fd, POLLIN, 0};
+			while (poll(&pfd, 1, 1000) > 0 &&
+			       recv(cn->fd, junk, sizeof(junk), 0) > 0)
+				;
+			shutdown(cn->fd, SHUT_RDWR);
+			return NULL;
+		}
+	}
 	char *hdr = malloc(TU_HDR_CAP);
 	for (;;) {
 		uint8_t *body = NULL;
@@ -356,6 +398,9 @@ static void *tu_conn_main(void *arg)
 			break;
 	}
 	free(hdr);
+	if (cn->ssl != NULL)
+		SSL_shutdown(cn->ssl);
+	ERR_clear_error();
 	shutdown(cn->fd, SHUT_RDWR);
 	return NULL;
 }
@@ -403,6 +448,27 @@ static void *tu_accept_main(void *arg)
 
 tu_otlp_receiver *tu_otlp_start(void)
 {
+	return tu_otlp_start_tls(NULL, NULL, NULL, false);
+}
+
+tu_otlp_receiver *tu_otlp_start_tls(const char *ca, const char *cert, const char *key,
+                                    bool require_client_cert)
+{
+	SSL_CTX *tls = NULL;
+	if (cert != NULL) {
+		tls = SSL_CTX_new(TLS_server_method());
+		if (tls == NULL || SSL_CTX_use_certificate_chain_file(tls, cert) != 1 ||
+		    SSL_CTX_use_PrivateKey_file(tls, key, SSL_FILETYPE_PEM) != 1 ||
+		    (ca != NULL && SSL_CTX_load_verify_locations(tls, ca, NULL) != 1)) {
+			SSL_CTX_free(tls);
+			return NULL;
+		}
+		/* OpenSSL writes with write(): a peer gone must not kill the test. */
+		signal(SIGPIPE, SIG_IGN);
+		if (require_client_cert)
+			SSL_CTX_set_verify(
+			    tls, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	}
 	tu_otlp_receiver *r = calloc(1, sizeof(*r));
 	struct sockaddr_in a;
 	socklen_t al = sizeof(a);
@@ -415,16 +481,19 @@ tu_otlp_receiver *tu_otlp_start(void)
 	    getsockname(r->lfd, (struct sockaddr *)&a, &al) != 0) {
 		if (r->lfd >= 0)
 			close(r->lfd);
+		SSL_CTX_free(tls);
 		free(r);
 		return NULL;
 	}
-	snprintf(r->url, sizeof(r->url), "http://127.0.0.1:%d/v1/traces",
-	         ntohs(a.sin_port));
+	r->tls = tls;
+	snprintf(r->url, sizeof(r->url), "%s://127.0.0.1:%d/v1/traces",
+	         tls != NULL ? "https" : "http", ntohs(a.sin_port));
 	pthread_mutex_init(&r->mtx, NULL);
 	pthread_cond_init(&r->cv, NULL);
 	r->only_accepted = true;
 	if (pthread_create(&r->accept_th, NULL, tu_accept_main, r) != 0) {
 		close(r->lfd);
+		SSL_CTX_free(tls);
 		free(r);
 		return NULL;
 	}
@@ -444,10 +513,12 @@ void tu_otlp_stop(tu_otlp_receiver *r)
 		if (r->conns[i].used) {
 			shutdown(r->conns[i].fd, SHUT_RDWR);
 			pthread_join(r->conns[i].th, NULL);
+			SSL_free(r->conns[i].ssl);
 			close(r->conns[i].fd);
 		}
 	}
 	close(r->lfd);
+	SSL_CTX_free(r->tls);
 	free(r->last_body);
 	pthread_mutex_destroy(&r->mtx);
 	pthread_cond_destroy(&r->cv);

@@ -38,6 +38,14 @@ typedef struct tu_otlp_receiver tu_otlp_receiver;
 
 /* Starts a receiver on an ephemeral loopback port; NULL on failure. */
 tu_otlp_receiver *tu_otlp_start(void);
+/*
+ * The same over TLS (URL "https://..."): cert and key are the server's PEM
+ * certificate (chain) and key; with require_client_cert, the client must
+ * show a certificate that ca (PEM) verifies, else the handshake fails (and
+ * counts in tls_failures). NULL on failure.
+ */
+tu_otlp_receiver *tu_otlp_start_tls(const char *ca, const char *cert, const char *key,
+                                    bool require_client_cert);
 /* Stops it: closes every connection, joins its threads, frees it. */
 void tu_otlp_stop(tu_otlp_receiver *r);
 /* "http://127.0.0.1:<port>/v1/traces" */
@@ -58,6 +66,7 @@ typedef struct tu_otlp_counts {
 	uint64_t gzip_requests; /* requests with Content-Encoding: gzip */
 	uint64_t connections;   /* TCP connections accepted */
 	uint64_t max_body;      /* largest body received (as sent, compressed or not) */
+	uint64_t tls_failures;  /* TLS handshakes that failed */
 } tu_otlp_counts;
 tu_otlp_counts tu_otlp_get_counts(tu_otlp_receiver *r);
 
