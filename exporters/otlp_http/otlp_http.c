@@ -300,6 +300,17 @@ static bool bt_retryable_cc(CURLcode cc)
 	}
 }
 
+/*
+ * True when curl's error text reports a TLS alert from the collector (with
+ * TLS 1.3 a refused or missing client certificate is only seen on the
+ * first read, as a receive error): it refuses this client, and asking
+ * again will not change that.
+ */
+static bool bt_tls_alert(const char *err)
+{
+	return strstr(err, "SSL routines") != NULL && strstr(err, " alert ") != NULL;
+}
+
 static bool bt_retryable_status(long status)
 {
 	return status == 429 || status == 502 || status == 503 || status == 504;
@@ -384,9 +395,9 @@ static baton_err bt_send(struct bt_otlp *e, const uint8_t *body, size_t len,
 			return BATON_ECLOSED;
 		}
 		if (cc != CURLE_OK) {
-			snprintf(why, sizeof(why), "%.60s%s%.90s", curl_easy_strerror(cc),
-			         e->err[0] ? ": " : "", e->err);
-			retry = bt_retryable_cc(cc);
+			snprintf(why, sizeof(why), "%.40s%s%.117s",
+			         curl_easy_strerror(cc), e->err[0] ? ": " : "", e->err);
+			retry = bt_retryable_cc(cc) && !bt_tls_alert(e->err);
 			rv = cc == CURLE_OPERATION_TIMEDOUT ? BATON_ETIMEDOUT
 			                                    : BATON_ETRANSPORT;
 		} else if (status >= 200 && status < 300) {

@@ -465,6 +465,8 @@ tu_otlp_receiver *tu_otlp_start_tls(const char *ca, const char *cert, const char
 		}
 		/* OpenSSL writes with write(): a peer gone must not kill the test. */
 		signal(SIGPIPE, SIG_IGN);
+		/* Clients may resume a session (curl does on a retry). */
+		SSL_CTX_set_session_id_context(tls, (const unsigned char *)"tu", 2);
 		if (require_client_cert)
 			SSL_CTX_set_verify(
 			    tls, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
