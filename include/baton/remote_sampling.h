@@ -48,6 +48,17 @@ typedef struct baton_remote_sampler_options {
 	/* Do not start the thread: polls happen only through
 	 * baton_remote_sampler_poll_now. */
 	bool manual_polling;
+	/*
+	 * TLS for an https endpoint; each a path to a PEM file, NULL: none.
+	 * certificate: CA certificates that verify the endpoint, instead of the
+	 * system's; client_key and client_certificate: the client's key and
+	 * certificate (chain), for mutual TLS. A file that cannot be read is
+	 * named in a warning at creation, and polls then fail (the strategy in
+	 * force is kept), never falling back to the system's CAs.
+	 */
+	const char *certificate;
+	const char *client_key;
+	const char *client_certificate;
 } baton_remote_sampler_options;
 
 /*

@@ -42,6 +42,7 @@ struct bt_rs {
 	char *body;
 	size_t body_len, body_cap;
 	bool body_too_big;
+	char curl_err[CURL_ERROR_SIZE]; /* curl's own words on a failed poll */
 };
 
 /* ---- one poll ---- */
@@ -90,6 +91,7 @@ static baton_err bt_rs_poll_once(struct bt_rs *rs, baton_remote_sampler_stats *a
 	long status = 0;
 	rs->body_len = 0;
 	rs->body_too_big = false;
+	rs->curl_err[0] = '\0';
 	curl_easy_setopt(rs->curl, CURLOPT_URL, rs->url);
 	CURLcode cc = curl_easy_perform(rs->curl);
 	if (cc != CURLE_OK) {
@@ -102,9 +104,10 @@ static baton_err bt_rs_poll_once(struct bt_rs *rs, baton_remote_sampler_stats *a
 			        rs->url_log, rs->max_body);
 			return BATON_ETOOBIG;
 		}
-		bt_warn(
-		    "remote sampling: GET %s failed: %s; keeping the current strategy",
-		    rs->url_log, curl_easy_strerror(cc));
+		bt_warn("remote sampling: GET %s failed: %s%s%.200s; keeping the current "
+		        "strategy",
+		        rs->url_log, curl_easy_strerror(cc), rs->curl_err[0] ? ": " : "",
+		        rs->curl_err);
 		return BATON_ETRANSPORT;
 	}
 	curl_easy_getinfo(rs->curl, CURLINFO_RESPONSE_CODE, &status);
@@ -363,6 +366,27 @@ static char *bt_rs_url(CURL *curl, const char *endpoint, const char *service)
 	return url;
 }
 
+/*
+ * Gives curl one TLS file (curl copies the path). A file that cannot be
+ * read is named in a warning; curl gets it all the same, so polls fail
+ * rather than go out unverified or without the client certificate.
+ */
+static void bt_rs_tls_file(CURL *c, CURLoption opt, CURLoption type, const char *what,
+                           const char *path)
+{
+	if (path == NULL || path[0] == '\0')
+		return;
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		bt_warn("remote sampling: %s \"%.200s\" cannot be read; polls will fail",
+		        what, path);
+	else
+		fclose(f);
+	curl_easy_setopt(c, opt, path);
+	if (type != 0)
+		curl_easy_setopt(c, type, "PEM");
+}
+
 static baton_err bt_rs_create(const baton_remote_sampler_options *o, double initial_rate,
                               baton_sampler *out)
 {
@@ -414,6 +438,13 @@ static baton_err bt_rs_create(const baton_remote_sampler_options *o, double init
 	curl_easy_setopt(rs->curl, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(rs->curl, CURLOPT_USERAGENT, "baton/" BATON_VERSION_STRING);
 	curl_easy_setopt(rs->curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)rs->max_body);
+	curl_easy_setopt(rs->curl, CURLOPT_ERRORBUFFER, rs->curl_err);
+	bt_rs_tls_file(rs->curl, CURLOPT_CAINFO, (CURLoption)0, "certificate",
+	               o->certificate);
+	bt_rs_tls_file(rs->curl, CURLOPT_SSLKEY, CURLOPT_SSLKEYTYPE, "client_key",
+	               o->client_key);
+	bt_rs_tls_file(rs->curl, CURLOPT_SSLCERT, CURLOPT_SSLCERTTYPE,
+	               "client_certificate", o->client_certificate);
 #if LIBCURL_VERSION_NUM >= 0x075500
 	curl_easy_setopt(rs->curl, CURLOPT_PROTOCOLS_STR, "http,https");
 #endif

@@ -4,13 +4,16 @@
  * CLIENT_CERTIFICATE variables. The certificates are made at test time
  * with the openssl command in a temporary folder: a CA, a server
  * certificate for 127.0.0.1 and a client certificate, both signed by it,
- * and a second CA that signed nothing here.
+ * and a second CA that signed nothing here. The Jaeger remote sampler's
+ * TLS options are checked here too, against an HTTPS stub.
  */
+#include "httpstub.h"
 #include "otlp_receiver.h"
 
 #include <baton/baton.h>
 #include <baton/otlp_http.h>
 #include <baton/processor.h>
+#include <baton/remote_sampling.h>
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -295,4 +298,87 @@ Test(otlp_tls, the_option_wins_over_the_variable)
 	setenv("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", other_ca, 1);
 	baton_processor p = init_sdk(&(baton_otlp_http_options){.certificate = ca});
 	expect_delivery(p);
+}
+
+/* ---- the Jaeger remote sampler ---- */
+
+static tu_httpstub *stub;
+
+static void rs_teardown(void)
+{
+	tu_httpstub_stop(stub);
+	stub = NULL;
+	teardown();
+}
+
+TestSuite(remote_tls, .init = setup, .fini = rs_teardown);
+
+#define PROB_25                                                                          \
+	"{\"strategyType\":\"PROBABILISTIC\",\"probabilisticSampling\":{"                \
+	"\"samplingRate\":0.25}}"
+
+/* Polls the stub once with the given TLS options; returns the poll's result. */
+static baton_err rs_poll(bool mtls, const char *cert, const char *key, const char *crt,
+                         baton_remote_sampler_stats *st)
+{
+	char endpoint[128];
+	stub = tu_httpstub_start_tls(mtls ? ca : NULL, srv, srv_key, mtls);
+	cr_assert_eq(strncmp(tu_httpstub_base(stub), "https://", 8), 0);
+	tu_httpstub_set(stub, 200, PROB_25);
+	snprintf(endpoint, sizeof(endpoint), "%s/sampling", tu_httpstub_base(stub));
+	baton_remote_sampler_options o = {.size = sizeof(o),
+	                                  .endpoint = endpoint,
+	                                  .service_name = "svc",
+	                                  .timeout_ms = 3000,
+	                                  .manual_polling = true,
+	                                  .certificate = cert,
+	                                  .client_key = key,
+	                                  .client_certificate = crt};
+	baton_sampler s;
+	cr_assert_eq(baton_remote_sampler_create(&o, &s), BATON_OK);
+	baton_err rv = baton_remote_sampler_poll_now(s, 10000);
+	cr_assert_eq(baton_remote_sampler_stats_get(s, st), BATON_OK);
+	baton_sampler_destroy(s);
+	return rv;
+}
+
+Test(remote_tls, an_endpoint_behind_a_private_ca_is_polled)
+{
+	baton_remote_sampler_stats st;
+	cr_assert_eq(rs_poll(false, ca, NULL, NULL, &st), BATON_OK, "log: %s", logged);
+	cr_assert_eq(st.strategy, BATON_REMOTE_PROBABILISTIC);
+	cr_assert_float_eq(st.probability, 0.25, 1e-9);
+}
+
+Test(remote_tls, mutual_tls_with_the_client_certificate)
+{
+	baton_remote_sampler_stats st;
+	cr_assert_eq(rs_poll(true, ca, cli_key, cli, &st), BATON_OK, "log: %s", logged);
+	cr_assert_eq(st.strategy, BATON_REMOTE_PROBABILISTIC);
+	cr_assert_eq(tu_httpstub_tls_failures(stub), 0);
+}
+
+Test(remote_tls, a_wrong_ca_fails_the_poll_with_the_tls_reason)
+{
+	baton_remote_sampler_stats st;
+	cr_assert_eq(rs_poll(false, other_ca, NULL, NULL, &st), BATON_ETRANSPORT);
+	cr_assert_eq(st.failures, 1);
+	cr_assert_eq(st.strategy, BATON_REMOTE_INITIAL);
+	cr_assert(log_has("SSL certificate problem"), "log: %s", logged);
+}
+
+Test(remote_tls, mutual_tls_without_a_client_certificate_fails)
+{
+	baton_remote_sampler_stats st;
+	cr_assert_neq(rs_poll(true, ca, NULL, NULL, &st), BATON_OK);
+	cr_assert_eq(st.strategy, BATON_REMOTE_INITIAL);
+	cr_assert(log_has("alert certificate required"), "log: %s", logged);
+}
+
+Test(remote_tls, an_unreadable_file_is_named)
+{
+	baton_remote_sampler_stats st;
+	cr_assert_neq(rs_poll(false, "/nonexistent/ca.pem", NULL, NULL, &st), BATON_OK);
+	cr_assert(log_has("certificate \"/nonexistent/ca.pem\" cannot be read"),
+	          "log: %s", logged);
 }

@@ -7,13 +7,23 @@
 #ifndef BATON_TESTUTIL_HTTPSTUB_H
 #define BATON_TESTUTIL_HTTPSTUB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct tu_httpstub tu_httpstub;
 
 /* Starts a stub on 127.0.0.1 and an ephemeral port; aborts the test on failure. */
 tu_httpstub *tu_httpstub_start(void);
-/* "http://127.0.0.1:<port>"; valid until stop. */
+/*
+ * The same over TLS ("https://..."): cert and key are the server's PEM
+ * certificate (chain) and key; with require_client_cert the client must
+ * show a certificate that ca verifies.
+ */
+tu_httpstub *tu_httpstub_start_tls(const char *ca, const char *cert, const char *key,
+                                   bool require_client_cert);
+/* TLS handshakes that failed. */
+int tu_httpstub_tls_failures(tu_httpstub *s);
+/* "http://127.0.0.1:<port>" ("https://..." over TLS); valid until stop. */
 const char *tu_httpstub_base(tu_httpstub *s);
 /* Sets the answer to the next requests (body copied). status 0: hang. */
 void tu_httpstub_set(tu_httpstub *s, int status, const char *body);
