@@ -114,7 +114,9 @@ BATON_API baton_err baton_remote_sampler_stats_get(baton_sampler s,
  * Makes OTEL_TRACES_SAMPLER=jaeger_remote (and parentbased_jaeger_remote)
  * work: installs a factory with baton_sampler_register_factory() that reads
  * OTEL_TRACES_SAMPLER_ARG=endpoint=<url>,pollingIntervalMs=<ms>,
- * initialSamplingRate=<p> (each optional; a malformed item is logged,
+ * initialSamplingRate=<p>,certificate=<CA PEM path>,clientKey=<PEM path>,
+ * clientCertificate=<PEM path> (each optional; the last three are the TLS
+ * options of baton_remote_sampler_options; a malformed item is logged,
  * quoting at most 64 bytes of its value, and its default kept) and builds
  * parentbased(remote sampler). The service name asked about is
  * percent-decoded from service.name in OTEL_RESOURCE_ATTRIBUTES when

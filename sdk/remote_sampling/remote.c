@@ -521,9 +521,13 @@ static baton_err bt_rs_factory(const char *name, const char *arg, baton_sampler 
 		return BATON_EINVAL;
 	bt_rs_arg a;
 	bt_rs_parse_arg(arg, &a);
-	baton_remote_sampler_options o = {.size = sizeof(o),
-	                                  .endpoint = a.endpoint[0] ? a.endpoint : NULL,
-	                                  .polling_interval_ms = a.polling_interval_ms};
+	baton_remote_sampler_options o = {
+	    .size = sizeof(o),
+	    .endpoint = a.endpoint[0] ? a.endpoint : NULL,
+	    .polling_interval_ms = a.polling_interval_ms,
+	    .certificate = a.certificate[0] ? a.certificate : NULL,
+	    .client_key = a.client_key[0] ? a.client_key : NULL,
+	    .client_certificate = a.client_certificate[0] ? a.client_certificate : NULL};
 	baton_sampler remote;
 	baton_err rv = bt_rs_create(&o, a.initial_sampling_rate, &remote);
 	if (rv != BATON_OK) {

@@ -48,10 +48,17 @@ bool bt_rs_endpoint_ok(const char *url, size_t n);
 const char *bt_rs_service_from_attrs(const char *attrs, char *buf, size_t cap);
 
 /* OTEL_TRACES_SAMPLER_ARG for jaeger_remote. */
+/* Longest TLS file path OTEL_TRACES_SAMPLER_ARG may give. */
+#define BT_RS_PATH_MAX 1023
+
 typedef struct bt_rs_arg {
 	char endpoint[BT_RS_ENDPOINT_MAX + 1]; /* empty: the default */
 	uint32_t polling_interval_ms;
 	double initial_sampling_rate;
+	/* TLS PEM paths (certificate, clientKey, clientCertificate); empty: none. */
+	char certificate[BT_RS_PATH_MAX + 1];
+	char client_key[BT_RS_PATH_MAX + 1];
+	char client_certificate[BT_RS_PATH_MAX + 1];
 } bt_rs_arg;
 /*
  * Parses arg (may be NULL) into *out, defaults for what is missing or

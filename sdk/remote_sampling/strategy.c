@@ -325,6 +325,19 @@ static int bt_rs_shown(size_t n)
 	return (int)(n > BT_RS_SHOWN ? BT_RS_SHOWN : n);
 }
 
+/* A TLS file path: 1 to BT_RS_PATH_MAX bytes, no control byte. */
+static bool bt_rs_path_ok(const char *v, size_t n)
+{
+	if (n == 0 || n > BT_RS_PATH_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)v[i];
+		if (c < 0x20 || c == 0x7f)
+			return false;
+	}
+	return true;
+}
+
 int bt_rs_parse_arg(const char *arg, bt_rs_arg *out)
 {
 	int bad = 0;
@@ -384,6 +397,25 @@ int bt_rs_parse_arg(const char *arg, bt_rs_arg *out)
 					bad++;
 				} else {
 					out->initial_sampling_rate = r;
+				}
+			} else if (bt_rs_item(s, kn, "certificate") ||
+			           bt_rs_item(s, kn, "clientKey") ||
+			           bt_rs_item(s, kn, "clientCertificate")) {
+				char *dst = bt_rs_item(s, kn, "certificate")
+				                ? out->certificate
+				            : bt_rs_item(s, kn, "clientKey")
+				                ? out->client_key
+				                : out->client_certificate;
+				if (!bt_rs_path_ok(v, vn)) {
+					bt_warn("OTEL_TRACES_SAMPLER_ARG: %.*s \"%.*s\" "
+					        "is not "
+					        "a file path (1 to %d bytes, no control "
+					        "byte); ignored",
+					        (int)kn, s, vshown, v, BT_RS_PATH_MAX);
+					bad++;
+				} else {
+					memcpy(dst, v, vn);
+					dst[vn] = '\0';
 				}
 			} else {
 				bt_warn("OTEL_TRACES_SAMPLER_ARG: unknown key \"%.*s\"; "

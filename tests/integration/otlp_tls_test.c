@@ -306,6 +306,8 @@ static tu_httpstub *stub;
 
 static void rs_teardown(void)
 {
+	unsetenv("OTEL_TRACES_SAMPLER");
+	unsetenv("OTEL_TRACES_SAMPLER_ARG");
 	tu_httpstub_stop(stub);
 	stub = NULL;
 	teardown();
@@ -381,4 +383,40 @@ Test(remote_tls, an_unreadable_file_is_named)
 	cr_assert_neq(rs_poll(false, "/nonexistent/ca.pem", NULL, NULL, &st), BATON_OK);
 	cr_assert(log_has("certificate \"/nonexistent/ca.pem\" cannot be read"),
 	          "log: %s", logged);
+}
+
+Test(remote_tls, otel_traces_sampler_arg_gives_the_tls_files)
+{
+	char arg[1024];
+	stub = tu_httpstub_start_tls(ca, srv, srv_key, true);
+	tu_httpstub_set(stub, 200, PROB_25);
+	snprintf(arg, sizeof(arg),
+	         "endpoint=%s/sampling,certificate=%s,clientKey=%s,clientCertificate=%s",
+	         tu_httpstub_base(stub), ca, cli_key, cli);
+	setenv("OTEL_TRACES_SAMPLER", "parentbased_jaeger_remote", 1);
+	setenv("OTEL_TRACES_SAMPLER_ARG", arg, 1);
+	baton_remote_sampling_register();
+	baton_sampler s;
+	cr_assert_eq(baton_sampler_from_env(&s), BATON_OK);
+	/* A request is only read after a handshake with the client's certificate. */
+	cr_assert_geq(tu_httpstub_wait_requests(stub, 1, 10000), 1, "log: %s", logged);
+	cr_assert_eq(tu_httpstub_tls_failures(stub), 0);
+	cr_assert(!log_has("OTEL_TRACES_SAMPLER_ARG"), "log: %s", logged);
+	baton_sampler_destroy(s);
+}
+
+Test(remote_tls, a_tls_path_with_a_control_byte_is_refused_by_name)
+{
+	setenv("OTEL_TRACES_SAMPLER", "jaeger_remote", 1);
+	setenv("OTEL_TRACES_SAMPLER_ARG",
+	       "endpoint=http://127.0.0.1:9/sampling,clientKey=/a\tb,certificate=", 1);
+	baton_remote_sampling_register();
+	baton_sampler s;
+	cr_assert_eq(baton_sampler_from_env(&s), BATON_OK);
+	cr_assert(
+	    log_has("OTEL_TRACES_SAMPLER_ARG: clientKey \"/a?b\" is not a file path"),
+	    "log: %s", logged);
+	cr_assert(log_has("OTEL_TRACES_SAMPLER_ARG: certificate \"\" is not a file path"),
+	          "log: %s", logged);
+	baton_sampler_destroy(s);
 }
