@@ -867,6 +867,11 @@ baton_err baton_otlp_http_exporter_create(const baton_otlp_http_options *opts,
 		                 "CLIENT_CERTIFICATE", &e->tls_cert);
 	if (rv != BATON_OK)
 		goto fail;
+	if ((e->tls_ca != NULL || e->tls_key != NULL || e->tls_cert != NULL) &&
+	    strncasecmp(e->url, "http://", 7) == 0)
+		bt_warn("OTLP: TLS files are set but the endpoint %s is http://: they "
+		        "are not used and spans go out unencrypted",
+		        e->url_log);
 	if ((e->tls_key != NULL) != (e->tls_cert != NULL))
 		bt_warn("OTLP: a client %s without a client %s; mTLS will not work",
 		        e->tls_key != NULL ? "key" : "certificate",

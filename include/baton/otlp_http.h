@@ -65,7 +65,9 @@ typedef struct baton_otlp_http_options {
 	 * OTEL_EXPORTER_OTLP_TRACES_* variable named, else the
 	 * OTEL_EXPORTER_OTLP_* one, else none. A file that cannot be read is
 	 * named in one warning when the exporter is created, and every export
-	 * then fails (counted), never falling back to the system's CAs.
+	 * to an https endpoint then fails (counted), never falling back to the
+	 * system's CAs. With an http:// endpoint they are unused (a warning
+	 * says so).
 	 */
 	/* CA certificates that verify the collector, instead of the system's
 	 * (..._CERTIFICATE). */

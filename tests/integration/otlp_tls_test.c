@@ -420,3 +420,15 @@ Test(remote_tls, a_tls_path_with_a_control_byte_is_refused_by_name)
 	          "log: %s", logged);
 	baton_sampler_destroy(s);
 }
+
+Test(otlp_tls, tls_files_with_a_plain_http_endpoint_are_called_out)
+{
+	baton_otlp_http_options oo = {.size = sizeof(oo),
+	                              .endpoint = "http://127.0.0.1:9/v1/traces",
+	                              .certificate = ca};
+	baton_exporter e;
+	cr_assert_eq(baton_otlp_http_exporter_create(&oo, &e), BATON_OK);
+	cr_assert(log_has("are not used and spans go out unencrypted"), "log: %s",
+	          logged);
+	e.ops->destroy(e.arg);
+}
