@@ -17,9 +17,11 @@
  *   3      1    H: CRC-8 (polynomial 0x07, initial value 0) of bytes 0..2
  *   4      16   trace id         \ only with I
  *   20     8    parent span id   /  (the sender's span: the receiver's parent)
- *   F-4    4    C: CRC-32 (ISO-HDLC, as zlib's crc32()), big-endian, of the
- *                 whole envelope except these four bytes: bytes 0..F-5 and
- *                 F..end (the extension region included)
+ *   F-4    4    C: CRC-32C (Castagnoli, as in iSCSI: reflected polynomial
+ *                 0x82F63B78, initial value and final XOR 0xFFFFFFFF),
+ *                 big-endian, of the whole envelope except these four
+ *                 bytes: bytes 0..F-5 and F..end (the extension region
+ *                 included)
  *   F      1-2  with X: E, the length of the extension region (vlen)
  *   ...    E    with X: extension entries, each: type (1 byte), length
  *                 (vlen), value
@@ -32,7 +34,7 @@
  *   bytes.
  *
  *   Sizes: unsampled, no ids: 8 bytes, always the same ones
- *   (BA 20 08 FB 89 70 96 9E): a receiver recognises "not sampled" with one
+ *   (BA 20 08 FB 7B 12 9B CB): a receiver recognises "not sampled" with one
  *   8-byte compare and decodes nothing. Sampled with no extension: 32 bytes.
  *   Sampled at a head probability below 1 adds the threshold: 32 + 1 + 2 +
  *   up to 7.

@@ -130,6 +130,14 @@ void bt_fork_unregister(bt_fork_step *step);
 /* The orders of the registered steps, in prepare order; returns their number. */
 size_t bt_fork_steps(int *orders, size_t cap);
 
+/*
+ * CRC-32C of n bytes at p, continuing from crc (0 to start): bt_crc32c_update(
+ * bt_crc32c_update(0, a, n), b, m) is the CRC of a then b. The CPU's crc32
+ * instruction where there is one; bt_crc32c_software always uses the table.
+ */
+uint32_t bt_crc32c_update(uint32_t crc, const void *p, size_t n);
+uint32_t bt_crc32c_software(uint32_t crc, const void *p, size_t n);
+
 /* Logging: printf-style; cheap when the level is filtered out. */
 void bt_log(baton_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

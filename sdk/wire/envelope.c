@@ -9,7 +9,6 @@
 #include <baton/envelope.h>
 #include <pthread.h>
 #include <string.h>
-#include <zlib.h>
 
 #define BT_ENV_HDR       4
 #define BT_ENV_IDS       24
@@ -47,20 +46,19 @@ static inline uint8_t bt_env_check(const uint8_t *p)
 	return bt_crc8_tab[c ^ p[2]];
 }
 
-/* CRC-32 of an envelope of total bytes whose fixed part is fixed bytes long,
+/* CRC-32C of an envelope of total bytes whose fixed part is fixed bytes long,
  * without the check word at fixed - 4. */
 static uint32_t bt_env_crc32(const uint8_t *p, size_t fixed, size_t total)
 {
-	uLong c = crc32(0L, Z_NULL, 0);
-	c = crc32(c, p, (uInt)(fixed - BT_ENV_CRC));
+	uint32_t c = bt_crc32c_update(0, p, fixed - BT_ENV_CRC);
 	if (total > fixed)
-		c = crc32(c, p + fixed, (uInt)(total - fixed));
-	return (uint32_t)c;
+		c = bt_crc32c_update(c, p + fixed, total - fixed);
+	return c;
 }
 
-/* The unsampled envelope: BA 20 08, its CRC-8 FB, then the CRC-32 of those four. */
+/* The unsampled envelope: BA 20 08, its CRC-8 FB, then the CRC-32C of those four. */
 static const uint8_t bt_env_unsampled[BATON_ENVELOPE_UNSAMPLED_SIZE] = {
-    0xBA, 0x20, 0x08, 0xFB, 0x89, 0x70, 0x96, 0x9E};
+    0xBA, 0x20, 0x08, 0xFB, 0x7B, 0x12, 0x9B, 0xCB};
 
 /* True when p (at least 8 bytes) is the unsampled envelope: one 8-byte compare. */
 static inline bool bt_env_is_unsampled(const uint8_t *p)

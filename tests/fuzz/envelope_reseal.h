@@ -9,7 +9,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <zlib.h>
 
 static inline void fz_envelope_reseal(uint8_t *m, size_t size)
 {
@@ -39,9 +38,15 @@ static inline void fz_envelope_reseal(uint8_t *m, size_t size)
 	}
 	if (total > size)
 		return;
-	uLong c = crc32(0L, Z_NULL, 0);
-	c = crc32(c, m, (uInt)(fixed - 4));
-	c = crc32(c, m + fixed, (uInt)(total - fixed));
+	uint32_t c = 0xFFFFFFFFu; /* CRC-32C, bit by bit */
+	for (size_t i = 0; i < total; i++) {
+		if (i >= fixed - 4 && i < fixed)
+			continue;
+		c ^= m[i];
+		for (int b = 0; b < 8; b++)
+			c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+	}
+	c = ~c;
 	m[fixed - 4] = (uint8_t)(c >> 24);
 	m[fixed - 3] = (uint8_t)(c >> 16);
 	m[fixed - 2] = (uint8_t)(c >> 8);

@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 baton_memory_exporter *tu_init_memory_limits(baton_sampler sampler, size_t capacity,
                                              const baton_limits *limits)
@@ -59,13 +58,24 @@ uint8_t tu_envelope_crc8(const uint8_t *m)
 	return crc;
 }
 
+/* CRC-32C, bit by bit: the library's own (table or CPU instruction) is not used. */
+static uint32_t tu_crc32c(uint32_t crc, const uint8_t *p, size_t n)
+{
+	crc = ~crc;
+	for (size_t i = 0; i < n; i++) {
+		crc ^= p[i];
+		for (int b = 0; b < 8; b++)
+			crc = (crc & 1) ? (crc >> 1) ^ 0x82F63B78u : crc >> 1;
+	}
+	return ~crc;
+}
+
 void tu_envelope_seal(uint8_t *m, size_t total)
 {
 	size_t fixed = m[2];
 	m[3] = tu_envelope_crc8(m);
-	uLong c = crc32(0L, Z_NULL, 0);
-	c = crc32(c, m, (uInt)(fixed - 4));
-	c = crc32(c, m + fixed, (uInt)(total - fixed));
+	uint32_t c = tu_crc32c(0, m, fixed - 4);
+	c = tu_crc32c(c, m + fixed, total - fixed);
 	m[fixed - 4] = (uint8_t)(c >> 24);
 	m[fixed - 3] = (uint8_t)(c >> 16);
 	m[fixed - 2] = (uint8_t)(c >> 8);

@@ -387,3 +387,20 @@ Test(core, urls_in_log_lines_lose_their_credentials_and_query)
 	cr_assert_null(strstr(small, "password"));
 	cr_assert_null(strstr(small, "user"));
 }
+
+/* The envelope's check word: CRC-32C, the same with the CPU instruction and the table. */
+Test(core, crc32c_has_its_check_value_and_both_ways_agree)
+{
+	cr_assert_eq(bt_crc32c_update(0, "123456789", 9), 0xE3069283u);
+	cr_assert_eq(bt_crc32c_software(0, "123456789", 9), 0xE3069283u);
+	uint8_t buf[300];
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(i * 131 + 7);
+	for (size_t n = 0; n <= sizeof(buf); n += 7) {
+		uint32_t whole = bt_crc32c_update(0, buf, n);
+		cr_assert_eq(whole, bt_crc32c_software(0, buf, n), "n=%zu", n);
+		size_t h = n / 3;
+		cr_assert_eq(
+		    bt_crc32c_update(bt_crc32c_update(0, buf, h), buf + h, n - h), whole);
+	}
+}
