@@ -10,6 +10,7 @@
 #include "otlp_trace.pb-c.h"
 
 #include <baton/baton.h>
+#include <baton/exporters.h>
 #include <baton/otlp_http.h>
 #include <criterion/criterion.h>
 #include <inttypes.h>
@@ -466,5 +467,38 @@ Test(otlp_json, the_traces_protocol_variable_wins)
 	unsetenv("OTEL_EXPORTER_OTLP_PROTOCOL");
 	release_all();
 	baton_fini(1000);
+	tu_otlp_stop(r);
+}
+
+static int warnings;
+static void count_warnings(void *arg, baton_log_level level, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+	if (level >= BATON_LOG_WARN)
+		warnings++;
+}
+
+/* baton_auto_init with OTEL_EXPORTER_OTLP_PROTOCOL=http/json exports JSON,
+ * and says nothing about it. */
+Test(otlp_json, auto_init_honours_http_json)
+{
+	baton_set_log(BATON_LOG_WARN, count_warnings, NULL);
+	tu_otlp_receiver *r = tu_otlp_start();
+	cr_assert_not_null(r);
+	setenv("OTEL_TRACES_EXPORTER", "otlp", 1);
+	setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", tu_otlp_url(r), 1);
+	setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json", 1);
+	cr_assert_eq(baton_auto_init(NULL), BATON_OK);
+	baton_span s = baton_span_start(baton_tracer_get("t", NULL), "auto");
+	baton_span_end(s);
+	cr_assert_eq(baton_fini(5000), BATON_OK);
+	unsetenv("OTEL_TRACES_EXPORTER");
+	unsetenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
+	unsetenv("OTEL_EXPORTER_OTLP_PROTOCOL");
+	char ct[64];
+	cr_assert(tu_otlp_last_header(r, "Content-Type", ct, sizeof(ct)));
+	cr_assert_str_eq(ct, "application/json");
+	cr_assert_eq(warnings, 0);
 	tu_otlp_stop(r);
 }
