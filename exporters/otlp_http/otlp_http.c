@@ -380,8 +380,10 @@ static baton_err bt_send(struct bt_otlp *e, const uint8_t *body, size_t len,
 		} else if (status >= 200 && status < 300) {
 			int64_t rejected = 0;
 			char msg[128];
-			if (bt_otlp_parse_response(e->resp.p, e->resp.len, &rejected, msg,
-			                           sizeof(msg)) != BATON_OK) {
+			if ((e->json ? bt_otlp_parse_response_json
+			             : bt_otlp_parse_response)(e->resp.p, e->resp.len,
+			                                       &rejected, msg,
+			                                       sizeof(msg)) != BATON_OK) {
 				bt_debug("OTLP: a %ld response body that is not an "
 				         "ExportTraceServiceResponse (%zu bytes)",
 				         status, e->resp.len);

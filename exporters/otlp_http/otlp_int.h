@@ -108,6 +108,11 @@ baton_err bt_otlp_gzip_compress(bt_otlp_gzip *z, const uint8_t *in, size_t n,
 baton_err bt_otlp_parse_response(const uint8_t *body, size_t n, int64_t *rejected,
                                  char *msg, size_t cap);
 
+/* As bt_otlp_parse_response, for the JSON answer to an http/json request
+ * ({"partialSuccess":{"rejectedSpans":"N","errorMessage":"..."}}). */
+baton_err bt_otlp_parse_response_json(const uint8_t *body, size_t n, int64_t *rejected,
+                                      char *msg, size_t cap);
+
 /*
  * Parses a Retry-After header value: a number of seconds, or an HTTP date
  * (read with curl_getdate) compared with now. On success writes *delay_ms

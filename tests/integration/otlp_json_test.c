@@ -502,3 +502,44 @@ Test(otlp_json, auto_init_honours_http_json)
 	cr_assert_eq(warnings, 0);
 	tu_otlp_stop(r);
 }
+
+/* The JSON answer to an http/json request: partial success read, text sanitised,
+ * anything else an error (never a crash). */
+Test(otlp_json, json_responses_are_parsed)
+{
+	int64_t rej = -1;
+	char msg[64];
+	struct {
+		const char *body;
+		baton_err rv;
+		int64_t rej;
+		const char *msg;
+	} cases[] = {
+	    {"", BATON_OK, 0, ""},
+	    {"{}", BATON_OK, 0, ""},
+	    {"{\"partialSuccess\":{}}", BATON_OK, 0, ""},
+	    {"{\"partialSuccess\":{\"rejectedSpans\":\"3\",\"errorMessage\":\"old\"}}",
+	     BATON_OK, 3, "old"},
+	    {"{\"partialSuccess\":{\"rejectedSpans\":4}}", BATON_OK, 4, ""},
+	    {"{\"partialSuccess\":{\"errorMessage\":\"a\\u001b[2Jb\\nc\"}}", BATON_OK, 0,
+	     NULL},
+	    {"{\"partialSuccess\":{\"rejectedSpans\":\"x\"}}", BATON_EFORMAT, 0, ""},
+	    {"{\"partialSuccess\":3}", BATON_EFORMAT, 0, ""},
+	    {"[1]", BATON_EFORMAT, 0, ""},
+	    {"\x0a\x00", BATON_EFORMAT, 0, ""},
+	    {"{\"partialSuccess\":{\"rejectedSpans\":", BATON_EFORMAT, 0, ""},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		baton_err rv = bt_otlp_parse_response_json((const uint8_t *)cases[i].body,
+		                                           strlen(cases[i].body), &rej,
+		                                           msg, sizeof(msg));
+		cr_assert_eq(rv, cases[i].rv, "case %zu", i);
+		if (rv != BATON_OK)
+			continue;
+		cr_assert_eq(rej, cases[i].rej, "case %zu", i);
+		if (cases[i].msg != NULL)
+			cr_assert_str_eq(msg, cases[i].msg, "case %zu", i);
+		for (const char *p = msg; *p; p++)
+			cr_assert((unsigned char)*p >= 0x20, "case %zu: control byte", i);
+	}
+}
