@@ -168,13 +168,20 @@ static baton_err bt_auto_build(baton_exporter_kind kind, baton_processor *out)
 			pvar = "OTEL_EXPORTER_OTLP_PROTOCOL";
 			proto = baton_getenv(pvar);
 		}
-		if (proto != NULL && strcmp(proto, "http/protobuf") != 0)
+		bool json = proto != NULL && strcmp(proto, "http/json") == 0;
+		if (proto != NULL && !json && strcmp(proto, "http/protobuf") != 0)
 			bt_warn(
 			    "%s=%s: baton sends only http/protobuf; using http/protobuf "
-			    "(port 4318 on Jaeger and the Collector)",
+			    "(http/json is the other choice; port 4318 on Jaeger and the "
+			    "Collector)",
 			    pvar, proto);
 #if defined(BATON_HAVE_OTLP_HTTP)
-		rv = baton_otlp_http_exporter_create(NULL, &e);
+		baton_otlp_http_options oo = {.size = sizeof(oo)};
+		oo.protocol =
+		    json ? BATON_OTLP_PROTOCOL_JSON : BATON_OTLP_PROTOCOL_PROTOBUF;
+		rv = baton_otlp_http_exporter_create(&oo, &e);
+#else
+		(void)json;
 #endif
 		break;
 	}

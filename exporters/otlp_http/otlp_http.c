@@ -54,6 +54,7 @@ struct bt_otlp {
 	uint64_t rejected;
 	char why[160];
 	bool gzip;
+	bool json; /* http/json: bt_otlp_encode_json, application/json */
 	size_t max_body;
 	CURL *easy;
 	CURLM *multi;
@@ -403,8 +404,10 @@ static baton_err bt_send(struct bt_otlp *e, const uint8_t *body, size_t len,
 		} else if (status >= 200 && status < 300) {
 			int64_t rejected = 0;
 			char msg[128];
-			if (bt_otlp_parse_response(e->resp.p, e->resp.len, &rejected, msg,
-			                           sizeof(msg)) != BATON_OK) {
+			if ((e->json ? bt_otlp_parse_response_json
+			             : bt_otlp_parse_response)(e->resp.p, e->resp.len,
+			                                       &rejected, msg,
+			                                       sizeof(msg)) != BATON_OK) {
 				bt_debug("OTLP: a %ld response body that is not an "
 				         "ExportTraceServiceResponse (%zu bytes)",
 				         status, e->resp.len);
@@ -465,7 +468,8 @@ static baton_err bt_export_range(struct bt_otlp *e, const baton_span_data *const
 {
 	const uint8_t *body;
 	size_t len;
-	baton_err rv = bt_otlp_encode(e->enc, spans, n, e->max_body, &body, &len);
+	baton_err rv = (e->json ? bt_otlp_encode_json : bt_otlp_encode)(
+	    e->enc, spans, n, e->max_body, &body, &len);
 	if (rv == BATON_ETOOBIG) {
 		if (n == 1) {
 			bt_fail(e, "a span larger than the largest request was dropped");
@@ -785,6 +789,25 @@ static baton_err bt_tls_file(const char *opt, const char *optname, const char *s
 	return *out != NULL ? BATON_OK : BATON_ENOMEM;
 }
 
+/* http/json when OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL says so (the first
+ * set one decides); anything but http/protobuf or http/json is warned of. */
+static bool bt_protocol_env_json(void)
+{
+	const char *name = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL";
+	const char *v = baton_getenv(name);
+	if (v == NULL) {
+		name = "OTEL_EXPORTER_OTLP_PROTOCOL";
+		v = baton_getenv(name);
+	}
+	if (v == NULL || strcmp(v, "http/protobuf") == 0)
+		return false;
+	if (strcmp(v, "http/json") == 0)
+		return true;
+	bt_warn("%s=\"%.40s\" is not http/protobuf or http/json; using http/protobuf",
+	        name, v);
+	return false;
+}
+
 baton_err baton_otlp_http_exporter_create(const baton_otlp_http_options *opts,
                                           baton_exporter *out)
 {
@@ -819,6 +842,9 @@ baton_err baton_otlp_http_exporter_create(const baton_otlp_http_options *opts,
 	int comp = opts->compression != BATON_OTLP_COMPRESSION_ENV ? opts->compression
 	                                                           : bt_compression_env();
 	e->gzip = comp == BATON_OTLP_COMPRESSION_GZIP;
+	e->json = opts->protocol == BATON_OTLP_PROTOCOL_ENV
+	              ? bt_protocol_env_json()
+	              : opts->protocol == BATON_OTLP_PROTOCOL_JSON;
 	e->max_body =
 	    opts->max_request_bytes ? opts->max_request_bytes : BT_OTLP_MAX_BODY;
 	e->backoff_initial_ms = opts->retry_initial_ms ? opts->retry_initial_ms : 200;
@@ -846,7 +872,8 @@ baton_err baton_otlp_http_exporter_create(const baton_otlp_http_options *opts,
 		bt_parse_kv_list(ok, what, bt_add_header, &hc);
 		bt_free(ok);
 	}
-	bt_add_header(&hc, "Content-Type", "application/x-protobuf");
+	bt_add_header(&hc, "Content-Type",
+	              e->json ? "application/json" : "application/x-protobuf");
 	if (e->gzip)
 		bt_add_header(&hc, "Content-Encoding", "gzip");
 	/* No "Expect: 100-continue" round trip for big bodies. */

@@ -46,8 +46,18 @@ baton_err bt_otlp_encode(bt_otlp_enc *e, const baton_span_data *const *spans, si
  */
 baton_err bt_otlp_encode_pbc(bt_otlp_enc *e, const baton_span_data *const *spans,
                              size_t n, size_t limit, const uint8_t **body, size_t *len);
+/*
+ * The same request in OTLP's JSON encoding (OTLP/HTTP with
+ * application/json): lowerCamelCase names, hex ids, enums as integers,
+ * 64-bit integers as strings, default values left out. Written into the
+ * encoder's output buffer; *body and *len stay valid until the next call.
+ * Returns BATON_OK, BATON_ENOMEM, BATON_ETOOBIG (over limit bytes; also
+ * when the buffer could not grow).
+ */
+baton_err bt_otlp_encode_json(bt_otlp_enc *e, const baton_span_data *const *spans,
+                              size_t n, size_t limit, const uint8_t **body, size_t *len);
 
-/* ---- shared by the two encoders ---- */
+/* ---- shared by the encoders ---- */
 
 /* Bump allocation from the encoder's arena (16-byte aligned); NULL when out of memory. */
 void *bt_otlp_ar(bt_otlp_enc *e, size_t n);
@@ -97,6 +107,11 @@ baton_err bt_otlp_gzip_compress(bt_otlp_gzip *z, const uint8_t *in, size_t n,
  */
 baton_err bt_otlp_parse_response(const uint8_t *body, size_t n, int64_t *rejected,
                                  char *msg, size_t cap);
+
+/* As bt_otlp_parse_response, for the JSON answer to an http/json request
+ * ({"partialSuccess":{"rejectedSpans":"N","errorMessage":"..."}}). */
+baton_err bt_otlp_parse_response_json(const uint8_t *body, size_t n, int64_t *rejected,
+                                      char *msg, size_t cap);
 
 /*
  * Parses a Retry-After header value: a number of seconds, or an HTTP date

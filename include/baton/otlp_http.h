@@ -29,6 +29,11 @@ extern "C" {
 #define BATON_OTLP_COMPRESSION_NONE 1
 #define BATON_OTLP_COMPRESSION_GZIP 2
 
+/* Values of baton_otlp_http_options.protocol. */
+#define BATON_OTLP_PROTOCOL_ENV      0 /* OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL */
+#define BATON_OTLP_PROTOCOL_PROTOBUF 1 /* http/protobuf */
+#define BATON_OTLP_PROTOCOL_JSON     2 /* http/json */
+
 /*
  * Options of the OTLP/HTTP exporter. Zero-initialise and set size =
  * sizeof(baton_otlp_http_options); zero or NULL fields take the values
@@ -54,6 +59,8 @@ typedef struct baton_otlp_http_options {
 	 */
 	uint32_t timeout_ms;
 	int compression; /* BATON_OTLP_COMPRESSION_*; ENV: gzip|none, default none */
+	int protocol;    /* BATON_OTLP_PROTOCOL_*; ENV: http/protobuf|http/json, default
+	                  * http/protobuf */
 	/* Largest request body; bigger batches are split. 0: 64 MiB. */
 	uint32_t max_request_bytes;
 	/* First retry delay, doubled per retry with jitter. 0: 200 ms. */

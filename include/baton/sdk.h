@@ -316,7 +316,10 @@ typedef struct baton_fanout_policy baton_fanout_policy;
  * span_arena_bytes lies in [256, 16 MiB] and max_live_spans in [64, 16 Mi]
  * (rounded up to a multiple of 64): a value outside, from the field or the
  * variable, is replaced by the nearest bound, and 0 in a variable by the
- * default, each with a warning.
+ * default, each with a warning. A field set here wins over its variable; the
+ * span, event and link attribute counts fall back to OTEL_ATTRIBUTE_COUNT_LIMIT
+ * and the value length to OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT when their own
+ * variable is unset, as the OTel spec orders them.
  */
 typedef struct baton_limits {
 	uint32_t attribute_count;       /* OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT, 128 */

@@ -90,21 +90,38 @@ static uint32_t bt_limit_range(uint32_t code, const char *field, const char *env
 	return bt_env_u32_in_range(env, dflt, lo, hi);
 }
 
+/*
+ * A model-specific limit: the code option, else its own variable, else the
+ * general OTEL_ATTRIBUTE_* variable, else the default (the OTel spec's order).
+ */
+static uint32_t bt_limit_general(uint32_t code, const char *env, const char *general,
+                                 uint32_t dflt)
+{
+	uint32_t v;
+	if (code != 0)
+		return code;
+	if (bt_env_u32(env, &v))
+		return v;
+	return bt_limit(0, general, dflt);
+}
+
 static void bt_limits_resolve(bt_limits *l, const baton_limits *in)
 {
 	static const baton_limits none;
+	static const char count[] = "OTEL_ATTRIBUTE_COUNT_LIMIT";
 	if (in == NULL)
 		in = &none;
-	l->attr_count =
-	    bt_limit(in->attribute_count, "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", 128);
+	l->attr_count = bt_limit_general(in->attribute_count,
+	                                 "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", count, 128);
 	l->event_count = bt_limit(in->event_count, "OTEL_SPAN_EVENT_COUNT_LIMIT", 128);
 	l->link_count = bt_limit(in->link_count, "OTEL_SPAN_LINK_COUNT_LIMIT", 128);
-	l->event_attr_count =
-	    bt_limit(in->event_attribute_count, "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", 128);
-	l->link_attr_count =
-	    bt_limit(in->link_attribute_count, "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", 128);
-	l->value_length = bt_limit(in->attribute_value_length,
-	                           "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", UINT32_MAX);
+	l->event_attr_count = bt_limit_general(
+	    in->event_attribute_count, "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", count, 128);
+	l->link_attr_count = bt_limit_general(
+	    in->link_attribute_count, "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", count, 128);
+	l->value_length = bt_limit_general(
+	    in->attribute_value_length, "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+	    "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", UINT32_MAX);
 	l->arena_bytes =
 	    bt_limit_range(in->span_arena_bytes, "baton_limits.span_arena_bytes",
 	                   "BATON_SPAN_ARENA_BYTES", 2048, 256, 1u << 24);
