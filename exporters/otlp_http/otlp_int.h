@@ -108,7 +108,8 @@ baton_err bt_otlp_gzip_compress(bt_otlp_gzip *z, const uint8_t *in, size_t n,
 baton_err bt_otlp_parse_response(const uint8_t *body, size_t n, int64_t *rejected,
                                  char *msg, size_t cap);
 
-/* As bt_otlp_parse_response, for the JSON answer to an http/json request
+/* As bt_otlp_parse_response (a negative count reads as 0), for the JSON
+ * answer to an http/json request
  * ({"partialSuccess":{"rejectedSpans":"N","errorMessage":"..."}}). */
 baton_err bt_otlp_parse_response_json(const uint8_t *body, size_t n, int64_t *rejected,
                                       char *msg, size_t cap);

@@ -48,7 +48,7 @@ baton_err bt_otlp_parse_response(const uint8_t *body, size_t n, int64_t *rejecte
 			bt_text_sanitize(msg, cap, m, strlen(m));
 	}
 	btotlp__export_trace_service_response__free_unpacked(r, &bt_pb_allocator);
-	*rejected = rej;
+	*rejected = rej > 0 ? rej : 0; /* a collector cannot un-reject spans */
 	return BATON_OK;
 }
 

@@ -62,6 +62,6 @@ baton_err bt_otlp_parse_response_json(const uint8_t *body, size_t n, int64_t *re
 		}
 	}
 	json_decref(r);
-	*rejected = rej;
+	*rejected = rej > 0 ? rej : 0; /* a collector cannot un-reject spans */
 	return rv;
 }

@@ -18,6 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (bt_otlp_parse_response(data, size, &rejected, msg, sizeof(msg)) == BATON_OK) {
 		if (strlen(msg) >= sizeof(msg))
 			__builtin_trap();
+		if (rejected < 0) /* a collector cannot un-reject spans */
+			__builtin_trap();
 	}
 	/* A fixed "now" (2026-01-01) keeps date parsing deterministic. */
 	if (bt_otlp_retry_after((const char *)data, size, (time_t)1767225600, &delay)) {
