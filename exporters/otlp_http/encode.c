@@ -280,8 +280,7 @@ static inline size_t bt_sz_text(bt_otlp_enc *e, const char *s, size_t n)
 	return out;
 }
 
-/* An element of an array, as an AnyValue. */
-static baton_value bt_elem(const baton_value *v, size_t i)
+baton_value bt_otlp_elem(const baton_value *v, size_t i)
 {
 	baton_value ev = {BATON_VALUE_NONE, {0}, 0};
 	switch (v->type) {
@@ -334,7 +333,7 @@ static size_t bt_sz_value(bt_otlp_enc *e, const baton_value *v)
 	case BATON_VALUE_BOOL_ARRAY: {
 		size_t aslot = bt_slot(e), an = 0;
 		for (size_t i = 0; i < v->len; i++) {
-			baton_value ev = bt_elem(v, i);
+			baton_value ev = bt_otlp_elem(v, i);
 			an += bt_fld(bt_sz_value(e, &ev));
 		}
 		bt_slot_set(e, aslot, an);
@@ -569,7 +568,7 @@ static uint8_t *bt_w_value(bt_otlp_enc *e, uint8_t *p, const baton_value *v)
 	case BATON_VALUE_BOOL_ARRAY:
 		p = bt_w_head(e, p, 0x2a); /* array_value (5) */
 		for (size_t i = 0; i < v->len; i++) {
-			baton_value ev = bt_elem(v, i);
+			baton_value ev = bt_otlp_elem(v, i);
 			p = bt_w_head(e, p, 0x0a); /* ArrayValue.values (1) */
 			p = bt_w_value(e, p, &ev);
 		}

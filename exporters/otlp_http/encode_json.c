@@ -83,43 +83,10 @@ static void bt_oj_double(bt_buf *b, double d)
 		bt_buf_puts(b, ".0");
 }
 
-/* The inside of a JSON string for s[0..n) (no quotes). */
-static void bt_oj_text(bt_buf *b, const char *str, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-	const unsigned char *s = (const unsigned char *)str;
-	size_t i = 0, run = 0; /* s[run..i) is plain text not yet copied */
-	while (i < n) {
-		unsigned char c = s[i];
-		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-			i++;
-			continue;
-		}
-		size_t ulen = c >= 0x80 ? bt_utf8_valid_len(str + i, n - i) : 0;
-		if (ulen > 1) {
-			i += ulen;
-			continue;
-		}
-		bt_buf_put(b, (const char *)s + run, i - run);
-		if (c >= 0x80) {
-			bt_buf_puts(b, "\xef\xbf\xbd"); /* U+FFFD, as the protobuf body */
-		} else if (c == '"' || c == '\\') {
-			char e[2] = {'\\', (char)c};
-			bt_buf_put(b, e, 2);
-		} else {
-			char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-			bt_buf_put(b, e, 6);
-		}
-		i++;
-		run = i;
-	}
-	bt_buf_put(b, (const char *)s + run, i - run);
-}
-
 static void bt_oj_str(bt_buf *b, const char *s, size_t n)
 {
 	bt_buf_putc(b, '"');
-	bt_oj_text(b, s, n);
+	bt_buf_put_json_text(b, s, n);
 	bt_buf_putc(b, '"');
 }
 
@@ -170,32 +137,6 @@ static void bt_oj_field_hex(bt_buf *b, bool *first, const char *name, const uint
 	bt_buf_putc(b, '"');
 }
 
-/* An element of an array, as an AnyValue (as encode.c's bt_elem). */
-static baton_value bt_oj_elem(const baton_value *v, size_t i)
-{
-	baton_value ev = {BATON_VALUE_NONE, {0}, 0};
-	switch (v->type) {
-	case BATON_VALUE_STRING_ARRAY:
-		ev.type = BATON_VALUE_STRING;
-		ev.u.s = v->u.sa[i] != NULL ? v->u.sa[i] : "";
-		ev.len = strlen(ev.u.s);
-		break;
-	case BATON_VALUE_INT_ARRAY:
-		ev.type = BATON_VALUE_INT;
-		ev.u.i = v->u.ia[i];
-		break;
-	case BATON_VALUE_DOUBLE_ARRAY:
-		ev.type = BATON_VALUE_DOUBLE;
-		ev.u.d = v->u.da[i];
-		break;
-	default:
-		ev.type = BATON_VALUE_BOOL;
-		ev.u.b = v->u.ba[i];
-		break;
-	}
-	return ev;
-}
-
 /* An AnyValue object; a oneof member goes out even at its default value. */
 static void bt_oj_value(bt_buf *b, const baton_value *v)
 {
@@ -227,7 +168,7 @@ static void bt_oj_value(bt_buf *b, const baton_value *v)
 		if (v->len > 0) {
 			bt_buf_puts(b, "\"values\":[");
 			for (size_t i = 0; i < v->len; i++) {
-				baton_value ev = bt_oj_elem(v, i);
+				baton_value ev = bt_otlp_elem(v, i);
 				if (i > 0)
 					bt_buf_putc(b, ',');
 				bt_oj_value(b, &ev);
@@ -281,7 +222,7 @@ static void bt_oj_tracestate(bt_buf *b, bool *first, const baton_span_context *c
 		if (tl)
 			bt_buf_putc(b, ',');
 	}
-	bt_oj_text(b, ts, tl);
+	bt_buf_put_json_text(b, ts, tl);
 	bt_buf_putc(b, '"');
 }
 

@@ -108,6 +108,9 @@ baton_err bt_otlp_gzip_compress(bt_otlp_gzip *z, const uint8_t *in, size_t n,
 baton_err bt_otlp_parse_response(const uint8_t *body, size_t n, int64_t *rejected,
                                  char *msg, size_t cap);
 
+/* Element i of an array value, as the AnyValue both encoders write. */
+baton_value bt_otlp_elem(const baton_value *v, size_t i);
+
 /* As bt_otlp_parse_response (a negative count reads as 0), for the JSON
  * answer to an http/json request
  * ({"partialSuccess":{"rejectedSpans":"N","errorMessage":"..."}}). */

@@ -79,3 +79,41 @@ void bt_buf_printf(bt_buf *b, const char *fmt, ...)
 		return;
 	bt_buf_put(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
 }
+
+void bt_buf_put_json_text(bt_buf *b, const char *str, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0, run = 0; /* s[run..i) is plain text not yet copied */
+	while (i < n) {
+		unsigned char c = s[i];
+		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+			i++;
+			continue;
+		}
+		size_t ulen = c >= 0x80 ? bt_utf8_valid_len(str + i, n - i) : 0;
+		if (ulen > 1) {
+			i += ulen;
+			continue;
+		}
+		bt_buf_put(b, (const char *)s + run, i - run);
+		if (c >= 0x80) {
+			bt_buf_puts(b, "\\ufffd");
+		} else if (c == '"' || c == '\\') {
+			char e[2] = {'\\', (char)c};
+			bt_buf_put(b, e, 2);
+		} else if (c == '\n') {
+			bt_buf_puts(b, "\\n");
+		} else if (c == '\r') {
+			bt_buf_puts(b, "\\r");
+		} else if (c == '\t') {
+			bt_buf_puts(b, "\\t");
+		} else {
+			char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+			bt_buf_put(b, e, 6);
+		}
+		i++;
+		run = i;
+	}
+	bt_buf_put(b, (const char *)s + run, i - run);
+}

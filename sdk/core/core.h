@@ -53,6 +53,13 @@ void bt_buf_puts(bt_buf *b, const char *s);
 void bt_buf_putc(bt_buf *b, char c);
 /* Appends at most 255 formatted bytes. */
 void bt_buf_printf(bt_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * Appends s[0..n) as the inside of a JSON string (no quotes): '"', '\\' and
+ * control characters escaped (\n, \r, \t, else \u00XX), well-formed UTF-8
+ * kept, every byte of ill-formed UTF-8 written as \ufffd. The one JSON
+ * string writer of the exporters.
+ */
+void bt_buf_put_json_text(bt_buf *b, const char *s, size_t n);
 
 /*
  * UTF-8 (utf8.c), the library's one copy. Well-formed means Unicode's
