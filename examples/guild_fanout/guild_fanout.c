@@ -10,7 +10,7 @@
  *      ├─ process sessions          CONSUMER, one per *kept* delivery
  *      └─ ...                       (keep probability falls with N)
  *
- * Unsampled deliveries carry a 4-byte envelope and make no span at all.
+ * Unsampled deliveries carry an 8-byte envelope and make no span at all.
  *
  *   build/bin/guild_fanout --members 1000 --messages 20
  *   OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 build/bin/guild_fanout

@@ -215,8 +215,8 @@ BATON_API size_t baton_envelope_size(const baton_envelope *env);
 /*
  * Writes the envelope for env into buf (cap bytes) and its length into
  * *written. Reads only env's wrap fields (ctx, recipients, fanout_applied,
- * baggage, wrap_flags). An unsampled context gives the 4-byte envelope
- * (28 with ids). Returns BATON_OK; BATON_EINVAL when env, buf or written is
+ * baggage, wrap_flags). An unsampled context gives the 8-byte envelope
+ * (32 with ids). Returns BATON_OK; BATON_EINVAL when env, buf or written is
  * NULL; BATON_ENOSPACE when cap is too small (buf may have been written);
  * BATON_ETOOBIG when tracestate or baggage would make the envelope larger
  * than BATON_ENVELOPE_MAX. No allocation. Thread-safe.

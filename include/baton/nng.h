@@ -8,7 +8,7 @@
  * Sender: starts a PRODUCER span "send <destination>" (the sampler decides:
  * child of the explicit or current context, or a root), puts the envelope
  * of baton/envelope.h at the front of the body (ids only when sampled),
- * sends, ends the span. Unsampled: a 4-byte envelope, no span, no ids, no
+ * sends, ends the span. Unsampled: an 8-byte envelope, no span, no ids, no
  * allocation but NNG's (the envelope goes into the 32 bytes of head room
  * nng_msg_alloc leaves in front of bodies under 1 KiB or not a power of two;
  * otherwise NNG moves the body).
