@@ -150,3 +150,27 @@ baton_err w3c_call_setup(CURL *e, baton_tracer *tracer, const w3c_call *c,
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	return BATON_OK;
 }
+
+/* ---- the service's sampler: keep the parent's decision, 100% for new traces ---- */
+
+static void keep_parent(void *arg, const baton_sampling_params *p,
+                        baton_sampling_result *r)
+{
+	(void)arg;
+	const baton_span_context *par = p->parent;
+	if (par->state & (BATON_CTX_VALID | BATON_CTX_DECIDED)) {
+		bool sampled = (par->trace_flags & BATON_FLAG_SAMPLED) != 0;
+		r->decision =
+		    sampled ? BATON_SAMPLING_RECORD_AND_SAMPLE : BATON_SAMPLING_DROP;
+		/* Pass an upstream threshold on; do not invent one. */
+		r->has_threshold = sampled && (par->state & BATON_CTX_HAS_TH);
+		r->threshold = par->threshold;
+	} else {
+		r->decision = BATON_SAMPLING_RECORD_AND_SAMPLE; /* a new trace: 100% */
+		r->has_threshold = true;
+		r->threshold = 0;
+	}
+}
+
+const baton_sampler_ops w3c_keep_parent_ops = {sizeof(baton_sampler_ops), "keep_parent",
+                                               keep_parent, NULL};

@@ -77,4 +77,7 @@ baton_err w3c_call_setup(CURL *easy, baton_tracer *tracer, const w3c_call *c,
                          const baton_span_context *parent, long timeout_ms,
                          struct curl_slist **hdrs, baton_span *span);
 
+/* The service's sampler: a parent's decision is kept, a new trace is sampled at 100%. */
+extern const baton_sampler_ops w3c_keep_parent_ops;
+
 #endif /* W3C_REQUEST_H */

@@ -59,30 +59,6 @@
 static volatile sig_atomic_t stop_flag;
 static baton_tracer *tracer;
 
-/* ---- sampler: keep the parent's decision ---- */
-
-static void keep_parent(void *arg, const baton_sampling_params *p,
-                        baton_sampling_result *r)
-{
-	(void)arg;
-	const baton_span_context *par = p->parent;
-	if (par->state & (BATON_CTX_VALID | BATON_CTX_DECIDED)) {
-		bool sampled = (par->trace_flags & BATON_FLAG_SAMPLED) != 0;
-		r->decision =
-		    sampled ? BATON_SAMPLING_RECORD_AND_SAMPLE : BATON_SAMPLING_DROP;
-		/* Pass an upstream threshold on; do not invent one. */
-		r->has_threshold = sampled && (par->state & BATON_CTX_HAS_TH);
-		r->threshold = par->threshold;
-	} else {
-		r->decision = BATON_SAMPLING_RECORD_AND_SAMPLE; /* a new trace: 100% */
-		r->has_threshold = true;
-		r->threshold = 0;
-	}
-}
-
-static const baton_sampler_ops keep_parent_ops = {sizeof(baton_sampler_ops),
-                                                  "keep_parent", keep_parent, NULL};
-
 /* ---- responses ---- */
 
 /* Queues a JSON answer (libmicrohttpd adds Content-Length, also for "{}"). */
@@ -375,7 +351,7 @@ int main(int argc, char **argv)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	baton_options o = {.size = sizeof(o),
 	                   .service_name = "w3c_service",
-	                   .sampler = {&keep_parent_ops, NULL},
+	                   .sampler = {&w3c_keep_parent_ops, NULL},
 	                   .propagate_unsampled_ids = true,
 	                   .ignore_disabled_env = true};
 	baton_err be = baton_init(&o);

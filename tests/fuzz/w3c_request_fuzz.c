@@ -24,28 +24,6 @@
 
 static baton_tracer *tracer;
 
-/* The example's sampler: keep the parent's decision, 100% for new traces. */
-static void keep_parent(void *arg, const baton_sampling_params *p,
-                        baton_sampling_result *r)
-{
-	(void)arg;
-	const baton_span_context *par = p->parent;
-	if (par->state & (BATON_CTX_VALID | BATON_CTX_DECIDED)) {
-		bool sampled = (par->trace_flags & BATON_FLAG_SAMPLED) != 0;
-		r->decision =
-		    sampled ? BATON_SAMPLING_RECORD_AND_SAMPLE : BATON_SAMPLING_DROP;
-		r->has_threshold = sampled && (par->state & BATON_CTX_HAS_TH);
-		r->threshold = par->threshold;
-	} else {
-		r->decision = BATON_SAMPLING_RECORD_AND_SAMPLE;
-		r->has_threshold = true;
-		r->threshold = 0;
-	}
-}
-
-static const baton_sampler_ops keep_parent_ops = {sizeof(baton_sampler_ops),
-                                                  "keep_parent", keep_parent, NULL};
-
 static void quiet(void *arg, baton_log_level level, const char *msg)
 {
 	(void)arg;
@@ -61,7 +39,7 @@ static void init_once(void)
 	baton_set_log(BATON_LOG_NONE, quiet, NULL);
 	baton_options o = {.size = sizeof(o),
 	                   .service_name = "w3c_service",
-	                   .sampler = {&keep_parent_ops, NULL},
+	                   .sampler = {&w3c_keep_parent_ops, NULL},
 	                   .propagate_unsampled_ids = true,
 	                   .ignore_disabled_env = true};
 	if (baton_init(&o) != BATON_OK)
