@@ -20,7 +20,7 @@
  * writes baton-traces.json, which Jaeger UI opens (Search > Upload).
  */
 #include <baton/baton.h>
-#include <baton/exporters.h>
+#include <baton/auto.h>
 #include <baton/jaeger_json.h>
 #include <baton/nng.h>
 #include <errno.h>

@@ -1,17 +1,39 @@
 /*
  * hello: the smallest baton program. It records a parent span with two
- * children into the in-memory exporter and prints what was captured.
+ * children and prints them from an exporter of its own: a const
+ * baton_exporter_ops table is all a plug-in needs.
  *   build/bin/hello
  */
 #include <baton/baton.h>
 #include <getopt.h>
 #include <stdio.h>
 
+/* The exporter: prints each span it gets and counts them. */
+static baton_export_result print_spans(void *arg, const baton_span_data *const *spans,
+                                       size_t n)
+{
+	size_t *count = arg;
+	for (size_t i = 0; i < n; i++) {
+		const baton_span_data *s = spans[i];
+		char tid[33], sid[17], pid[17];
+		baton_hex_encode(s->context.trace_id, 16, tid);
+		baton_hex_encode(s->context.span_id, 8, sid);
+		baton_hex_encode(s->parent.span_id, 8, pid);
+		printf("%-16s trace=%s span=%s parent=%s\n", s->name, tid, sid, pid);
+	}
+	*count += n;
+	return (baton_export_result){.err = BATON_OK};
+}
+
+static const baton_exporter_ops print_ops = {
+    .size = sizeof(print_ops), .name = "print", .export_spans = print_spans};
+
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: hello [--help]\n"
-	           "Records a span with two children in memory and prints them.\n"
-	           "  -h, --help  this text\n");
+	fprintf(f,
+	        "usage: hello [--help]\n"
+	        "Records a span with two children and prints them as they are exported.\n"
+	        "  -h, --help  this text\n");
 }
 
 int main(int argc, char **argv)
@@ -37,13 +59,12 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
-	baton_exporter exp;
-	baton_memory_exporter *mem;
+	size_t n = 0;
+	baton_exporter exp = {&print_ops, &n};
 	baton_processor proc;
 
 	/* Spans end into a processor; the simple one exports on the spot. */
-	if (baton_memory_exporter_create(16, &exp, &mem) != BATON_OK ||
-	    baton_simple_processor_create(exp, &proc) != BATON_OK)
+	if (baton_simple_processor_create(exp, &proc) != BATON_OK)
 		return 1;
 	baton_options opts = {.size = sizeof(opts), .service_name = "hello"};
 	opts.processors = &proc;
@@ -65,16 +86,6 @@ int main(int argc, char **argv)
 	baton_span_detach(tok);
 	baton_span_end(root);
 
-	size_t n = baton_memory_exporter_count(mem);
-	for (size_t i = 0; i < n; i++) {
-		baton_memory_span s;
-		char tid[33], sid[17], pid[17];
-		baton_memory_exporter_get(mem, i, &s);
-		baton_hex_encode(s.context.trace_id, 16, tid);
-		baton_hex_encode(s.context.span_id, 8, sid);
-		baton_hex_encode(s.parent.span_id, 8, pid);
-		printf("%-16s trace=%s span=%s parent=%s\n", s.name, tid, sid, pid);
-	}
 	/* With OTEL_SDK_DISABLED=true tracing is off: no span, and that is fine. */
 	size_t want = baton_is_enabled() ? 3 : 0;
 	baton_fini(1000);

@@ -13,7 +13,7 @@
  *   build/bin/pingpong --rounds 5 --url tcp://127.0.0.1:5599
  */
 #include <baton/baton.h>
-#include <baton/exporters.h>
+#include <baton/auto.h>
 #include <baton/jaeger_json.h>
 #include <baton/nng.h>
 #include <errno.h>

@@ -14,7 +14,7 @@
  *   build/bin/pipeline --items 10
  */
 #include <baton/baton.h>
-#include <baton/exporters.h>
+#include <baton/auto.h>
 #include <baton/nng.h>
 #include <ctype.h>
 #include <errno.h>

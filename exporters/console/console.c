@@ -7,7 +7,7 @@
  */
 #include "cs.h"
 
-#include "core/idtable.h"
+#include "idtable.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -48,8 +48,8 @@ typedef struct bt_cs_exp {
 	bool skipped_at_least; /* skipped_traces is a lower bound (table full) */
 	uint64_t dropped;      /* spans lost to out of memory */
 	bool shut;
-	pid_t pid;         /* the process the buffered spans belong to */
-	bt_fork_step fork; /* holds mtx across fork() */
+	pid_t pid;            /* the process the buffered spans belong to */
+	baton_fork_step fork; /* holds mtx across fork() */
 } bt_cs_exp;
 
 /*
@@ -72,17 +72,17 @@ static void bt_cs_fork_after(void *arg)
 
 static void bt_cs_fork_register(bt_cs_exp *x)
 {
-	x->fork = (bt_fork_step){.order = BT_FORK_EXPORTER,
-	                         .prepare = bt_cs_fork_prepare,
-	                         .parent = bt_cs_fork_after,
-	                         .child = bt_cs_fork_after,
-	                         .arg = x};
-	bt_fork_register(&x->fork);
+	x->fork = (baton_fork_step){.order = BATON_FORK_EXPORTER,
+	                            .prepare = bt_cs_fork_prepare,
+	                            .parent = bt_cs_fork_after,
+	                            .child = bt_cs_fork_after,
+	                            .arg = x};
+	baton_fork_register(&x->fork);
 }
 
 static void bt_cs_fork_unregister(bt_cs_exp *x)
 {
-	bt_fork_unregister(&x->fork);
+	baton_fork_unregister(&x->fork);
 }
 
 static bt_cs_trace *bt_cs_find(bt_cs_exp *x, const uint8_t *tid)

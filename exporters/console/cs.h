@@ -5,11 +5,11 @@
 #ifndef BT_CS_H
 #define BT_CS_H
 
-#include "core/core.h"
+#include "util.h"
 
 #include <baton/console.h>
 
-/* Output is built in a bt_buf (sdk/core/core.h). */
+/* Output is built in a bt_buf (sdk/util/util.h). */
 /*
  * Appends s[0..n) made safe for a terminal: well-formed UTF-8 is kept,
  * \n \t \r \\ are written as escapes, other control bytes and ill-formed

@@ -5,7 +5,7 @@
  */
 #include "jj.h"
 
-#include "core/idtable.h"
+#include "idtable.h"
 
 #include <baton/jaeger_json.h>
 
@@ -93,7 +93,7 @@ typedef struct bt_jj_exp {
 	pid_t pid;   /* the process the spans held belong to */
 	bool forked; /* this is a child: write only when it has spans of its own */
 	bool write_failed_logged;
-	bt_fork_step fork; /* holds mtx across fork() */
+	baton_fork_step fork; /* holds mtx across fork() */
 } bt_jj_exp;
 
 /*
@@ -116,17 +116,17 @@ static void bt_jj_fork_after(void *arg)
 
 static void bt_jj_fork_register(bt_jj_exp *x)
 {
-	x->fork = (bt_fork_step){.order = BT_FORK_EXPORTER,
-	                         .prepare = bt_jj_fork_prepare,
-	                         .parent = bt_jj_fork_after,
-	                         .child = bt_jj_fork_after,
-	                         .arg = x};
-	bt_fork_register(&x->fork);
+	x->fork = (baton_fork_step){.order = BATON_FORK_EXPORTER,
+	                            .prepare = bt_jj_fork_prepare,
+	                            .parent = bt_jj_fork_after,
+	                            .child = bt_jj_fork_after,
+	                            .arg = x};
+	baton_fork_register(&x->fork);
 }
 
 static void bt_jj_fork_unregister(bt_jj_exp *x)
 {
-	bt_fork_unregister(&x->fork);
+	baton_fork_unregister(&x->fork);
 }
 
 /* Finds or adds the trace of tid; NULL when out of memory. */
@@ -252,7 +252,7 @@ int bt_jj_tmp_open(const char *path, char **tmp)
 	for (int attempt = 0; attempt < 100; attempt++) {
 		uint8_t r[6];
 		if (getrandom(r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
-			uint64_t v = bt_random_u64() ^ bt_now_mono_ns();
+			uint64_t v = baton_random_u64() ^ baton_time_mono_ns();
 			memcpy(r, &v, sizeof(r));
 		}
 		for (size_t i = 0; i < sizeof(r); i++) {
@@ -320,7 +320,7 @@ static baton_err bt_jj_write_file(bt_jj_exp *x, uint64_t deadline, bool cuttable
 		char hex[2 * BATON_TRACE_ID_SIZE + 1];
 		if (since_check >= BT_JJ_CHECK_BYTES) {
 			since_check = 0;
-			if (bt_now_mono_ns() >= deadline ||
+			if (baton_time_mono_ns() >= deadline ||
 			    (cuttable &&
 			     atomic_load_explicit(&x->closing, memory_order_relaxed))) {
 				rv = BATON_ETIMEDOUT;
@@ -385,9 +385,9 @@ static baton_err bt_jj_write_now(bt_jj_exp *x, uint64_t deadline)
 {
 	if (x->forked && x->nspans == 0)
 		return BATON_OK; /* a child with nothing of its own writes no file */
-	uint64_t t0 = bt_now_mono_ns();
+	uint64_t t0 = baton_time_mono_ns();
 	baton_err rv = bt_jj_write_file(x, deadline, true);
-	uint64_t t1 = bt_now_mono_ns();
+	uint64_t t1 = baton_time_mono_ns();
 	if (x->interval_ms != BATON_JAEGER_JSON_NO_INTERVAL) {
 		uint64_t wait = (uint64_t)x->interval_ms * 1000000u;
 		if (wait < 10 * (t1 - t0))
@@ -509,7 +509,7 @@ static baton_export_result bt_jj_export(void *arg, const baton_span_data *const 
 		x->dirty = true;
 	}
 	if (x->dirty && x->interval_ms != BATON_JAEGER_JSON_NO_INTERVAL &&
-	    bt_now_mono_ns() >= x->next_write_ns)
+	    baton_time_mono_ns() >= x->next_write_ns)
 		/* A failed interval write is logged; the spans are kept. */
 		bt_jj_write_now(x, BT_JJ_FOREVER);
 	pthread_mutex_unlock(&x->mtx);
@@ -519,7 +519,7 @@ static baton_export_result bt_jj_export(void *arg, const baton_span_data *const 
 /* The monotonic time timeout_ms from now. */
 static uint64_t bt_jj_deadline(uint32_t timeout_ms)
 {
-	return bt_now_mono_ns() + (uint64_t)timeout_ms * 1000000u;
+	return baton_time_mono_ns() + (uint64_t)timeout_ms * 1000000u;
 }
 
 /* Takes the mutex, waiting until deadline (monotonic) at most; false when not. */
@@ -531,7 +531,7 @@ static bool bt_jj_lock_until(bt_jj_exp *x, uint64_t deadline)
 	}
 	if (pthread_mutex_trylock(&x->mtx) == 0)
 		return true;
-	uint64_t now = bt_now_mono_ns();
+	uint64_t now = baton_time_mono_ns();
 	uint64_t left = deadline > now ? deadline - now : 0;
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -695,7 +695,8 @@ baton_err baton_jaeger_json_exporter_create(const baton_jaeger_json_options *opt
 	if (x->interval_ms == 0)
 		x->interval_ms = BATON_JAEGER_JSON_NO_INTERVAL;
 	if (x->interval_ms != BATON_JAEGER_JSON_NO_INTERVAL)
-		x->next_write_ns = bt_now_mono_ns() + (uint64_t)x->interval_ms * 1000000u;
+		x->next_write_ns =
+		    baton_time_mono_ns() + (uint64_t)x->interval_ms * 1000000u;
 	bt_buf_init(&x->scratch,
 	            x->max_bytes < SIZE_MAX ? (size_t)x->max_bytes : SIZE_MAX);
 	x->pid = getpid();

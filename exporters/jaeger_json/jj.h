@@ -6,11 +6,11 @@
 #ifndef BT_JJ_H
 #define BT_JJ_H
 
-#include "core/core.h"
+#include "util.h"
 
 #include <baton/sdk.h>
 
-/* Output is built in a bt_buf (sdk/core/core.h). */
+/* Output is built in a bt_buf (sdk/util/util.h). */
 void bt_jj_put_u64(bt_buf *b, uint64_t v);
 
 /*

@@ -8,11 +8,21 @@
 #include <baton/jaeger_json.h>
 
 #include <errno.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#ifndef BATON_HAVE_JANSSON
+baton_err baton_jaeger_json_merge(const char *const *inputs, size_t n, const char *output)
+{
+	(void)inputs;
+	(void)n;
+	(void)output;
+	return BATON_ENOTSUP; /* built without jansson */
+}
+#else
+#include <jansson.h>
 
 /* Inputs larger than this are refused: they are loaded whole into memory. */
 #define BT_JJ_MERGE_MAX_INPUT ((long long)1 << 30)
@@ -199,3 +209,4 @@ out:
 	json_decref(m.index);
 	return rv;
 }
+#endif /* BATON_HAVE_JANSSON */

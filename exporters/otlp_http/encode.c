@@ -20,7 +20,7 @@
  */
 #include "otlp_int.h"
 
-#include "core/core.h"
+#include "util.h"
 
 #include <string.h>
 

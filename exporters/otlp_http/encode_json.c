@@ -11,7 +11,7 @@
  */
 #include "otlp_int.h"
 
-#include "core/core.h"
+#include "util.h"
 
 #include <math.h>
 #include <stdio.h>

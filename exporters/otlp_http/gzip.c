@@ -1,7 +1,7 @@
 /* gzip for request bodies (zlib), with one deflate state kept per exporter. */
 #include "otlp_int.h"
 
-#include "core/core.h"
+#include "util.h"
 
 #include <string.h>
 #include <zlib.h>

@@ -17,12 +17,13 @@
  */
 #include "otlp_int.h"
 
-#include "trace/trace_int.h"
+#include "util.h"
 
 #include <baton/otlp_http.h>
 #include <baton/processor.h>
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -227,7 +228,7 @@ static CURLcode bt_post(struct bt_otlp *e, const uint8_t *body, size_t len,
 	e->resp.len = 0;
 	e->retry_after_len = 0;
 	e->err[0] = '\0';
-	uint64_t now = bt_now_mono_ns();
+	uint64_t now = baton_time_mono_ns();
 	if (now >= deadline)
 		return CURLE_OPERATION_TIMEDOUT;
 	uint64_t budget = (deadline - now) / 1000000u;
@@ -277,7 +278,7 @@ static CURLcode bt_post(struct bt_otlp *e, const uint8_t *body, size_t len,
 static void bt_sleep_until(struct bt_otlp *e, uint64_t until)
 {
 	for (;;) {
-		uint64_t now = bt_now_mono_ns();
+		uint64_t now = baton_time_mono_ns();
 		if (now >= until || bt_cut(e))
 			return;
 		uint64_t ms = (until - now + 999999u) / 1000000u;
@@ -346,7 +347,8 @@ static uint64_t bt_backoff_ms(const struct bt_otlp *e)
 		base *= 2;
 	if (base > e->backoff_max_ms)
 		base = e->backoff_max_ms;
-	return base / 2 + (uint64_t)(bt_random_unit() * (double)(base - base / 2));
+	return base / 2 + (uint64_t)((double)(baton_random_u64() >> 11) * 0x1p-53 *
+	                             (double)(base - base / 2));
 }
 
 /*
@@ -355,7 +357,7 @@ static uint64_t bt_backoff_ms(const struct bt_otlp *e)
  */
 static bool bt_wait_turn(struct bt_otlp *e, uint64_t deadline)
 {
-	if (e->not_before == 0 || bt_now_mono_ns() >= e->not_before)
+	if (e->not_before == 0 || baton_time_mono_ns() >= e->not_before)
 		return true;
 	if (e->not_before >= deadline) {
 		char why[160];
@@ -363,7 +365,8 @@ static bool bt_wait_turn(struct bt_otlp *e, uint64_t deadline)
 		    why, sizeof(why),
 		    "not sent: the collector asked to wait %llu ms more (Retry-After "
 		    "or backoff), beyond this export's timeout",
-		    (unsigned long long)((e->not_before - bt_now_mono_ns()) / 1000000u));
+		    (unsigned long long)((e->not_before - baton_time_mono_ns()) /
+		                         1000000u));
 		bt_fail(e, why);
 		return false;
 	}
@@ -445,7 +448,7 @@ static baton_err bt_send(struct bt_otlp *e, const uint8_t *body, size_t len,
 			delay_ms = hint_ms;
 		if (e->streak < 64)
 			e->streak++;
-		uint64_t until = bt_now_mono_ns() + delay_ms * 1000000u;
+		uint64_t until = baton_time_mono_ns() + delay_ms * 1000000u;
 		e->not_before = until;
 		if (rv == BATON_ETRANSPORT)
 			verdict = BATON_ETRANSPORT;
@@ -520,9 +523,10 @@ static baton_export_result bt_otlp_export(void *arg, const baton_span_data *cons
 		if (r.err != BATON_OK)
 			return r;
 	}
-	uint64_t deadline = e->timeout_ms == BT_OTLP_NO_TIMEOUT
-	                        ? UINT64_MAX
-	                        : bt_now_mono_ns() + (uint64_t)e->timeout_ms * 1000000u;
+	uint64_t deadline =
+	    e->timeout_ms == BT_OTLP_NO_TIMEOUT
+	        ? UINT64_MAX
+	        : baton_time_mono_ns() + (uint64_t)e->timeout_ms * 1000000u;
 	r.err = bt_export_range(e, spans, n, deadline);
 	r.retries = e->retries;
 	r.rejected = e->rejected;

@@ -5,7 +5,7 @@
  */
 #include "otlp_int.h"
 
-#include "core/core.h"
+#include "util.h"
 #include "otlp_trace.pb-c.h"
 
 #include <curl/curl.h>

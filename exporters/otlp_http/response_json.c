@@ -2,7 +2,7 @@
  * ExportTraceServiceResponse in OTLP's JSON encoding (read with jansson). */
 #include "otlp_int.h"
 
-#include "core/core.h"
+#include "util.h"
 
 #include <errno.h>
 #include <jansson.h>

@@ -38,7 +38,7 @@
 #ifndef BATON_BAGGAGE_H
 #define BATON_BAGGAGE_H
 
-#include <baton/baton.h>
+#include <baton/trace.h>
 
 #ifdef __cplusplus
 extern "C" {

@@ -29,7 +29,7 @@
 #ifndef BATON_CONSOLE_H
 #define BATON_CONSOLE_H
 
-#include <baton/sdk.h>
+#include <baton/baton.h>
 #include <stdio.h>
 
 #ifdef __cplusplus

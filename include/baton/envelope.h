@@ -111,7 +111,7 @@
 #ifndef BATON_ENVELOPE_H
 #define BATON_ENVELOPE_H
 
-#include <baton/baton.h>
+#include <baton/trace.h>
 
 #ifdef __cplusplus
 extern "C" {

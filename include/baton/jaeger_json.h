@@ -37,7 +37,7 @@
 #ifndef BATON_JAEGER_JSON_H
 #define BATON_JAEGER_JSON_H
 
-#include <baton/sdk.h>
+#include <baton/baton.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -99,7 +99,8 @@ BATON_API baton_err baton_jaeger_json_exporter_create(
  * whole (at most 1 GiB each). Returns BATON_OK, BATON_EINVAL (NULL
  * arguments), BATON_ESYSTEM (an input cannot be read or the output
  * written), BATON_EFORMAT (an input is not Jaeger JSON), BATON_ETOOBIG,
- * BATON_ENOMEM; on failure output is left as it was, and a
+ * BATON_ENOMEM, BATON_ENOTSUP (built without jansson,
+ * BATON_WITH_JANSSON=OFF); on failure output is left as it was, and a
  * warning in baton's log names the file. Thread-safe.
  */
 BATON_API baton_err baton_jaeger_json_merge(const char *const *inputs, size_t n,

@@ -18,7 +18,7 @@
 #ifndef BATON_OTLP_HTTP_H
 #define BATON_OTLP_HTTP_H
 
-#include <baton/sdk.h>
+#include <baton/baton.h>
 
 #ifdef __cplusplus
 extern "C" {

@@ -18,7 +18,7 @@
 #ifndef BATON_REMOTE_SAMPLING_H
 #define BATON_REMOTE_SAMPLING_H
 
-#include <baton/sdk.h>
+#include <baton/baton.h>
 
 #ifdef __cplusplus
 extern "C" {

@@ -179,43 +179,6 @@ typedef struct baton_processor {
 BATON_API baton_err baton_simple_processor_create(baton_exporter exporter,
                                                   baton_processor *out);
 
-/* ---- The in-memory exporter (tests) ---- */
-
-/* A captured span: deep copies of the fields tests look at most. */
-typedef struct baton_memory_span {
-	baton_span_context context;
-	baton_span_context parent;
-	char name[128];
-	baton_span_kind kind;
-	uint64_t start_unix_ns, end_unix_ns;
-	baton_status_code status;
-	uint32_t nattrs, nevents, nlinks;
-	uint32_t dropped_attrs, dropped_events, dropped_links;
-	/* A text rendering "key=value\n" of every attribute, cut at 1 KiB. */
-	char attrs_text[1024];
-	baton_span_context first_link;
-	char first_event[64];
-	double sample_rate; /* the SampleRate attribute, 0 when absent */
-	char tracestate[256];
-} baton_memory_span;
-
-typedef struct baton_memory_exporter baton_memory_exporter;
-
-/*
- * Creates an exporter that keeps up to capacity spans in memory (more are
- * counted and dropped). The returned exporter owns the store; read it with
- * the functions below until the exporter is destroyed. Thread-safe reads.
- */
-BATON_API baton_err baton_memory_exporter_create(size_t capacity, baton_exporter *out,
-                                                 baton_memory_exporter **store);
-BATON_API size_t baton_memory_exporter_count(baton_memory_exporter *store);
-/* Copies span i (in export order) into *out. Returns BATON_EINVAL past the end. */
-BATON_API baton_err baton_memory_exporter_get(baton_memory_exporter *store, size_t i,
-                                              baton_memory_span *out);
-BATON_API void baton_memory_exporter_clear(baton_memory_exporter *store);
-/* Number of export_spans calls so far. */
-BATON_API size_t baton_memory_exporter_batches(baton_memory_exporter *store);
-
 /* ---- Samplers ---- */
 
 typedef enum baton_sampling_decision {
@@ -363,7 +326,7 @@ typedef struct baton_options {
 /*
  * Initialises baton for this process. opts may be NULL: everything from the
  * environment, with no processor (spans are sampled and dropped; see
- * baton_auto_init() in baton/exporters.h for env-chosen exporters).
+ * baton_auto_init() in baton/auto.h for env-chosen exporters).
  * Takes ownership of opts->sampler and opts->processors[] on success and
  * on failure. Returns BATON_OK (also when OTEL_SDK_DISABLED=true: tracing is
  * then off and every span call is a cheap no-op; baton_is_enabled() tells),
@@ -452,7 +415,5 @@ BATON_API const char *baton_getenv(const char *name);
 #ifdef __cplusplus
 }
 #endif
-
-#include <baton/sampling.h>
 
 #endif /* BATON_SDK_H */

@@ -8,7 +8,7 @@
 #ifndef BATON_TRACE_H
 #define BATON_TRACE_H
 
-#include <baton/baton.h>
+#include <baton/base.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -327,6 +327,17 @@ BATON_API baton_err baton_span_get_context(baton_span span, baton_span_context *
 BATON_API void baton_span_set_str(baton_span span, const char *key, const char *value);
 BATON_API void baton_span_set_strn(baton_span span, const char *key, const char *value,
                                    size_t len);
+/*
+ * Sets a string attribute whose value came from another process (a request
+ * target, a URL, a header value): as baton_span_set_strn, but such values
+ * share at most 3/8 of the span's attribute space between them and each is
+ * cut, between UTF-8 characters, to half of what is left of that share, so
+ * that a peer's long values never crowd out the span's own. When nothing is
+ * left the attribute is dropped and counted. Transport adapters use it for
+ * everything a peer sent. One thread at a time per span.
+ */
+BATON_API void baton_span_set_remote_strn(baton_span span, const char *key,
+                                          const char *value, size_t len);
 BATON_API void baton_span_set_int(baton_span span, const char *key, int64_t value);
 BATON_API void baton_span_set_double(baton_span span, const char *key, double value);
 BATON_API void baton_span_set_bool(baton_span span, const char *key, bool value);
@@ -370,7 +381,5 @@ BATON_API uint32_t baton_context_attach(const baton_span_context *ctx);
 #ifdef __cplusplus
 }
 #endif
-
-#include <baton/sdk.h>
 
 #endif /* BATON_TRACE_H */

@@ -33,7 +33,7 @@
 #ifndef BATON_W3C_H
 #define BATON_W3C_H
 
-#include <baton/baton.h>
+#include <baton/trace.h>
 
 #ifdef __cplusplus
 extern "C" {

@@ -528,7 +528,7 @@ static void bt_batch_sync_init(struct bt_batch *b)
  * fork() waits for an export in flight to end (at most this long), so the
  * child never inherits an exporter halfway through a request.
  */
-#define BT_FORK_EXPORT_WAIT_NS (2000ull * 1000000u)
+#define BATON_FORK_EXPORT_WAIT_NS (2000ull * 1000000u)
 
 static void bt_batch_prepare(void *arg)
 {
@@ -536,7 +536,7 @@ static void bt_batch_prepare(void *arg)
 	pthread_mutex_lock(&bt_batch_list_mtx);
 	for (struct bt_batch *b = bt_batch_list; b != NULL; b = b->next) {
 		pthread_mutex_lock(&b->mtx);
-		uint64_t until = bt_now_mono_ns() + BT_FORK_EXPORT_WAIT_NS;
+		uint64_t until = bt_now_mono_ns() + BATON_FORK_EXPORT_WAIT_NS;
 		struct timespec ts = bt_abs_timespec(until);
 		while (b->in_export) {
 			if (pthread_cond_timedwait(&b->done, &b->mtx, &ts) != 0 &&
@@ -618,14 +618,14 @@ static inline void bt_batch_ensure_worker(struct bt_batch *b)
 		bt_batch_restart(b);
 }
 
-static bt_fork_step bt_batch_fork = {.order = BT_FORK_PROCESSOR,
-                                     .prepare = bt_batch_prepare,
-                                     .parent = bt_batch_parent,
-                                     .child = bt_batch_child};
+static baton_fork_step bt_batch_fork = {.order = BATON_FORK_PROCESSOR,
+                                        .prepare = bt_batch_prepare,
+                                        .parent = bt_batch_parent,
+                                        .child = bt_batch_child};
 
 static void bt_batch_atfork_init(void)
 {
-	bt_fork_register(&bt_batch_fork);
+	baton_fork_register(&bt_batch_fork);
 }
 
 /* ---- lifecycle ---- */

@@ -66,7 +66,8 @@ struct bt_dyn {
 	_Atomic uint64_t window_end;
 	uint64_t window_start; /* under mtx */
 	pthread_mutex_t mtx;
-	bt_fork_step fork; /* holds mtx across fork(): a child never inherits it locked */
+	baton_fork_step
+	    fork; /* holds mtx across fork(): a child never inherits it locked */
 	_Atomic uint64_t windows;
 	_Atomic uint64_t overflow_spans;
 	_Atomic uint32_t nkeys;
@@ -372,7 +373,7 @@ static void bt_dyn_fork_release(void *arg)
 static void bt_dyn_destroy(void *arg)
 {
 	struct bt_dyn *d = arg;
-	bt_fork_unregister(&d->fork);
+	baton_fork_unregister(&d->fork);
 	baton_sampler_destroy(d->inner);
 	pthread_mutex_destroy(&d->mtx);
 	bt_free(d->key_attr);
@@ -466,12 +467,12 @@ baton_err baton_sampler_dynamic(baton_sampler inner, const baton_dynamic_options
 	d->window_start = d->clock(d->clock_arg);
 	atomic_init(&d->window_end, d->window_start + d->window_ns);
 	d->inner = inner;
-	d->fork = (bt_fork_step){.order = BT_FORK_SAMPLER,
-	                         .prepare = bt_dyn_fork_prepare,
-	                         .parent = bt_dyn_fork_release,
-	                         .child = bt_dyn_fork_release,
-	                         .arg = d};
-	bt_fork_register(&d->fork);
+	d->fork = (baton_fork_step){.order = BATON_FORK_SAMPLER,
+	                            .prepare = bt_dyn_fork_prepare,
+	                            .parent = bt_dyn_fork_release,
+	                            .child = bt_dyn_fork_release,
+	                            .arg = d};
+	baton_fork_register(&d->fork);
 	*out = (baton_sampler){&bt_dyn_ops, d};
 	return BATON_OK;
 

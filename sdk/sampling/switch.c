@@ -16,7 +16,7 @@ struct bt_switch {
 	_Alignas(64) _Atomic uint64_t readers0;
 	_Alignas(64) _Atomic uint64_t readers1;
 	pthread_mutex_t mtx; /* serialises switches */
-	bt_fork_step fork;
+	baton_fork_step fork;
 };
 
 /*
@@ -77,7 +77,7 @@ static void bt_switch_sample(void *arg, const baton_sampling_params *p,
 static void bt_switch_destroy(void *arg)
 {
 	struct bt_switch *s = arg;
-	bt_fork_unregister(&s->fork);
+	baton_fork_unregister(&s->fork);
 	baton_sampler_destroy(s->slot[0]);
 	baton_sampler_destroy(s->slot[1]);
 	pthread_mutex_destroy(&s->mtx);
@@ -104,12 +104,12 @@ baton_err baton_sampler_switchable(baton_sampler initial, baton_sampler *out)
 		return BATON_ESYSTEM;
 	}
 	s->slot[0] = initial;
-	s->fork = (bt_fork_step){.order = BT_FORK_SAMPLER,
-	                         .prepare = bt_switch_fork_prepare,
-	                         .parent = bt_switch_fork_parent,
-	                         .child = bt_switch_fork_child,
-	                         .arg = s};
-	bt_fork_register(&s->fork);
+	s->fork = (baton_fork_step){.order = BATON_FORK_SAMPLER,
+	                            .prepare = bt_switch_fork_prepare,
+	                            .parent = bt_switch_fork_parent,
+	                            .child = bt_switch_fork_child,
+	                            .arg = s};
+	baton_fork_register(&s->fork);
 	*out = (baton_sampler){&bt_switch_ops, s};
 	return BATON_OK;
 }

@@ -619,8 +619,8 @@ void baton_span_set_strn(baton_span span, const char *key, const char *value, si
 	bt_set_strn(span, key, value, len, false);
 }
 
-void bt_span_set_remote_strn(baton_span span, const char *key, const char *value,
-                             size_t len)
+void baton_span_set_remote_strn(baton_span span, const char *key, const char *value,
+                                size_t len)
 {
 	bt_set_strn(span, key, value, len, true);
 }

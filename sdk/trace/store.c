@@ -101,7 +101,7 @@ static void bt_cache_on_exit(void *unused)
  * fork(): the child has only the forking thread, so a mutex another thread
  * held at that moment would stay locked forever. The store and counter
  * mutexes are taken before fork and released on both sides. The step's
- * order (BT_FORK_STORE, below the processors) makes a processor's prepare
+ * order (BATON_FORK_STORE, below the processors) makes a processor's prepare
  * run before ours (it may still use the store) and its child step after
  * ours (it may release spans).
  */
@@ -124,14 +124,14 @@ static void bt_store_fork_release(void *arg)
 	pthread_mutex_unlock(&bt_counters_mtx);
 }
 
-static bt_fork_step bt_store_fork = {.order = BT_FORK_STORE,
-                                     .prepare = bt_store_fork_prepare,
-                                     .parent = bt_store_fork_release,
-                                     .child = bt_store_fork_release};
+static baton_fork_step bt_store_fork = {.order = BATON_FORK_STORE,
+                                        .prepare = bt_store_fork_prepare,
+                                        .parent = bt_store_fork_release,
+                                        .child = bt_store_fork_release};
 
 __attribute__((constructor)) static void bt_store_fork_register(void)
 {
-	bt_fork_register(&bt_store_fork);
+	baton_fork_register(&bt_store_fork);
 }
 
 static void bt_cache_key_init(void)

@@ -17,9 +17,8 @@
  * functions, so libbaton.so exports them although the build hides
  * everything else. They are not API: baton/baton.h says so.
  */
-#pragma GCC visibility push(default)
 
-#include "core/core.h"
+#include "util.h"
 
 #include <pthread.h>
 
@@ -152,7 +151,7 @@ static inline bt_span *bt_span_lookup(baton_span h)
 
 /*
  * Remote-derived strings (a parent's and the links' tracestates, values set
- * with bt_span_set_remote_strn: request targets, URLs, user agents, other
+ * with baton_span_set_remote_strn: request targets, URLs, user agents, other
  * header values) take at most this many bytes of a span's arena in all,
  * NULs included: 3/8, 768 of the default 2048 bytes, which holds a maximal
  * (512-character) tracestate whole. The other 5/8 stay for the span's name
@@ -176,16 +175,6 @@ void *bt_arena_alloc(bt_span *sp, size_t n);
  */
 const char *bt_arena_text(bt_span *sp, const char *s, size_t n, size_t max_chars, int how,
                           size_t *len_out);
-/*
- * Sets a string attribute whose value came from another process (a request
- * target, a header): as baton_span_set_strn, but the value takes from the
- * span's remote share (BT_REMOTE_SHARE) and is cut, between characters, to
- * half of what is left of it (so values set after it still get room); when
- * nothing is left the attribute is dropped and counted. One thread at a
- * time per span.
- */
-void bt_span_set_remote_strn(baton_span span, const char *key, const char *value,
-                             size_t len);
 /* Appends an attribute to a list (span, event or link); false when dropped. */
 bool bt_attr_put(bt_span *sp, const baton_attr **head, baton_attr **tail, uint32_t *count,
                  uint32_t limit, const char *key, const baton_value *v, bool replace);
@@ -194,17 +183,11 @@ bool bt_attr_put(bt_span *sp, const baton_attr **head, baton_attr **tail, uint32
 baton_err bt_resource_build(baton_resource *res, const char *service_name,
                             const baton_kv *extra, size_t nextra);
 void bt_resource_free(baton_resource *res);
-/* Parses OTEL_RESOURCE_ATTRIBUTES-style "k=v,k2=v2" (percent-decoded) and calls
- * fn for each well-formed pair; malformed entries are skipped with a warning. */
-void bt_parse_kv_list(const char *s, const char *what,
-                      void (*fn)(void *arg, const char *k, const char *v), void *arg);
 
 /* The fanout policy baton_init installed (fanout.c); NULL: the default. */
 extern const baton_fanout_policy *bt_fanout_installed;
 
 /* Thread-local current context (context.c). */
 bool bt_current_context(baton_span_context *out);
-
-#pragma GCC visibility pop
 
 #endif /* BT_TRACE_INT_H */

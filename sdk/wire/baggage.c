@@ -15,7 +15,7 @@
  * Values are percent-encoded UTF-8; a percent sequence that does not decode
  * is the decoder's business (it substitutes U+FFFD), not a grammar error.
  */
-#include "core/core.h"
+#include "util.h"
 #include "wire/w3c_int.h"
 
 #include <string.h>

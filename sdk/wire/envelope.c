@@ -123,15 +123,15 @@ static void bt_env_fork_release(void *arg)
 	pthread_mutex_unlock(&bt_env_mu);
 }
 
-static bt_fork_step bt_env_fork = {.order = BT_FORK_ENVELOPE,
-                                   .prepare = bt_env_fork_prepare,
-                                   .parent = bt_env_fork_release,
-                                   .child = bt_env_fork_release};
+static baton_fork_step bt_env_fork = {.order = BATON_FORK_ENVELOPE,
+                                      .prepare = bt_env_fork_prepare,
+                                      .parent = bt_env_fork_release,
+                                      .child = bt_env_fork_release};
 
 static void bt_env_key_init(void)
 {
 	(void)pthread_key_create(&bt_env_key, bt_env_thread_exit);
-	bt_fork_register(&bt_env_fork);
+	baton_fork_register(&bt_env_fork);
 }
 
 __attribute__((noinline)) static void bt_env_link(bt_env_tls *t)

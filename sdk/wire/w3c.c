@@ -108,20 +108,6 @@ baton_err baton_traceparent_format(const baton_span_context *ctx, char *out, siz
 
 /* ---- extract / inject ---- */
 
-static void bt_trim(const char **s, size_t *len)
-{
-	const char *p = *s;
-	size_t n = *len;
-	while (n > 0 && bt_ows(p[0])) {
-		p++;
-		n--;
-	}
-	while (n > 0 && bt_ows(p[n - 1]))
-		n--;
-	*s = p;
-	*len = n;
-}
-
 /* The randomness of a trace: ot rv when given, else the trace id's low 56 bits. */
 static bool bt_randomness(const baton_span_context *c, const char *ot, size_t olen,
                           uint64_t *r)

@@ -6,7 +6,7 @@
  */
 #include "bench.h"
 
-#include "../../exporters/otlp_http/otlp_int.h"
+#include "otlp_int.h"
 
 #include <arpa/inet.h>
 #include <baton/otlp_http.h>

@@ -6,7 +6,7 @@
  * kept: the same characters, a backslash doubled, cut after the limit with
  * "…".
  */
-#include "../../exporters/console/cs.h"
+#include "cs.h"
 
 #include <jansson.h>
 #include <stdlib.h>

@@ -3,7 +3,7 @@
  * baton_auto_exporters(), which parses its embedded default when the
  * environment names no exporter.
  */
-#include <baton/exporters.h>
+#include <baton/auto.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/core.h"
+#include "util.h"
 /* The span checks the tests use (a UTF-8 decoder independent of core's). */
-#include "../testutil/spancheck.c"
+#include "../testing/spancheck.c"
 
 #define MAX_HDRS 80
 

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "remote_sampling/remote_int.h"
+#include "remote_int.h"
 #include "sampling/sampling_int.h"
 
 static uint64_t fake_ns;

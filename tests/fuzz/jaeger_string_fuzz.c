@@ -6,7 +6,7 @@
  * so well-formed input comes back exactly. Well-formedness is judged by
  * jansson, not by the exporter's own check.
  */
-#include "../../exporters/jaeger_json/jj.h"
+#include "jj.h"
 
 #include <jansson.h>
 #include <stdlib.h>

@@ -5,7 +5,7 @@
  * control, no DEL and only well-formed UTF-8, and equals the input when
  * the input was already clean and fits; a URL's userinfo never survives.
  */
-#include "../../sdk/core/core.h"
+#include "util.h"
 
 #include <stdint.h>
 #include <string.h>

@@ -10,6 +10,8 @@
  * envelope's check words are fixed up first.
  */
 #include <baton/baton.h>
+
+#include "memory_exporter.h"
 #include <baton/envelope.h>
 #include <baton/nng.h>
 #include <stdlib.h>
@@ -19,7 +21,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static baton_memory_exporter *mem;
+static tu_memory_exporter *mem;
 
 static void setup(void)
 {
@@ -28,7 +30,7 @@ static void setup(void)
 	baton_sampler pb;
 	if (mem != NULL)
 		return;
-	if (baton_memory_exporter_create(16, &exp, &mem) != BATON_OK ||
+	if (tu_memory_exporter_create(16, &exp, &mem) != BATON_OK ||
 	    baton_simple_processor_create(exp, &proc) != BATON_OK ||
 	    baton_sampler_parentbased(baton_sampler_always_on(), &pb) != BATON_OK)
 		abort();
@@ -43,10 +45,10 @@ static void setup(void)
 
 static void check_exported(void)
 {
-	size_t n = baton_memory_exporter_count(mem);
+	size_t n = tu_memory_exporter_count(mem);
 	for (size_t i = 0; i < n; i++) {
-		baton_memory_span s;
-		if (baton_memory_exporter_get(mem, i, &s) != BATON_OK)
+		tu_memory_span s;
+		if (tu_memory_exporter_get(mem, i, &s) != BATON_OK)
 			abort();
 		if (strcmp(s.name, "process fuzz") != 0 ||
 		    s.kind != BATON_SPAN_KIND_CONSUMER)
@@ -60,7 +62,7 @@ static void check_exported(void)
 			if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7E)
 				abort();
 	}
-	baton_memory_exporter_clear(mem);
+	tu_memory_exporter_clear(mem);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

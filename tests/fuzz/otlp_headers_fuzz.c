@@ -9,7 +9,7 @@
  * well-formed entry whose name is a token and value clean is never
  * refused unless the line would not fit.
  */
-#include "../../exporters/otlp_http/otlp_int.h"
+#include "otlp_int.h"
 #include "trace/trace_int.h"
 
 #include <stdlib.h>

@@ -3,7 +3,7 @@
  * (ExportTraceServiceResponse) and the Retry-After header. The same bytes
  * go to both parsers; neither may crash, read out of bounds or leak.
  */
-#include "../../exporters/otlp_http/otlp_int.h"
+#include "otlp_int.h"
 
 #include <stdint.h>
 #include <string.h>

@@ -4,7 +4,7 @@
  * control byte (it reaches log lines), and the rejected count is never
  * negative; on failure nothing is claimed rejected.
  */
-#include "../../exporters/otlp_http/otlp_int.h"
+#include "otlp_int.h"
 
 #include <stdint.h>
 #include <string.h>

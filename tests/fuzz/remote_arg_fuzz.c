@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "remote_sampling/remote_int.h"
+#include "remote_int.h"
 
 static const char *cur_arg;
 static int warnings;

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "remote_sampling/remote_int.h"
+#include "remote_int.h"
 
 static void quiet(void *arg, baton_log_level level, const char *msg)
 {

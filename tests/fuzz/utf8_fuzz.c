@@ -1,12 +1,12 @@
 /*
- * Fuzz target: the UTF-8 module (sdk/core/utf8.c) against a decoder of its
+ * Fuzz target: the UTF-8 module (sdk/util/utf8.c) against a decoder of its
  * own. Invariants: the well-formed prefix and per-character lengths agree
  * with the reference; a cut is at most the limit, never splits a character
  * and loses at most one; the sanitizer's output is well-formed, within its
  * byte and character caps, a prefix of the uncapped output, equal to the
  * input when that is well-formed, and the same whether counted or written.
  */
-#include "core/core.h"
+#include "util.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -7,7 +7,7 @@
 #include <baton/baton.h>
 #include <baton/console.h>
 #include <baton/envelope.h>
-#include <baton/exporters.h>
+#include <baton/auto.h>
 #include <baton/http.h>
 #include <baton/jaeger_json.h>
 #include <baton/nng.h>

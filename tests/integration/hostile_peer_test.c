@@ -173,7 +173,7 @@ Test(hostile_peer, strips_and_pass_throughs_are_counted)
 /* Senders not yet upgraded: strict receivers read version 1, mixed ones when asked. */
 Test(hostile_peer, version_1_senders_are_read_by_strict_receivers_and_on_request)
 {
-	baton_memory_exporter *mem = tu_init_memory(pb_on(), 64);
+	tu_memory_exporter *mem = tu_init_memory(pb_on(), 64);
 	open_pair();
 	uint8_t tid[16], sid[8];
 	tu_hex("0af7651916cd43dd8448eb211c80319c", tid, 16);
@@ -198,7 +198,7 @@ Test(hostile_peer, version_1_senders_are_read_by_strict_receivers_and_on_request
 		baton_span_end(info.span);
 		nng_msg_free(m);
 	}
-	baton_memory_span c;
+	tu_memory_span c;
 	cr_assert_geq(nu_find(mem, BATON_SPAN_KIND_CONSUMER, NULL, &c), 0);
 	cr_assert_arr_eq(c.context.trace_id, tid, 16);
 	cr_assert_arr_eq(c.parent.span_id, sid, 8);
@@ -235,7 +235,7 @@ static int forward(void *arg)
  */
 Test(hostile_peer, garbage_text_in_a_forged_envelope_does_not_blank_the_consumer_span)
 {
-	baton_memory_exporter *mem = tu_init_memory(pb_on(), 64);
+	tu_memory_exporter *mem = tu_init_memory(pb_on(), 64);
 	open_pair();
 	onward_tx = tx;
 	baton_envelope_stats_reset();
@@ -248,7 +248,7 @@ Test(hostile_peer, garbage_text_in_a_forged_envelope_does_not_blank_the_consumer
 	static uint8_t msg[4200];
 	const uint8_t types[] = {BATON_ENV_EXT_TRACESTATE, BATON_ENV_EXT_BAGGAGE};
 	for (int t = 0; t < 2; t++) {
-		baton_memory_exporter_clear(mem);
+		tu_memory_exporter_clear(mem);
 		size_t n = forge(msg, tid, sid, types[t], garbage, sizeof(garbage));
 		cr_assert_eq(nng_send(tx, msg, n, 0), 0);
 		nng_msg *m;
@@ -271,7 +271,7 @@ Test(hostile_peer, garbage_text_in_a_forged_envelope_does_not_blank_the_consumer
 		cr_assert_arr_eq(e.ctx.trace_id, tid, 16);
 		nng_msg_free(m);
 
-		baton_memory_span c;
+		tu_memory_span c;
 		cr_assert_geq(nu_find(mem, BATON_SPAN_KIND_CONSUMER, NULL, &c), 0);
 		cr_assert_str_eq(c.name, "process orders");
 		cr_assert(nu_has_attr(&c, "messaging.system", "nng"));

@@ -20,7 +20,7 @@
 #define SID  "00f067aa0ba902b7"
 #define GOOD "00-" TID "-" SID "-01"
 
-static baton_memory_exporter *store;
+static tu_memory_exporter *store;
 
 static void init_with(const char *props)
 {

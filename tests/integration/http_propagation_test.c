@@ -18,7 +18,7 @@
 #define SID  "00f067aa0ba902b7"
 #define GOOD "00-" TID "-" SID "-01"
 
-static baton_memory_exporter *store;
+static tu_memory_exporter *store;
 
 static void setup(void)
 {
@@ -35,7 +35,7 @@ static void teardown(void)
 TestSuite(http, .init = setup, .fini = teardown);
 
 /* Does the span carry attribute line "key=value"? */
-static bool has_attr(const baton_memory_span *s, const char *kv)
+static bool has_attr(const tu_memory_span *s, const char *kv)
 {
 	char hay[1100], needle[256];
 	snprintf(hay, sizeof(hay), "\n%s", s->attrs_text);
@@ -225,9 +225,9 @@ Test(http, client_call_carries_the_client_span_context_and_records_it)
 	cr_assert(strstr(got.tracestate, "congo=t61rcWkgMzE") != NULL, "%s",
 	          got.tracestate);
 
-	cr_assert_eq(baton_memory_exporter_count(store), 1);
-	baton_memory_span ms;
-	cr_assert_eq(baton_memory_exporter_get(store, 0, &ms), BATON_OK);
+	cr_assert_eq(tu_memory_exporter_count(store), 1);
+	tu_memory_span ms;
+	cr_assert_eq(tu_memory_exporter_get(store, 0, &ms), BATON_OK);
 	cr_assert_eq(ms.kind, BATON_SPAN_KIND_CLIENT);
 	cr_assert_str_eq(ms.name, "POST");
 	cr_assert(memcmp(ms.context.span_id, sent.span_id, 8) == 0,
@@ -245,12 +245,12 @@ Test(http, client_call_carries_the_client_span_context_and_records_it)
 	tu_receiver_stop(r);
 }
 
-static baton_memory_span one_call(const char *method, const char *url, int *http_status)
+static tu_memory_span one_call(const char *method, const char *url, int *http_status)
 {
 	CURL *e = curl_easy_init();
 	struct curl_slist *hdrs = NULL;
 	baton_span span;
-	baton_memory_exporter_clear(store);
+	tu_memory_exporter_clear(store);
 	cr_assert_eq(baton_http_client_begin(e, baton_tracer_get("http-test", NULL),
 	                                     method, url, NULL, &hdrs, &span),
 	             BATON_OK);
@@ -263,9 +263,9 @@ static baton_memory_span one_call(const char *method, const char *url, int *http
 	baton_http_client_span_end(span, e, rc);
 	curl_easy_cleanup(e);
 	curl_slist_free_all(hdrs);
-	cr_assert_eq(baton_memory_exporter_count(store), 1);
-	baton_memory_span ms;
-	baton_memory_exporter_get(store, 0, &ms);
+	cr_assert_eq(tu_memory_exporter_count(store), 1);
+	tu_memory_span ms;
+	tu_memory_exporter_get(store, 0, &ms);
 	return ms;
 }
 
@@ -275,7 +275,7 @@ Test(http, client_status_4xx_and_5xx_are_errors_with_error_type)
 	char url[128];
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/x", tu_receiver_port(r));
 	int st;
-	baton_memory_span ms = one_call("GET", url, &st);
+	tu_memory_span ms = one_call("GET", url, &st);
 	cr_assert_eq(st, 503);
 	cr_assert_eq(ms.status, BATON_STATUS_ERROR);
 	cr_assert(has_attr(&ms, "error.type=503"), "%s", ms.attrs_text);
@@ -302,7 +302,7 @@ Test(http, client_transport_failure_is_an_error)
 	char url[128];
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/x", port);
 	int st;
-	baton_memory_span ms = one_call("GET", url, &st);
+	tu_memory_span ms = one_call("GET", url, &st);
 	cr_assert_eq(st, 0);
 	cr_assert_eq(ms.status, BATON_STATUS_ERROR);
 	cr_assert(has_attr(&ms, "error.type=connection_failed"), "%s", ms.attrs_text);
@@ -311,13 +311,13 @@ Test(http, client_transport_failure_is_an_error)
 
 Test(http, client_span_redacts_credentials_and_normalises_methods)
 {
-	baton_memory_exporter_clear(store);
+	tu_memory_exporter_clear(store);
 	baton_span s =
 	    baton_http_client_span_start(baton_tracer_get("http-test", NULL), "FETCH",
 	                                 "http://user:secret@[::1]:8080/p?q=1", NULL);
 	baton_span_end(s);
-	baton_memory_span ms;
-	cr_assert_eq(baton_memory_exporter_get(store, 0, &ms), BATON_OK);
+	tu_memory_span ms;
+	cr_assert_eq(tu_memory_exporter_get(store, 0, &ms), BATON_OK);
 	cr_assert_str_eq(ms.name, "HTTP");
 	cr_assert(has_attr(&ms, "http.request.method=_OTHER"), "%s", ms.attrs_text);
 	cr_assert(has_attr(&ms, "http.request.method_original=FETCH"));
@@ -327,11 +327,11 @@ Test(http, client_span_redacts_credentials_and_normalises_methods)
 	cr_assert(has_attr(&ms, "server.address=::1"), "%s", ms.attrs_text);
 	cr_assert(has_attr(&ms, "server.port=8080"));
 	/* the scheme's default port when none is given */
-	baton_memory_exporter_clear(store);
+	tu_memory_exporter_clear(store);
 	s = baton_http_client_span_start(baton_tracer_get("http-test", NULL), "GET",
 	                                 "https://example.org/", NULL);
 	baton_span_end(s);
-	cr_assert_eq(baton_memory_exporter_get(store, 0, &ms), BATON_OK);
+	cr_assert_eq(tu_memory_exporter_get(store, 0, &ms), BATON_OK);
 	cr_assert(has_attr(&ms, "server.port=443"), "%s", ms.attrs_text);
 	cr_assert(has_attr(&ms, "server.address=example.org"));
 }
@@ -354,12 +354,12 @@ Test(http, server_span_continues_the_remote_trace_with_semconv_attributes)
 	    .headers = h,
 	    .nheaders = 3,
 	};
-	baton_memory_exporter_clear(store);
+	tu_memory_exporter_clear(store);
 	baton_span s =
 	    baton_http_server_span_start(baton_tracer_get("http-test", NULL), &req);
 	baton_http_server_span_end(s, 404);
-	baton_memory_span ms;
-	cr_assert_eq(baton_memory_exporter_get(store, 0, &ms), BATON_OK);
+	tu_memory_span ms;
+	cr_assert_eq(tu_memory_exporter_get(store, 0, &ms), BATON_OK);
 	cr_assert_eq(ms.kind, BATON_SPAN_KIND_SERVER);
 	cr_assert_str_eq(ms.name, "GET /users/{id}");
 	uint8_t tid[16], sid[8];
@@ -395,12 +395,12 @@ Test(http, server_span_without_context_is_a_root_and_5xx_is_an_error)
 	baton_http_header h[] = {{"traceparent", "00-" TID "-0000000000000000-01"}};
 	baton_http_server_request req = {
 	    .method = "POST", .target = "/test", .headers = h, .nheaders = 1};
-	baton_memory_exporter_clear(store);
+	tu_memory_exporter_clear(store);
 	baton_span s = baton_http_server_span_start(t, &req);
 	baton_http_server_span_end(s, 502);
 	baton_span_detach(tok);
-	baton_memory_span ms;
-	cr_assert_eq(baton_memory_exporter_get(store, 0, &ms), BATON_OK);
+	tu_memory_span ms;
+	cr_assert_eq(tu_memory_exporter_get(store, 0, &ms), BATON_OK);
 	cr_assert_str_eq(ms.name, "POST");
 	cr_assert_not(baton_span_context_is_valid(&ms.parent),
 	              "a root, not a child of current");

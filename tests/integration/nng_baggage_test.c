@@ -137,7 +137,7 @@ Test(nng_baggage, explicit_baggage_option_still_wins)
 Test(nng_baggage, propagators_without_baggage_keep_it_off_the_wire)
 {
 	setenv("OTEL_PROPAGATORS", "tracecontext", 1);
-	baton_memory_exporter *mem = tu_init_memory(sampler(true), 64);
+	tu_memory_exporter *mem = tu_init_memory(sampler(true), 64);
 	open_pair();
 	send_with_baggage();
 	struct seen s;
@@ -147,7 +147,7 @@ Test(nng_baggage, propagators_without_baggage_keep_it_off_the_wire)
 	cr_assert_not(s.had_user);
 	/* the trace context still travels: the consumer span has the producer as parent
 	 */
-	baton_memory_span prod, cons;
+	tu_memory_span prod, cons;
 	cr_assert_geq(nu_find(mem, BATON_SPAN_KIND_PRODUCER, NULL, &prod), 0);
 	cr_assert_geq(nu_find(mem, BATON_SPAN_KIND_CONSUMER, NULL, &cons), 0);
 	cr_assert_eq(memcmp(prod.context.trace_id, cons.context.trace_id, 16), 0);

@@ -42,7 +42,7 @@ static baton_sampler pb_on(void)
 
 Test(nng_modes, mixed_mode_delivers_bare_messages_untouched)
 {
-	baton_memory_exporter *mem = tu_init_memory((baton_sampler){0}, 64);
+	tu_memory_exporter *mem = tu_init_memory((baton_sampler){0}, 64);
 	open_pair();
 	baton_envelope_stats_reset();
 	const char *bare[] = {"plain text", "\xBA not an envelope", "\xBA"};
@@ -65,7 +65,7 @@ Test(nng_modes, mixed_mode_delivers_bare_messages_untouched)
 	cr_assert_eq(st.malformed, 1); /* 0xBA then a bad check byte */
 	cr_assert_eq(st.truncated, 1); /* 0xBA alone */
 	cr_assert_eq(st.refused, 0);
-	cr_assert_eq(baton_memory_exporter_count(mem), 0);
+	cr_assert_eq(tu_memory_exporter_count(mem), 0);
 	close_pair();
 	baton_fini(1000);
 }
@@ -111,7 +111,7 @@ Test(nng_modes, strict_mode_refuses_and_counts_bare_and_broken_messages)
 
 Test(nng_modes, garbage_after_a_valid_header_is_delivered_bare_in_mixed_mode)
 {
-	baton_memory_exporter *mem = tu_init_memory((baton_sampler){0}, 64);
+	tu_memory_exporter *mem = tu_init_memory((baton_sampler){0}, 64);
 	open_pair();
 	baton_envelope_stats_reset();
 	/* Valid sampled header, ids and check word, then an extension region that lies.
@@ -135,14 +135,14 @@ Test(nng_modes, garbage_after_a_valid_header_is_delivered_bare_in_mixed_mode)
 	baton_envelope_stats st;
 	baton_envelope_stats_get(&st);
 	cr_assert_eq(st.malformed, 1);
-	cr_assert_eq(baton_memory_exporter_count(mem), 0);
+	cr_assert_eq(tu_memory_exporter_count(mem), 0);
 	close_pair();
 	baton_fini(1000);
 }
 
 Test(nng_modes, a_message_from_a_newer_version_continues_its_trace)
 {
-	baton_memory_exporter *mem = tu_init_memory(pb_on(), 64);
+	tu_memory_exporter *mem = tu_init_memory(pb_on(), 64);
 	open_pair();
 	uint8_t f[64];
 	size_t i = 0;
@@ -176,7 +176,7 @@ Test(nng_modes, a_message_from_a_newer_version_continues_its_trace)
 	cr_assert(baton_span_is_recording(info.span));
 	baton_span_end(info.span);
 	nng_msg_free(m);
-	baton_memory_span c;
+	tu_memory_span c;
 	cr_assert_geq(nu_find(mem, BATON_SPAN_KIND_CONSUMER, NULL, &c), 0);
 	cr_assert_arr_eq(c.context.trace_id, tid, 16);
 	cr_assert_arr_eq(c.parent.span_id, sid, 8);
@@ -192,7 +192,7 @@ Test(nng_modes, unsampled_traffic_makes_no_span_and_carries_eight_bytes)
 	cr_assert_eq(baton_sampler_traceidratio(0.0, &ratio0), BATON_OK);
 	baton_sampler pb;
 	cr_assert_eq(baton_sampler_parentbased(ratio0, &pb), BATON_OK);
-	baton_memory_exporter *mem = tu_init_memory(pb, 64);
+	tu_memory_exporter *mem = tu_init_memory(pb, 64);
 	open_pair();
 	for (int i = 0; i < 50; i++) {
 		cr_assert_eq(baton_nng_send(tx, "hello", 5, 0, NULL), 0);
@@ -215,7 +215,7 @@ Test(nng_modes, unsampled_traffic_makes_no_span_and_carries_eight_bytes)
 	baton_sdk_stats st;
 	baton_sdk_stats_get(&st);
 	cr_assert_eq(st.spans_started, 0);
-	cr_assert_eq(baton_memory_exporter_count(mem), 0);
+	cr_assert_eq(tu_memory_exporter_count(mem), 0);
 	close_pair();
 	baton_fini(1000);
 }
@@ -230,7 +230,7 @@ static int forward(void *arg)
  */
 Test(nng_modes, handlers_of_unsampled_messages_do_not_start_roots)
 {
-	baton_memory_exporter *mem = tu_init_memory(pb_on(), 64);
+	tu_memory_exporter *mem = tu_init_memory(pb_on(), 64);
 	open_pair();
 	uint8_t uns[BATON_ENVELOPE_UNSAMPLED_SIZE];
 	baton_envelope_wrap_unsampled(uns);
@@ -249,7 +249,7 @@ Test(nng_modes, handlers_of_unsampled_messages_do_not_start_roots)
 	cr_assert_eq(nng_msg_len(m), BATON_ENVELOPE_UNSAMPLED_SIZE + 6,
 	             "the onward message was not sent unsampled");
 	nng_msg_free(m);
-	cr_assert_eq(baton_memory_exporter_count(mem), 0);
+	cr_assert_eq(tu_memory_exporter_count(mem), 0);
 	close_pair();
 	baton_fini(1000);
 }
@@ -257,9 +257,9 @@ Test(nng_modes, handlers_of_unsampled_messages_do_not_start_roots)
 Test(nng_modes, unsampled_ids_are_sent_when_the_sdk_option_is_on)
 {
 	baton_exporter exp;
-	baton_memory_exporter *mem;
+	tu_memory_exporter *mem;
 	baton_processor proc;
-	cr_assert_eq(baton_memory_exporter_create(16, &exp, &mem), BATON_OK);
+	cr_assert_eq(tu_memory_exporter_create(16, &exp, &mem), BATON_OK);
 	cr_assert_eq(baton_simple_processor_create(exp, &proc), BATON_OK);
 	baton_options o = {.size = sizeof(o),
 	                   .sampler = baton_sampler_always_off(),
@@ -279,7 +279,7 @@ Test(nng_modes, unsampled_ids_are_sent_when_the_sdk_option_is_on)
 	cr_assert_eq(info.span.id, BATON_SPAN_NONE.id);
 	cr_assert_eq(nng_msg_len(m), 1);
 	nng_msg_free(m);
-	cr_assert_eq(baton_memory_exporter_count(mem), 0);
+	cr_assert_eq(tu_memory_exporter_count(mem), 0);
 	close_pair();
 	baton_fini(1000);
 }
@@ -300,7 +300,7 @@ Test(nng_modes, without_baton_init_messages_still_carry_an_unsampled_envelope)
 
 Test(nng_modes, seal_and_unseal_round_trip_a_message_for_custom_send_paths)
 {
-	baton_memory_exporter *mem = tu_init_memory(pb_on(), 16);
+	tu_memory_exporter *mem = tu_init_memory(pb_on(), 16);
 	nng_msg *m;
 	cr_assert_eq(nng_msg_alloc(&m, 0), 0);
 	cr_assert_eq(nng_msg_append(m, "body", 4), 0);
@@ -323,7 +323,7 @@ Test(nng_modes, seal_and_unseal_round_trip_a_message_for_custom_send_paths)
 	cr_assert_eq(nng_msg_len(m), 4);
 	baton_span_end(sp);
 	nng_msg_free(m);
-	baton_memory_span p;
+	tu_memory_span p;
 	cr_assert_geq(nu_find(mem, BATON_SPAN_KIND_PRODUCER, "send custom", &p), 0);
 	cr_assert_eq(baton_nng_msg_seal(NULL, NULL, &sp), NNG_EINVAL);
 	baton_fini(1000);
@@ -332,7 +332,7 @@ Test(nng_modes, seal_and_unseal_round_trip_a_message_for_custom_send_paths)
 /* Without an info struct the receiver strips the envelope and starts no span. */
 Test(nng_modes, receive_without_info_strips_and_starts_no_span)
 {
-	baton_memory_exporter *mem = tu_init_memory(pb_on(), 16);
+	tu_memory_exporter *mem = tu_init_memory(pb_on(), 16);
 	open_pair();
 	cr_assert_eq(baton_nng_send(tx, "abc", 3, 0, NULL), 0);
 	nng_msg *m;
@@ -372,7 +372,7 @@ static void aio_rx_cb(void *arg)
 
 Test(nng_modes, socket_aio_send_and_receive_in_a_callback)
 {
-	baton_memory_exporter *mem = tu_init_memory(pb_on(), 16);
+	tu_memory_exporter *mem = tu_init_memory(pb_on(), 16);
 	open_pair();
 	struct aio_rx r = {0};
 	nng_aio *saio;
@@ -394,7 +394,7 @@ Test(nng_modes, socket_aio_send_and_receive_in_a_callback)
 	cr_assert(r.recording_in_handler, "the handler ran outside the consumer span");
 	cr_assert_eq(r.info.span.id, BATON_SPAN_NONE.id);
 	nng_msg_free(r.msg);
-	baton_memory_span p, c;
+	tu_memory_span p, c;
 	cr_assert_geq(nu_find(mem, BATON_SPAN_KIND_PRODUCER, "send jobs", &p), 0);
 	cr_assert_geq(nu_find(mem, BATON_SPAN_KIND_CONSUMER, NULL, &c), 0);
 	cr_assert_arr_eq(c.parent.span_id, p.context.span_id, 8);
@@ -407,7 +407,7 @@ Test(nng_modes, socket_aio_send_and_receive_in_a_callback)
 /* A batch of messages from three traces: one consumer span linking each producer. */
 Test(nng_modes, a_batch_span_links_every_sampled_producer)
 {
-	baton_memory_exporter *mem = tu_init_memory(pb_on(), 16);
+	tu_memory_exporter *mem = tu_init_memory(pb_on(), 16);
 	open_pair();
 	cr_assert_eq(nng_socket_set_int(tx, NNG_OPT_SENDBUF, 16), 0);
 	cr_assert_eq(nng_socket_set_int(rx, NNG_OPT_RECVBUF, 16), 0);
@@ -431,7 +431,7 @@ Test(nng_modes, a_batch_span_links_every_sampled_producer)
 	baton_span_end(b);
 	cr_assert_eq(nu_count(mem, BATON_SPAN_KIND_PRODUCER), 3);
 	cr_assert_eq(nu_count(mem, BATON_SPAN_KIND_CONSUMER), 1);
-	baton_memory_span c, p;
+	tu_memory_span c, p;
 	cr_assert_geq(nu_find(mem, BATON_SPAN_KIND_CONSUMER, NULL, &c), 0);
 	cr_assert_str_eq(c.name, "process items");
 	cr_assert_eq(c.nlinks, 3);

@@ -20,14 +20,14 @@
 #include "nngutil.h"
 #include "testutil.h"
 
-static baton_memory_exporter *init_pb(size_t capacity, const char *fanout_spec)
+static tu_memory_exporter *init_pb(size_t capacity, const char *fanout_spec)
 {
 	baton_exporter exp;
-	baton_memory_exporter *mem;
+	tu_memory_exporter *mem;
 	baton_processor proc;
 	baton_sampler pb;
 	baton_fanout_policy *fp = NULL;
-	cr_assert_eq(baton_memory_exporter_create(capacity, &exp, &mem), BATON_OK);
+	cr_assert_eq(tu_memory_exporter_create(capacity, &exp, &mem), BATON_OK);
 	cr_assert_eq(baton_simple_processor_create(exp, &proc), BATON_OK);
 	cr_assert_eq(baton_sampler_parentbased(baton_sampler_always_on(), &pb), BATON_OK);
 	if (fanout_spec != NULL)
@@ -86,7 +86,7 @@ static size_t drain(nng_socket rx, size_t n, size_t len)
 
 Test(nng_fanout, broadcast_keeps_recipients_within_binomial_bounds)
 {
-	baton_memory_exporter *mem = init_pb(4096, NULL);
+	tu_memory_exporter *mem = init_pb(4096, NULL);
 	nng_socket rx, tx;
 	nu_connect("inproc", nng_pull0_open, nng_push0_open, &rx, &tx, NULL, 0);
 	big_buffers(tx, rx);
@@ -108,10 +108,10 @@ Test(nng_fanout, broadcast_keeps_recipients_within_binomial_bounds)
 
 	/* One producer span per broadcast, each with the fanout size; kept consumers are
 	 * its children. */
-	size_t n = baton_memory_exporter_count(mem), producers = 0, consumers = 0;
+	size_t n = tu_memory_exporter_count(mem), producers = 0, consumers = 0;
 	for (size_t i = 0; i < n; i++) {
-		baton_memory_span s;
-		baton_memory_exporter_get(mem, i, &s);
+		tu_memory_span s;
+		tu_memory_exporter_get(mem, i, &s);
 		if (s.kind == BATON_SPAN_KIND_PRODUCER) {
 			producers++;
 			cr_assert_str_eq(s.name, "send guild.42");
@@ -123,10 +123,10 @@ Test(nng_fanout, broadcast_keeps_recipients_within_binomial_bounds)
 			cr_assert(near(s.sample_rate, 1.0 / keep),
 			          "consumer SampleRate %f", s.sample_rate);
 			cr_assert(nu_has_attr(&s, "baton.fanout.recipients", "100"));
-			baton_memory_span p;
+			tu_memory_span p;
 			bool found = false;
 			for (size_t j = 0; j < n && !found; j++) {
-				baton_memory_exporter_get(mem, j, &p);
+				tu_memory_exporter_get(mem, j, &p);
 				found =
 				    p.kind == BATON_SPAN_KIND_PRODUCER &&
 				    memcmp(p.context.span_id, s.parent.span_id, 8) == 0;
@@ -156,7 +156,7 @@ static void *drain_thread(void *arg)
 
 Test(nng_fanout, ten_thousand_recipients_at_full_head_rate_carry_sample_rate_of_the_keep)
 {
-	baton_memory_exporter *mem = init_pb(4096, NULL);
+	tu_memory_exporter *mem = init_pb(4096, NULL);
 	nng_socket rx, tx;
 	nu_connect("inproc", nng_pull0_open, nng_push0_open, &rx, &tx, NULL, 0);
 	big_buffers(tx, rx);
@@ -182,7 +182,7 @@ Test(nng_fanout, ten_thousand_recipients_at_full_head_rate_carry_sample_rate_of_
 	}
 	free(socks);
 	cr_assert_gt(kept, 0);
-	baton_memory_span c, p;
+	tu_memory_span c, p;
 	cr_assert_geq(nu_find(mem, BATON_SPAN_KIND_CONSUMER, NULL, &c), 0);
 	cr_assert(near(c.sample_rate, 1.0 / keep), "SampleRate %f, keep %f",
 	          c.sample_rate, keep);
@@ -197,7 +197,7 @@ Test(nng_fanout, ten_thousand_recipients_at_full_head_rate_carry_sample_rate_of_
 
 Test(nng_fanout, pub_sub_subscribers_apply_the_stamped_recipient_count)
 {
-	baton_memory_exporter *mem = init_pb(4096, NULL);
+	tu_memory_exporter *mem = init_pb(4096, NULL);
 	nng_socket sub, pub;
 	nu_connect("inproc", nng_sub0_open, nng_pub0_open, &sub, &pub, NULL, 0);
 	cr_assert_eq(nng_socket_set(sub, NNG_OPT_SUB_SUBSCRIBE, "", 0), 0);
@@ -229,7 +229,7 @@ Test(nng_fanout, pub_sub_subscribers_apply_the_stamped_recipient_count)
 	assert_binomial(kept, BATCH * BATCHES, keep);
 	cr_assert_eq(nu_count(mem, BATON_SPAN_KIND_CONSUMER), kept);
 	cr_assert_eq(nu_count(mem, BATON_SPAN_KIND_PRODUCER), BATCH * BATCHES);
-	baton_memory_span p, c;
+	tu_memory_span p, c;
 	cr_assert_geq(nu_find(mem, BATON_SPAN_KIND_PRODUCER, NULL, &p), 0);
 	cr_assert(nu_has_attr(&p, "baton.fanout.recipients", "100"));
 	cr_assert_geq(nu_find(mem, BATON_SPAN_KIND_CONSUMER, NULL, &c), 0);
@@ -253,7 +253,7 @@ static int forward(void *arg)
  * root. */
 Test(nng_fanout, dropped_recipients_continue_unsampled_and_start_no_root)
 {
-	baton_memory_exporter *mem = init_pb(256, "1:1,2:0.000000001");
+	tu_memory_exporter *mem = init_pb(256, "1:1,2:0.000000001");
 	nng_socket rx, tx;
 	nu_connect("inproc", nng_pull0_open, nng_push0_open, &rx, &tx, NULL, 0);
 	onward_tx = tx;
@@ -273,7 +273,7 @@ Test(nng_fanout, dropped_recipients_continue_unsampled_and_start_no_root)
 	             "the onward send was sampled");
 	nng_msg_free(m);
 	/* Only the first producer span exists. */
-	cr_assert_eq(baton_memory_exporter_count(mem), 1);
+	cr_assert_eq(tu_memory_exporter_count(mem), 1);
 	cr_assert_eq(nu_count(mem, BATON_SPAN_KIND_PRODUCER), 1);
 	nng_close(rx);
 	nng_close(tx);
@@ -295,7 +295,7 @@ static uint64_t now_ms(void)
  */
 Test(nng_fanout, dead_recipients_cost_one_send_timeout_in_all, .timeout = 60)
 {
-	baton_memory_exporter *mem = init_pb(64, NULL);
+	tu_memory_exporter *mem = init_pb(64, NULL);
 	enum { N = 200 };
 	static nng_socket socks[N], rxs[N];
 	static int results[N];
@@ -334,7 +334,7 @@ Test(nng_fanout, dead_recipients_cost_one_send_timeout_in_all, .timeout = 60)
 		baton_span_end(info.span);
 		nng_msg_free(m);
 	}
-	baton_memory_span p;
+	tu_memory_span p;
 	cr_assert_geq(nu_find(mem, BATON_SPAN_KIND_PRODUCER, NULL, &p), 0);
 	cr_assert_eq(p.status, BATON_STATUS_ERROR);
 	cr_assert(nu_has_attr(&p, "baton.fanout.failed", "10"));

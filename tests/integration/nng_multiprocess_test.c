@@ -70,7 +70,7 @@ static void child(const char *transport, int fd)
 	memset(&rep, 0, sizeof(rep));
 	baton_sampler pb;
 	baton_sampler_parentbased(baton_sampler_always_on(), &pb);
-	baton_memory_exporter *mem = tu_init_memory(pb, 16);
+	tu_memory_exporter *mem = tu_init_memory(pb, 16);
 	nng_socket rx;
 	nng_listener l;
 	if (strcmp(transport, "ipc") == 0)
@@ -97,9 +97,9 @@ static void child(const char *transport, int fd)
 		         (const char *)nng_msg_body(m));
 		baton_span_end(info.span);
 		nng_msg_free(m);
-		baton_memory_span s;
-		if (baton_memory_exporter_count(mem) == 1 &&
-		    baton_memory_exporter_get(mem, 0, &s) == BATON_OK) {
+		tu_memory_span s;
+		if (tu_memory_exporter_count(mem) == 1 &&
+		    tu_memory_exporter_get(mem, 0, &s) == BATON_OK) {
 			rep.ok = 1;
 			memcpy(rep.trace_id, s.context.trace_id, 16);
 			memcpy(rep.parent_span_id, s.parent.span_id, 8);
@@ -160,7 +160,7 @@ static void across_processes(const char *transport)
 	cr_assert_eq(baton_sampler_traceidratio(0.25, &ratio), BATON_OK);
 	baton_sampler pb;
 	cr_assert_eq(baton_sampler_parentbased(ratio, &pb), BATON_OK);
-	baton_memory_exporter *mem = tu_init_memory(pb, 64);
+	tu_memory_exporter *mem = tu_init_memory(pb, 64);
 	nng_socket tx;
 	cr_assert_eq(nng_push0_open(&tx), 0);
 	cr_assert_eq(nng_socket_set_ms(tx, NNG_OPT_SENDTIMEO, 10000), 0);
@@ -188,7 +188,7 @@ static void across_processes(const char *transport)
 	cr_assert_eq(rep.ok, 1, "child captured no consumer span");
 	cr_assert_str_eq(rep.payload, "cross-process");
 
-	baton_memory_span p, r;
+	tu_memory_span p, r;
 	cr_assert_geq(nu_find(mem, BATON_SPAN_KIND_PRODUCER, NULL, &p), 0);
 	cr_assert_geq(nu_find(mem, BATON_SPAN_KIND_INTERNAL, "job", &r), 0);
 	cr_assert_arr_eq(p.parent.span_id, r.context.span_id, 8);

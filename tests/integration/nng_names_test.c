@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "nng/nng_int.h"
+#include "nng_int.h"
 #include "nngutil.h"
 #include "testutil.h"
 
@@ -26,7 +26,7 @@
 Test(nng_names, five_thousand_sockets_keep_their_names)
 {
 	static nng_socket socks[NSOCKS];
-	baton_memory_exporter *mem = tu_init_memory((baton_sampler){0}, NSOCKS + 16);
+	tu_memory_exporter *mem = tu_init_memory((baton_sampler){0}, NSOCKS + 16);
 	char name[64];
 	for (int i = 0; i < NSOCKS; i++) {
 		cr_assert_eq(nng_pub0_open(&socks[i]), 0);
@@ -36,11 +36,11 @@ Test(nng_names, five_thousand_sockets_keep_their_names)
 	}
 	for (int i = 0; i < NSOCKS; i++)
 		cr_assert_eq(baton_nng_send(socks[i], "x", 1, 0, NULL), 0);
-	cr_assert_eq(baton_memory_exporter_count(mem), NSOCKS);
+	cr_assert_eq(tu_memory_exporter_count(mem), NSOCKS);
 	static bool seen[NSOCKS];
 	for (size_t k = 0; k < NSOCKS; k++) {
-		baton_memory_span ms;
-		cr_assert_eq(baton_memory_exporter_get(mem, k, &ms), BATON_OK);
+		tu_memory_span ms;
+		cr_assert_eq(tu_memory_exporter_get(mem, k, &ms), BATON_OK);
 		int i = -1;
 		cr_assert_eq(sscanf(ms.name, "send dest-%d", &i), 1, "span named \"%s\"",
 		             ms.name);

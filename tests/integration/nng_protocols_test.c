@@ -49,14 +49,14 @@ static void check_payload(nng_msg *m)
 }
 
 /* The consumer span's parent is one of the producer spans, in the same trace. */
-static void check_parent_child(baton_memory_exporter *mem)
+static void check_parent_child(tu_memory_exporter *mem)
 {
-	baton_memory_span c, p;
+	tu_memory_span c, p;
 	cr_assert_geq(nu_find(mem, BATON_SPAN_KIND_CONSUMER, NULL, &c), 0);
 	bool found = false;
-	size_t n = baton_memory_exporter_count(mem);
+	size_t n = tu_memory_exporter_count(mem);
 	for (size_t i = 0; i < n && !found; i++) {
-		baton_memory_exporter_get(mem, i, &p);
+		tu_memory_exporter_get(mem, i, &p);
 		found = p.kind == BATON_SPAN_KIND_PRODUCER &&
 		        memcmp(p.context.span_id, c.parent.span_id, 8) == 0;
 	}
@@ -78,7 +78,7 @@ static void check_parent_child(baton_memory_exporter *mem)
 static void one_way(nu_open_fn open_rx, nu_open_fn open_tx, bool retry, bool subscribe)
 {
 	for (int t = 0; t < 3; t++) {
-		baton_memory_exporter *mem = tu_init_memory((baton_sampler){0}, 512);
+		tu_memory_exporter *mem = tu_init_memory((baton_sampler){0}, 512);
 		nng_socket rx, tx;
 		nu_connect(nu_transports[t], open_rx, open_tx, &rx, &tx, NULL, 0);
 		if (subscribe)
@@ -146,17 +146,17 @@ static int send_reply(void *arg)
 	return baton_nng_send(r->s, r->text, strlen(r->text) + 1, 0, &so);
 }
 
-static void check_reply_chain(baton_memory_exporter *mem)
+static void check_reply_chain(tu_memory_exporter *mem)
 {
-	baton_memory_span req_p, req_c, rep_p, rep_c;
+	tu_memory_span req_p, req_c, rep_p, rep_c;
 	cr_assert_geq(nu_find(mem, BATON_SPAN_KIND_PRODUCER, "send orders.reply", &rep_p),
 	              0);
 	cr_assert_geq(nu_find(mem, BATON_SPAN_KIND_CONSUMER, NULL, &req_c), 0);
-	size_t n = baton_memory_exporter_count(mem);
+	size_t n = tu_memory_exporter_count(mem);
 	bool found_req = false, found_rep = false;
 	for (size_t i = 0; i < n; i++) {
-		baton_memory_span s;
-		baton_memory_exporter_get(mem, i, &s);
+		tu_memory_span s;
+		tu_memory_exporter_get(mem, i, &s);
 		/* The request consumer: parent is a request producer ("send orders"). */
 		if (s.kind == BATON_SPAN_KIND_CONSUMER &&
 		    memcmp(s.parent.span_id, rep_p.context.span_id, 8) == 0) {
@@ -167,8 +167,8 @@ static void check_reply_chain(baton_memory_exporter *mem)
 	cr_assert(found_rep, "no consumer span for the reply");
 	/* rep_p's parent is the consumer span of the request. */
 	for (size_t i = 0; i < n; i++) {
-		baton_memory_span s;
-		baton_memory_exporter_get(mem, i, &s);
+		tu_memory_span s;
+		tu_memory_exporter_get(mem, i, &s);
 		if (s.kind == BATON_SPAN_KIND_CONSUMER &&
 		    memcmp(s.context.span_id, rep_p.parent.span_id, 8) == 0) {
 			req_c = s;
@@ -180,7 +180,7 @@ static void check_reply_chain(baton_memory_exporter *mem)
 	cr_assert_geq(nu_find(mem, BATON_SPAN_KIND_PRODUCER, "send orders", &req_p), 0);
 	found_req = false;
 	for (size_t i = 0; i < n && !found_req; i++) {
-		baton_memory_exporter_get(mem, i, &req_p);
+		tu_memory_exporter_get(mem, i, &req_p);
 		found_req = req_p.kind == BATON_SPAN_KIND_PRODUCER &&
 		            memcmp(req_p.context.span_id, req_c.parent.span_id, 8) == 0;
 	}
@@ -194,7 +194,7 @@ static void check_reply_chain(baton_memory_exporter *mem)
 static void request_reply(nu_open_fn open_server, nu_open_fn open_client, bool retry)
 {
 	for (int t = 0; t < 3; t++) {
-		baton_memory_exporter *mem = tu_init_memory((baton_sampler){0}, 512);
+		tu_memory_exporter *mem = tu_init_memory((baton_sampler){0}, 512);
 		nng_socket server, client;
 		nu_connect(nu_transports[t], open_server, open_client, &server, &client,
 		           NULL, 0);
@@ -250,7 +250,7 @@ static void recv_cb(void *arg)
 
 Test(nng_protocols, req_rep_over_contexts_and_aio)
 {
-	baton_memory_exporter *mem = tu_init_memory((baton_sampler){0}, 512);
+	tu_memory_exporter *mem = tu_init_memory((baton_sampler){0}, 512);
 	nng_socket server, client;
 	nu_connect("inproc", nng_rep0_open, nng_req0_open, &server, &client, NULL, 0);
 	nng_ctx sctx, cctx;
@@ -336,7 +336,7 @@ Test(nng_protocols, failed_aio_send_gives_the_message_back_unchanged)
 
 Test(nng_protocols, destination_defaults_to_the_name_then_the_url)
 {
-	baton_memory_exporter *mem = tu_init_memory((baton_sampler){0}, 64);
+	tu_memory_exporter *mem = tu_init_memory((baton_sampler){0}, 64);
 	nng_socket rx, tx;
 	cr_assert_eq(nng_pull0_open(&rx), 0);
 	cr_assert_eq(nng_push0_open(&tx), 0);
@@ -350,7 +350,7 @@ Test(nng_protocols, destination_defaults_to_the_name_then_the_url)
 	cr_assert_eq(baton_nng_recvmsg(rx, &m, 0, NULL, &info), 0);
 	baton_span_end(info.span);
 	nng_msg_free(m);
-	baton_memory_span p, c;
+	tu_memory_span p, c;
 	cr_assert_geq(nu_find(mem, BATON_SPAN_KIND_PRODUCER, NULL, &p), 0);
 	cr_assert_geq(nu_find(mem, BATON_SPAN_KIND_CONSUMER, NULL, &c), 0);
 	/* The sender's explicit name wins over its URL; the receiver falls back to its

@@ -3,7 +3,7 @@
  * structures: the same bytes for every kind of span, and a request that
  * decodes back to what went in. Plus the parsers of collector answers.
  */
-#include "../../exporters/otlp_http/otlp_int.h"
+#include "otlp_int.h"
 #include "otlp_trace.pb-c.h"
 #include "spancheck.h"
 

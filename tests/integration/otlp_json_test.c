@@ -5,12 +5,12 @@
  * as strings, default values left out); and an export with
  * http/json, plain and gzipped, to the test receiver.
  */
-#include "../../exporters/otlp_http/otlp_int.h"
+#include "otlp_int.h"
 #include "otlp_receiver.h"
 #include "otlp_trace.pb-c.h"
 
 #include <baton/baton.h>
-#include <baton/exporters.h>
+#include <baton/auto.h>
 #include <baton/otlp_http.h>
 #include <criterion/criterion.h>
 #include <inttypes.h>

@@ -468,15 +468,15 @@ Test(remote_env, spans_carry_the_served_rate)
 	baton_sampler s;
 	cr_assert_eq(baton_sampler_from_env(&s), BATON_OK);
 	cr_assert(eventually_drops(s, "op"));
-	baton_memory_exporter *mem = tu_init_memory(s, 100000);
+	tu_memory_exporter *mem = tu_init_memory(s, 100000);
 	baton_tracer *t = baton_tracer_get("remote", NULL);
 	for (int i = 0; i < 20000; i++)
 		baton_span_end(baton_span_start(t, "op"));
-	size_t n = baton_memory_exporter_count(mem);
+	size_t n = tu_memory_exporter_count(mem);
 	/* 20,000 roots at 0.25: 5,000 +- 6 sigma (sigma 61). */
 	cr_assert(n > 5000 - 370 && n < 5000 + 370, "%zu kept", n);
-	baton_memory_span ms;
-	cr_assert_eq(baton_memory_exporter_get(mem, 0, &ms), BATON_OK);
+	tu_memory_span ms;
+	cr_assert_eq(tu_memory_exporter_get(mem, 0, &ms), BATON_OK);
 	cr_assert_eq(ms.sample_rate, 4.0);
 	baton_fini(1000);
 }

@@ -10,6 +10,8 @@
  * Exits 0 and prints "N passed, 0 failed" when every count adds up.
  */
 #include <baton/baton.h>
+
+#include "memory_exporter.h"
 #include <baton/processor.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -20,7 +22,7 @@
 #define THREADS 4
 #define SPANS   20000
 
-static baton_memory_exporter *mem;
+static tu_memory_exporter *mem;
 #include "tsan_check.h"
 
 /* A hand-off box: spans started by producers, ended by the "other actor". */
@@ -96,7 +98,7 @@ int main(void)
 {
 	baton_exporter exp;
 	baton_processor proc;
-	if (baton_memory_exporter_create(1, &exp, &mem) != BATON_OK)
+	if (tu_memory_exporter_create(1, &exp, &mem) != BATON_OK)
 		return 1;
 	baton_batch_options bo = {.size = sizeof(bo),
 	                          .max_queue_size = 4096,

@@ -1,6 +1,8 @@
 /* baton_auto_init: exporters chosen by OTEL_TRACES_EXPORTER and the embedded default. */
 #include <baton/baton.h>
-#include <baton/exporters.h>
+
+#include "memory_exporter.h"
+#include <baton/auto.h>
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
 #include <jansson.h>
@@ -196,8 +198,8 @@ Test(auto_init, console_and_jaeger_json_from_the_embedded_default_after_base_pro
 	setenv("BATON_JAEGER_JSON_FILE", path, 1);
 	setenv("BATON_CONSOLE_COLOR", "never", 1);
 	baton_exporter me;
-	baton_memory_exporter *store;
-	cr_assert_eq(baton_memory_exporter_create(16, &me, &store), BATON_OK);
+	tu_memory_exporter *store;
+	cr_assert_eq(tu_memory_exporter_create(16, &me, &store), BATON_OK);
 	baton_processor mp;
 	cr_assert_eq(baton_simple_processor_create(me, &mp), BATON_OK);
 	baton_options o = {.size = sizeof(o),
@@ -207,7 +209,7 @@ Test(auto_init, console_and_jaeger_json_from_the_embedded_default_after_base_pro
 	                   .ignore_disabled_env = true};
 	cr_assert_eq(baton_auto_init_default(&o, "console,jaeger-json"), BATON_OK);
 	make_trace();
-	cr_assert_eq(baton_memory_exporter_count(store), 2,
+	cr_assert_eq(tu_memory_exporter_count(store), 2,
 	             "the base processor still gets spans");
 	cr_assert_eq(baton_fini(5000), BATON_OK);
 
@@ -229,8 +231,8 @@ Test(auto_init, none_builds_nothing_and_keeps_base_processors, .init = clean_env
 	setenv("BATON_JAEGER_JSON_FILE", path, 1);
 	setenv("OTEL_TRACES_EXPORTER", "none", 1);
 	baton_exporter me;
-	baton_memory_exporter *store;
-	cr_assert_eq(baton_memory_exporter_create(16, &me, &store), BATON_OK);
+	tu_memory_exporter *store;
+	cr_assert_eq(tu_memory_exporter_create(16, &me, &store), BATON_OK);
 	baton_processor mp;
 	cr_assert_eq(baton_simple_processor_create(me, &mp), BATON_OK);
 	baton_options o = {.size = sizeof(o),
@@ -240,7 +242,7 @@ Test(auto_init, none_builds_nothing_and_keeps_base_processors, .init = clean_env
 	                   .ignore_disabled_env = true};
 	cr_assert_eq(baton_auto_init_default(&o, "jaeger-json"), BATON_OK);
 	make_trace();
-	cr_assert_eq(baton_memory_exporter_count(store), 2);
+	cr_assert_eq(tu_memory_exporter_count(store), 2);
 	cr_assert_eq(baton_fini(1000), BATON_OK);
 	cr_assert_neq(access(path, F_OK), 0, "no jaeger-json file was written");
 	unsetenv("BATON_JAEGER_JSON_FILE");
@@ -296,8 +298,8 @@ Test(auto_init, a_second_init_is_refused_and_frees_what_it_was_given, .init = cl
 	cr_assert_eq(baton_auto_init(NULL), BATON_OK);
 	setenv("OTEL_TRACES_EXPORTER", "console", 1);
 	baton_exporter me;
-	baton_memory_exporter *store;
-	cr_assert_eq(baton_memory_exporter_create(4, &me, &store), BATON_OK);
+	tu_memory_exporter *store;
+	cr_assert_eq(tu_memory_exporter_create(4, &me, &store), BATON_OK);
 	baton_processor mp;
 	cr_assert_eq(baton_simple_processor_create(me, &mp), BATON_OK);
 	baton_options o = {.size = sizeof(o), .processors = &mp, .nprocessors = 1};

@@ -359,8 +359,8 @@ Test(batch_processor, forked_child_exports_its_own_spans_only)
 {
 	TU_SKIP_THREADED_FORK();
 	baton_exporter exp;
-	baton_memory_exporter *mem;
-	cr_assert_eq(baton_memory_exporter_create(1000, &exp, &mem), BATON_OK);
+	tu_memory_exporter *mem;
+	cr_assert_eq(tu_memory_exporter_create(1000, &exp, &mem), BATON_OK);
 	baton_processor p = init_batch(exp, 1024, 512, 60000);
 	make_spans("parent", 10);
 	cr_assert_eq(stats(p).queue_size, 10);
@@ -375,11 +375,11 @@ Test(batch_processor, forked_child_exports_its_own_spans_only)
 		make_spans("child", 5);
 		if (baton_force_flush(5000) != BATON_OK)
 			code |= 2;
-		if (baton_memory_exporter_count(mem) != 5)
+		if (tu_memory_exporter_count(mem) != 5)
 			code |= 4;
-		for (size_t i = 0; i < baton_memory_exporter_count(mem); i++) {
-			baton_memory_span ms;
-			baton_memory_exporter_get(mem, i, &ms);
+		for (size_t i = 0; i < tu_memory_exporter_count(mem); i++) {
+			tu_memory_span ms;
+			tu_memory_exporter_get(mem, i, &ms);
 			if (strcmp(ms.name, "child") != 0)
 				code |= 8;
 		}
@@ -395,9 +395,9 @@ Test(batch_processor, forked_child_exports_its_own_spans_only)
 	cr_assert_eq(WEXITSTATUS(status), 0, "child failed checks 0x%x",
 	             WEXITSTATUS(status));
 	cr_assert_eq(baton_force_flush(5000), BATON_OK);
-	cr_assert_eq(baton_memory_exporter_count(mem), 10);
-	baton_memory_span ms;
-	baton_memory_exporter_get(mem, 0, &ms);
+	cr_assert_eq(tu_memory_exporter_count(mem), 10);
+	tu_memory_span ms;
+	tu_memory_exporter_get(mem, 0, &ms);
 	cr_assert_str_eq(ms.name, "parent");
 	cr_assert_eq(stats(p).spans_exported, 10);
 	baton_fini(2000);
@@ -441,8 +441,8 @@ Test(batch_processor, bad_arguments_are_rejected)
 	    baton_batch_processor_create((baton_exporter){&rec_ops, r}, &small, &p),
 	    BATON_EINVAL);
 	baton_exporter exp;
-	baton_memory_exporter *mem;
-	cr_assert_eq(baton_memory_exporter_create(10, &exp, &mem), BATON_OK);
+	tu_memory_exporter *mem;
+	cr_assert_eq(tu_memory_exporter_create(10, &exp, &mem), BATON_OK);
 	baton_processor simple;
 	cr_assert_eq(baton_simple_processor_create(exp, &simple), BATON_OK);
 	cr_assert_eq(baton_batch_processor_stats(simple, &s), BATON_EINVAL);
@@ -554,8 +554,8 @@ Test(batch_processor, a_full_span_store_is_reported_and_summed_at_fini)
 {
 	capture_logs(BATON_LOG_WARN);
 	baton_exporter exp;
-	baton_memory_exporter *mem;
-	cr_assert_eq(baton_memory_exporter_create(1000, &exp, &mem), BATON_OK);
+	tu_memory_exporter *mem;
+	cr_assert_eq(tu_memory_exporter_create(1000, &exp, &mem), BATON_OK);
 	baton_processor p;
 	cr_assert_eq(baton_batch_processor_create(exp, NULL, &p), BATON_OK);
 	baton_options o = {.size = sizeof(o),
@@ -587,8 +587,8 @@ Test(batch_processor, a_full_span_arena_is_reported_with_its_count)
 {
 	capture_logs(BATON_LOG_WARN);
 	baton_exporter exp;
-	baton_memory_exporter *mem;
-	cr_assert_eq(baton_memory_exporter_create(10, &exp, &mem), BATON_OK);
+	tu_memory_exporter *mem;
+	cr_assert_eq(tu_memory_exporter_create(10, &exp, &mem), BATON_OK);
 	baton_processor p;
 	cr_assert_eq(baton_simple_processor_create(exp, &p), BATON_OK);
 	baton_options o = {.size = sizeof(o),

@@ -3,7 +3,7 @@
 #include <baton/console.h>
 #include <criterion/criterion.h>
 #include "testutil.h"
-#include "../../exporters/console/cs.h"
+#include "cs.h"
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* Core: versions, errors, allocator, ids, clocks. */
-#include "../../sdk/core/core.h"
+#include "util.h"
 
 #include <baton/baton.h>
 #include <criterion/criterion.h>

@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/core.h"
+#include "util.h"
 #include "testutil.h"
 
 /* Every sampler with a lock registers its own step; steps run in order. */
@@ -36,7 +36,7 @@ Test(fork, steps_are_registered_in_their_stated_order)
 	for (size_t i = 0; i < n1; i++) {
 		if (i > 0)
 			cr_assert_leq(after[i - 1], after[i], "steps out of order");
-		samplers += after[i] == BT_FORK_SAMPLER;
+		samplers += after[i] == BATON_FORK_SAMPLER;
 	}
 	cr_assert_geq(samplers, 2);
 	baton_sampler_destroy(sw);
@@ -46,9 +46,9 @@ Test(fork, steps_are_registered_in_their_stated_order)
 	/* The core's own steps are there from the start: store, drops, log. */
 	bool store = false, drops = false, log = false;
 	for (size_t i = 0; i < n0 && i < 64; i++) {
-		store |= before[i] == BT_FORK_STORE;
-		drops |= before[i] == BT_FORK_DROPS;
-		log |= before[i] == BT_FORK_LOG;
+		store |= before[i] == BATON_FORK_STORE;
+		drops |= before[i] == BATON_FORK_DROPS;
+		log |= before[i] == BATON_FORK_LOG;
 	}
 	cr_assert(store && drops && log);
 }

@@ -1,5 +1,5 @@
-/* The keyed trace-id table that the exporters share (sdk/core/idtable.c). */
-#include "core/idtable.h"
+/* The keyed trace-id table that the exporters share (sdk/util/idtable.c). */
+#include "idtable.h"
 
 #include <criterion/criterion.h>
 #include <stdlib.h>

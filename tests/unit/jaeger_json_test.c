@@ -3,7 +3,7 @@
 #include <baton/jaeger_json.h>
 #include <criterion/criterion.h>
 #include "testutil.h"
-#include "../../exporters/jaeger_json/jj.h"
+#include "jj.h"
 #include <dirent.h>
 #include <jansson.h>
 #include <math.h>

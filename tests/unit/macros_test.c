@@ -12,7 +12,7 @@
 
 Test(macros, start_no_current_ignores_the_attached_span)
 {
-	baton_memory_exporter *m = tu_init_memory(baton_sampler_always_on(), 8);
+	tu_memory_exporter *m = tu_init_memory(baton_sampler_always_on(), 8);
 	baton_tracer *t = baton_tracer_get("macros", NULL);
 	baton_span outer = baton_span_start(t, "outer");
 	uint32_t tok = baton_span_attach(outer);
@@ -24,10 +24,10 @@ Test(macros, start_no_current_ignores_the_attached_span)
 	baton_span_end(c);
 	baton_span_detach(tok);
 	baton_span_end(outer);
-	baton_memory_span ms, mc, mo;
-	baton_memory_exporter_get(m, 0, &ms);
-	baton_memory_exporter_get(m, 1, &mc);
-	baton_memory_exporter_get(m, 2, &mo);
+	tu_memory_span ms, mc, mo;
+	tu_memory_exporter_get(m, 0, &ms);
+	tu_memory_exporter_get(m, 1, &mc);
+	tu_memory_exporter_get(m, 2, &mo);
 	cr_assert_not(baton_span_context_is_valid(&ms.parent), "NO_CURRENT makes a root");
 	cr_assert_neq(memcmp(ms.context.trace_id, mo.context.trace_id, 16), 0);
 	cr_assert_eq(memcmp(mc.parent.span_id, mo.context.span_id, 8), 0);

@@ -535,10 +535,10 @@ Test(dynamic_env, malformed_target_sps_warns_and_adds_no_stage)
 Test(dynamic_spans, kept_spans_carry_the_rate_the_stage_applied)
 {
 	baton_sampler s = dynamic(baton_sampler_always_on(), 1000, 0);
-	baton_memory_exporter *mem = tu_init_memory(s, 20000);
+	tu_memory_exporter *mem = tu_init_memory(s, 20000);
 	baton_tracer *t = baton_tracer_get("dyn", NULL);
 	for (int w = 0; w < 2; w++) {
-		baton_memory_exporter_clear(mem);
+		tu_memory_exporter_clear(mem);
 		uint64_t start = now_ns;
 		for (int i = 0; i < 10000; i++) {
 			now_ns = start + (uint64_t)i * SEC / 10000;
@@ -547,12 +547,12 @@ Test(dynamic_spans, kept_spans_carry_the_rate_the_stage_applied)
 		now_ns = start + SEC;
 	}
 	/* Second window: 10,000 offered at p = 0.1. */
-	size_t n = baton_memory_exporter_count(mem);
+	size_t n = tu_memory_exporter_count(mem);
 	assert_binomial(n, 10000, 0.1, "spans exported");
 	double sum = 0;
 	for (size_t i = 0; i < n; i++) {
-		baton_memory_span ms;
-		cr_assert_eq(baton_memory_exporter_get(mem, i, &ms), BATON_OK);
+		tu_memory_span ms;
+		cr_assert_eq(tu_memory_exporter_get(mem, i, &ms), BATON_OK);
 		cr_assert(fabs(ms.sample_rate - 10.0) < 1e-6, "SampleRate %g",
 		          ms.sample_rate);
 		cr_assert(fabs(baton_span_context_adjusted_count(&ms.context) - 10.0) <

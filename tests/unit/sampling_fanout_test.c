@@ -270,14 +270,14 @@ static baton_sampler parentbased_on(void)
  * (each recipient draws its own keep decision) and checks every kept
  * span's SampleRate; returns the sum of SampleRate over the kept spans.
  */
-static double run_fanout(baton_memory_exporter *mem, double head_p, uint64_t n,
+static double run_fanout(tu_memory_exporter *mem, double head_p, uint64_t n,
                          uint64_t broadcasts, uint64_t *kept_out)
 {
 	baton_tracer *t = baton_tracer_get("fanout-test", NULL);
 	double keep = baton_fanout_keep_probability(NULL, n);
 	double want_rate = 1.0 / (head_p * keep);
 	uint64_t seed = 1;
-	baton_memory_exporter_clear(mem);
+	tu_memory_exporter_clear(mem);
 	for (uint64_t b = 0; b < broadcasts; b++) {
 		baton_span_context parent = remote_parent(&seed, head_p);
 		for (uint64_t r = 0; r < n; r++) {
@@ -289,11 +289,11 @@ static double run_fanout(baton_memory_exporter *mem, double head_p, uint64_t n,
 			baton_span_end(s);
 		}
 	}
-	size_t cnt = baton_memory_exporter_count(mem);
+	size_t cnt = tu_memory_exporter_count(mem);
 	double sum = 0;
 	for (size_t i = 0; i < cnt; i++) {
-		baton_memory_span ms;
-		cr_assert_eq(baton_memory_exporter_get(mem, i, &ms), BATON_OK);
+		tu_memory_span ms;
+		cr_assert_eq(tu_memory_exporter_get(mem, i, &ms), BATON_OK);
 		/* SampleRate is written as an integer when within 1e-6 of one. */
 		cr_assert(fabs(ms.sample_rate - want_rate) <= 1e-6,
 		          "n=%llu SampleRate %g, want %g", (unsigned long long)n,
@@ -313,7 +313,7 @@ static double run_fanout(baton_memory_exporter *mem, double head_p, uint64_t n,
 
 Test(fanout_spans, consumer_after_10000_fanout_carries_sample_rate_1000)
 {
-	baton_memory_exporter *mem = tu_init_memory(baton_sampler_always_on(), 4096);
+	tu_memory_exporter *mem = tu_init_memory(baton_sampler_always_on(), 4096);
 	uint64_t kept;
 	/* 200 fanouts of 10,000: 2,000,000 operations, about 2,000 kept at 0.001. */
 	double sum = run_fanout(mem, 1.0, 10000, 200, &kept);
@@ -328,7 +328,7 @@ Test(fanout_spans, consumer_after_10000_fanout_carries_sample_rate_1000)
 
 Test(fanout_spans, sample_rate_sums_estimate_operations_for_each_size)
 {
-	baton_memory_exporter *mem = tu_init_memory(baton_sampler_always_on(), 8192);
+	tu_memory_exporter *mem = tu_init_memory(baton_sampler_always_on(), 8192);
 	const uint64_t ns[] = {1, 10, 100, 1000};
 	for (size_t i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
 		uint64_t broadcasts = 5000 / ns[i] + 1;
@@ -347,7 +347,7 @@ Test(fanout_spans, sample_rate_sums_estimate_operations_for_each_size)
 
 Test(fanout_spans, head_rate_and_fanout_rate_multiply)
 {
-	baton_memory_exporter *mem = tu_init_memory(parentbased_on(), 8192);
+	tu_memory_exporter *mem = tu_init_memory(parentbased_on(), 8192);
 	uint64_t kept;
 	/* Head 10% (the parent's threshold) times keep 10% at 100 recipients: 100. */
 	double sum = run_fanout(mem, 0.1, 100, 300, &kept);
@@ -360,7 +360,7 @@ Test(fanout_spans, head_rate_and_fanout_rate_multiply)
 
 Test(fanout_spans, caller_drawn_decision_scales_without_a_second_draw)
 {
-	baton_memory_exporter *mem = tu_init_memory(baton_sampler_always_on(), 4096);
+	tu_memory_exporter *mem = tu_init_memory(baton_sampler_always_on(), 4096);
 	baton_tracer *t = baton_tracer_get("fanout-test", NULL);
 	uint64_t seed = 0;
 	for (int i = 0; i < 1000; i++) {
@@ -371,16 +371,16 @@ Test(fanout_spans, caller_drawn_decision_scales_without_a_second_draw)
 		                           .fanout_keep_probability = 0.01};
 		baton_span_end(baton_span_start_ex(t, "process", &o));
 	}
-	cr_assert_eq(baton_memory_exporter_count(mem), 1000);
-	baton_memory_span ms;
-	cr_assert_eq(baton_memory_exporter_get(mem, 999, &ms), BATON_OK);
+	cr_assert_eq(tu_memory_exporter_count(mem), 1000);
+	tu_memory_span ms;
+	cr_assert_eq(tu_memory_exporter_get(mem, 999, &ms), BATON_OK);
 	cr_assert(fabs(ms.sample_rate - 100) < 1e-9);
 	baton_fini(1000);
 }
 
 Test(fanout_spans, unsampled_parent_is_never_resurrected_by_the_fanout)
 {
-	baton_memory_exporter *mem = tu_init_memory(parentbased_on(), 64);
+	tu_memory_exporter *mem = tu_init_memory(parentbased_on(), 64);
 	baton_tracer *t = baton_tracer_get("fanout-test", NULL);
 	baton_span_context decided = {0};
 	decided.state = BATON_CTX_DECIDED | BATON_CTX_REMOTE; /* no ids, not sampled */
@@ -392,6 +392,6 @@ Test(fanout_spans, unsampled_parent_is_never_resurrected_by_the_fanout)
 		cr_assert(!baton_span_is_recording(s));
 		baton_span_end(s);
 	}
-	cr_assert_eq(baton_memory_exporter_count(mem), 0);
+	cr_assert_eq(tu_memory_exporter_count(mem), 0);
 	baton_fini(1000);
 }

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "remote_sampling/remote_int.h"
+#include "remote_int.h"
 
 static baton_err parse(const char *json, bt_rs_spec *s, char *err)
 {

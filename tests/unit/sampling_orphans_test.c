@@ -33,9 +33,9 @@ enum { PAIRS = 400 };
 static size_t run_pairs(baton_sampler sampler, bool keep_ids)
 {
 	baton_exporter exp;
-	baton_memory_exporter *mem;
+	tu_memory_exporter *mem;
 	baton_processor proc;
-	cr_assert_eq(baton_memory_exporter_create(2 * PAIRS, &exp, &mem), BATON_OK);
+	cr_assert_eq(tu_memory_exporter_create(2 * PAIRS, &exp, &mem), BATON_OK);
 	cr_assert_eq(baton_simple_processor_create(exp, &proc), BATON_OK);
 	baton_options o = {.size = sizeof(o),
 	                   .sampler = sampler,
@@ -66,9 +66,9 @@ static size_t run_pairs(baton_sampler sampler, bool keep_ids)
 	}
 	baton_force_flush(1000);
 	size_t children = 0;
-	for (size_t i = 0; i < baton_memory_exporter_count(mem); i++) {
-		baton_memory_span s;
-		cr_assert_eq(baton_memory_exporter_get(mem, i, &s), BATON_OK);
+	for (size_t i = 0; i < tu_memory_exporter_count(mem); i++) {
+		tu_memory_span s;
+		cr_assert_eq(tu_memory_exporter_get(mem, i, &s), BATON_OK);
 		if (strcmp(s.name, "child") != 0)
 			continue;
 		children++;

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static baton_memory_exporter *mem;
+static tu_memory_exporter *mem;
 static baton_tracer *tracer;
 
 static void setup(void)
@@ -22,11 +22,11 @@ static void teardown(void)
 	baton_fini(1000);
 }
 
-static baton_memory_span only_span(void)
+static tu_memory_span only_span(void)
 {
-	baton_memory_span s;
-	cr_assert_eq(baton_memory_exporter_count(mem), 1);
-	cr_assert_eq(baton_memory_exporter_get(mem, 0, &s), BATON_OK);
+	tu_memory_span s;
+	cr_assert_eq(tu_memory_exporter_count(mem), 1);
+	cr_assert_eq(tu_memory_exporter_get(mem, 0, &s), BATON_OK);
 	return s;
 }
 
@@ -42,7 +42,7 @@ Test(span, root_span_has_fresh_ids_and_no_parent)
 	cr_assert(baton_span_context_is_sampled(&ctx));
 	cr_assert(ctx.trace_flags & BATON_FLAG_RANDOM);
 	baton_span_end(s);
-	baton_memory_span m = only_span();
+	tu_memory_span m = only_span();
 	cr_assert_str_eq(m.name, "root");
 	cr_assert_eq(m.kind, BATON_SPAN_KIND_INTERNAL);
 	cr_assert_not(baton_span_context_is_valid(&m.parent));
@@ -60,8 +60,8 @@ Test(span, explicit_parent_gives_child_in_same_trace)
 	baton_span c = baton_span_start_ex(tracer, "child", &o);
 	baton_span_end(c);
 	baton_span_end(p);
-	baton_memory_span mc;
-	baton_memory_exporter_get(mem, 0, &mc);
+	tu_memory_span mc;
+	tu_memory_exporter_get(mem, 0, &mc);
 	cr_assert_str_eq(mc.name, "child");
 	cr_assert_eq(mc.kind, BATON_SPAN_KIND_CONSUMER);
 	cr_assert_eq(memcmp(mc.context.trace_id, pctx.trace_id, 16), 0);
@@ -89,12 +89,12 @@ Test(span, current_span_is_the_implicit_parent_and_detach_restores)
 	baton_span_end(a);
 
 	baton_span_context ca, cb;
-	baton_memory_span mc, md;
-	baton_memory_exporter_get(mem, 0, &mc);
-	baton_memory_exporter_get(mem, 1, &md);
-	baton_memory_span mb, ma;
-	baton_memory_exporter_get(mem, 2, &mb);
-	baton_memory_exporter_get(mem, 3, &ma);
+	tu_memory_span mc, md;
+	tu_memory_exporter_get(mem, 0, &mc);
+	tu_memory_exporter_get(mem, 1, &md);
+	tu_memory_span mb, ma;
+	tu_memory_exporter_get(mem, 2, &mb);
+	tu_memory_exporter_get(mem, 3, &ma);
 	ca = ma.context;
 	cb = mb.context;
 	cr_assert_eq(memcmp(mc.parent.span_id, cb.span_id, 8), 0, "c is b's child");
@@ -111,8 +111,8 @@ Test(span, root_flag_ignores_the_current_span)
 	baton_span_end(r);
 	baton_span_detach(t);
 	baton_span_end(a);
-	baton_memory_span mr;
-	baton_memory_exporter_get(mem, 0, &mr);
+	tu_memory_span mr;
+	tu_memory_exporter_get(mem, 0, &mr);
 	cr_assert_not(baton_span_context_is_valid(&mr.parent));
 }
 
@@ -122,7 +122,7 @@ Test(span, no_root_flag_without_parent_makes_no_span)
 	baton_span s = baton_span_start_ex(tracer, "orphan", &o);
 	cr_assert_not(baton_span_is_recording(s));
 	baton_span_end(s);
-	cr_assert_eq(baton_memory_exporter_count(mem), 0);
+	cr_assert_eq(tu_memory_exporter_count(mem), 0);
 }
 
 Test(span, detach_out_of_order_and_deep_attach_are_safe)
@@ -160,7 +160,7 @@ Test(span, attributes_of_every_type_are_kept_and_replaced_by_key)
 	baton_span_set_str(s, NULL, "ignored");
 	baton_span_set_str(s, "", "ignored");
 	baton_span_end(s);
-	baton_memory_span m = only_span();
+	tu_memory_span m = only_span();
 	/* SampleRate=1 (always_on) comes first: it is set at start. */
 	cr_assert_str_eq(
 	    m.attrs_text,
@@ -186,7 +186,7 @@ Test(span, events_links_and_status_are_recorded)
 	baton_span_context octx;
 	baton_span_get_context(other, &octx);
 	baton_span_end(other);
-	baton_memory_exporter_clear(mem);
+	tu_memory_exporter_clear(mem);
 
 	baton_span s = baton_span_start(tracer, "s");
 	baton_kv kv[] = {BATON_KV_STR("k", "v"), BATON_KV_INT("n", 3)};
@@ -196,7 +196,7 @@ Test(span, events_links_and_status_are_recorded)
 	baton_span_add_link(s, &invalid, NULL, 0); /* ignored */
 	baton_span_set_status(s, BATON_STATUS_ERROR, "boom");
 	baton_span_end(s);
-	baton_memory_span m = only_span();
+	tu_memory_span m = only_span();
 	cr_assert_eq(m.nevents, 1);
 	cr_assert_str_eq(m.first_event, "got message");
 	cr_assert_eq(m.nlinks, 1);
@@ -219,7 +219,7 @@ Test(span, record_error_adds_an_exception_event_and_update_name_renames)
 	baton_span_record_error(s, "ETIMEDOUT", "peer did not answer");
 	baton_span_update_name(s, "renamed");
 	baton_span_end(s);
-	baton_memory_span m = only_span();
+	tu_memory_span m = only_span();
 	cr_assert_str_eq(m.first_event, "exception");
 	cr_assert_str_eq(m.name, "renamed");
 }
@@ -242,9 +242,9 @@ Test(span, ending_twice_and_use_after_end_do_nothing)
 	baton_span_end(s);
 	cr_assert(baton_span_is_recording(t));
 	baton_span_end(t);
-	cr_assert_eq(baton_memory_exporter_count(mem), 2);
-	baton_memory_span m;
-	baton_memory_exporter_get(mem, 1, &m);
+	cr_assert_eq(tu_memory_exporter_count(mem), 2);
+	tu_memory_span m;
+	tu_memory_exporter_get(mem, 1, &m);
 	cr_assert_null(strstr(m.attrs_text, "stale"));
 	/* Garbage and zero handles are harmless. */
 	baton_span_end(BATON_SPAN_NONE);
@@ -257,7 +257,7 @@ Test(span, explicit_times_are_kept)
 	baton_span_start_opts o = {.start_time_ns = 1000000000ull};
 	baton_span s = baton_span_start_ex(tracer, "t", &o);
 	baton_span_end_at(s, 3000000000ull);
-	baton_memory_span m = only_span();
+	tu_memory_span m = only_span();
 	cr_assert_eq(m.start_unix_ns, 1000000000ull);
 	cr_assert_eq(m.end_unix_ns, 3000000000ull);
 }
@@ -268,12 +268,12 @@ Test(span, start_attributes_and_links_are_recorded)
 	baton_span_context oc;
 	baton_span_get_context(o0, &oc);
 	baton_span_end(o0);
-	baton_memory_exporter_clear(mem);
+	tu_memory_exporter_clear(mem);
 	baton_kv kv[] = {BATON_KV_BOOL("flag", true), BATON_KV_DOUBLE("ratio", 0.25)};
 	baton_span_start_opts o = {.attrs = kv, .nattrs = 2, .links = &oc, .nlinks = 1};
 	baton_span s = baton_span_start_ex(tracer, "s", &o);
 	baton_span_end(s);
-	baton_memory_span m = only_span();
+	tu_memory_span m = only_span();
 	cr_assert(strstr(m.attrs_text, "flag=true\n") != NULL);
 	cr_assert(strstr(m.attrs_text, "ratio=0.25\n") != NULL);
 	cr_assert_eq(m.nlinks, 1);
@@ -314,8 +314,7 @@ Test(limits, attribute_event_link_counts_are_capped_and_counted, .fini = fini_on
 	                    .link_count = 1,
 	                    .event_attribute_count = 1,
 	                    .attribute_value_length = 4};
-	baton_memory_exporter *m =
-	    tu_init_memory_limits(baton_sampler_always_on(), 4, &lim);
+	tu_memory_exporter *m = tu_init_memory_limits(baton_sampler_always_on(), 4, &lim);
 	baton_tracer *t = baton_tracer_get("t", NULL);
 	baton_span x = baton_span_start(t, "x");
 	baton_span_context xc;
@@ -333,8 +332,8 @@ Test(limits, attribute_event_link_counts_are_capped_and_counted, .fini = fini_on
 	baton_span_add_link(s, &xc, NULL, 0);
 	baton_span_end(s);
 	baton_span_end(x);
-	baton_memory_span ms;
-	baton_memory_exporter_get(m, 0, &ms);
+	tu_memory_span ms;
+	tu_memory_exporter_get(m, 0, &ms);
 	cr_assert_eq(ms.nattrs, 3);
 	cr_assert_eq(ms.dropped_attrs, 2);
 	cr_assert_eq(ms.nevents, 2);
@@ -347,12 +346,12 @@ Test(limits, attribute_event_link_counts_are_capped_and_counted, .fini = fini_on
 Test(limits, long_values_are_cut_at_the_value_length_limit, .fini = fini_only)
 {
 	setenv("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "4", 1);
-	baton_memory_exporter *m = tu_init_memory(baton_sampler_always_on(), 4);
+	tu_memory_exporter *m = tu_init_memory(baton_sampler_always_on(), 4);
 	baton_span s = baton_span_start(baton_tracer_get("t", NULL), "s");
 	baton_span_set_str(s, "k", "abcdefgh");
 	baton_span_end(s);
-	baton_memory_span ms;
-	baton_memory_exporter_get(m, 0, &ms);
+	tu_memory_span ms;
+	tu_memory_exporter_get(m, 0, &ms);
 	cr_assert(strstr(ms.attrs_text, "k=abcd\n") != NULL);
 }
 
@@ -396,7 +395,7 @@ Test(limits, env_limits_apply_and_garbage_is_ignored, .fini = fini_only)
 {
 	setenv("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "2", 1);
 	setenv("OTEL_SPAN_EVENT_COUNT_LIMIT", "lots", 1);
-	baton_memory_exporter *m = tu_init_memory(baton_sampler_always_on(), 4);
+	tu_memory_exporter *m = tu_init_memory(baton_sampler_always_on(), 4);
 	baton_span s = baton_span_start(baton_tracer_get("t", NULL), "s");
 	for (int i = 0; i < 5; i++) {
 		char k[8];
@@ -405,8 +404,8 @@ Test(limits, env_limits_apply_and_garbage_is_ignored, .fini = fini_only)
 		baton_span_add_event(s, "e", 0, NULL, 0);
 	}
 	baton_span_end(s);
-	baton_memory_span ms;
-	baton_memory_exporter_get(m, 0, &ms);
+	tu_memory_span ms;
+	tu_memory_exporter_get(m, 0, &ms);
 	cr_assert_eq(ms.nattrs, 2);
 	cr_assert_eq(ms.nevents, 5, "garbage limit falls back to 128");
 }
@@ -414,8 +413,7 @@ Test(limits, env_limits_apply_and_garbage_is_ignored, .fini = fini_only)
 Test(limits, full_arena_drops_attributes_and_counts_them, .fini = fini_only)
 {
 	baton_limits lim = {.span_arena_bytes = 256};
-	baton_memory_exporter *m =
-	    tu_init_memory_limits(baton_sampler_always_on(), 4, &lim);
+	tu_memory_exporter *m = tu_init_memory_limits(baton_sampler_always_on(), 4, &lim);
 	baton_span s = baton_span_start(baton_tracer_get("t", NULL), "s");
 	char big[121];
 	memset(big, 'x', sizeof(big) - 1);
@@ -426,8 +424,8 @@ Test(limits, full_arena_drops_attributes_and_counts_them, .fini = fini_only)
 		baton_span_set_str(s, k, big);
 	}
 	baton_span_end(s);
-	baton_memory_span ms;
-	baton_memory_exporter_get(m, 0, &ms);
+	tu_memory_span ms;
+	tu_memory_exporter_get(m, 0, &ms);
 	cr_assert_eq(ms.nattrs, 1 + 1,
 	             "SampleRate and one 120-byte value fit in 256 bytes, two do not");
 	cr_assert_eq(ms.dropped_attrs, 4);
@@ -580,7 +578,7 @@ Test(sampled, unsampled_root_has_no_ids_and_children_follow_it, .fini = fini_onl
 	baton_sampler pb;
 	cr_assert_eq(baton_sampler_parentbased(baton_sampler_always_off(), &pb),
 	             BATON_OK);
-	baton_memory_exporter *m = tu_init_memory(pb, 8);
+	tu_memory_exporter *m = tu_init_memory(pb, 8);
 	baton_tracer *t = baton_tracer_get("t", NULL);
 	baton_span r = baton_span_start(t, "r");
 	cr_assert_not(baton_span_is_recording(r));
@@ -595,7 +593,7 @@ Test(sampled, unsampled_root_has_no_ids_and_children_follow_it, .fini = fini_onl
 	baton_span_detach(tok);
 	baton_span_end(child);
 	baton_span_end(r);
-	cr_assert_eq(baton_memory_exporter_count(m), 0);
+	cr_assert_eq(tu_memory_exporter_count(m), 0);
 	baton_sdk_stats st;
 	baton_sdk_stats_get(&st);
 	cr_assert_eq(st.spans_unsampled, 2);
@@ -621,14 +619,14 @@ Test(sampled, propagate_unsampled_ids_gives_unsampled_spans_ids, .fini = fini_on
 
 Test(sampled, fanout_keep_probability_scales_sample_rate, .fini = fini_only)
 {
-	baton_memory_exporter *m = tu_init_memory(baton_sampler_always_on(), 8);
+	tu_memory_exporter *m = tu_init_memory(baton_sampler_always_on(), 8);
 	baton_span_start_opts o = {.fanout_keep_probability = 0.001,
 	                           .flags = BATON_START_FANOUT_KEPT};
 	baton_span s = baton_span_start_ex(baton_tracer_get("t", NULL), "s", &o);
 	cr_assert(baton_span_is_recording(s));
 	baton_span_end(s);
-	baton_memory_span ms;
-	baton_memory_exporter_get(m, 0, &ms);
+	tu_memory_span ms;
+	tu_memory_exporter_get(m, 0, &ms);
 	cr_assert_float_eq(ms.sample_rate, 1000.0, 1e-6);
 	cr_assert(ms.context.state & BATON_CTX_HAS_TH);
 	cr_assert_float_eq(baton_span_context_adjusted_count(&ms.context), 1000.0, 1e-3);
@@ -638,7 +636,7 @@ Test(sampled, remote_parent_threshold_and_tracestate_carry_over, .fini = fini_on
 {
 	baton_sampler pb;
 	baton_sampler_parentbased(baton_sampler_always_off(), &pb);
-	baton_memory_exporter *m = tu_init_memory(pb, 8);
+	tu_memory_exporter *m = tu_init_memory(pb, 8);
 	baton_span_context parent = {
 	    .trace_flags = BATON_FLAG_SAMPLED | BATON_FLAG_RANDOM,
 	    .state = BATON_CTX_VALID | BATON_CTX_REMOTE | BATON_CTX_HAS_TH,
@@ -651,8 +649,8 @@ Test(sampled, remote_parent_threshold_and_tracestate_carry_over, .fini = fini_on
 	cr_assert(baton_span_is_recording(s),
 	          "parentbased follows a sampled remote parent");
 	baton_span_end(s);
-	baton_memory_span ms;
-	baton_memory_exporter_get(m, 0, &ms);
+	tu_memory_span ms;
+	tu_memory_exporter_get(m, 0, &ms);
 	cr_assert_float_eq(ms.sample_rate, 100.0, 1e-6);
 	cr_assert_str_eq(ms.tracestate, "vendor=abc");
 	cr_assert(ms.parent.state & BATON_CTX_REMOTE);

@@ -1,5 +1,5 @@
 /* The one UTF-8 module: well-formedness, cutting between characters, U+FFFD. */
-#include "core/core.h"
+#include "util.h"
 #include "spancheck.h"
 
 #include <criterion/criterion.h>

@@ -503,7 +503,7 @@ Test(w3c_inject, refuses_contexts_without_ids_and_small_buffers)
 
 Test(w3c_inject, without_a_context_uses_the_current_span)
 {
-	baton_memory_exporter *store = tu_init_memory(baton_sampler_always_on(), 16);
+	tu_memory_exporter *store = tu_init_memory(baton_sampler_always_on(), 16);
 	(void)store;
 	char tp[BATON_TRACEPARENT_SIZE], ts[BATON_TRACESTATE_SIZE];
 	cr_assert_eq(baton_w3c_inject(NULL, tp, sizeof(tp), ts, sizeof(ts)),

@@ -1,5 +1,5 @@
 /* baton::auto from an installed baton: exporters chosen by OTEL_TRACES_EXPORTER. */
-#include <baton/exporters.h>
+#include <baton/auto.h>
 #include <stdio.h>
 
 int main(void)

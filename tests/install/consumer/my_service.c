@@ -3,7 +3,7 @@
  * baton::auto, built with the README's CMake and pkg-config lines.
  */
 #include <baton/baton.h>
-#include <baton/exporters.h>
+#include <baton/auto.h>
 #include <baton/nng.h>
 #include <nng/protocol/pair0/pair.h>
 #include <stdio.h>

@@ -1,0 +1,107 @@
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+tu_memory_exporter *tu_init_memory_limits(baton_sampler sampler, size_t capacity,
+                                          const baton_limits *limits)
+{
+	baton_exporter exp;
+	tu_memory_exporter *store;
+	baton_processor proc;
+	if (tu_memory_exporter_create(capacity, &exp, &store) != BATON_OK)
+		abort();
+	if (baton_simple_processor_create(exp, &proc) != BATON_OK)
+		abort();
+	baton_options o = {.size = sizeof(o)};
+	o.sampler = sampler.ops ? sampler : baton_sampler_always_on();
+	o.processors = &proc;
+	o.nprocessors = 1;
+	if (limits != NULL)
+		o.limits = *limits;
+	if (baton_init(&o) != BATON_OK)
+		abort();
+	return store;
+}
+
+tu_memory_exporter *tu_init_memory(baton_sampler sampler, size_t capacity)
+{
+	return tu_init_memory_limits(sampler, capacity, NULL);
+}
+
+void tu_hex(const char *hex, uint8_t *out, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned v;
+		if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+			abort();
+		out[i] = (uint8_t)v;
+	}
+}
+
+const char *tu_bin(const char *name, char *buf, size_t cap)
+{
+	const char *dir = getenv("BATON_TEST_BIN");
+	snprintf(buf, cap, "%s/%s", dir ? dir : "build/bin", name);
+	return buf;
+}
+
+uint8_t tu_envelope_crc8(const uint8_t *m)
+{
+	uint8_t crc = 0;
+	for (int k = 0; k < 3; k++) {
+		crc ^= m[k];
+		for (int b = 0; b < 8; b++)
+			crc = (uint8_t)((crc & 0x80) ? (crc << 1) ^ 0x07 : crc << 1);
+	}
+	return crc;
+}
+
+/* CRC-32C, bit by bit: the library's own (table or CPU instruction) is not used. */
+static uint32_t tu_crc32c(uint32_t crc, const uint8_t *p, size_t n)
+{
+	crc = ~crc;
+	for (size_t i = 0; i < n; i++) {
+		crc ^= p[i];
+		for (int b = 0; b < 8; b++)
+			crc = (crc & 1) ? (crc >> 1) ^ 0x82F63B78u : crc >> 1;
+	}
+	return ~crc;
+}
+
+void tu_envelope_seal(uint8_t *m, size_t total)
+{
+	size_t fixed = m[2];
+	m[3] = tu_envelope_crc8(m);
+	uint32_t c = tu_crc32c(0, m, fixed - 4);
+	c = tu_crc32c(c, m + fixed, total - fixed);
+	m[fixed - 4] = (uint8_t)(c >> 24);
+	m[fixed - 3] = (uint8_t)(c >> 16);
+	m[fixed - 2] = (uint8_t)(c >> 8);
+	m[fixed - 1] = (uint8_t)c;
+}
+
+size_t tu_envelope_forge_text(uint8_t *m, const uint8_t tid[16], const uint8_t sid[8],
+                              uint8_t type, const char *text, size_t n)
+{
+	size_t i = 0;
+	m[i++] = 0xBA;
+	m[i++] = 0x2F; /* version 2, S R I X */
+	m[i++] = 32;
+	m[i++] = 0;
+	memcpy(m + i, tid, 16);
+	memcpy(m + i + 16, sid, 8);
+	i += 24 + 4;
+	size_t region = 1 + 2 + n + 1;
+	m[i++] = (uint8_t)(0x80 | (region >> 8));
+	m[i++] = (uint8_t)region;
+	m[i++] = type;
+	m[i++] = (uint8_t)(0x80 | ((n + 1) >> 8));
+	m[i++] = (uint8_t)(n + 1);
+	memcpy(m + i, text, n);
+	i += n;
+	m[i++] = 0;
+	tu_envelope_seal(m, i);
+	return i;
+}

@@ -1,0 +1,54 @@
+/* Helpers shared by the tests. */
+#ifndef BATON_TESTUTIL_H
+#define BATON_TESTUTIL_H
+
+#include <baton/baton.h>
+
+#include "memory_exporter.h"
+
+/*
+ * baton_init with the given sampler (ops NULL: always_on) and a simple
+ * processor over a memory exporter of the given capacity; returns the store.
+ */
+tu_memory_exporter *tu_init_memory(baton_sampler sampler, size_t capacity);
+/* The same with span limits (NULL: the defaults). */
+tu_memory_exporter *tu_init_memory_limits(baton_sampler sampler, size_t capacity,
+                                          const baton_limits *limits);
+/* Parses 32/16 hex chars into bytes; aborts the test on bad input. */
+void tu_hex(const char *hex, uint8_t *out, size_t n);
+/* CRC-8 (polynomial 0x07) of an envelope's first three bytes: its header check. */
+uint8_t tu_envelope_crc8(const uint8_t *m);
+/*
+ * Seals a hand-built envelope of total bytes at m (version 2 on): writes the
+ * header check byte and the CRC-32 check word at fixed - 4 (fixed = m[2]).
+ */
+void tu_envelope_seal(uint8_t *m, size_t total);
+/*
+ * Writes at m a sealed, sampled version 2 envelope for trace id tid and
+ * parent span id sid that carries one text extension of the given type
+ * (text: n bytes, the NUL added; n < 32000). m needs n + 40 bytes. Returns
+ * the envelope's length.
+ */
+size_t tu_envelope_forge_text(uint8_t *m, const uint8_t tid[16], const uint8_t sid[8],
+                              uint8_t type, const char *text, size_t n);
+/* A path under the build tree's bin folder (BATON_TEST_BIN) into buf. */
+const char *tu_bin(const char *name, char *buf, size_t cap);
+
+/*
+ * GCC 12's ASan and TSan runtimes do not lock their own allocators across
+ * fork(): a child forked while another thread is inside malloc can hang in
+ * its first allocation (seen here: the child's export thread waiting
+ * forever on the ASan allocator's mutex). A test that forks a process with
+ * threads and then allocates in the child calls this first: it runs in the
+ * plain build and is skipped, with that reason, under a sanitizer. Needs
+ * <criterion/criterion.h>.
+ */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define TU_SKIP_THREADED_FORK()                                                          \
+	cr_skip_test("fork() of a threaded process: the sanitizer runtime's allocator "  \
+	             "is not fork-safe; this test runs in the plain build")
+#else
+#define TU_SKIP_THREADED_FORK() ((void)0)
+#endif
+
+#endif
