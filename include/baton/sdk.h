@@ -156,13 +156,30 @@ typedef struct baton_exporter {
  * baton_span_data_release() exactly once (now or later, from any thread).
  * With several processors, each one gets its own reference.
  */
+/*
+ * A processor's own counters, as baton_sdk_stats_get() sums them: what it
+ * delivered and every span it dropped, by reason.
+ */
+typedef struct baton_processor_stats {
+	uint64_t spans_exported;           /* delivered */
+	uint64_t spans_dropped_queue_full; /* refused: its queue was full */
+	uint64_t spans_dropped_export;     /* the exporter failed (after retries) */
+	uint64_t
+	    spans_dropped_shutdown; /* ended after shutdown, or left at its timeout */
+} baton_processor_stats;
+
 typedef struct baton_processor_ops {
-	size_t size;
+	size_t size; /* sizeof(baton_processor_ops) as the plug-in was built */
 	const char *name;
 	void (*on_end)(void *arg, const baton_span_data *span);
 	baton_err (*force_flush)(void *arg, uint32_t timeout_ms); /* may be NULL */
 	baton_err (*shutdown)(void *arg, uint32_t timeout_ms);    /* may be NULL */
 	void (*destroy)(void *arg);                               /* may be NULL */
+	/*
+	 * Writes the processor's counters (thread-safe, any time before
+	 * destroy). May be NULL: a processor that drops nothing it is given.
+	 */
+	void (*stats)(void *arg, baton_processor_stats *out);
 } baton_processor_ops;
 
 typedef struct baton_processor {
@@ -218,13 +235,25 @@ typedef struct baton_sampling_result {
  * parent's trace id; consistent samplers (traceidratio) then reach the
  * parent's decision.
  */
+/*
+ * What a sampler promises about its decisions (baton_sampler_ops.flags), so
+ * that span start can skip work. A sampler that declares none is asked
+ * every time; the name is only for people and logs.
+ */
+/* Never samples: span start needs no parent, no ids and no record. */
+#define BATON_SAMPLER_NEVER_SAMPLES 0x01u
+/* Whenever there is a parent, decides as the parent's sampled flag says:
+ * a span under an unsampled parent is dropped without asking. */
+#define BATON_SAMPLER_FOLLOWS_PARENT 0x02u
+
 typedef struct baton_sampler_ops {
-	size_t size;
+	size_t size; /* sizeof(baton_sampler_ops) as the plug-in was built */
 	const char *name;
 	/* Must be cheap, lock-free and thread-safe: it runs on every span start. */
 	void (*should_sample)(void *arg, const baton_sampling_params *p,
 	                      baton_sampling_result *r);
 	void (*destroy)(void *arg); /* may be NULL */
+	uint32_t flags;             /* BATON_SAMPLER_*; 0 promises nothing */
 } baton_sampler_ops;
 
 typedef struct baton_sampler {
@@ -400,7 +429,7 @@ typedef struct baton_sdk_stats {
 	uint64_t spans_dropped_no_store; /* span store exhausted at start */
 	uint64_t spans_live;             /* records in use (started, not yet released) */
 	uint64_t store_records;          /* records allocated in all */
-	/* Summed over the batch processors (baton/processor.h) baton_init was given: */
+	/* Summed over the processors baton_init was given (their stats hook): */
 	uint64_t spans_exported;           /* exported successfully */
 	uint64_t spans_dropped_queue_full; /* the processor's ring was full */
 	uint64_t spans_dropped_export;     /* the exporter failed (after its retries) */

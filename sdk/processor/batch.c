@@ -34,7 +34,10 @@
  * What an export did comes back as export_spans' result; a flush or a
  * shutdown returns the error of an export that failed while it waited.
  */
-#include "trace/trace_int.h"
+#include "util.h"
+
+#include <baton/baton.h>
+#include <pthread.h>
 
 #include <baton/processor.h>
 #include <sched.h>
@@ -682,9 +685,16 @@ static void bt_batch_free_retired(void)
 	}
 }
 
+static void bt_batch_stats_hook(void *arg, baton_processor_stats *out);
+
 static const baton_processor_ops bt_batch_ops = {
-    sizeof(baton_processor_ops), "batch",          bt_batch_on_end, bt_batch_flush,
-    bt_batch_shutdown,           bt_batch_destroy,
+    .size = sizeof(baton_processor_ops),
+    .name = "batch",
+    .on_end = bt_batch_on_end,
+    .force_flush = bt_batch_flush,
+    .shutdown = bt_batch_shutdown,
+    .destroy = bt_batch_destroy,
+    .stats = bt_batch_stats_hook,
 };
 
 /*
@@ -833,4 +843,17 @@ baton_err baton_batch_processor_stats(baton_processor p, baton_batch_stats *out)
 	pthread_mutex_unlock(&b->mtx);
 	*out = s;
 	return BATON_OK;
+}
+
+/* The processor stats hook: what baton_sdk_stats_get() sums. */
+static void bt_batch_stats_hook(void *arg, baton_processor_stats *out)
+{
+	baton_batch_stats s;
+	if (baton_batch_processor_stats((baton_processor){&bt_batch_ops, arg}, &s) !=
+	    BATON_OK)
+		return;
+	out->spans_exported = s.spans_exported;
+	out->spans_dropped_queue_full = s.dropped_queue_full;
+	out->spans_dropped_export = s.dropped_export_failure;
+	out->spans_dropped_shutdown = s.dropped_shutdown;
 }

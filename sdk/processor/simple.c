@@ -1,5 +1,8 @@
 /* The simple processor: exports each span on the caller's thread. */
-#include "trace/trace_int.h"
+#include "util.h"
+
+#include <baton/baton.h>
+#include <pthread.h>
 
 struct bt_simple {
 	pthread_mutex_t mtx;

@@ -9,7 +9,7 @@
  * interpolation of a power law x^a over 1/32 of an octave is off by about
  * a(a-1)/8/1024 of the value: under 0.1% for slopes down to -2.
  */
-#include "trace/trace_int.h"
+#include "sampling/sampling_int.h"
 
 #include <math.h>
 #include <stdio.h>

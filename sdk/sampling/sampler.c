@@ -2,7 +2,7 @@
  * Head samplers: always_on, always_off, traceidratio (OTEP 235 consistent
  * probability), parentbased; and the choice from OTEL_TRACES_SAMPLER.
  */
-#include "trace/trace_int.h"
+#include "sampling/sampling_int.h"
 
 #include <math.h>
 #include <string.h>
@@ -57,7 +57,8 @@ static void bt_always_off(void *arg, const baton_sampling_params *p,
 static const baton_sampler_ops bt_always_on_ops = {sizeof(baton_sampler_ops), "always_on",
                                                    bt_always_on, NULL};
 static const baton_sampler_ops bt_always_off_ops = {sizeof(baton_sampler_ops),
-                                                    "always_off", bt_always_off, NULL};
+                                                    "always_off", bt_always_off, NULL,
+                                                    BATON_SAMPLER_NEVER_SAMPLES};
 
 baton_sampler baton_sampler_always_on(void)
 {
@@ -139,9 +140,9 @@ static void bt_parentbased_destroy(void *arg)
 	bt_free(s);
 }
 
-static const baton_sampler_ops bt_parentbased_ops = {sizeof(baton_sampler_ops),
-                                                     "parentbased", bt_parentbased_sample,
-                                                     bt_parentbased_destroy};
+static const baton_sampler_ops bt_parentbased_ops = {
+    sizeof(baton_sampler_ops), "parentbased", bt_parentbased_sample,
+    bt_parentbased_destroy, BATON_SAMPLER_FOLLOWS_PARENT};
 
 baton_err baton_sampler_parentbased(baton_sampler root, baton_sampler *out)
 {

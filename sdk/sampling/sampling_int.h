@@ -1,8 +1,14 @@
-/* Internal helpers shared by the samplers. */
+/*
+ * Internal helpers shared by the samplers. The sampling layer sits below
+ * trace/: it sees the utility layer and the public headers only.
+ */
 #ifndef BT_SAMPLING_INT_H
 #define BT_SAMPLING_INT_H
 
-#include "trace/trace_int.h"
+#include "util.h"
+
+#include <baton/baton.h>
+#include <pthread.h>
 
 #include <string.h>
 
@@ -81,5 +87,8 @@ static inline uint64_t bt_sampling_hash(const void *data, size_t n, uint64_t tag
 	h ^= h >> 32;
 	return h ? h : 1;
 }
+
+/* The fanout policy baton_init installed (fanout.c); NULL: the default. */
+extern const baton_fanout_policy *bt_fanout_installed;
 
 #endif /* BT_SAMPLING_INT_H */

@@ -229,10 +229,12 @@ baton_err baton_init(const baton_options *opts)
 		if (rv != BATON_OK)
 			goto fail_sampler;
 	}
-	if (!bt_prov.propagate_unsampled_ids && bt_prov.sampler.ops->name != NULL) {
-		const char *sn = bt_prov.sampler.ops->name;
-		bt_prov.drop_all = strcmp(sn, "always_off") == 0;
-		bt_prov.follow_unsampled_parent = strcmp(sn, "parentbased") == 0;
+	/* What the sampler declares, never what its name suggests. */
+	if (!bt_prov.propagate_unsampled_ids) {
+		uint32_t fl = bt_sampler_flags(bt_prov.sampler);
+		bt_prov.drop_all = (fl & BATON_SAMPLER_NEVER_SAMPLES) != 0;
+		bt_prov.follow_unsampled_parent =
+		    (fl & BATON_SAMPLER_FOLLOWS_PARENT) != 0;
 	}
 	if (opts->fanout_policy != NULL) {
 		bt_fanout_installed = opts->fanout_policy;
@@ -364,12 +366,16 @@ static void bt_stats_compute(baton_sdk_stats *out)
 	out->store_records =
 	    (uint64_t)atomic_load(&bt_prov.store.nchunks) * BT_CHUNK_SPANS;
 	for (size_t i = 0; i < bt_prov.nprocs; i++) {
-		baton_batch_stats bs;
-		if (baton_batch_processor_stats(bt_prov.procs[i], &bs) != BATON_OK)
-			continue; /* not a batch processor */
-		out->spans_exported += bs.spans_exported;
-		out->spans_dropped_queue_full += bs.dropped_queue_full;
-		out->spans_dropped_export += bs.dropped_export_failure;
-		out->spans_dropped_shutdown += bs.dropped_shutdown;
+		const baton_processor_ops *ops = bt_prov.procs[i].ops;
+		if (ops->size <
+		        offsetof(baton_processor_ops, stats) + sizeof(ops->stats) ||
+		    ops->stats == NULL)
+			continue; /* a processor without counters */
+		baton_processor_stats ps = {0};
+		ops->stats(bt_prov.procs[i].arg, &ps);
+		out->spans_exported += ps.spans_exported;
+		out->spans_dropped_queue_full += ps.spans_dropped_queue_full;
+		out->spans_dropped_export += ps.spans_dropped_export;
+		out->spans_dropped_shutdown += ps.spans_dropped_shutdown;
 	}
 }

@@ -19,6 +19,7 @@
  */
 
 #include "util.h"
+#include "sampling/sampling_int.h"
 
 #include <pthread.h>
 
@@ -184,10 +185,16 @@ baton_err bt_resource_build(baton_resource *res, const char *service_name,
                             const baton_kv *extra, size_t nextra);
 void bt_resource_free(baton_resource *res);
 
-/* The fanout policy baton_init installed (fanout.c); NULL: the default. */
-extern const baton_fanout_policy *bt_fanout_installed;
-
 /* Thread-local current context (context.c). */
 bool bt_current_context(baton_span_context *out);
+
+/* The capability flags a sampler declares (0 when its ops predate them). */
+static inline uint32_t bt_sampler_flags(baton_sampler s)
+{
+	if (s.ops == NULL ||
+	    s.ops->size < offsetof(baton_sampler_ops, flags) + sizeof(s.ops->flags))
+		return 0;
+	return s.ops->flags;
+}
 
 #endif /* BT_TRACE_INT_H */
