@@ -9,9 +9,12 @@
  * child of the explicit or current context, or a root), puts the envelope
  * of baton/envelope.h at the front of the body (ids only when sampled),
  * sends, ends the span. Unsampled: an 8-byte envelope, no span, no ids, no
- * allocation but NNG's (the envelope goes into the 32 bytes of head room
- * nng_msg_alloc leaves in front of bodies under 1 KiB or not a power of two;
- * otherwise NNG moves the body).
+ * allocation but NNG's. nng_msg_alloc leaves 32 bytes of head room and 32 of
+ * tail room around bodies under 1 KiB or not a power of two. From NNG 1.8.0
+ * the envelope goes into the head room; before 1.8.0 (Debian 12 ships 1.5.2)
+ * nng_msg_insert is unsafe, so the body grows into the tail room and the
+ * payload is shifted: one more copy of the payload per send. A body without
+ * that room, or an envelope longer than it, makes NNG move the body.
  *
  * Receiver: reads the first bytes. Unsampled: strips the envelope, no span,
  * no decoding. Sampled: applies the fanout decision when the envelope

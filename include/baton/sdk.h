@@ -328,7 +328,8 @@ typedef struct baton_limits {
 /*
  * Options for baton_init(). Zero-initialise and set size =
  * sizeof(baton_options); every zero field takes its default from the
- * environment (OTEL_* variables) or OpenTelemetry's default.
+ * environment (OTEL_* variables) or OpenTelemetry's default. Every variable
+ * and its default: docs/configuration.md in baton's source.
  */
 typedef struct baton_options {
 	size_t size;
