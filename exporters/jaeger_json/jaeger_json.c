@@ -53,7 +53,7 @@ typedef struct bt_jj_trace {
  * A process: its JSON and its key, "p" + 16 hex digits of a hash of the
  * JSON. A key derived from the content (not a counter) is the same for the
  * same resource in every file and differs between resources, so files
- * written by several processes merge by plain union (see the README).
+ * written by several processes merge by plain union (docs/exporters.md).
  */
 typedef struct bt_jj_proc {
 	char *json;

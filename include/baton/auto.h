@@ -3,10 +3,11 @@
  * and sampler the environment names. It links every exporter of the build.
  *
  * OTEL_TRACES_EXPORTER is a comma-separated list of:
- *   otlp         OTLP/HTTP protobuf to OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT
- *                (baton/otlp_http.h), behind a batch processor; a
- *                OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL other than
- *                http/protobuf gets a warning (only that one is spoken)
+ *   otlp         OTLP/HTTP to OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT
+ *                (baton/otlp_http.h), behind a batch processor, in the
+ *                encoding OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL names
+ *                (http/protobuf or http/json; anything else gets a
+ *                warning and http/protobuf)
  *   jaeger-json  a Jaeger JSON file for Jaeger UI's "Upload" tab
  *                (baton/jaeger_json.h), behind a batch processor
  *   console      trace trees on stdout (baton/console.h), behind a batch

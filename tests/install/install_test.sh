@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs the build tree into a temporary prefix that is on no linker path,
-# then builds a program for every component against it, both ways the README
+# then builds a program for every component against it, both ways docs/install.md
 # shows, and runs each with no LD_LIBRARY_PATH:
 #   find_package(baton REQUIRED COMPONENTS <c>) + baton::<c>, with every
 #     dependency that <c> does not need hidden from CMake;
 #   cc prog.c $(pkg-config --cflags --libs baton-<c>), with no other .pc
 #     visible unless <c> needs one.
-# Then the README's own lines as written (my_service with baton::nng and
+# Then docs/install.md's own lines as written (my_service with baton::nng and
 # baton::auto), the static twins through CMake, and what find_package says
 # when a component cannot be used.
 set -euo pipefail
@@ -74,7 +74,7 @@ for c in "${components[@]}"; do
 	passed=$((passed + 1))
 done
 
-echo "== the README's lines, as written: my_service with baton::nng and baton::auto"
+echo "== docs/install.md's lines, as written: my_service with baton::nng and baton::auto"
 PKG_CONFIG_LIBDIR=$tmp/no-pc PKG_CONFIG_PATH= \
 	cmake -S "$consumer" -B "$tmp/cm-readme" -DCMAKE_PREFIX_PATH="$prefix" \
 	-DCMAKE_C_COMPILER="$cc" -DBATON_README_SERVICE=ON \
@@ -88,7 +88,7 @@ cp "$consumer/my_service.c" "$tmp/my_service.c"
 	export PKG_CONFIG_PATH=$libdir/pkgconfig
 	# shellcheck disable=SC2046
 	"$cc" my_service.c $(pkg-config --cflags --libs baton-nng baton-auto)
-) || fail "the README's pkg-config line"
+) || fail "docs/install.md's pkg-config line"
 run "$tmp/a.out" my_service
 passed=$((passed + 2))
 
