@@ -72,18 +72,9 @@ static size_t bt_auto_parse(const char *list, const char *what,
 {
 	size_t n = 0, names = 0;
 	bool none = false;
-	const char *p = list;
-	while (*p != '\0') {
-		const char *end = strchr(p, ',');
-		if (end == NULL)
-			end = p + strlen(p);
-		const char *a = p, *b = end;
-		while (a < b && (*a == ' ' || *a == '\t'))
-			a++;
-		while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
-			b--;
-		size_t len = (size_t)(b - a);
-		p = *end == ',' ? end + 1 : end;
+	const char *cur = list, *a;
+	size_t len;
+	while (bt_list_next(&cur, &a, &len)) {
 		if (len == 0)
 			continue;
 		names++;

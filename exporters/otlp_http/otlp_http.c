@@ -671,9 +671,9 @@ static char *bt_headers_checked(const char *hs, const char *what)
 	if (out == NULL)
 		return NULL;
 	unsigned idx = 0;
-	for (const char *p = hs;; idx++) {
-		const char *end = strchr(p, ',');
-		size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+	const char *cur = hs, *p;
+	size_t len;
+	for (; bt_list_next_raw(&cur, &p, &len); idx++) {
 		const char *eq = memchr(p, '=', len);
 		size_t kn = 0, ks = 0;
 		while (ks < len && (p[ks] == ' ' || p[ks] == '\t'))
@@ -705,9 +705,6 @@ static char *bt_headers_checked(const char *hs, const char *what)
 			memcpy(out + o, p, len);
 			o += len;
 		}
-		if (end == NULL)
-			break;
-		p = end + 1;
 	}
 	out[o] = '\0';
 	return out;

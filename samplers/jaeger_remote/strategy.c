@@ -266,31 +266,21 @@ static bool bt_rs_pct_decode(const char *s, size_t n, char *buf, size_t cap)
 	return true;
 }
 
-static void bt_rs_trim(const char **s, size_t *n)
-{
-	while (*n > 0 && (**s == ' ' || **s == '\t')) {
-		(*s)++;
-		(*n)--;
-	}
-	while (*n > 0 && ((*s)[*n - 1] == ' ' || (*s)[*n - 1] == '\t'))
-		(*n)--;
-}
-
 const char *bt_rs_service_from_attrs(const char *attrs, char *buf, size_t cap)
 {
 	const char *fv = NULL; /* the winning value, still encoded */
 	size_t fvn = 0;
 	if (buf == NULL || cap == 0)
 		return NULL;
-	for (const char *s = attrs; s != NULL && *s != '\0';) {
-		const char *end = strchr(s, ',');
-		size_t len = end ? (size_t)(end - s) : strlen(s);
+	const char *cur = attrs, *s;
+	size_t len;
+	while (bt_list_next_raw(&cur, &s, &len)) {
 		const char *eq = memchr(s, '=', len);
 		if (eq != NULL) {
 			const char *k = s, *v = eq + 1;
 			size_t kn = (size_t)(eq - s), vn = len - kn - 1;
-			bt_rs_trim(&k, &kn);
-			bt_rs_trim(&v, &vn);
+			bt_trim(&k, &kn);
+			bt_trim(&v, &vn);
 			/* The last well-formed entry wins, as in the resource. */
 			if (kn == 12 && memcmp(k, "service.name", 12) == 0) {
 				if (vn > 0 && bt_rs_pct_decode(v, vn, buf, cap)) {
@@ -304,7 +294,6 @@ const char *bt_rs_service_from_attrs(const char *attrs, char *buf, size_t cap)
 				}
 			}
 		}
-		s = end ? end + 1 : NULL;
 	}
 	/* A later bad entry may have left part of itself in buf. */
 	if (fv == NULL || !bt_rs_pct_decode(fv, fvn, buf, cap))
@@ -346,12 +335,9 @@ int bt_rs_parse_arg(const char *arg, bt_rs_arg *out)
 	out->initial_sampling_rate = 0.001;
 	if (arg == NULL)
 		return 0;
-	const char *p = arg;
-	for (;;) {
-		const char *end = strchr(p, ',');
-		size_t len = end ? (size_t)(end - p) : strlen(p);
-		const char *s = p;
-		bt_rs_trim(&s, &len);
+	const char *cur = arg, *s;
+	size_t len;
+	while (bt_list_next(&cur, &s, &len)) {
 		const char *eq = memchr(s, '=', len);
 		if (len == 0) {
 			/* an empty item (",,") is harmless */
@@ -424,9 +410,6 @@ int bt_rs_parse_arg(const char *arg, bt_rs_arg *out)
 				bad++;
 			}
 		}
-		if (end == NULL)
-			break;
-		p = end + 1;
 	}
 	return bad;
 }

@@ -33,17 +33,9 @@ uint32_t bt_propagators_parse(const char *v, bool *unknown)
 	*unknown = false;
 	if (v == NULL || v[0] == '\0')
 		return BT_PROP_DEFAULT;
-	const char *p = v;
-	for (;;) {
-		const char *end = strchr(p, ',');
-		size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
-		const char *a = p;
-		while (n > 0 && (*a == ' ' || *a == '\t')) {
-			a++;
-			n--;
-		}
-		while (n > 0 && (a[n - 1] == ' ' || a[n - 1] == '\t'))
-			n--;
+	const char *cur = v, *a;
+	size_t n;
+	while (bt_list_next(&cur, &a, &n)) {
 		if (bt_name_is(a, n, "tracecontext"))
 			set |= BATON_PROPAGATOR_TRACECONTEXT;
 		else if (bt_name_is(a, n, "baggage"))
@@ -52,9 +44,6 @@ uint32_t bt_propagators_parse(const char *v, bool *unknown)
 			none = true;
 		else if (n > 0)
 			*unknown = true;
-		if (end == NULL)
-			break;
-		p = end + 1;
 	}
 	return none ? 0 : set;
 }
