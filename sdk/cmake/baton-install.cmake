@@ -1,8 +1,6 @@
 # Install rules: headers, libraries, the CMake package and the pkg-config
-# files. Included by the top-level CMakeLists.txt; baton_install() runs once
-# every folder has been read (a deferred call), because the auto exporter
-# adds its links to the optional exporters in a deferred call of its own,
-# which runs first.
+# files. Included by the top-level CMakeLists.txt, which calls
+# baton_install() once every component folder has been read.
 #
 # Every library is one CMake component (sdk, nng, auto...; its static twin
 # is sdk_static, nng_static...) in an export set of its own, and one .pc
@@ -58,7 +56,16 @@ endfunction()
 
 function(baton_install)
   list(REMOVE_DUPLICATES BATON_INSTALL_TARGETS)
-  install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/baton DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+  # The core's headers, then each built component's one header.
+  set(headers base.h baton.h trace.h sdk.h sampling.h processor.h w3c.h baggage.h
+    envelope.h plugin.h)
+  foreach(c nng http console jaeger_json otlp_http remote_sampling auto)
+    if(TARGET baton_${c})
+      list(APPEND headers ${c}.h)
+    endif()
+  endforeach()
+  list(TRANSFORM headers PREPEND ${PROJECT_SOURCE_DIR}/include/baton/)
+  install(FILES ${headers} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/baton)
 
   set(table "")
   set(all_components "")
