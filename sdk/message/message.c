@@ -126,12 +126,37 @@ baton_err baton_msg_send_begin(baton_msg_send *s, const baton_msg_send_opts *opt
 	if (s == NULL)
 		return BATON_EINVAL;
 	const baton_msg_send_opts *o = opts != NULL ? opts : &none;
-	baton_span_start_opts so = {.parent = o->parent,
-	                            .kind = BATON_SPAN_KIND_PRODUCER,
-	                            .flags = o->start_flags};
-	s->span = baton_span_start_ex(bt_msg_tracer(o->tracer),
-	                              bt_msg_name(nbuf, "send", o->destination), &so);
-	baton_span_get_context(s->span, &s->context);
+	baton_span_context cur;
+	const baton_span_context *parent = o->parent;
+	if (parent == NULL &&
+	    !(o->start_flags & (BATON_START_ROOT | BATON_START_NO_CURRENT)) &&
+	    bt_current_context(&cur))
+		parent = &cur;
+	if (o->start_flags & BATON_START_ROOT)
+		parent = NULL;
+	if (bt_initialized && !bt_prov.disabled &&
+	    (bt_prov.drop_all || (parent != NULL && (parent->state & BATON_CTX_DECIDED) &&
+	                          !(parent->state & BATON_CTX_VALID) &&
+	                          !(parent->trace_flags & BATON_FLAG_SAMPLED)))) {
+		/*
+		 * The hop of an unsampled trace: a parent decided "not sampled"
+		 * without ids (or always_off) makes every child unsampled
+		 * whatever the sampler (trace/span.c), so the producer span is
+		 * that decision, with no name to build and no record.
+		 */
+		bt_count(BT_C_UNSAMPLED);
+		s->span = BT_SPAN_UNSAMPLED;
+		s->context = (baton_span_context){.state = BATON_CTX_DECIDED};
+	} else {
+		baton_span_start_opts so = {.parent = parent,
+		                            .kind = BATON_SPAN_KIND_PRODUCER,
+		                            .flags =
+		                                o->start_flags | BATON_START_NO_CURRENT};
+		s->span =
+		    baton_span_start_ex(bt_msg_tracer(o->tracer),
+		                        bt_msg_name(nbuf, "send", o->destination), &so);
+		baton_span_get_context(s->span, &s->context);
+	}
 	s->kept = false;
 	s->nkept = 0;
 	s->flags = o->flags;
