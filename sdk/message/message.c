@@ -169,9 +169,11 @@ baton_err baton_msg_send_begin(baton_msg_send *s, const baton_msg_send_opts *opt
 	if (!(o->flags & BATON_MSG_NO_BAGGAGE)) {
 		if (o->baggage != NULL && o->baggage[0] != '\0')
 			s->baggage = o->baggage;
-		else if (o->baggage == NULL &&
-		         (baton_propagators() & BATON_PROPAGATOR_BAGGAGE))
+		else if (o->baggage == NULL)
 			s->baggage = baton_baggage_current_header(NULL);
+		if (o->baggage == NULL && s->baggage != NULL &&
+		    !(baton_propagators() & BATON_PROPAGATOR_BAGGAGE))
+			s->baggage = NULL;
 	}
 	bool sampled = (s->context.state & BATON_CTX_VALID) &&
 	               (s->context.trace_flags & BATON_FLAG_SAMPLED);
@@ -299,6 +301,12 @@ void baton_msg_send_end(baton_msg_send *s, const char *error)
 {
 	if (s == NULL || s->mode == BT_SEND_ENDED)
 		return;
+	if (BT_HANDLE_INDEX(s->span.id) == 0) {
+		/* no record behind it (unsampled decision, or no SDK): nothing to end */
+		s->span = BATON_SPAN_NONE;
+		s->mode = BT_SEND_ENDED;
+		return;
+	}
 	if (baton_span_is_recording(s->span)) {
 		if (s->fanout > 0)
 			baton_span_set_int(s->span, "baton.fanout.kept",
