@@ -464,3 +464,41 @@ Test(message, null_arguments_are_einval)
 	baton_msg_send_end(NULL, NULL);
 	cr_assert_eq(baton_msg_send_size(NULL), 0);
 }
+
+Test(message, send_flags_leave_baggage_and_tracestate_out_and_names_are_cut, .fini = fini)
+{
+	tu_memory_exporter *mem = tu_init_memory(parentbased(true), 8);
+	baton_span_context parent = {.trace_flags = BATON_FLAG_SAMPLED,
+	                             .state = BATON_CTX_VALID | BATON_CTX_DECIDED,
+	                             .tracestate = "vendor=abc"};
+	baton_trace_id_generate(parent.trace_id);
+	baton_span_id_generate(parent.span_id);
+	char dest[BATON_MSG_DEST_MAX + 40];
+	memset(dest, 'd', sizeof(dest) - 1);
+	dest[sizeof(dest) - 1] = '\0';
+	baton_msg_send_opts so = {.parent = &parent,
+	                          .baggage = "k=v",
+	                          .destination = dest,
+	                          .flags =
+	                              BATON_MSG_NO_BAGGAGE | BATON_MSG_NO_TRACESTATE};
+	uint8_t m[256];
+	size_t len = send_one(&so, m, sizeof(m));
+	baton_msg_recv_opts ro = {.flags = BATON_MSG_READ_V1 | BATON_MSG_NO_SPAN};
+	baton_msg_recv r;
+	cr_assert_eq(baton_msg_recv_open(m, len, &ro, &r), BATON_OK);
+	cr_assert_null(r.baggage);
+	cr_assert_null(r.tracestate);
+	cr_assert(baton_span_context_is_sampled(&r.context));
+	cr_assert_eq(r.span.id, BATON_SPAN_NONE.id);
+	cr_assert(baton_span_is_recording(baton_msg_recv_start_span(&r, NULL)));
+	baton_span_end(r.span);
+	tu_memory_span ms;
+	tu_memory_exporter_get(mem, 0, &ms);
+	cr_assert_eq(strlen(ms.name), strlen("send ") + BATON_MSG_DEST_MAX);
+	/* The old names of the counters still compile. */
+	baton_envelope_stats st;
+	baton_envelope_stats_reset();
+	baton_envelope_stats_get(&st);
+	cr_assert_eq(st.stripped, 0);
+	cr_assert_eq(baton_envelope_sdk_generation(), baton_msg_sdk_generation());
+}
