@@ -26,6 +26,7 @@
 #include <baton/w3c.h>
 #include <baton/baggage.h>
 #include <baton/envelope.h>
+#include <baton/message.h>
 #include <baton/plugin.h>
 
 #endif /* BATON_BATON_H */

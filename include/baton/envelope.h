@@ -61,9 +61,17 @@
  *   A known type twice, or a number of the wrong size, is BATON_EFORMAT.
  *   Text that breaks its grammar (tracestate: W3C Trace Context, at most
  *   512 characters and 32 members, no "ot" member; baggage: W3C Baggage, at
- *   most 8192 bytes and 64 members) is dropped by the reader and counted
- *   (baton_envelope_stats.tracestate_dropped / baggage_dropped); the
+ *   most 8192 bytes and 64 members) is dropped by the reader
+ *   (baton_envelope.dropped; receivers count it in
+ *   baton_msg_stats.tracestate_dropped / baggage_dropped); the
  *   envelope, its ids and the message are kept.
+ *
+ * ---- Layering ----
+ *
+ *   These functions are pure codecs: they keep no state and read no SDK
+ *   option. Counting what receivers found (baton_msg_stats), the SDK's
+ *   propagate_unsampled_ids option and every sampling decision belong to
+ *   the message layer (baton/message.h), which runtimes should use.
  *
  * ---- Versions ----
  *
@@ -95,8 +103,8 @@
  *   and C alone: 2^-40), a random payload below 2^-47; in 100 million
  *   random payloads starting with 0xBA none passed (the unit tests and
  *   baton_bench measure it). Anything that fails is delivered as a bare
- *   message, untouched, and counted in baton_envelope_stats by the reason it
- *   failed.
+ *   message, untouched, and counted in baton_msg_stats (baton/message.h) by
+ *   the reason it failed.
  *
  *   The checks protect ordinary payloads, not crafted ones: anyone can
  *   compute the check words, so a payload that an attacker controls and that
@@ -150,9 +158,10 @@ extern "C" {
 #define BATON_ENV_DROPPED_BAGGAGE    0x02
 
 /* baton_envelope.wrap_flags. */
-/* Write the ids of an unsampled context even when the SDK option is off. */
+/* Write the ids of an unsampled context (the message layer sets it when the
+ * SDK propagates unsampled ids). */
 #define BATON_ENV_WRAP_UNSAMPLED_IDS 0x01
-/* Never write the ids of an unsampled context, whatever the SDK option says. */
+/* Never write the ids of an unsampled context, even with UNSAMPLED_IDS. */
 #define BATON_ENV_WRAP_NO_UNSAMPLED_IDS 0x02
 /* Leave ctx.tracestate out. */
 #define BATON_ENV_WRAP_NO_TRACESTATE 0x04
@@ -166,8 +175,8 @@ typedef struct baton_envelope {
 	 * The trace context. Wrap: the sampled bit is trace_flags &
 	 * BATON_FLAG_SAMPLED of a context with BATON_CTX_VALID or
 	 * BATON_CTX_DECIDED; ids are written for a sampled context, and for an
-	 * unsampled one only when the SDK propagates unsampled ids
-	 * (baton_options.propagate_unsampled_ids) or wrap_flags asks; the
+	 * unsampled one only when wrap_flags asks (BATON_ENV_WRAP_UNSAMPLED_IDS);
+	 * the
 	 * threshold is written for a sampled context with BATON_CTX_HAS_TH and
 	 * a threshold above 0; tracestate when not NULL or empty. A context
 	 * without a decision is written as unsampled.
@@ -242,8 +251,8 @@ BATON_API void baton_envelope_wrap_unsampled(void *buf);
  * BATON_EFORMAT for a check word that does not match or inconsistent
  * fields; BATON_EVERSION for an incompatible version (and version 1 without
  * BATON_ENV_READ_V1); BATON_ETOOBIG when the stated length exceeds
- * BATON_ENVELOPE_MAX; BATON_EINVAL for NULL arguments. Every error but
- * EINVAL is counted in baton_envelope_stats. Never reads past buf + len;
+ * BATON_ENVELOPE_MAX; BATON_EINVAL for NULL arguments. Nothing is
+ * counted here (baton_msg_recv_open counts). Never reads past buf + len;
  * buf is not modified. Thread-safe.
  */
 BATON_API baton_err baton_envelope_peek_ex(const void *buf, size_t len,
@@ -257,11 +266,10 @@ BATON_API baton_err baton_envelope_peek(const void *buf, size_t len,
  * Decodes the envelope at the start of buf (len bytes) into *out: the
  * checks of baton_envelope_peek_ex(), then ids and every extension.
  * Unknown extensions are skipped; a tracestate or baggage that breaks its
- * grammar is dropped (out->dropped says which, and it is counted) while
- * the rest is kept. Pointers in *out (ctx.tracestate, baggage) point into
- * buf and live as long as it. Writes *out only on success. Returns
- * BATON_OK or the errors of baton_envelope_peek_ex(), plus BATON_EFORMAT
- * for malformed extension entries; errors are counted. buf is not
+ * grammar is dropped (out->dropped says which) while the rest is kept. Pointers in *out
+ * (ctx.tracestate, baggage) point into buf and live as long as it. Writes *out only on
+ * success. Returns BATON_OK or the errors of baton_envelope_peek_ex(), plus BATON_EFORMAT
+ * for malformed extension entries. buf is not
  * modified. No allocation. Thread-safe.
  */
 BATON_API baton_err baton_envelope_unwrap_ex(const void *buf, size_t len,
@@ -269,47 +277,6 @@ BATON_API baton_err baton_envelope_unwrap_ex(const void *buf, size_t len,
 /* baton_envelope_unwrap_ex() with no read flags. */
 BATON_API baton_err baton_envelope_unwrap(const void *buf, size_t len,
                                           baton_envelope *out);
-
-/*
- * Counters since the process started: envelopes that could not be read, by
- * reason, and what receivers did with each message.
- */
-typedef struct baton_envelope_stats {
-	uint64_t no_envelope; /* BATON_ENOENV: bare messages */
-	uint64_t truncated;   /* BATON_ETRUNCATED */
-	uint64_t malformed;   /* BATON_EFORMAT */
-	uint64_t version;     /* BATON_EVERSION */
-	uint64_t too_big;     /* BATON_ETOOBIG */
-	uint64_t refused;     /* messages a strict receiver refused (runtime wrappers) */
-	uint64_t stripped;    /* envelopes a receiver removed from a message */
-	uint64_t passed_through;     /* messages a mixed receiver delivered untouched */
-	uint64_t tracestate_dropped; /* tracestate extensions that broke the grammar */
-	uint64_t baggage_dropped;    /* baggage extensions that broke the grammar */
-} baton_envelope_stats;
-
-/* What a runtime wrapper did with a received message, for the counters. */
-typedef enum baton_envelope_event {
-	BATON_ENV_EVENT_REFUSED = 0,  /* strict mode refused it */
-	BATON_ENV_EVENT_STRIPPED = 1, /* its envelope was removed */
-	BATON_ENV_EVENT_PASSED = 2,   /* mixed mode delivered it untouched */
-} baton_envelope_event;
-
-/* Copies the counters into *out (NULL: no-op). Relaxed reads. Thread-safe. */
-BATON_API void baton_envelope_stats_get(baton_envelope_stats *out);
-/* Zeroes the counters. Thread-safe (counts racing with it may be lost). */
-BATON_API void baton_envelope_stats_reset(void);
-/*
- * Counts one receive event. For runtime wrappers; no lock and no atomic
- * read-modify-write (a per-thread counter). Thread-safe.
- */
-BATON_API void baton_envelope_count(baton_envelope_event ev);
-
-/*
- * Returns a number that changes at every baton_init() and baton_fini(), so
- * runtime wrappers can cache per-initialisation objects (a tracer pointer)
- * and notice when they went stale. Lock-free. Thread-safe.
- */
-BATON_API uint64_t baton_envelope_sdk_generation(void);
 
 #ifdef __cplusplus
 }

@@ -2,8 +2,10 @@
  * baton/nng.h: tracing for NNG sockets (library baton::nng).
  *
  * Drop-in replacements for nng_sendmsg / nng_recvmsg and helpers for the
- * aio forms. Every protocol that carries a body works: pair, push/pull,
- * pub/sub, req/rep, bus, surveyor/respondent, over any transport.
+ * aio forms: a thin adapter over the message layer (baton/message.h),
+ * which makes every tracing decision; this library only moves the
+ * envelope on and off NNG message bodies. Every protocol that carries a body works: pair,
+ * push/pull, pub/sub, req/rep, bus, surveyor/respondent, over any transport.
  *
  * Sender: starts a PRODUCER span "send <destination>" (the sampler decides:
  * child of the explicit or current context, or a root), puts the envelope
@@ -130,7 +132,8 @@ typedef struct baton_nng_recv_info {
 	 * The decision the message carried: BATON_CTX_REMOTE|BATON_CTX_DECIDED
 	 * (+ VALID with ids, FANOUT after a fanout), trace_flags without
 	 * SAMPLED when not sampled or dropped by the fanout decision. All zero
-	 * for a bare message. tracestate is always NULL here.
+	 * for a bare message. tracestate is always NULL here: the text is in
+	 * info.tracestate.
 	 */
 	baton_span_context context;
 	/* The recipient count the envelope carried (either kind), 0 if none. */
@@ -150,6 +153,14 @@ typedef struct baton_nng_recv_info {
 	 * same for code that runs handlers itself.
 	 */
 	char baggage[BATON_BAGGAGE_SIZE];
+	/* Length of tracestate (0: the message carried none). */
+	uint32_t tracestate_len;
+	/*
+	 * The message's W3C tracestate (without the "ot" member, whose
+	 * threshold is in context), NUL-terminated ("" when none), copied out
+	 * of the envelope before it is removed.
+	 */
+	char tracestate[BATON_TRACESTATE_SIZE];
 } baton_nng_recv_info;
 
 /*

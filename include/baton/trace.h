@@ -247,12 +247,6 @@ BATON_API baton_tracer *baton_tracer_get(const char *name, const char *version);
 #define BATON_START_NO_CURRENT                                                           \
 	0x04 /* with parent == NULL, do not use the current span                         \
 	      */
-/*
- * The caller already drew the fanout keep decision and kept the span:
- * fanout_keep_probability only scales the threshold and SampleRate, no
- * second draw is made.
- */
-#define BATON_START_FANOUT_KEPT 0x08
 
 /* Options for baton_span_start_ex(). Zero-initialise, then set what you need. */
 typedef struct baton_span_start_opts {
@@ -266,9 +260,11 @@ typedef struct baton_span_start_opts {
 	const baton_span_context *links; /* links (no attributes; add more later) */
 	size_t nlinks;
 	/*
-	 * Extra sampling weight from a fanout keep decision: the span is kept
-	 * with this probability on top of the head decision (1.0 or 0 = none).
-	 * Its inverse multiplies the SampleRate the span carries.
+	 * Sampling weight of a fanout keep decision the caller already drew
+	 * and won (baton_msg_fanout_draw in baton/message.h; the message layer
+	 * does this): the span was kept with this probability on top of the
+	 * head decision (1.0 or 0 = none). No draw is made here: its inverse
+	 * only multiplies the SampleRate and threshold the span carries.
 	 */
 	double fanout_keep_probability;
 } baton_span_start_opts;

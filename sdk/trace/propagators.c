@@ -58,3 +58,16 @@ void bt_propagators_init(void)
 		        "supported; other names are ignored");
 	atomic_store_explicit(&bt_props, set, memory_order_relaxed);
 }
+
+/* The wire layer's codec knows no current context: it is resolved here. */
+baton_err baton_w3c_inject(const baton_span_context *ctx, char *tp_out, size_t tp_cap,
+                           char *ts_out, size_t ts_cap)
+{
+	baton_span_context cur;
+	if (ctx == NULL) {
+		if (!bt_current_context(&cur))
+			return BATON_EINVAL;
+		ctx = &cur;
+	}
+	return bt_w3c_inject(ctx, tp_out, tp_cap, ts_out, ts_cap);
+}

@@ -348,16 +348,16 @@ baton_span baton_span_start_ex(baton_tracer *tracer, const char *name,
 
 	double pf = opts->fanout_keep_probability;
 	if (res.decision == BATON_SAMPLING_RECORD_AND_SAMPLE && pf > 0.0 && pf < 1.0) {
-		/* Fanout keep: independent per recipient, on top of the head decision. */
-		if (!(opts->flags & BATON_START_FANOUT_KEPT) && bt_random_unit() >= pf) {
-			res.decision = BATON_SAMPLING_DROP;
-		} else {
-			double ph = res.has_threshold
-			                ? baton_probability_from_threshold(res.threshold)
-			                : 1.0;
-			res.threshold = baton_threshold_from_probability(ph * pf);
-			res.has_threshold = true;
-		}
+		/*
+		 * The caller kept this span with probability pf (the message
+		 * layer draws the fanout decision, baton_msg_fanout_draw): it
+		 * only scales the threshold, no draw is made here.
+		 */
+		double ph = res.has_threshold
+		                ? baton_probability_from_threshold(res.threshold)
+		                : 1.0;
+		res.threshold = baton_threshold_from_probability(ph * pf);
+		res.has_threshold = true;
 	}
 	if (res.decision == BATON_SAMPLING_DROP && !bt_prov.propagate_unsampled_ids) {
 		bt_count(BT_C_UNSAMPLED);

@@ -1,13 +1,13 @@
 /*
  * The binary envelope: wrap, peek, unwrap. The layout is specified in
- * include/baton/envelope.h. Nothing here allocates or locks; the error
- * counters are relaxed atomics (they are statistics, nothing orders on them).
+ * include/baton/envelope.h. A pure codec: nothing here allocates, locks,
+ * counts or reads SDK state (the message layer, sdk/message, does that).
  */
-#include "trace/trace_int.h"
+#include "util.h"
+#include "envelope_int.h"
 #include "w3c_int.h"
 
 #include <baton/envelope.h>
-#include <pthread.h>
 #include <string.h>
 
 #define BT_ENV_HDR       4
@@ -56,192 +56,6 @@ static uint32_t bt_env_crc32(const uint8_t *p, size_t fixed, size_t total)
 	return c;
 }
 
-/* The unsampled envelope: BA 20 08, its CRC-8 FB, then the CRC-32C of those four. */
-static const uint8_t bt_env_unsampled[BATON_ENVELOPE_UNSAMPLED_SIZE] = {
-    0xBA, 0x20, 0x08, 0xFB, 0x7B, 0x12, 0x9B, 0xCB};
-
-/* True when p (at least 8 bytes) is the unsampled envelope: one 8-byte compare. */
-static inline bool bt_env_is_unsampled(const uint8_t *p)
-{
-	uint64_t a, b;
-	memcpy(&a, p, sizeof(a));
-	memcpy(&b, bt_env_unsampled, sizeof(b));
-	return a == b;
-}
-
-/* ---- counters ---- */
-
-/*
- * Errors are rare: one relaxed atomic each. What receivers do with every
- * message is counted per thread (the owner stores, readers load, no atomic
- * read-modify-write on the receive path); a thread's counts move to the
- * retired totals when it exits.
- */
-static _Atomic uint64_t bt_env_noenv, bt_env_trunc, bt_env_format, bt_env_version,
-    bt_env_toobig, bt_env_ts_drop, bt_env_bg_drop;
-
-typedef struct bt_env_tls {
-	_Atomic uint64_t ev[3]; /* by baton_envelope_event */
-	struct bt_env_tls *next;
-	bool linked;
-} bt_env_tls;
-
-static BT_TLS bt_env_tls bt_env_mine;
-static bt_env_tls *bt_env_threads;
-static uint64_t bt_env_retired[3], bt_env_base[3]; /* base: the sums at the last reset */
-static pthread_mutex_t bt_env_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_key_t bt_env_key;
-static pthread_once_t bt_env_once = PTHREAD_ONCE_INIT;
-
-static void bt_env_thread_exit(void *arg)
-{
-	bt_env_tls *t = arg;
-	pthread_mutex_lock(&bt_env_mu);
-	for (bt_env_tls **pp = &bt_env_threads; *pp != NULL; pp = &(*pp)->next) {
-		if (*pp == t) {
-			*pp = t->next;
-			break;
-		}
-	}
-	for (int i = 0; i < 3; i++)
-		bt_env_retired[i] +=
-		    atomic_load_explicit(&t->ev[i], memory_order_relaxed);
-	t->linked = false;
-	pthread_mutex_unlock(&bt_env_mu);
-}
-
-/* fork(): the child must not inherit the list's mutex held by a thread it lacks. */
-static void bt_env_fork_prepare(void *arg)
-{
-	(void)arg;
-	pthread_mutex_lock(&bt_env_mu);
-}
-
-static void bt_env_fork_release(void *arg)
-{
-	(void)arg;
-	pthread_mutex_unlock(&bt_env_mu);
-}
-
-static baton_fork_step bt_env_fork = {.order = BATON_FORK_ENVELOPE,
-                                      .prepare = bt_env_fork_prepare,
-                                      .parent = bt_env_fork_release,
-                                      .child = bt_env_fork_release};
-
-static void bt_env_key_init(void)
-{
-	(void)pthread_key_create(&bt_env_key, bt_env_thread_exit);
-	baton_fork_register(&bt_env_fork);
-}
-
-__attribute__((noinline)) static void bt_env_link(bt_env_tls *t)
-{
-	pthread_once(&bt_env_once, bt_env_key_init);
-	pthread_mutex_lock(&bt_env_mu);
-	t->next = bt_env_threads;
-	bt_env_threads = t;
-	t->linked = true;
-	pthread_mutex_unlock(&bt_env_mu);
-	(void)pthread_setspecific(bt_env_key, t);
-}
-
-void baton_envelope_count(baton_envelope_event ev)
-{
-	bt_env_tls *t = &bt_env_mine;
-	if ((unsigned)ev > BATON_ENV_EVENT_PASSED)
-		return;
-	if (__builtin_expect(!t->linked, 0))
-		bt_env_link(t);
-	/* Only this thread writes t->ev: a relaxed load and store is enough. */
-	atomic_store_explicit(&t->ev[ev],
-	                      atomic_load_explicit(&t->ev[ev], memory_order_relaxed) + 1,
-	                      memory_order_relaxed);
-}
-
-/* The event sums since the last reset; rebase: make now the new zero. */
-static void bt_env_events(uint64_t out[3], bool rebase)
-{
-	uint64_t sum[3];
-	pthread_mutex_lock(&bt_env_mu);
-	for (int i = 0; i < 3; i++)
-		sum[i] = bt_env_retired[i];
-	for (bt_env_tls *t = bt_env_threads; t != NULL; t = t->next)
-		for (int i = 0; i < 3; i++)
-			sum[i] += atomic_load_explicit(&t->ev[i], memory_order_relaxed);
-	for (int i = 0; i < 3; i++) {
-		out[i] = sum[i] - bt_env_base[i];
-		if (rebase)
-			bt_env_base[i] = sum[i];
-	}
-	pthread_mutex_unlock(&bt_env_mu);
-}
-
-static baton_err bt_env_count(baton_err e)
-{
-	_Atomic uint64_t *c = NULL;
-	switch (e) {
-	case BATON_ENOENV:
-		c = &bt_env_noenv;
-		break;
-	case BATON_ETRUNCATED:
-		c = &bt_env_trunc;
-		break;
-	case BATON_EFORMAT:
-		c = &bt_env_format;
-		break;
-	case BATON_EVERSION:
-		c = &bt_env_version;
-		break;
-	case BATON_ETOOBIG:
-		c = &bt_env_toobig;
-		break;
-	default:
-		break;
-	}
-	if (c != NULL)
-		atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
-	return e;
-}
-
-void baton_envelope_stats_get(baton_envelope_stats *out)
-{
-	uint64_t ev[3];
-	if (out == NULL)
-		return;
-	bt_env_events(ev, false);
-	out->no_envelope = atomic_load_explicit(&bt_env_noenv, memory_order_relaxed);
-	out->truncated = atomic_load_explicit(&bt_env_trunc, memory_order_relaxed);
-	out->malformed = atomic_load_explicit(&bt_env_format, memory_order_relaxed);
-	out->version = atomic_load_explicit(&bt_env_version, memory_order_relaxed);
-	out->too_big = atomic_load_explicit(&bt_env_toobig, memory_order_relaxed);
-	out->refused = ev[BATON_ENV_EVENT_REFUSED];
-	out->stripped = ev[BATON_ENV_EVENT_STRIPPED];
-	out->passed_through = ev[BATON_ENV_EVENT_PASSED];
-	out->tracestate_dropped =
-	    atomic_load_explicit(&bt_env_ts_drop, memory_order_relaxed);
-	out->baggage_dropped =
-	    atomic_load_explicit(&bt_env_bg_drop, memory_order_relaxed);
-}
-
-void baton_envelope_stats_reset(void)
-{
-	atomic_store_explicit(&bt_env_noenv, 0, memory_order_relaxed);
-	atomic_store_explicit(&bt_env_trunc, 0, memory_order_relaxed);
-	atomic_store_explicit(&bt_env_format, 0, memory_order_relaxed);
-	atomic_store_explicit(&bt_env_version, 0, memory_order_relaxed);
-	atomic_store_explicit(&bt_env_toobig, 0, memory_order_relaxed);
-	atomic_store_explicit(&bt_env_ts_drop, 0, memory_order_relaxed);
-	atomic_store_explicit(&bt_env_bg_drop, 0, memory_order_relaxed);
-	/* Other threads' counters are theirs to write: the sums now become zero. */
-	uint64_t ev[3];
-	bt_env_events(ev, true);
-}
-
-uint64_t baton_envelope_sdk_generation(void)
-{
-	return atomic_load_explicit(&bt_epoch, memory_order_acquire);
-}
-
 /* ---- wrap ---- */
 
 /* What wrap will write, worked out once for size and wrap. */
@@ -285,8 +99,7 @@ static baton_err bt_env_plan(const baton_envelope *env, struct bt_env_plan *pl)
 	if (sampled) {
 		pl->ids = true;
 	} else if (valid && !(env->wrap_flags & BATON_ENV_WRAP_NO_UNSAMPLED_IDS)) {
-		pl->ids = (env->wrap_flags & BATON_ENV_WRAP_UNSAMPLED_IDS) ||
-		          (bt_initialized && bt_prov.propagate_unsampled_ids);
+		pl->ids = (env->wrap_flags & BATON_ENV_WRAP_UNSAMPLED_IDS) != 0;
 	}
 	if (pl->ids) {
 		pl->flags = BATON_ENV_F_IDS | (c->trace_flags & BATON_FLAG_RANDOM) |
@@ -611,8 +424,6 @@ static baton_err bt_env_extensions(const uint8_t *p, size_t off, size_t elen,
 				e->ctx.tracestate = (const char *)v;
 			} else {
 				e->dropped |= BATON_ENV_DROPPED_TRACESTATE;
-				atomic_fetch_add_explicit(&bt_env_ts_drop, 1,
-				                          memory_order_relaxed);
 			}
 			break;
 		case BATON_ENV_EXT_BAGGAGE:
@@ -624,8 +435,6 @@ static baton_err bt_env_extensions(const uint8_t *p, size_t off, size_t elen,
 				e->baggage = (const char *)v;
 			} else {
 				e->dropped |= BATON_ENV_DROPPED_BAGGAGE;
-				atomic_fetch_add_explicit(&bt_env_bg_drop, 1,
-				                          memory_order_relaxed);
 			}
 			break;
 		default:
@@ -680,7 +489,7 @@ baton_err baton_envelope_peek_ex(const void *buf, size_t len, uint32_t read_flag
 	}
 	baton_err rv = bt_env_verify(p, len, read_flags, &h, NULL);
 	if (rv != BATON_OK)
-		return bt_env_count(rv);
+		return rv;
 	*out = h;
 	return BATON_OK;
 }
@@ -700,7 +509,7 @@ bt_env_unwrap_full(const uint8_t *p, size_t len, uint32_t rflags, baton_envelope
 	bt_env_clear(&e, BATON_CTX_REMOTE | BATON_CTX_DECIDED);
 	baton_err rv = bt_env_verify(p, len, rflags, &h, &e);
 	if (rv != BATON_OK)
-		return bt_env_count(rv);
+		return rv;
 	e.length = h.length;
 	e.version = h.version;
 	e.flags = h.flags;

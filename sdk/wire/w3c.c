@@ -1,8 +1,10 @@
 /*
  * W3C traceparent parse/format, the sampled-bit fast path, and extract /
- * inject between header values and baton_span_context.
+ * inject between header values and baton_span_context. Pure codecs: the
+ * current context (inject with ctx NULL) is resolved by the trace layer
+ * (trace/propagators.c).
  */
-#include "trace/trace_int.h"
+#include "util.h"
 #include "wire/w3c_int.h"
 
 #include <string.h>
@@ -169,19 +171,13 @@ baton_err baton_w3c_extract(const char *traceparent, size_t tp_len,
 	                               tracestate ? 1 : 0, out, ts_buf, ts_cap);
 }
 
-baton_err baton_w3c_inject(const baton_span_context *ctx, char *tp_out, size_t tp_cap,
-                           char *ts_out, size_t ts_cap)
+baton_err bt_w3c_inject(const baton_span_context *ctx, char *tp_out, size_t tp_cap,
+                        char *ts_out, size_t ts_cap)
 {
-	baton_span_context cur;
 	char tp[BATON_TRACEPARENT_SIZE];
 	char ts[BATON_TRACESTATE_SIZE];
 	char otv[6 + 15]; /* "ot=th:", up to 14 hex digits, NUL */
-	if (ctx == NULL) {
-		if (!bt_current_context(&cur))
-			return BATON_EINVAL;
-		ctx = &cur;
-	}
-	if (tp_out == NULL)
+	if (ctx == NULL || tp_out == NULL)
 		return BATON_EINVAL;
 	baton_err rv = baton_traceparent_format(ctx, tp, sizeof(tp));
 	if (rv != BATON_OK)

@@ -94,4 +94,11 @@ void bt_bag_destroy(bt_bag *b);
 uint32_t bt_propagators_parse(const char *v, bool *unknown);
 void bt_propagators_init(void);
 
+/*
+ * baton_w3c_inject() for an explicit context (ctx NULL: BATON_EINVAL); the
+ * public function resolves NULL to the current context and calls this.
+ */
+baton_err bt_w3c_inject(const baton_span_context *ctx, char *tp_out, size_t tp_cap,
+                        char *ts_out, size_t ts_cap);
+
 #endif /* BT_W3C_INT_H */

@@ -193,3 +193,25 @@ Test(nng_baggage, receiver_without_baggage_propagator_ignores_it)
 	cr_assert_not(s.had_user);
 	close_pair();
 }
+
+Test(nng_baggage, tracestate_and_baggage_reach_the_receivers_info)
+{
+	tu_init_memory(sampler(true), 64);
+	open_pair();
+	baton_span_context parent = {
+	    .trace_flags = BATON_FLAG_SAMPLED | BATON_FLAG_RANDOM,
+	    .state = BATON_CTX_VALID | BATON_CTX_DECIDED | BATON_CTX_REMOTE,
+	    .tracestate = "vendor=abc,other=1"};
+	baton_trace_id_generate(parent.trace_id);
+	baton_span_id_generate(parent.span_id);
+	baton_nng_send_opts so = {.parent = &parent, .baggage = "k=v"};
+	cr_assert_eq(baton_nng_send(tx, "payload", 8, 0, &so), 0);
+	struct seen s;
+	baton_nng_recv_info info;
+	receive(&s, &info);
+	cr_assert_str_eq(info.tracestate, "vendor=abc,other=1");
+	cr_assert_eq(info.tracestate_len, strlen(info.tracestate));
+	cr_assert_str_eq(info.baggage, "k=v");
+	cr_assert_null(info.context.tracestate, "the text lives in info.tracestate");
+	close_pair();
+}

@@ -201,7 +201,7 @@ Test(envelope, unsampled_ids_are_sent_only_when_asked)
 	cr_assert(h.flags & BATON_ENV_F_IDS);
 }
 
-Test(envelope, sdk_option_propagate_unsampled_ids_puts_ids_in_unsampled_envelopes)
+Test(envelope, codec_writes_unsampled_ids_only_by_its_flags_whatever_the_sdk_option)
 {
 	baton_options o = {.size = sizeof(o),
 	                   .sampler = baton_sampler_always_off(),
@@ -213,8 +213,12 @@ Test(envelope, sdk_option_propagate_unsampled_ids_puts_ids_in_unsampled_envelope
 	cr_assert_eq(baton_span_get_context(s, &e.ctx), BATON_OK);
 	cr_assert(baton_span_context_is_valid(&e.ctx));
 	uint8_t buf[64];
+	/* The codec reads no SDK option: the message layer turns it into the
+	 * wrap flag (message_test checks that side). */
+	cr_assert_eq(wrap(&e, buf, sizeof(buf)), 8);
+	e.wrap_flags = BATON_ENV_WRAP_UNSAMPLED_IDS;
 	cr_assert_eq(wrap(&e, buf, sizeof(buf)), 32);
-	e.wrap_flags = BATON_ENV_WRAP_NO_UNSAMPLED_IDS;
+	e.wrap_flags |= BATON_ENV_WRAP_NO_UNSAMPLED_IDS;
 	cr_assert_eq(wrap(&e, buf, sizeof(buf)), 8);
 	baton_span_end(s);
 	uint64_t g = baton_envelope_sdk_generation();
@@ -363,8 +367,9 @@ Test(envelope, bare_payloads_are_not_envelopes)
 	}
 	baton_envelope_stats st;
 	baton_envelope_stats_get(&st);
-	cr_assert_eq(st.no_envelope, 4);
-	cr_assert_eq(st.malformed + st.truncated + st.version + st.too_big, 0);
+	/* A pure codec: receivers count (message_test), the codec does not. */
+	cr_assert_eq(
+	    st.no_envelope + st.malformed + st.truncated + st.version + st.too_big, 0);
 }
 
 /* Payloads that fooled the version 1 checks are not envelopes. */
@@ -397,7 +402,7 @@ Test(envelope, payloads_that_look_like_version_1_headers_are_not_envelopes)
 	cr_assert_eq(baton_envelope_peek(big, sizeof(big), &h), BATON_EFORMAT);
 }
 
-Test(envelope, garbage_headers_and_extensions_are_format_errors_and_counted)
+Test(envelope, garbage_headers_and_extensions_are_format_errors)
 {
 	baton_envelope_stats_reset();
 	uint8_t buf[128];
@@ -482,7 +487,8 @@ Test(envelope, garbage_headers_and_extensions_are_format_errors_and_counted)
 
 	baton_envelope_stats st;
 	baton_envelope_stats_get(&st);
-	cr_assert_eq(st.malformed, (uint64_t)cases);
+	cr_assert_gt(cases, 10);
+	cr_assert_eq(st.malformed, 0, "the codec keeps no counters");
 }
 
 /* A sampled envelope carrying one text extension, then the payload "hello". */
@@ -497,7 +503,7 @@ static size_t with_text(uint8_t *m, size_t cap, uint8_t type, const char *text, 
 
 /* A tracestate or baggage that breaks its grammar is dropped and counted; the rest stays.
  */
-Test(envelope, invalid_tracestate_and_baggage_are_dropped_and_counted)
+Test(envelope, invalid_tracestate_and_baggage_are_dropped)
 {
 	static uint8_t m[4200];
 	char garbage[2000];
@@ -558,9 +564,8 @@ Test(envelope, invalid_tracestate_and_baggage_are_dropped_and_counted)
 
 	baton_envelope_stats st;
 	baton_envelope_stats_get(&st);
-	cr_assert_eq(st.tracestate_dropped, 3);
-	cr_assert_eq(st.baggage_dropped, 6);
-	cr_assert_eq(st.malformed, 0);
+	cr_assert_eq(st.tracestate_dropped + st.baggage_dropped + st.malformed, 0,
+	             "the codec keeps no counters");
 }
 
 Test(envelope, oversized_envelopes_are_refused_on_both_sides)
@@ -575,7 +580,7 @@ Test(envelope, oversized_envelopes_are_refused_on_both_sides)
 	cr_assert_eq(baton_envelope_unwrap(m, sizeof(m), &u), BATON_ETOOBIG);
 	baton_envelope_stats st;
 	baton_envelope_stats_get(&st);
-	cr_assert_eq(st.too_big, 2);
+	cr_assert_eq(st.too_big, 0, "the codec keeps no counters");
 
 	static char big[BATON_ENVELOPE_MAX + 10];
 	memset(big, 'a', sizeof(big) - 1);

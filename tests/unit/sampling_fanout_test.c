@@ -266,9 +266,10 @@ static baton_sampler parentbased_on(void)
 }
 
 /*
- * Runs `broadcasts` fanouts of n recipients through baton_span_start_ex
- * (each recipient draws its own keep decision) and checks every kept
- * span's SampleRate; returns the sum of SampleRate over the kept spans.
+ * Runs `broadcasts` pub/sub fanouts of n recipients through the message
+ * layer (each recipient's receive draws its own keep decision from the
+ * recipient count in the envelope) and checks every kept span's
+ * SampleRate; returns the sum of SampleRate over the kept spans.
  */
 static double run_fanout(tu_memory_exporter *mem, double head_p, uint64_t n,
                          uint64_t broadcasts, uint64_t *kept_out)
@@ -279,14 +280,16 @@ static double run_fanout(tu_memory_exporter *mem, double head_p, uint64_t n,
 	uint64_t seed = 1;
 	tu_memory_exporter_clear(mem);
 	for (uint64_t b = 0; b < broadcasts; b++) {
-		baton_span_context parent = remote_parent(&seed, head_p);
+		baton_envelope env = {.ctx = remote_parent(&seed, head_p),
+		                      .recipients = n};
+		uint8_t buf[128];
+		size_t len = 0;
+		cr_assert_eq(baton_envelope_wrap(&env, buf, sizeof(buf), &len), BATON_OK);
+		baton_msg_recv_opts ro = {.tracer = t, .destination = "guild.message"};
 		for (uint64_t r = 0; r < n; r++) {
-			baton_span_start_opts o = {.parent = &parent,
-			                           .kind = BATON_SPAN_KIND_CONSUMER,
-			                           .fanout_keep_probability = keep};
-			baton_span s =
-			    baton_span_start_ex(t, "process guild.message", &o);
-			baton_span_end(s);
+			baton_msg_recv m;
+			cr_assert_eq(baton_msg_recv_open(buf, len, &ro, &m), BATON_OK);
+			baton_span_end(m.span);
 		}
 	}
 	size_t cnt = tu_memory_exporter_count(mem);
@@ -358,7 +361,7 @@ Test(fanout_spans, head_rate_and_fanout_rate_multiply)
 	baton_fini(1000);
 }
 
-Test(fanout_spans, caller_drawn_decision_scales_without_a_second_draw)
+Test(fanout_spans, span_start_never_draws_the_fanout_decision_itself)
 {
 	tu_memory_exporter *mem = tu_init_memory(baton_sampler_always_on(), 4096);
 	baton_tracer *t = baton_tracer_get("fanout-test", NULL);
@@ -367,7 +370,6 @@ Test(fanout_spans, caller_drawn_decision_scales_without_a_second_draw)
 		baton_span_context parent = remote_parent(&seed, 1.0);
 		baton_span_start_opts o = {.parent = &parent,
 		                           .kind = BATON_SPAN_KIND_CONSUMER,
-		                           .flags = BATON_START_FANOUT_KEPT,
 		                           .fanout_keep_probability = 0.01};
 		baton_span_end(baton_span_start_ex(t, "process", &o));
 	}

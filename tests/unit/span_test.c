@@ -620,8 +620,7 @@ Test(sampled, propagate_unsampled_ids_gives_unsampled_spans_ids, .fini = fini_on
 Test(sampled, fanout_keep_probability_scales_sample_rate, .fini = fini_only)
 {
 	tu_memory_exporter *m = tu_init_memory(baton_sampler_always_on(), 8);
-	baton_span_start_opts o = {.fanout_keep_probability = 0.001,
-	                           .flags = BATON_START_FANOUT_KEPT};
+	baton_span_start_opts o = {.fanout_keep_probability = 0.001};
 	baton_span s = baton_span_start_ex(baton_tracer_get("t", NULL), "s", &o);
 	cr_assert(baton_span_is_recording(s));
 	baton_span_end(s);

@@ -383,25 +383,11 @@ static _Atomic uint64_t bt_tracer_gen = UINT64_MAX;
 
 baton_tracer *bt_nng_tracer(void)
 {
-	uint64_t g = baton_envelope_sdk_generation();
+	uint64_t g = baton_msg_sdk_generation();
 	if (atomic_load_explicit(&bt_tracer_gen, memory_order_acquire) == g)
 		return atomic_load_explicit(&bt_tracer_cached, memory_order_relaxed);
 	baton_tracer *t = baton_tracer_get("baton.nng", BATON_VERSION_STRING);
 	atomic_store_explicit(&bt_tracer_cached, t, memory_order_relaxed);
 	atomic_store_explicit(&bt_tracer_gen, g, memory_order_release);
 	return t;
-}
-
-void bt_nng_attrs(baton_span sp, const char *op, const bt_nng_dest *d, size_t body,
-                  uint64_t recipients)
-{
-	baton_span_set_str(sp, "messaging.system", "nng");
-	baton_span_set_str(sp, "messaging.operation.type", op);
-	baton_span_set_str(sp, "messaging.operation.name", op);
-	if (d->dest != NULL)
-		baton_span_set_str(sp, "messaging.destination.name", d->dest);
-	if (body != SIZE_MAX)
-		baton_span_set_int(sp, "messaging.message.body.size", (int64_t)body);
-	if (recipients > 0)
-		baton_span_set_int(sp, "baton.fanout.recipients", (int64_t)recipients);
 }

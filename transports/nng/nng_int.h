@@ -31,29 +31,11 @@ size_t bt_nng_names_capacity(void);
 /* The "baton.nng" tracer of the running SDK (cached per baton_init). */
 baton_tracer *bt_nng_tracer(void);
 
-/* Sets the messaging attributes on a recording span (body SIZE_MAX: no body size). */
-void bt_nng_attrs(baton_span sp, const char *op, const bt_nng_dest *d, size_t body,
-                  uint64_t recipients);
-
 /*
  * Puts n bytes (data, or uninitialised when NULL) in front of msg's body,
  * as nng_msg_insert does, without NNG's insert bug on versions before
  * 1.8.0 (prepend.c). Returns 0 or an NNG error; msg is unchanged on error.
  */
 int bt_nng_msg_prepend(nng_msg *msg, const void *data, size_t n);
-
-/*
- * The baggage a send carries: opts' own, else this thread's current
- * baggage when the baggage propagator is on; NULL for none.
- */
-static inline const char *bt_nng_send_baggage(const baton_nng_send_opts *o)
-{
-	if (o->baggage != NULL)
-		return o->baggage;
-	const char *b = baton_baggage_current_header(NULL);
-	if (b == NULL || !(baton_propagators() & BATON_PROPAGATOR_BAGGAGE))
-		return NULL;
-	return b;
-}
 
 #endif /* BT_NNG_INT_H */

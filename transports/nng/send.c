@@ -1,8 +1,9 @@
 /*
- * Sending: producer span, envelope at the front of the body, hand-off to
- * NNG; and the broadcast helper with per-recipient fanout decisions.
- * The unsampled path writes the constant 8-byte unsampled envelope in
- * front of the body. A broadcast never waits on one recipient after
+ * Sending: a thin adapter over the message layer (baton/message.h), which
+ * starts the producer span, decides, and writes the envelope; here it goes
+ * at the front of the body and the message is handed to NNG. The
+ * broadcast helper takes one envelope per recipient (the message layer
+ * draws each one's fanout keep decision). A broadcast never waits on one recipient after
  * another: a recipient that cannot take its message at once gets an aio,
  * and all of those run at the same time.
  */
@@ -10,82 +11,54 @@
 
 #include <string.h>
 
-/* Inserts the envelope for env at the front of msg's body; *len gets its size. */
-static int bt_insert(nng_msg *msg, baton_envelope *env, size_t *len)
-{
-	uint8_t buf[128];
-	size_t need = baton_envelope_size(env);
-	size_t n = 0;
-	int rv;
-	if (need == 0) {
-		/* Text extensions too large: send the context without them. */
-		env->wrap_flags |= BATON_ENV_WRAP_NO_TRACESTATE;
-		env->baggage = NULL;
-		need = baton_envelope_size(env);
-	}
-	if (need <= sizeof(buf)) {
-		if (baton_envelope_wrap(env, buf, sizeof(buf), &n) != BATON_OK)
-			return NNG_EINVAL;
-		rv = bt_nng_msg_prepend(msg, buf, n);
-	} else {
-		rv = bt_nng_msg_prepend(msg, NULL, need);
-		if (rv == 0 &&
-		    baton_envelope_wrap(env, nng_msg_body(msg), need, &n) != BATON_OK) {
-			nng_msg_trim(msg, need);
-			return NNG_EINVAL;
-		}
-	}
-	if (rv == 0)
-		*len = n;
-	return rv;
-}
-
 struct bt_sealed {
-	baton_span span;
+	baton_msg_send ms; /* the send in progress: its producer span */
 	size_t env_len;
 };
 
-/* Starts the producer span and puts the envelope on msg. On failure msg is unchanged. */
+/*
+ * Starts the send (the message layer decides) and puts its envelope at the
+ * front of msg's body. On failure msg is unchanged and the send has ended.
+ */
 static int bt_seal(nng_msg *msg, uint32_t sock, const baton_nng_send_opts *o,
                    struct bt_sealed *out)
 {
 	static const baton_nng_send_opts none;
+	uint8_t buf[160];
 	bt_nng_dest d;
-	size_t body = nng_msg_len(msg);
 	size_t n = 0;
 	int rv;
 
 	if (o == NULL)
 		o = &none;
 	bt_nng_dest_resolve(&d, o->destination, sock, true);
-	baton_span_start_opts so = {.parent = o->parent,
-	                            .kind = BATON_SPAN_KIND_PRODUCER,
-	                            .flags = o->start_flags};
-	baton_span sp = baton_span_start_ex(bt_nng_tracer(), d.span_name, &so);
-	baton_envelope env;
-	env.ctx.state = 0;
-	baton_span_get_context(sp, &env.ctx);
-	const char *bag = bt_nng_send_baggage(o);
-	if (!(env.ctx.state & BATON_CTX_VALID) && bag == NULL) {
-		uint8_t h[BATON_ENVELOPE_UNSAMPLED_SIZE];
-		baton_envelope_wrap_unsampled(h);
-		rv = bt_nng_msg_prepend(msg, h, sizeof(h));
-		n = sizeof(h);
+	baton_msg_send_opts mo = {.tracer = bt_nng_tracer(),
+	                          .system = "nng",
+	                          .destination = d.dest,
+	                          .parent = o->parent,
+	                          .start_flags = o->start_flags,
+	                          .flags = BATON_MSG_BODY_SIZE,
+	                          .recipients = o->recipients,
+	                          .baggage = o->baggage,
+	                          .body_size = nng_msg_len(msg)};
+	baton_msg_send_begin(&out->ms, &mo);
+	size_t need = baton_msg_send_size(&out->ms);
+	if (need <= sizeof(buf)) {
+		rv = baton_msg_send_wrap(&out->ms, buf, sizeof(buf), &n) == BATON_OK
+		         ? bt_nng_msg_prepend(msg, buf, n)
+		         : NNG_EINVAL;
 	} else {
-		env.recipients = o->recipients;
-		env.fanout_applied = 0;
-		env.baggage = bag;
-		env.wrap_flags = 0;
-		rv = bt_insert(msg, &env, &n);
+		rv = bt_nng_msg_prepend(msg, NULL, need);
+		if (rv == 0 && baton_msg_send_wrap(&out->ms, nng_msg_body(msg), need,
+		                                   &n) != BATON_OK) {
+			nng_msg_trim(msg, need);
+			rv = NNG_EINVAL;
+		}
 	}
 	if (rv != 0) {
-		baton_span_set_status(sp, BATON_STATUS_ERROR, nng_strerror(rv));
-		baton_span_end(sp);
+		baton_msg_send_end(&out->ms, nng_strerror(rv));
 		return rv;
 	}
-	if (baton_span_is_recording(sp))
-		bt_nng_attrs(sp, "send", &d, body, o->recipients);
-	out->span = sp;
 	out->env_len = n;
 	return 0;
 }
@@ -106,12 +79,10 @@ int baton_nng_sendmsg(nng_socket s, nng_msg *msg, int flags,
 	if (rv != 0)
 		return rv;
 	rv = nng_sendmsg(s, msg, flags);
-	if (rv != 0) {
-		/* The message stays the caller's: give it back as it was. */
+	/* On failure the message stays the caller's: give it back as it was. */
+	if (rv != 0)
 		nng_msg_trim(msg, st.env_len);
-		baton_span_set_status(st.span, BATON_STATUS_ERROR, nng_strerror(rv));
-	}
-	baton_span_end(st.span);
+	baton_msg_send_end(&st.ms, rv != 0 ? nng_strerror(rv) : NULL);
 	return rv;
 }
 
@@ -132,30 +103,31 @@ int baton_nng_send(nng_socket s, const void *data, size_t len, int flags,
 	return rv;
 }
 
-/* Seals the aio's message; returns the producer span (NONE when there is no message). */
-static baton_span bt_seal_aio(uint32_t sock, nng_aio *aio,
-                              const baton_nng_send_opts *opts)
+/* Seals the aio's message; false when there is none (NNG reports it) or out of
+ * memory (then it is sent bare). */
+static bool bt_seal_aio(uint32_t sock, nng_aio *aio, const baton_nng_send_opts *opts,
+                        struct bt_sealed *st)
 {
-	struct bt_sealed st;
 	nng_msg *m = aio != NULL ? nng_aio_get_msg(aio) : NULL;
-	if (m == NULL || bt_seal(m, sock, opts, &st) != 0)
-		return BATON_SPAN_NONE; /* NNG reports a missing message; OOM: sent bare
-		                         */
-	return st.span;
+	return m != NULL && bt_seal(m, sock, opts, st) == 0;
 }
 
 void baton_nng_send_aio(nng_socket s, nng_aio *aio, const baton_nng_send_opts *opts)
 {
-	baton_span sp = bt_seal_aio(bt_sock_id(s), aio, opts);
+	struct bt_sealed st;
+	bool sealed = bt_seal_aio(bt_sock_id(s), aio, opts, &st);
 	nng_send_aio(s, aio);
-	baton_span_end(sp);
+	if (sealed)
+		baton_msg_send_end(&st.ms, NULL);
 }
 
 void baton_nng_ctx_send(nng_ctx c, nng_aio *aio, const baton_nng_send_opts *opts)
 {
-	baton_span sp = bt_seal_aio(0, aio, opts);
+	struct bt_sealed st;
+	bool sealed = bt_seal_aio(0, aio, opts, &st);
 	nng_ctx_send(c, aio);
-	baton_span_end(sp);
+	if (sealed)
+		baton_msg_send_end(&st.ms, NULL);
 }
 
 int baton_nng_msg_unseal(nng_msg *msg)
@@ -175,7 +147,7 @@ int baton_nng_msg_seal(nng_msg *msg, const baton_nng_send_opts *opts, baton_span
 		return NNG_EINVAL;
 	int rv = bt_seal(msg, 0, opts, &st);
 	if (rv == 0)
-		*span = st.span;
+		*span = st.ms.span; /* the caller ends it */
 	return rv;
 }
 
@@ -235,8 +207,7 @@ int baton_nng_broadcast_ex(const nng_socket *socks, size_t n, const void *data,
 {
 	static const baton_nng_send_opts none;
 	const baton_nng_send_opts *o = opts != NULL ? opts : &none;
-	uint8_t uns[BATON_ENVELOPE_UNSAMPLED_SIZE], kept[256];
-	size_t kept_len = 0, sent = 0, nkept = 0, npend = 0;
+	size_t sent = 0, nkept = 0, npend = 0;
 	int first_err = 0;
 	bt_nng_dest d;
 
@@ -254,46 +225,34 @@ int baton_nng_broadcast_ex(const nng_socket *socks, size_t n, const void *data,
 		return NNG_ENOMEM;
 	}
 	bt_nng_dest_resolve(&d, o->destination, n > 0 ? bt_sock_id(socks[0]) : 0, true);
-	baton_span_start_opts so = {.parent = o->parent,
-	                            .kind = BATON_SPAN_KIND_PRODUCER,
-	                            .flags = o->start_flags};
-	baton_span sp = baton_span_start_ex(bt_nng_tracer(), d.span_name, &so);
-	baton_envelope env;
-	memset(&env, 0, sizeof(env));
-	baton_span_get_context(sp, &env.ctx);
-	baton_envelope_wrap_unsampled(uns);
-
-	bool sampled = baton_span_context_is_sampled(&env.ctx) &&
-	               baton_span_context_is_valid(&env.ctx);
-	double keep = 1.0;
-	if (sampled) {
-		keep = baton_fanout_keep_probability(NULL, n);
-		double head = (env.ctx.state & BATON_CTX_HAS_TH)
-		                  ? baton_probability_from_threshold(env.ctx.threshold)
-		                  : 1.0;
-		env.ctx.state |= BATON_CTX_HAS_TH;
-		env.ctx.threshold = baton_threshold_from_probability(head * keep);
-		env.fanout_applied = n;
-		env.baggage = bt_nng_send_baggage(o);
-		if (baton_envelope_size(&env) == 0 ||
-		    baton_envelope_size(&env) > sizeof(kept)) {
-			env.wrap_flags |= BATON_ENV_WRAP_NO_TRACESTATE;
-			env.baggage = NULL;
-		}
-		if (baton_envelope_wrap(&env, kept, sizeof(kept), &kept_len) != BATON_OK)
-			sampled = false;
-	}
+	/* The message layer draws each recipient's keep decision at its wrap. */
+	baton_msg_send_opts mo = {.tracer = bt_nng_tracer(),
+	                          .system = "nng",
+	                          .destination = d.dest,
+	                          .parent = o->parent,
+	                          .start_flags = o->start_flags,
+	                          .flags = BATON_MSG_BODY_SIZE,
+	                          .fanout = n,
+	                          .baggage = o->baggage,
+	                          .body_size = len};
+	baton_msg_send ms;
+	baton_msg_send_begin(&ms, &mo);
+	size_t need = baton_msg_send_size(&ms);
 	for (size_t i = 0; i < n; i++) {
-		bool k = sampled && (keep >= 1.0 || baton_fanout_keep(NULL, n));
-		const uint8_t *e = k ? kept : uns;
-		size_t el = k ? kept_len : sizeof(uns);
 		nng_msg *m;
-		int rv = nng_msg_alloc(&m, el + len);
+		size_t el = 0;
+		int rv = nng_msg_alloc(&m, need + len);
+		if (rv == 0 &&
+		    baton_msg_send_wrap(&ms, nng_msg_body(m), need, &el) != BATON_OK) {
+			nng_msg_free(m);
+			rv = NNG_EINVAL;
+		}
+		bool k = rv == 0 && ms.kept;
 		if (rv == 0) {
 			uint8_t *b = nng_msg_body(m);
-			memcpy(b, e, el);
 			if (len > 0)
 				memcpy(b + el, data, len);
+			nng_msg_chop(m, need - el);
 			size_t before = npend;
 			rv = bt_broadcast_one(socks[i], m, i, flags, pend, &npend);
 			if (rv == 0 && npend == before) {
@@ -327,17 +286,11 @@ int baton_nng_broadcast_ex(const nng_socket *socks, size_t n, const void *data,
 		nng_free(pend, pend_size);
 		nng_free(was_kept, kept_size);
 	}
-	if (baton_span_is_recording(sp)) {
-		bt_nng_attrs(sp, "send", &d, len, n);
-		baton_span_set_int(sp, "baton.fanout.kept", (int64_t)nkept);
-		if (first_err != 0) {
-			baton_span_set_int(sp, "baton.fanout.failed",
-			                   (int64_t)(n - sent));
-			baton_span_set_status(sp, BATON_STATUS_ERROR,
-			                      nng_strerror(first_err));
-		}
-	}
-	baton_span_end(sp);
+	/* baton.fanout.kept counts kept recipients that got their message. */
+	ms.nkept = nkept;
+	if (first_err != 0 && baton_span_is_recording(ms.span))
+		baton_span_set_int(ms.span, "baton.fanout.failed", (int64_t)(n - sent));
+	baton_msg_send_end(&ms, first_err != 0 ? nng_strerror(first_err) : NULL);
 	if (nsent != NULL)
 		*nsent = sent;
 	return first_err;
