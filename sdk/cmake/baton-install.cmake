@@ -58,7 +58,7 @@ function(baton_install)
   list(REMOVE_DUPLICATES BATON_INSTALL_TARGETS)
   # The core's headers, then each built component's one header.
   set(headers base.h baton.h trace.h sdk.h sampling.h processor.h w3c.h baggage.h
-    envelope.h plugin.h)
+    envelope.h plugin.h message.h)
   foreach(c nng http console jaeger_json otlp_http remote_sampling auto)
     if(TARGET baton_${c})
       list(APPEND headers ${c}.h)
