@@ -18,7 +18,9 @@
  */
 #include <baton/auto.h>
 #include <baton/baton.h>
+#include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -271,10 +273,37 @@ static int tracing_start(void)
 	return 0;
 }
 
-static void usage(void)
+static void usage(FILE *f)
 {
-	fprintf(stderr, "usage: actors [--actors N] [--group G] [--rounds R] [--pairs P] "
-	                "[--threads T]\n");
+	fprintf(
+	    f,
+	    "usage: actors [--actors N] [--group G] [--rounds R] [--pairs P] "
+	    "[--threads T] [--help]\n"
+	    "An in-process actor system traced through baton/message.h: each round\n"
+	    "fans one message out to a group and runs request/reply pairs between\n"
+	    "actors; prints the first traces and writes baton-traces.json.\n"
+	    "  -a, --actors N   actors in all (default 5000, at least 2)\n"
+	    "  -g, --group G    members of the fanout group (default 1000, 1..N)\n"
+	    "  -r, --rounds R   rounds (default 3)\n"
+	    "  -p, --pairs P    request/reply pairs per round (default 10, 0..N)\n"
+	    "  -t, --threads T  worker threads serving the mailboxes (default 4, 1..64)\n"
+	    "  -h, --help       this text\n");
+}
+
+/* Reads a whole decimal number in [lo, hi] or names the option and value. */
+static bool parse_int(const char *opt, const char *v, long lo, long hi, int *out)
+{
+	char *end;
+	errno = 0;
+	long x = strtol(v, &end, 10);
+	if (v[0] == '\0' || *end != '\0' || errno != 0 || x < lo || x > hi ||
+	    !(v[0] >= '0' && v[0] <= '9')) {
+		fprintf(stderr, "actors: %s \"%s\" is not a number from %ld to %ld\n",
+		        opt, v, lo, hi);
+		return false;
+	}
+	*out = (int)x;
+	return true;
 }
 
 int main(int argc, char **argv)
@@ -288,30 +317,45 @@ int main(int argc, char **argv)
 	                                     {"help", no_argument, NULL, 'h'},
 	                                     {NULL, 0, NULL, 0}};
 	while ((c = getopt_long(argc, argv, "a:g:r:p:t:h", opts, NULL)) != -1) {
+		bool ok = true;
 		switch (c) {
 		case 'a':
-			nactors = atoi(optarg);
+			ok = parse_int("--actors", optarg, 2, 10000000, &nactors);
 			break;
 		case 'g':
-			group = atoi(optarg);
+			ok = parse_int("--group", optarg, 1, 10000000, &group);
 			break;
 		case 'r':
-			rounds = atoi(optarg);
+			ok = parse_int("--rounds", optarg, 0, 1000000, &rounds);
 			break;
 		case 'p':
-			pairs = atoi(optarg);
+			ok = parse_int("--pairs", optarg, 0, 10000000, &pairs);
 			break;
 		case 't':
-			nthreads = atoi(optarg);
+			ok = parse_int("--threads", optarg, 1, 64, &nthreads);
 			break;
-		default:
-			usage();
-			return c == 'h' ? 0 : 2;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default: /* getopt_long named the option on stderr */
+			usage(stderr);
+			return 2;
+		}
+		if (!ok) {
+			usage(stderr);
+			return 2;
 		}
 	}
-	if (nactors < 2 || group < 1 || group > nactors || rounds < 0 || pairs < 0 ||
-	    pairs > nactors || nthreads < 1 || nthreads > 64) {
-		usage();
+	if (optind < argc) {
+		fprintf(stderr, "actors: unexpected argument \"%s\"\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	if (group > nactors || pairs > nactors) {
+		fprintf(stderr,
+		        "actors: --group and --pairs must not exceed --actors (%d)\n",
+		        nactors);
+		usage(stderr);
 		return 2;
 	}
 	if (tracing_start() != 0)

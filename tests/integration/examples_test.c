@@ -406,8 +406,8 @@ Test(examples, pipeline_chains_five_spans_per_item)
  * a bad value said only "Invalid argument" or nothing at all. Each case is
  * checked and reported on its own (cr_expect), so one run lists them all.
  */
-static const char *const every_example[] = {"hello", "pingpong", "pipeline",
-                                            "guild_fanout", "w3c_service"};
+static const char *const every_example[] = {"hello",        "pingpong",    "pipeline",
+                                            "guild_fanout", "w3c_service", "actors"};
 
 Test(examples, every_example_prints_its_usage_for_help)
 {
@@ -442,6 +442,7 @@ Test(examples, every_example_refuses_an_extra_argument_and_names_it)
 	    {"pipeline", "--items 1 stray-word"},
 	    {"guild_fanout", "--members 10 --messages 1 stray-word"},
 	    {"w3c_service", "--port 0 stray-word"},
+	    {"actors", "--actors 10 --group 5 stray-word"},
 	};
 	char err[4096];
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -465,6 +466,9 @@ Test(examples, every_example_refuses_a_bad_value_and_names_option_and_value)
 	    {"pipeline", "--items -3", "--items", "\"-3\""},
 	    {"pipeline", "--items ''", "--items", "\"\""},
 	    {"guild_fanout", "--members 0", "--members", "\"0\""},
+	    {"actors", "--actors 1", "--actors", "\"1\""},
+	    {"actors", "--threads 4x", "--threads", "\"4x\""},
+	    {"actors", "--rounds ''", "--rounds", "\"\""},
 	    {"guild_fanout", "--messages ' -5'", "--messages", "\" -5\""},
 	    {"guild_fanout", "--messages 2 --rate ''", "--rate", "\"\""},
 	    {"guild_fanout", "--messages 2 --rate 1e-30", "--rate", "\"1e-30\""},
