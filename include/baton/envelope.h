@@ -3,118 +3,21 @@
  * at the front of a message body, for any runtime (NNG, actor mailboxes,
  * queues). The functions work on caller-owned buffers: they never allocate.
  *
- * ---- Byte layout (version 2) ----
+ * The format (byte layout, extensions, versions, and how a mixed receiver
+ * tells an envelope from a bare payload) is specified in one place:
+ * docs/envelope.md. In short: an unsampled envelope is always the same 8
+ * bytes (BA 20 08 FB 7B 12 9B CB), recognised with one compare; a sampled
+ * one is 32 bytes plus optional extensions (recipients, threshold,
+ * tracestate, baggage, fanout applied); every envelope but the constant
+ * carries a CRC-8 of its header and a CRC-32C check word, and nothing is
+ * stripped before every check has passed. The checks protect ordinary
+ * payloads, not crafted ones: where payloads come from untrusted parties,
+ * receive in strict mode (every sender wraps).
  *
- *   offset size field
- *   0      1    magic 0xBA
- *   1      1    VVVV FFFF: version (high nibble, 2 today) and flags (low nibble)
- *                 0x01 S  sampled (W3C trace-flags bit 0)
- *                 0x02 R  random  (W3C Level 2 trace-flags bit 1)
- *                 0x04 I  ids present: trace id and parent span id follow
- *                 0x08 X  extensions present after the fixed part
- *   2      1    F: length of the fixed part, header and check word included
- *                 (8, or 32 with I)
- *   3      1    H: CRC-8 (polynomial 0x07, initial value 0) of bytes 0..2
- *   4      16   trace id         \ only with I
- *   20     8    parent span id   /  (the sender's span: the receiver's parent)
- *   F-4    4    C: CRC-32C (Castagnoli, as in iSCSI: reflected polynomial
- *                 0x82F63B78, initial value and final XOR 0xFFFFFFFF),
- *                 big-endian, of the whole envelope except these four
- *                 bytes: bytes 0..F-5 and F..end (the extension region
- *                 included)
- *   F      1-2  with X: E, the length of the extension region (vlen)
- *   ...    E    with X: extension entries, each: type (1 byte), length
- *                 (vlen), value
- *
- *   vlen: one byte 0..127, or two bytes 0x80|(n >> 8), n & 0xFF for n up to
- *   32767.
- *
- *   Total length = F without X, F + size of vlen(E) + E with X; the payload
- *   starts right after. The whole envelope is at most BATON_ENVELOPE_MAX
- *   bytes.
- *
- *   Sizes: unsampled, no ids: 8 bytes, always the same ones
- *   (BA 20 08 FB 7B 12 9B CB): a receiver recognises "not sampled" with one
- *   8-byte compare and decodes nothing. Sampled with no extension: 32 bytes.
- *   Sampled at a head probability below 1 adds the threshold: 32 + 1 + 2 +
- *   up to 7.
- *
- * ---- Extensions (type: value) ----
- *
- *   0x01 recipients: the approximate number of recipients of this message
- *        (fanout size, pub/sub subscribers), unsigned big-endian, 1-8 bytes.
- *        Each receiver draws the fanout keep decision itself from it, and
- *        may only continue the trace (never start a root).
- *   0x02 threshold: the OTEP 235 rejection threshold T of the trace (56-bit,
- *        keep iff randomness >= T; adjusted count 2^56 / (2^56 - T)), as 7
- *        big-endian bytes with trailing zero bytes removed (0-7 bytes; 1% is
- *        fd 70 a4, 100% is empty). Absent: the receiver knows no threshold
- *        (a sampled parent without one counts as 100%).
- *   0x03 tracestate: W3C tracestate text without the "ot" member, followed
- *        by one NUL byte (so a reader can point into the buffer).
- *   0x04 baggage: W3C baggage text, followed by one NUL byte.
- *   0x05 fanout applied: the size of a fanout whose keep decision the sender
- *        already drew for this recipient (the threshold already includes
- *        it); unsigned big-endian, 1-8 bytes. The receiver does not draw
- *        again but still only continues the trace.
- *   Any other type is skipped by this reader (counted in unknown_extensions).
- *   A known type twice, or a number of the wrong size, is BATON_EFORMAT.
- *   Text that breaks its grammar (tracestate: W3C Trace Context, at most
- *   512 characters and 32 members, no "ot" member; baggage: W3C Baggage, at
- *   most 8192 bytes and 64 members) is dropped by the reader
- *   (baton_envelope.dropped; receivers count it in
- *   baton_msg_stats.tracestate_dropped / baggage_dropped); the
- *   envelope, its ids and the message are kept.
- *
- * ---- Layering ----
- *
- *   These functions are pure codecs: they keep no state and read no SDK
- *   option. Counting what receivers found (baton_msg_stats), the SDK's
- *   propagate_unsampled_ids option and every sampling decision belong to
- *   the message layer (baton/message.h), which runtimes should use.
- *
- * ---- Versions ----
- *
- *   Versions 2-7 share this layout: a newer version may only make the fixed
- *   part longer (new fields between the ids and the check word; F a multiple
- *   of 4 and at most 64; this reader skips them) and add extension types
- *   (this reader skips them). Versions 0 and 8-15 are incompatible:
- *   BATON_EVERSION.
- *
- *   Version 1 had no check word (F was 4 or 28) and its unsampled envelope
- *   was BA 10 04 26. Its checks let about 1 in 20,000 random payloads that
- *   start with 0xBA pass, so this reader takes version 1 only when told that
- *   every message carries an envelope (BATON_ENV_READ_V1: strict receivers
- *   do); otherwise it is BATON_EVERSION and the message stays bare. A
- *   version 1 reader reads version 2 envelopes (it skips to F and ignores
- *   the check word), so senders can be upgraded first.
- *
- * ---- Telling an envelope from a bare payload (mixed rollout) ----
- *
- *   A receiver in mixed mode accepts messages with and without an envelope.
- *   A message counts as enveloped only if it starts with the 8-byte
- *   unsampled envelope, or if all of these hold: byte 0 is 0xBA; H matches;
- *   the version is 2-7; F is 8 or 32 as the I flag says (for version 2; for
- *   later ones at least that, a multiple of 4, at most 64); S implies I; the
- *   stated length fits the message; C matches; ids are not all zero; and
- *   the extension entries tile their region exactly. Nothing is stripped
- *   before all of these passed. A random payload that starts with 0xBA
- *   passes with probability below 2^-39 (the constant: 2^-56; otherwise H
- *   and C alone: 2^-40), a random payload below 2^-47; in 100 million
- *   random payloads starting with 0xBA none passed (the unit tests and
- *   baton_bench measure it). Anything that fails is delivered as a bare
- *   message, untouched, and counted in baton_msg_stats (baton/message.h) by
- *   the reason it failed.
- *
- *   The checks protect ordinary payloads, not crafted ones: anyone can
- *   compute the check words, so a payload that an attacker controls and that
- *   is sent without an envelope can carry a valid-looking one. Use strict
- *   mode (every sender wraps; the attacker's bytes are then payload behind
- *   the sender's envelope) where payloads come from untrusted parties.
- *
- *   Strict mode requires an envelope: a message without a valid one is
- *   refused (BATON_ENOENV or the decoding error), counted, and never
- *   delivered as if it had been traced.
+ * These functions are pure codecs: they keep no state and read no SDK
+ * option. Counting what receivers found (baton_msg_stats), the SDK's
+ * propagate_unsampled_ids option and every sampling decision belong to the
+ * message layer (baton/message.h), which runtimes should use.
  */
 #ifndef BATON_ENVELOPE_H
 #define BATON_ENVELOPE_H
