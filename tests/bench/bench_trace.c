@@ -3,7 +3,12 @@
 
 #include <baton/baton.h>
 #include <baton/processor.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 BENCH(id_generation, "ns/op", NULL, 2000000)
 {
@@ -39,18 +44,28 @@ static baton_export_result null_export(void *arg, const baton_span_data *const *
 static const baton_exporter_ops null_ops = {
     sizeof(baton_exporter_ops), "null", null_export, NULL, NULL, NULL};
 
+/* The span work every line below measures: sampled, 3 attributes, ended. */
+static inline void one_span(baton_tracer *t)
+{
+	baton_span s = baton_span_start(t, "process guild.message");
+	baton_span_set_str(s, "messaging.system", "nng");
+	baton_span_set_int(s, "messaging.message.body.size", 512);
+	baton_span_set_bool(s, "baton.fanout", true);
+	baton_span_end(s);
+}
+
 /*
- * Each span: start, 3 attributes, end into the batch processor's ring (a
- * worker thread drains it concurrently). Returns the elapsed ns and notes
- * how many spans the full ring dropped.
+ * A fresh provider whose one processor is a batch processor (queue 65,536,
+ * batch 512) draining into the null exporter on its worker thread, with
+ * the default store size (BATON_MAX_SPANS unset).
  */
-static uint64_t span_loop(baton_sampler sampler, uint64_t iters)
+static baton_processor live_init(baton_sampler sampler, uint32_t delay_ms)
 {
 	baton_processor p;
 	baton_batch_options bo = {.size = sizeof(bo),
 	                          .max_queue_size = 65536,
 	                          .max_export_batch_size = 512,
-	                          .schedule_delay_ms = 5};
+	                          .schedule_delay_ms = delay_ms};
 	if (baton_batch_processor_create((baton_exporter){&null_ops, NULL}, &bo, &p) !=
 	    BATON_OK)
 		abort();
@@ -59,23 +74,40 @@ static uint64_t span_loop(baton_sampler sampler, uint64_t iters)
 	                   .processors = &p,
 	                   .nprocessors = 1,
 	                   .ignore_disabled_env = true};
-	o.limits.max_live_spans = 131072;
 	if (baton_init(&o) != BATON_OK)
 		abort();
-	baton_tracer *t = baton_tracer_get("bench", NULL);
-	uint64_t t0 = bench_now_ns();
-	for (uint64_t i = 0; i < iters; i++) {
-		baton_span s = baton_span_start(t, "process guild.message");
-		baton_span_set_str(s, "messaging.system", "nng");
-		baton_span_set_int(s, "messaging.message.body.size", 512);
-		baton_span_set_bool(s, "baton.fanout", true);
-		baton_span_end(s);
-	}
-	uint64_t el = bench_now_ns() - t0;
+	return p;
+}
+
+/* Notes what the ring and the store refused, then shuts the provider down. */
+static void live_fini(baton_processor p)
+{
 	baton_batch_stats st;
 	if (baton_batch_processor_stats(p, &st) == BATON_OK)
 		bench_note("dropped", (double)st.dropped_queue_full);
+	baton_sdk_stats ss;
+	baton_sdk_stats_get(&ss);
+	bench_note("no_store", (double)ss.spans_dropped_no_store);
 	baton_fini(5000);
+}
+
+/*
+ * Each span: start, 3 attributes, end into the live batch processor's ring
+ * (its worker drains it concurrently). warm spans run first, untimed, and
+ * are flushed: the timed part then sees a store already grown.
+ */
+static uint64_t span_loop(baton_sampler sampler, uint64_t warm, uint64_t iters)
+{
+	baton_processor p = live_init(sampler, 5);
+	baton_tracer *t = baton_tracer_get("bench", NULL);
+	for (uint64_t i = 0; i < warm; i++)
+		one_span(t);
+	baton_force_flush(5000);
+	uint64_t t0 = bench_now_ns();
+	for (uint64_t i = 0; i < iters; i++)
+		one_span(t);
+	uint64_t el = bench_now_ns() - t0;
+	live_fini(p);
 	return el;
 }
 
@@ -101,25 +133,190 @@ BENCH(span_start_end_noop_processor, "ns/op", NULL, 1000000)
 		abort();
 	baton_tracer *t = baton_tracer_get("bench", NULL);
 	uint64_t t0 = bench_now_ns();
-	for (uint64_t i = 0; i < iters; i++) {
-		baton_span s = baton_span_start(t, "process guild.message");
-		baton_span_set_str(s, "messaging.system", "nng");
-		baton_span_set_int(s, "messaging.message.body.size", 512);
-		baton_span_set_bool(s, "baton.fanout", true);
-		baton_span_end(s);
-	}
+	for (uint64_t i = 0; i < iters; i++)
+		one_span(t);
 	uint64_t el = bench_now_ns() - t0;
 	baton_fini(1000);
 	return (double)el;
 }
 
-/* Sampled span, 3 attributes, ended into a processor that releases it. */
+/* Sampled span, 3 attributes, ended into a live batch processor; warm store. */
 BENCH(span_start_end, "ns/op", NULL, 1000000)
 {
-	return (double)span_loop(baton_sampler_always_on(), iters);
+	return (double)span_loop(baton_sampler_always_on(), iters / 2, iters);
+}
+
+/* The same for the first spans of a fresh provider: the store's growth included. */
+BENCH(span_start_end_cold, "ns/op", NULL, 1000000)
+{
+	return (double)span_loop(baton_sampler_always_on(), 0, iters);
 }
 
 BENCH(span_start_end_unsampled, "ns/op", NULL, 2000000)
 {
-	return (double)span_loop(baton_sampler_always_off(), iters);
+	return (double)span_loop(baton_sampler_always_off(), 0, iters);
+}
+
+/* ---- producer threads: spans/s with one and two threads starting spans ---- */
+
+struct producer {
+	pthread_t th;
+	baton_tracer *t;
+	uint64_t n;
+	_Atomic int *go;
+};
+
+static void *producer_main(void *arg)
+{
+	struct producer *pr = arg;
+	while (atomic_load_explicit(pr->go, memory_order_acquire) == 0)
+		;
+	for (uint64_t i = 0; i < pr->n; i++)
+		one_span(pr->t);
+	return NULL;
+}
+
+/* Spans/s of nthreads producers, iters spans in all, into one live batch processor. */
+static double producers_rate(int nthreads, uint64_t iters)
+{
+	struct producer pr[2];
+	_Atomic int go = 0;
+	baton_processor p = live_init(baton_sampler_always_on(), 5);
+	baton_tracer *t = baton_tracer_get("bench", NULL);
+	for (uint64_t i = 0; i < iters / 2; i++) /* warm the store */
+		one_span(t);
+	baton_force_flush(5000);
+	for (int i = 0; i < nthreads; i++) {
+		pr[i] =
+		    (struct producer){.t = t, .n = iters / (uint64_t)nthreads, .go = &go};
+		if (pthread_create(&pr[i].th, NULL, producer_main, &pr[i]) != 0)
+			abort();
+	}
+	uint64_t t0 = bench_now_ns();
+	atomic_store_explicit(&go, 1, memory_order_release);
+	for (int i = 0; i < nthreads; i++)
+		pthread_join(pr[i].th, NULL);
+	uint64_t el = bench_now_ns() - t0;
+	live_fini(p);
+	return (double)iters * 1e9 / (double)el;
+}
+
+BENCH(span_start_end_1thread, "ops/s", NULL, 1000000)
+{
+	return producers_rate(1, iters);
+}
+
+/* The ratio to span_start_end_1thread is the gain of a second producer. */
+BENCH(span_start_end_2threads, "ops/s", "span_start_end_1thread", 1000000)
+{
+	return producers_rate(2, iters);
+}
+
+/* ---- memory: resident bytes per queued span ---- */
+
+static pthread_mutex_t hold_mtx = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t hold_cv = PTHREAD_COND_INITIALIZER;
+static bool hold_open;
+
+/* Holds its batch until hold_open: the rest of the spans stay queued. */
+static baton_export_result hold_export(void *arg, const baton_span_data *const *spans,
+                                       size_t n)
+{
+	(void)arg;
+	(void)spans;
+	(void)n;
+	pthread_mutex_lock(&hold_mtx);
+	while (!hold_open)
+		pthread_cond_wait(&hold_cv, &hold_mtx);
+	pthread_mutex_unlock(&hold_mtx);
+	return BATON_EXPORT_RESULT(BATON_OK);
+}
+static const baton_exporter_ops hold_ops = {
+    sizeof(baton_exporter_ops), "hold", hold_export, NULL, NULL, NULL};
+
+static long rss_bytes(void)
+{
+	long size = 0, rss = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	if (f == NULL)
+		return -1;
+	if (fscanf(f, "%ld %ld", &size, &rss) != 2)
+		rss = -1;
+	fclose(f);
+	return rss < 0 ? -1 : rss * sysconf(_SC_PAGESIZE);
+}
+
+#define QUEUED 65536
+
+/*
+ * In a fresh child process (so that memory freed by an earlier sample does
+ * not hide the cost): RSS before the processor and baton_init, then with
+ * 65,536 spans of 3 attributes held (512 in the worker's batch, which the
+ * exporter holds, the rest in the ring). The ring's 16 bytes a slot count.
+ */
+static double bytes_per_queued_child(void)
+{
+	long before = rss_bytes();
+	baton_processor p;
+	baton_batch_options bo = {.size = sizeof(bo),
+	                          .max_queue_size = QUEUED,
+	                          .max_export_batch_size = 512,
+	                          .schedule_delay_ms = 200};
+	if (baton_batch_processor_create((baton_exporter){&hold_ops, NULL}, &bo, &p) !=
+	    BATON_OK)
+		return -1;
+	baton_options o = {.size = sizeof(o),
+	                   .sampler = baton_sampler_always_on(),
+	                   .processors = &p,
+	                   .nprocessors = 1,
+	                   .ignore_disabled_env = true};
+	o.limits.max_live_spans = 2 * QUEUED; /* room for all: the bytes, not the cap */
+	if (baton_init(&o) != BATON_OK)
+		return -1;
+	baton_tracer *t = baton_tracer_get("bench", NULL);
+	for (int i = 0; i < QUEUED; i++)
+		one_span(t);
+	long after = rss_bytes();
+	baton_batch_stats st;
+	baton_sdk_stats ss;
+	baton_batch_processor_stats(p, &st);
+	baton_sdk_stats_get(&ss);
+	pthread_mutex_lock(&hold_mtx);
+	hold_open = true;
+	pthread_cond_broadcast(&hold_cv);
+	pthread_mutex_unlock(&hold_mtx);
+	baton_fini(5000);
+	if (before < 0 || after < 0 || st.dropped_queue_full != 0 ||
+	    ss.spans_dropped_no_store != 0)
+		return -1; /* not 65,536 spans held: no figure */
+	return (double)(after - before) / QUEUED;
+}
+
+BENCH(span_bytes_per_queued, "bytes", NULL, 1)
+{
+	(void)iters;
+	int fd[2];
+	double v = -1;
+	fflush(stdout);
+	if (pipe(fd) != 0)
+		abort();
+	pid_t pid = fork();
+	if (pid < 0)
+		abort();
+	if (pid == 0) {
+		v = bytes_per_queued_child();
+		if (write(fd[1], &v, sizeof(v)) != (ssize_t)sizeof(v))
+			_exit(1);
+		_exit(0);
+	}
+	close(fd[1]);
+	if (read(fd[0], &v, sizeof(v)) != (ssize_t)sizeof(v))
+		v = -1;
+	close(fd[0]);
+	waitpid(pid, NULL, 0);
+	if (v < 0) {
+		fprintf(stderr, "span_bytes_per_queued: the spans were not all held\n");
+		abort();
+	}
+	return v;
 }
