@@ -130,6 +130,8 @@ static bool bt_ring_push(struct bt_batch *b, const baton_span_data *span,
 		}
 	}
 	sl->span = span;
+	/* The slots a few spans on come back from the worker's cache: fetch early. */
+	__builtin_prefetch(&b->slots[(pos + 16) & b->mask], 1);
 	/* Release: the worker that sees seq == pos + 1 sees the pointer. */
 	atomic_store_explicit(&sl->seq, pos + 1, memory_order_release);
 	*pos_out = pos;
@@ -192,8 +194,11 @@ static void bt_drain(struct bt_batch *b)
  */
 static void bt_release_batch(struct bt_batch *b, uint64_t *counter, bt_drop_reason reason)
 {
+	/* Records go back to their starting threads in bundles, not one by one. */
+	bt_store_release_begin();
 	for (uint32_t i = 0; i < b->nbatch; i++)
 		baton_span_data_release(b->batch[i]);
+	bt_store_release_end();
 	uint64_t pre = b->precounted < b->nbatch ? b->precounted : b->nbatch;
 	b->precounted -= pre;
 	*counter += b->nbatch - pre;

@@ -6,15 +6,62 @@
 
 /* ---- arena ---- */
 
+/*
+ * Places n bytes at budget offset *offp (aligned as the caller needs) and
+ * returns them; NULL when the budget, or memory for the overflow, runs out.
+ * The first part that does not fit inline opens the overflow block: room
+ * for the rest of the budget, from *offp rounded down to 8 (so offsets
+ * keep their alignment). A part that would straddle the inline end after
+ * a roll-back moves to the overflow's base, *offp with it. Sets nothing
+ * else: the caller advances arena_used.
+ */
+static char *bt_arena_place(bt_span *sp, size_t *offp, size_t n)
+{
+	size_t off = *offp, end = bt_prov.limits.arena_bytes;
+	if (off + n > end)
+		return NULL;
+	if (__builtin_expect(sp->ovf == NULL, 1)) {
+		if (off + n <= BT_INLINE_BYTES)
+			return sp->arena + off;
+		size_t base = off & ~(size_t)7;
+		char *o = bt_malloc(8 + end - base);
+		if (o == NULL)
+			return NULL;
+		*(uint32_t *)(void *)o = (uint32_t)base;
+		sp->ovf = o;
+		return o + 8 + (off - base);
+	}
+	size_t base = *(const uint32_t *)(const void *)sp->ovf;
+	if (off + n <= base)
+		return sp->arena + off;
+	if (off < base) {
+		if (base + n > end)
+			return NULL;
+		off = base;
+		*offp = off;
+	}
+	return sp->ovf + 8 + (off - base);
+}
+
+/* The budget offset of p, a part of sp's arena (inline or overflow). */
+static uint32_t bt_arena_off(const bt_span *sp, const void *p)
+{
+	const char *c = p;
+	if (c >= sp->arena && c < sp->arena + BT_INLINE_BYTES)
+		return (uint32_t)(c - sp->arena);
+	return *(const uint32_t *)(const void *)sp->ovf + (uint32_t)(c - (sp->ovf + 8));
+}
+
 void *bt_arena_alloc(bt_span *sp, size_t n)
 {
 	size_t off = (sp->arena_used + 7u) & ~(size_t)7;
-	if (off + n > bt_prov.limits.arena_bytes) {
+	char *p = bt_arena_place(sp, &off, n);
+	if (p == NULL) {
 		bt_drop_add(BT_DROP_ARENA_FULL, 1);
 		return NULL;
 	}
 	sp->arena_used = (uint32_t)(off + n);
-	return sp->arena + off;
+	return p;
 }
 
 /* What is left of the span's remote share, in bytes (NULs included). */
@@ -76,7 +123,11 @@ const char *bt_arena_text(bt_span *sp, const char *s, size_t n, size_t max_chars
 		return NULL;
 	if ((how & BT_TEXT_REMOTE) && len == 0 && n > 0 && max_chars > 0)
 		return NULL; /* nothing of it fits: dropped, not stored empty */
-	char *d = sp->arena + off;
+	char *d = bt_arena_place(sp, &off, len + 1);
+	if (d == NULL) {
+		bt_drop_add(BT_DROP_ARENA_FULL, 1);
+		return NULL;
+	}
 	bt_text_put(d, s, n, len, max_chars, as_is);
 	sp->arena_used = (uint32_t)(off + len + 1);
 	if (how & BT_TEXT_REMOTE)
@@ -240,17 +291,22 @@ static void bt_span_attr(bt_span *sp, const char *key, const baton_value *v)
 		return;
 	}
 	key = bt_key_text(key, &klen, kbuf); /* the bloom bit is the stored key's */
-	if (!bt_attr_put(sp, &sp->data.attrs, &sp->attr_tail, &sp->data.nattrs,
+	baton_attr *tail = sp->attr_tail == BT_NO_OFF
+	                       ? NULL
+	                       : (baton_attr *)(void *)bt_arena_ptr(sp, sp->attr_tail);
+	if (!bt_attr_put(sp, &sp->data.attrs, &tail, &sp->data.nattrs,
 	                 bt_prov.limits.attr_count, key, v, true)) {
 		sp->data.dropped_attrs++;
 		return;
 	}
-	sp->key_bloom |= (uint64_t)1 << (((unsigned char)key[0] ^ klen) & 63);
+	sp->attr_tail = bt_arena_off(sp, tail);
+	sp->key_bloom |= (uint32_t)1 << (((unsigned char)key[0] ^ klen) & 31);
 }
 
 /* ---- start ---- */
 
-static baton_attr *bt_attr_slot(bt_span *sp, const char *key, size_t extra, bool *is_new);
+static baton_attr *bt_attr_slot(bt_span *sp, const char *key, size_t extra,
+                                bool is_static, bool *is_new);
 
 /* SampleRate = the adjusted count: an integer when it is one (1 for 100%). */
 static void bt_set_sample_rate(bt_span *sp)
@@ -267,12 +323,16 @@ static void bt_set_sample_rate(bt_span *sp)
 			v = (baton_value){.type = BATON_VALUE_DOUBLE, .u.d = ac};
 	}
 	bool is_new;
-	baton_attr *a = bt_attr_slot(sp, "SampleRate", 0, &is_new);
+	/* The key is a literal: it outlives the span, so it takes no arena. */
+	baton_attr *a = bt_attr_slot(sp, "SampleRate", 0, true, &is_new);
 	if (a == NULL) {
 		sp->data.dropped_attrs++;
 		return;
 	}
-	a->value = v;
+	/* Field by field: a whole-struct copy of v, just built, stalls. */
+	a->value.type = v.type;
+	a->value.u = v.u;
+	a->value.len = 0;
 }
 
 baton_span baton_span_start(baton_tracer *tracer, const char *name)
@@ -375,9 +435,9 @@ baton_span baton_span_start_ex(baton_tracer *tracer, const char *name,
 	sp->arena_used = 0;
 	sp->remote_used = 0;
 	sp->key_bloom = 0;
-	sp->attr_tail = NULL;
-	sp->event_tail = NULL;
-	sp->link_tail = NULL;
+	sp->attr_tail = BT_NO_OFF;
+	sp->event_tail = BT_NO_OFF;
+	sp->link_tail = BT_NO_OFF;
 	sp->ended = false;
 	sp->recording = res.decision != BATON_SAMPLING_DROP;
 	atomic_store_explicit(&sp->refs, 0, memory_order_relaxed);
@@ -432,8 +492,11 @@ void baton_span_end_at(baton_span span, uint64_t end_time_ns)
 	if (sp == NULL)
 		return;
 	sp->ended = true;
-	/* Stale handles stop matching from here on. */
-	atomic_fetch_add_explicit(&sp->gen, 1, memory_order_relaxed);
+	/* Stale handles stop matching from here on. One thread at a time ends
+	 * a span, so a plain load and store is enough (no locked add). */
+	atomic_store_explicit(&sp->gen,
+	                      atomic_load_explicit(&sp->gen, memory_order_relaxed) + 1,
+	                      memory_order_relaxed);
 	if (!sp->recording) {
 		bt_store_release(&bt_prov.store, sp);
 		return;
@@ -500,14 +563,15 @@ baton_err baton_span_get_context(baton_span span, baton_span_context *ctx)
  * The setters' fast path: find the key among the span's attributes (first
  * byte compared before strcmp), else append a node and its key with one
  * bounds check against the arena. extra bytes are reserved after the key
- * for a string value.
+ * for a string value. A static key (a literal of ours) is not copied.
  */
-static baton_attr *bt_attr_slot(bt_span *sp, const char *key, size_t extra, bool *is_new)
+static baton_attr *bt_attr_slot(bt_span *sp, const char *key, size_t extra,
+                                bool is_static, bool *is_new)
 {
 	char kbuf[BT_KEY_MAX + 1];
 	size_t klen;
 	key = bt_key_text(key, &klen, kbuf);
-	uint64_t bit = (uint64_t)1 << (((unsigned char)key[0] ^ klen) & 63);
+	uint32_t bit = (uint32_t)1 << (((unsigned char)key[0] ^ klen) & 31);
 	/* The bloom bit says whether any key of this first byte and length exists. */
 	if (sp->key_bloom & bit) {
 		for (const baton_attr *a = sp->data.attrs; a != NULL; a = a->next) {
@@ -521,23 +585,27 @@ static baton_attr *bt_attr_slot(bt_span *sp, const char *key, size_t extra, bool
 	if (sp->data.nattrs >= bt_prov.limits.attr_count)
 		return NULL;
 	size_t off = (sp->arena_used + 7u) & ~(size_t)7;
-	size_t end = off + sizeof(baton_attr) + klen + 1 + extra;
-	if (end > bt_prov.limits.arena_bytes) {
+	size_t n = sizeof(baton_attr) + (is_static ? 0 : klen + 1) + extra;
+	baton_attr *a = (baton_attr *)(void *)bt_arena_place(sp, &off, n);
+	if (a == NULL) {
 		bt_drop_add(BT_DROP_ARENA_FULL, 1);
 		return NULL;
 	}
-	baton_attr *a = (baton_attr *)(sp->arena + off);
-	char *k = (char *)(a + 1);
-	memcpy(k, key, klen + 1);
-	sp->arena_used = (uint32_t)end;
+	if (is_static) {
+		a->key = key;
+	} else {
+		char *k = (char *)(a + 1);
+		memcpy(k, key, klen + 1);
+		a->key = k;
+	}
+	sp->arena_used = (uint32_t)(off + n);
 	sp->key_bloom |= bit;
-	a->key = k;
 	a->next = NULL;
-	if (sp->attr_tail != NULL)
-		sp->attr_tail->next = a;
+	if (sp->attr_tail != BT_NO_OFF)
+		((baton_attr *)(void *)bt_arena_ptr(sp, sp->attr_tail))->next = a;
 	else
 		sp->data.attrs = a;
-	sp->attr_tail = a;
+	sp->attr_tail = (uint32_t)off;
 	sp->data.nattrs++;
 	return a;
 }
@@ -557,7 +625,7 @@ static void bt_set_scalar(baton_span span, const char *key, baton_value v)
 	if (sp == NULL)
 		return;
 	bool is_new;
-	baton_attr *a = bt_attr_slot(sp, key, 0, &is_new);
+	baton_attr *a = bt_attr_slot(sp, key, 0, false, &is_new);
 	if (a == NULL) {
 		sp->data.dropped_attrs++;
 		return;
@@ -596,10 +664,10 @@ static void bt_set_strn(baton_span span, const char *key, const char *value, siz
 		return;
 	}
 	bool is_new;
-	baton_attr *a = bt_attr_slot(sp, key, vlen + 1, &is_new);
+	baton_attr *a = bt_attr_slot(sp, key, vlen + 1, false, &is_new);
 	char *d;
 	if (a != NULL && is_new) /* the room reserved after the key */
-		d = sp->arena + sp->arena_used - vlen - 1;
+		d = (char *)a->key + strlen(a->key) + 1;
 	else if (a != NULL) /* replacing: the old bytes stay unused */
 		d = bt_arena_alloc(sp, vlen + 1);
 	else
@@ -681,11 +749,11 @@ void baton_span_add_event(baton_span span, const char *name, uint64_t time_ns,
 		                 &attrs[i].value, false))
 			e->dropped_attrs++;
 	}
-	if (sp->event_tail != NULL)
-		sp->event_tail->next = e;
+	if (sp->event_tail != BT_NO_OFF)
+		((baton_event *)(void *)bt_arena_ptr(sp, sp->event_tail))->next = e;
 	else
 		sp->data.events = e;
-	sp->event_tail = e;
+	sp->event_tail = bt_arena_off(sp, e);
 	sp->data.nevents++;
 }
 
@@ -720,11 +788,11 @@ void baton_span_add_link(baton_span span, const baton_span_context *ctx,
 		                 &attrs[i].value, false))
 			l->dropped_attrs++;
 	}
-	if (sp->link_tail != NULL)
-		sp->link_tail->next = l;
+	if (sp->link_tail != BT_NO_OFF)
+		((baton_link *)(void *)bt_arena_ptr(sp, sp->link_tail))->next = l;
 	else
 		sp->data.links = l;
-	sp->link_tail = l;
+	sp->link_tail = bt_arena_off(sp, l);
 	sp->data.nlinks++;
 }
 
