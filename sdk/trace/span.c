@@ -15,14 +15,13 @@
  * a roll-back moves to the overflow's base, *offp with it. Sets nothing
  * else: the caller advances arena_used.
  */
-static char *bt_arena_place(bt_span *sp, size_t *offp, size_t n)
+static char *__attribute__((noinline))
+bt_arena_place_slow(bt_span *sp, size_t *offp, size_t n)
 {
 	size_t off = *offp, end = bt_prov.limits.arena_bytes;
 	if (off + n > end)
 		return NULL;
-	if (__builtin_expect(sp->ovf == NULL, 1)) {
-		if (off + n <= BT_INLINE_BYTES)
-			return sp->arena + off;
+	if (sp->ovf == NULL) {
 		size_t base = off & ~(size_t)7;
 		char *o = bt_malloc(8 + end - base);
 		if (o == NULL)
@@ -41,6 +40,14 @@ static char *bt_arena_place(bt_span *sp, size_t *offp, size_t n)
 		*offp = off;
 	}
 	return sp->ovf + 8 + (off - base);
+}
+
+static inline char *bt_arena_place(bt_span *sp, size_t *offp, size_t n)
+{
+	/* The inline part is within every budget (span_arena_bytes >= 256). */
+	if (__builtin_expect(sp->ovf == NULL && *offp + n <= BT_INLINE_BYTES, 1))
+		return sp->arena + *offp;
+	return bt_arena_place_slow(sp, offp, n);
 }
 
 /* The budget offset of p, a part of sp's arena (inline or overflow). */
@@ -305,8 +312,24 @@ static void bt_span_attr(bt_span *sp, const char *key, const baton_value *v)
 
 /* ---- start ---- */
 
-static baton_attr *bt_attr_slot(bt_span *sp, const char *key, size_t extra,
-                                bool is_static, bool *is_new);
+/*
+ * memset of the 208 bytes, as 16-byte stores: compilers make a small
+ * memset of known size "rep stos", whose start-up costs more than the
+ * stores.
+ */
+static inline void bt_zero_data(baton_span_data *d)
+{
+	typedef char bt_v16 __attribute__((vector_size(16), aligned(8), may_alias));
+	_Static_assert(_Alignof(baton_span_data) >= 8, "aligned(8) pieces");
+	_Static_assert(sizeof(*d) == 13 * 16, "thirteen stores");
+	bt_v16 *v = (bt_v16 *)(void *)d, z = {0};
+	/* Written out: a loop is turned back into memset. */
+	v[0] = z, v[1] = z, v[2] = z, v[3] = z, v[4] = z, v[5] = z, v[6] = z;
+	v[7] = z, v[8] = z, v[9] = z, v[10] = z, v[11] = z, v[12] = z;
+}
+
+static baton_attr *bt_attr_slot(bt_span *sp, const char *key, size_t static_len,
+                                size_t extra, bool *is_new);
 
 /* SampleRate = the adjusted count: an integer when it is one (1 for 100%). */
 static void bt_set_sample_rate(bt_span *sp)
@@ -324,7 +347,8 @@ static void bt_set_sample_rate(bt_span *sp)
 	}
 	bool is_new;
 	/* The key is a literal: it outlives the span, so it takes no arena. */
-	baton_attr *a = bt_attr_slot(sp, "SampleRate", 0, true, &is_new);
+	baton_attr *a =
+	    bt_attr_slot(sp, "SampleRate", sizeof("SampleRate") - 1, 0, &is_new);
 	if (a == NULL) {
 		sp->data.dropped_attrs++;
 		return;
@@ -431,7 +455,7 @@ baton_span baton_span_start_ex(baton_tracer *tracer, const char *name,
 		                                           : BATON_SPAN_NONE;
 	}
 	uint32_t gen = atomic_load_explicit(&sp->gen, memory_order_relaxed);
-	memset(&sp->data, 0, sizeof(sp->data));
+	bt_zero_data(&sp->data);
 	sp->arena_used = 0;
 	sp->remote_used = 0;
 	sp->key_bloom = 0;
@@ -563,14 +587,17 @@ baton_err baton_span_get_context(baton_span span, baton_span_context *ctx)
  * The setters' fast path: find the key among the span's attributes (first
  * byte compared before strcmp), else append a node and its key with one
  * bounds check against the arena. extra bytes are reserved after the key
- * for a string value. A static key (a literal of ours) is not copied.
+ * for a string value (the node's last bytes). A static key (a literal of
+ * ours, of length static_len) is neither checked nor copied.
  */
-static baton_attr *bt_attr_slot(bt_span *sp, const char *key, size_t extra,
-                                bool is_static, bool *is_new)
+static baton_attr *bt_attr_slot(bt_span *sp, const char *key, size_t static_len,
+                                size_t extra, bool *is_new)
 {
 	char kbuf[BT_KEY_MAX + 1];
-	size_t klen;
-	key = bt_key_text(key, &klen, kbuf);
+	size_t klen = static_len;
+	bool is_static = static_len != 0;
+	if (!is_static)
+		key = bt_key_text(key, &klen, kbuf);
 	uint32_t bit = (uint32_t)1 << (((unsigned char)key[0] ^ klen) & 31);
 	/* The bloom bit says whether any key of this first byte and length exists. */
 	if (sp->key_bloom & bit) {
@@ -625,7 +652,7 @@ static void bt_set_scalar(baton_span span, const char *key, baton_value v)
 	if (sp == NULL)
 		return;
 	bool is_new;
-	baton_attr *a = bt_attr_slot(sp, key, 0, false, &is_new);
+	baton_attr *a = bt_attr_slot(sp, key, 0, 0, &is_new);
 	if (a == NULL) {
 		sp->data.dropped_attrs++;
 		return;
@@ -664,10 +691,10 @@ static void bt_set_strn(baton_span span, const char *key, const char *value, siz
 		return;
 	}
 	bool is_new;
-	baton_attr *a = bt_attr_slot(sp, key, vlen + 1, false, &is_new);
+	baton_attr *a = bt_attr_slot(sp, key, 0, vlen + 1, &is_new);
 	char *d;
-	if (a != NULL && is_new) /* the room reserved after the key */
-		d = (char *)a->key + strlen(a->key) + 1;
+	if (a != NULL && is_new) /* the room reserved after the key: the node's end */
+		d = (char *)a + (sp->arena_used - sp->attr_tail) - vlen - 1;
 	else if (a != NULL) /* replacing: the old bytes stay unused */
 		d = bt_arena_alloc(sp, vlen + 1);
 	else
