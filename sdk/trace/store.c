@@ -14,7 +14,8 @@
  *
  * What a thread can hold back from the others is bounded: its array
  * (BT_CACHE_MAX) and its return stack (a release that would push the stack
- * past BT_RETURN_MAX records goes to the global list instead). When the
+ * past return_max records, 1/16 of the store, goes to the global list
+ * instead). When the
  * global list is empty and the store cannot grow, a thread takes every
  * other slot's return stack before it refuses a span.
  */
@@ -26,6 +27,8 @@
 #define BT_CACHE_MOVE 64
 /* Indices a bundle carries besides its head (in the head's arena). */
 #define BT_BUNDLE_MAX (BT_INLINE_BYTES / sizeof(uint32_t) - 1)
+/* A slot's return stack: at most 1/16 of the store, within [64, 4096]. */
+#define BT_RETURN_MIN 64u
 #define BT_RETURN_MAX 4096u
 
 struct bt_cache {
@@ -140,7 +143,7 @@ static void bt_bundle_send(bt_store *s, uint16_t owner, bt_span *head)
 	uint64_t k = (uint64_t)bt_bundle(head)[0] + 1;
 	uint64_t old = atomic_load_explicit(top, memory_order_relaxed);
 	do {
-		if ((old >> 32) + k > BT_RETURN_MAX) {
+		if ((old >> 32) + k > s->return_max) {
 			pthread_mutex_lock(&s->mtx);
 			head->attr_tail = 0;
 			bt_chain_to_global(s, head->index);
@@ -236,6 +239,10 @@ baton_err bt_store_init(bt_store *s, const bt_limits *lim)
 	memset(s, 0, sizeof(*s));
 	(void)lim->arena_bytes; /* at least BT_INLINE_BYTES: the rest overflows */
 	s->rec_size = BT_REC_BYTES;
+	uint32_t rmax = lim->max_spans / 16;
+	s->return_max = rmax < BT_RETURN_MIN   ? BT_RETURN_MIN
+	                : rmax > BT_RETURN_MAX ? BT_RETURN_MAX
+	                                       : rmax;
 	/* 64-bit: a limit near UINT32_MAX must not wrap to a store of nothing. */
 	s->max_chunks =
 	    (uint32_t)(((uint64_t)lim->max_spans + BT_CHUNK_SPANS - 1) / BT_CHUNK_SPANS);

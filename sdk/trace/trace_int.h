@@ -106,7 +106,8 @@ typedef struct bt_store {
 	uint32_t *free_idx; /* global free list (a stack) of indices */
 	uint32_t nfree;
 	size_t rec_size;
-	bt_tslot *slots; /* BT_SLOTS per-thread return stacks */
+	uint32_t return_max; /* records a slot's return stack holds at most */
+	bt_tslot *slots;     /* BT_SLOTS per-thread return stacks */
 } bt_store;
 
 /*
