@@ -248,13 +248,15 @@ baton_err bt_store_init(bt_store *s, const bt_limits *lim)
 	    (uint32_t)(((uint64_t)lim->max_spans + BT_CHUNK_SPANS - 1) / BT_CHUNK_SPANS);
 	s->chunks = bt_calloc(s->max_chunks, sizeof(char *));
 	s->free_idx = bt_calloc((size_t)s->max_chunks * BT_CHUNK_SPANS, sizeof(uint32_t));
-	s->slots = bt_calloc(BT_SLOTS, sizeof(bt_tslot));
-	if (s->chunks == NULL || s->free_idx == NULL || s->slots == NULL) {
+	/* The allocator promises no more than malloc's alignment: align by hand. */
+	s->slots_mem = bt_calloc(BT_SLOTS + 1, sizeof(bt_tslot));
+	if (s->chunks == NULL || s->free_idx == NULL || s->slots_mem == NULL) {
 		bt_free(s->chunks);
 		bt_free(s->free_idx);
-		bt_free(s->slots);
+		bt_free(s->slots_mem);
 		return BATON_ENOMEM;
 	}
+	s->slots = (bt_tslot *)(((uintptr_t)s->slots_mem + 63) & ~(uintptr_t)63);
 	pthread_mutex_init(&s->mtx, NULL);
 	pthread_once(&bt_cache_once, bt_cache_key_init);
 	return BATON_OK;
@@ -272,7 +274,7 @@ void bt_store_fini(bt_store *s)
 	}
 	bt_free(s->chunks);
 	bt_free(s->free_idx);
-	bt_free(s->slots);
+	bt_free(s->slots_mem);
 	pthread_mutex_destroy(&s->mtx);
 	memset(s, 0, sizeof(*s));
 }

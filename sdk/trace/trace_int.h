@@ -94,8 +94,9 @@ static inline char *bt_arena_ptr(const bt_span *sp, uint32_t off)
 #define BT_SLOTS 256
 typedef struct bt_tslot {
 	/* Top bundle's head index | records in the stack << 32; 0: empty. */
-	_Alignas(64) _Atomic uint64_t remote;
+	_Atomic uint64_t remote;
 	bool taken; /* a live thread owns it; under the store mutex */
+	char pad[64 - sizeof(uint64_t) - sizeof(bool)]; /* a cache line each */
 } bt_tslot;
 
 typedef struct bt_store {
@@ -107,7 +108,8 @@ typedef struct bt_store {
 	uint32_t nfree;
 	size_t rec_size;
 	uint32_t return_max; /* records a slot's return stack holds at most */
-	bt_tslot *slots;     /* BT_SLOTS per-thread return stacks */
+	bt_tslot *slots;     /* BT_SLOTS per-thread return stacks, 64-aligned */
+	void *slots_mem;     /* what was allocated for them */
 } bt_store;
 
 /*
