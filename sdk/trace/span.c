@@ -646,7 +646,14 @@ static inline bt_span *bt_setter_span(baton_span span, const char *key)
 	return (sp != NULL && sp->recording) ? sp : NULL;
 }
 
-static void bt_set_scalar(baton_span span, const char *key, baton_value v)
+/* A scalar's payload: baton_value's union. */
+typedef __typeof__(((baton_value *)0)->u) bt_scalar;
+
+/* Type and payload apart: a baton_value built by value (with its padding)
+ * is stored on the stack in pieces and read back whole, a store-forwarding
+ * stall on every call. */
+static void bt_set_scalar(baton_span span, const char *key, baton_value_type type,
+                          bt_scalar u)
 {
 	bt_span *sp = bt_setter_span(span, key);
 	if (sp == NULL)
@@ -657,7 +664,9 @@ static void bt_set_scalar(baton_span span, const char *key, baton_value v)
 		sp->data.dropped_attrs++;
 		return;
 	}
-	a->value = v;
+	a->value.type = type;
+	a->value.u = u;
+	a->value.len = 0;
 }
 
 void baton_span_set_value(baton_span span, const char *key, const baton_value *value)
@@ -729,21 +738,21 @@ void baton_span_set_int(baton_span span, const char *key, int64_t value)
 {
 	if (BT_HANDLE_INDEX(span.id) == 0) /* unsampled: nothing to build */
 		return;
-	bt_set_scalar(span, key, (baton_value){.type = BATON_VALUE_INT, .u.i = value});
+	bt_set_scalar(span, key, BATON_VALUE_INT, (bt_scalar){.i = value});
 }
 
 void baton_span_set_double(baton_span span, const char *key, double value)
 {
 	if (BT_HANDLE_INDEX(span.id) == 0) /* unsampled: nothing to build */
 		return;
-	bt_set_scalar(span, key, (baton_value){.type = BATON_VALUE_DOUBLE, .u.d = value});
+	bt_set_scalar(span, key, BATON_VALUE_DOUBLE, (bt_scalar){.d = value});
 }
 
 void baton_span_set_bool(baton_span span, const char *key, bool value)
 {
 	if (BT_HANDLE_INDEX(span.id) == 0) /* unsampled: nothing to build */
 		return;
-	bt_set_scalar(span, key, (baton_value){.type = BATON_VALUE_BOOL, .u.b = value});
+	bt_set_scalar(span, key, BATON_VALUE_BOOL, (bt_scalar){.b = value});
 }
 
 void baton_span_add_event(baton_span span, const char *name, uint64_t time_ns,
