@@ -394,7 +394,9 @@ static void *bt_batch_worker(void *arg)
 			until = next_poll;
 		atomic_store_explicit(&b->wake_at, wake_at, memory_order_relaxed);
 		atomic_store_explicit(&b->sleeping, 1, memory_order_seq_cst);
-		if (bt_ring_size(b) + b->nbatch >= wake_at) {
+		/* What a producer compares with wake_at: the ring alone. (Adding
+		 * the batch kept the worker spinning once half a batch was in.) */
+		if (bt_ring_size(b) >= wake_at) {
 			atomic_store_explicit(&b->sleeping, 0, memory_order_relaxed);
 			continue;
 		}
