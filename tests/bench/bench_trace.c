@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -53,6 +54,15 @@ static inline void one_span(baton_tracer *t)
 	baton_span_set_bool(s, "baton.fanout", true);
 	baton_span_end(s);
 }
+
+/* Releases each span at once, on the caller's thread: no cross-core hand-off. */
+static void release_on_end(void *arg, const baton_span_data *span)
+{
+	(void)arg;
+	baton_span_data_release(span);
+}
+static const baton_processor_ops release_ops = {
+    sizeof(baton_processor_ops), "release", release_on_end, NULL, NULL, NULL};
 
 /*
  * A fresh provider whose one processor is a batch processor (queue 65,536,
@@ -111,15 +121,6 @@ static uint64_t span_loop(baton_sampler sampler, uint64_t warm, uint64_t iters)
 	return el;
 }
 
-/* Releases each span at once, on the caller's thread: no cross-core hand-off. */
-static void release_on_end(void *arg, const baton_span_data *span)
-{
-	(void)arg;
-	baton_span_data_release(span);
-}
-static const baton_processor_ops release_ops = {
-    sizeof(baton_processor_ops), "release", release_on_end, NULL, NULL, NULL};
-
 /* The same span work, ended into a processor that releases it on the spot. */
 BENCH(span_start_end_noop_processor, "ns/op", NULL, 1000000)
 {
@@ -176,12 +177,27 @@ static void *producer_main(void *arg)
 	return NULL;
 }
 
-/* Spans/s of nthreads producers, iters spans in all, into one live batch processor. */
-static double producers_rate(int nthreads, uint64_t iters)
+/*
+ * Spans/s of nthreads producers, iters spans in all, into one live batch
+ * processor, or (live false) into one that releases each span on the spot:
+ * the store alone, no worker competing for the cores.
+ */
+static double producers_rate(int nthreads, uint64_t iters, bool live)
 {
 	struct producer pr[2];
 	_Atomic int go = 0;
-	baton_processor p = live_init(baton_sampler_always_on(), 5);
+	baton_processor p = {&release_ops, NULL};
+	if (live) {
+		p = live_init(baton_sampler_always_on(), 5);
+	} else {
+		baton_options o = {.size = sizeof(o),
+		                   .sampler = baton_sampler_always_on(),
+		                   .processors = &p,
+		                   .nprocessors = 1,
+		                   .ignore_disabled_env = true};
+		if (baton_init(&o) != BATON_OK)
+			abort();
+	}
 	baton_tracer *t = baton_tracer_get("bench", NULL);
 	for (uint64_t i = 0; i < iters / 2; i++) /* warm the store */
 		one_span(t);
@@ -197,19 +213,33 @@ static double producers_rate(int nthreads, uint64_t iters)
 	for (int i = 0; i < nthreads; i++)
 		pthread_join(pr[i].th, NULL);
 	uint64_t el = bench_now_ns() - t0;
-	live_fini(p);
+	if (live)
+		live_fini(p);
+	else
+		baton_fini(1000);
 	return (double)iters * 1e9 / (double)el;
 }
 
 BENCH(span_start_end_1thread, "ops/s", NULL, 1000000)
 {
-	return producers_rate(1, iters);
+	return producers_rate(1, iters, true);
 }
 
 /* The ratio to span_start_end_1thread is the gain of a second producer. */
 BENCH(span_start_end_2threads, "ops/s", "span_start_end_1thread", 1000000)
 {
-	return producers_rate(2, iters);
+	return producers_rate(2, iters, true);
+}
+
+BENCH(span_start_end_noop_1thread, "ops/s", NULL, 1000000)
+{
+	return producers_rate(1, iters, false);
+}
+
+/* The same gain without a worker: what the store and the span path allow. */
+BENCH(span_start_end_noop_2threads, "ops/s", "span_start_end_noop_1thread", 1000000)
+{
+	return producers_rate(2, iters, false);
 }
 
 /* ---- memory: resident bytes per queued span ---- */
@@ -319,4 +349,102 @@ BENCH(span_bytes_per_queued, "bytes", NULL, 1)
 		abort();
 	}
 	return v;
+}
+
+/* ---- the peer comparison: 1,000,000 spans, queue 65,536, batch 512, 200 ms ---- */
+
+struct peer_result {
+	double ns;
+	double peak_rss_mb;
+	double dropped;
+};
+
+static struct peer_result peer_child(uint64_t iters)
+{
+	struct peer_result r = {-1, -1, -1};
+	baton_processor p = live_init(baton_sampler_always_on(), 200);
+	baton_tracer *t = baton_tracer_get("bench", NULL);
+	uint64_t t0 = bench_now_ns();
+	for (uint64_t i = 0; i < iters; i++)
+		one_span(t);
+	r.ns = (double)(bench_now_ns() - t0);
+	baton_batch_stats st;
+	if (baton_batch_processor_stats(p, &st) == BATON_OK)
+		r.dropped = (double)st.dropped_queue_full;
+	baton_fini(5000);
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru) == 0)
+		r.peak_rss_mb = (double)ru.ru_maxrss / 1024.0;
+	return r;
+}
+
+/*
+ * The caller's ns/span for the first spans of a fresh process, with the
+ * peak RSS of that process noted (in a child: the bench's own memory does
+ * not count).
+ */
+BENCH(span_peer_producer, "ns/op", NULL, 1000000)
+{
+	int fd[2];
+	struct peer_result r = {-1, -1, -1};
+	fflush(stdout);
+	if (pipe(fd) != 0)
+		abort();
+	pid_t pid = fork();
+	if (pid < 0)
+		abort();
+	if (pid == 0) {
+		r = peer_child(iters);
+		if (write(fd[1], &r, sizeof(r)) != (ssize_t)sizeof(r))
+			_exit(1);
+		_exit(0);
+	}
+	close(fd[1]);
+	if (read(fd[0], &r, sizeof(r)) != (ssize_t)sizeof(r))
+		abort();
+	close(fd[0]);
+	waitpid(pid, NULL, 0);
+	bench_note("peak_rss_mb", r.peak_rss_mb);
+	bench_note("dropped", r.dropped);
+	return r.ns;
+}
+
+/* ---- the machine: what a second thread gains on pure arithmetic ---- */
+
+static void *spin_main(void *arg)
+{
+	uint64_t n = *(const uint64_t *)arg, x = 0;
+	for (uint64_t i = 0; i < n; i++) {
+		x += i * 2654435761u;
+		bench_keep(x);
+	}
+	return NULL;
+}
+
+static double spin_rate(int nthreads, uint64_t iters)
+{
+	pthread_t th[2];
+	uint64_t n = iters / (uint64_t)nthreads;
+	uint64_t t0 = bench_now_ns();
+	for (int i = 0; i < nthreads; i++) {
+		if (pthread_create(&th[i], NULL, spin_main, &n) != 0)
+			abort();
+	}
+	for (int i = 0; i < nthreads; i++)
+		pthread_join(th[i], NULL);
+	return (double)iters * 1e9 / (double)(bench_now_ns() - t0);
+}
+
+BENCH(cpu_spin_1thread, "ops/s", NULL, 200000000)
+{
+	return spin_rate(1, iters);
+}
+
+/*
+ * On shared cores the ceiling of every two-thread ratio: compare
+ * span_start_end_2threads' ratio with this one's, measured in the same run.
+ */
+BENCH(cpu_spin_2threads, "ops/s", "cpu_spin_1thread", 200000000)
+{
+	return spin_rate(2, iters);
 }
