@@ -306,7 +306,7 @@ static void bt_span_attr(bt_span *sp, const char *key, const baton_value *v)
 		sp->data.dropped_attrs++;
 		return;
 	}
-	sp->attr_tail = bt_arena_off(sp, tail);
+	sp->attr_tail = tail != NULL ? bt_arena_off(sp, tail) : BT_NO_OFF;
 	sp->key_bloom |= (uint32_t)1 << (((unsigned char)key[0] ^ klen) & 31);
 }
 
