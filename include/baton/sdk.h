@@ -86,6 +86,12 @@ BATON_API const baton_attr *baton_attr_find(const baton_attr *list, const char *
  * for each span it got in on_end, from any thread. Thread-safe.
  */
 BATON_API void baton_span_data_release(const baton_span_data *span);
+/*
+ * Returns n finished spans at once, as n calls of baton_span_data_release()
+ * would, but cheaper: records that go back to the thread that started them
+ * travel in bundles. For processors that release a batch. Thread-safe.
+ */
+BATON_API void baton_span_data_release_n(const baton_span_data *const *spans, size_t n);
 
 /* ---- Exporters ---- */
 
@@ -312,6 +318,15 @@ typedef struct baton_fanout_policy baton_fanout_policy;
  * span, event and link attribute counts fall back to OTEL_ATTRIBUTE_COUNT_LIMIT
  * and the value length to OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT when their own
  * variable is unset, as the OTel spec orders them.
+ *
+ * span_arena_bytes is each span's budget for its name, attributes, events,
+ * links and their strings: a span takes a 512-byte record, whose 256-byte
+ * inline arena holds a name and a few attributes, and a span that needs
+ * more gets one overflow block for the rest of its budget. When neither
+ * max_live_spans nor BATON_MAX_SPANS is set, the store holds 16384 records
+ * plus twice the queue capacity of each batch processor given to
+ * baton_init, so that a burst fills a queue (counted as dropped there)
+ * before the store; records are allocated as they are first needed.
  */
 typedef struct baton_limits {
 	uint32_t attribute_count;       /* OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT, 128 */
@@ -322,7 +337,7 @@ typedef struct baton_limits {
 	uint32_t
 	    attribute_value_length; /* OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT, none */
 	uint32_t span_arena_bytes;  /* BATON_SPAN_ARENA_BYTES, 2048 */
-	uint32_t max_live_spans;    /* BATON_MAX_SPANS, 16384 records in all */
+	uint32_t max_live_spans;    /* BATON_MAX_SPANS, 16384 records in all (+ queues) */
 } baton_limits;
 
 /*

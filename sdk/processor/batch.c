@@ -10,6 +10,14 @@
  * makes on_end drop the span at once; nothing on the caller's path locks,
  * allocates or sleeps.
  *
+ * Shards: a queue of 4096 slots or more is cut into BT_BSP_SHARDS rings of
+ * equal size. Each producer thread has a home shard (threads are dealt out
+ * in turn), so two producers do not fight over one enq and one run of
+ * slots; when its home shard is full a producer tries the others, so one
+ * thread can still fill the whole queue before a span is dropped. The
+ * worker drains the shards in turn. Spans of one thread keep their order
+ * while they fit in its shard; across shards no order is promised.
+ *
  * Waking the worker: before sleeping the worker stores wake_at (the number
  * of queued spans that fill its batch) and sets sleeping = 1, then looks at
  * the ring again. A producer reads sleeping after its enqueue; only when it
@@ -55,19 +63,30 @@ struct bt_slot {
 	const baton_span_data *span;
 };
 
-struct bt_batch {
-	/* Producer side: written by every on_end. */
+#define BT_BSP_SHARDS     4
+#define BT_BSP_SHARD_FROM 4096u /* queues this big are sharded */
+
+struct bt_ring {
+	/* Producer side: written by every on_end of the shard. */
 	_Alignas(64) _Atomic uint64_t enq;
+	/* Consumer side: written by the worker only. */
+	_Alignas(64) _Atomic uint64_t deq;
+	struct bt_slot *slots;
+	uint64_t mask;
+	uint64_t flush_target; /* enq when the pending flush was asked; under mtx */
+};
+
+struct bt_batch {
+	struct bt_ring ring[BT_BSP_SHARDS];
+	uint32_t nshards;      /* 1 or BT_BSP_SHARDS */
+	uint32_t cur;          /* the shard the worker drains next; worker only */
+	struct bt_slot *slots; /* every shard's slots */
 	/* Read by producers to decide whether to wake the worker. */
 	_Alignas(64) _Atomic int sleeping;
 	_Atomic uint32_t wake_at;
 	_Atomic bool closed;
 	_Atomic uint64_t dropped_full;
 	_Atomic uint64_t dropped_closed;
-	/* Consumer side: written by the worker only. */
-	_Alignas(64) _Atomic uint64_t deq;
-	struct bt_slot *slots;
-	uint64_t mask;
 
 	baton_exporter exp;
 	uint32_t batch_size;
@@ -92,7 +111,7 @@ struct bt_batch {
 	bool shutting;
 	bool exp_shut; /* the exporter's shutdown was called */
 	uint64_t shutdown_deadline;
-	uint64_t flush_req, flush_done, flush_target, flush_deadline;
+	uint64_t flush_req, flush_done, flush_deadline;
 
 	const baton_span_data **batch;
 	uint32_t nbatch;
@@ -111,53 +130,101 @@ struct bt_batch {
 
 /* ---- the ring ---- */
 
-static bool bt_ring_push(struct bt_batch *b, const baton_span_data *span,
-                         uint64_t *pos_out)
+static bool bt_ring_push(struct bt_ring *r, const baton_span_data *span)
 {
 	struct bt_slot *sl;
-	uint64_t pos = atomic_load_explicit(&b->enq, memory_order_relaxed);
+	uint64_t pos = atomic_load_explicit(&r->enq, memory_order_relaxed);
 	for (;;) {
-		sl = &b->slots[pos & b->mask];
+		sl = &r->slots[pos & r->mask];
 		/* Acquire: pairs with the worker's release after it read the slot. */
 		uint64_t seq = atomic_load_explicit(&sl->seq, memory_order_acquire);
 		int64_t dif = (int64_t)(seq - pos);
 		if (dif == 0) {
-			if (atomic_compare_exchange_weak_explicit(&b->enq, &pos, pos + 1,
+			if (atomic_compare_exchange_weak_explicit(&r->enq, &pos, pos + 1,
 			                                          memory_order_seq_cst,
 			                                          memory_order_relaxed))
 				break;
 		} else if (dif < 0) {
 			return false; /* the slot still holds a span a lap behind: full */
 		} else {
-			pos = atomic_load_explicit(&b->enq, memory_order_relaxed);
+			pos = atomic_load_explicit(&r->enq, memory_order_relaxed);
 		}
 	}
 	sl->span = span;
+	/* The slots a few spans on come back from the worker's cache: fetch early. */
+	__builtin_prefetch(&r->slots[(pos + 16) & r->mask], 1);
 	/* Release: the worker that sees seq == pos + 1 sees the pointer. */
 	atomic_store_explicit(&sl->seq, pos + 1, memory_order_release);
-	*pos_out = pos;
 	return true;
 }
 
-/* Worker only. Returns NULL when the head slot is empty or not yet published. */
-static const baton_span_data *bt_ring_pop(struct bt_batch *b)
+/* Each thread's home shard: threads are dealt out in turn. */
+static _Atomic uint32_t bt_shard_next;
+static BT_TLS uint32_t bt_shard_home; /* 1 + the deal; 0: not dealt yet */
+
+/* Queues the span in the producer's home shard, else in any other. */
+static bool bt_batch_push(struct bt_batch *b, const baton_span_data *span)
 {
-	uint64_t pos = atomic_load_explicit(&b->deq, memory_order_relaxed);
-	struct bt_slot *sl = &b->slots[pos & b->mask];
+	uint32_t n = b->nshards, home = 0;
+	if (n > 1) {
+		if (__builtin_expect(bt_shard_home == 0, 0))
+			bt_shard_home = atomic_fetch_add_explicit(&bt_shard_next, 1,
+			                                          memory_order_relaxed) +
+			                1;
+		home = bt_shard_home;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		if (bt_ring_push(&b->ring[(home + i) & (n - 1)], span))
+			return true;
+	}
+	return false;
+}
+
+/* Worker only. Returns NULL when the head slot is empty or not yet published. */
+static const baton_span_data *bt_ring_pop(struct bt_ring *r)
+{
+	uint64_t pos = atomic_load_explicit(&r->deq, memory_order_relaxed);
+	struct bt_slot *sl = &r->slots[pos & r->mask];
 	if (atomic_load_explicit(&sl->seq, memory_order_acquire) != pos + 1)
 		return NULL;
 	const baton_span_data *s = sl->span;
-	atomic_store_explicit(&sl->seq, pos + b->mask + 1, memory_order_release);
+	atomic_store_explicit(&sl->seq, pos + r->mask + 1, memory_order_release);
 	/* Relaxed: deq is only read for size estimates. */
-	atomic_store_explicit(&b->deq, pos + 1, memory_order_relaxed);
+	atomic_store_explicit(&r->deq, pos + 1, memory_order_relaxed);
 	return s;
 }
 
+/* Spans in every shard (claimed or published). */
 static uint64_t bt_ring_size(struct bt_batch *b)
 {
-	uint64_t e = atomic_load_explicit(&b->enq, memory_order_seq_cst);
-	uint64_t d = atomic_load_explicit(&b->deq, memory_order_relaxed);
-	return e > d ? e - d : 0;
+	uint64_t n = 0;
+	for (uint32_t i = 0; i < b->nshards; i++) {
+		uint64_t e = atomic_load_explicit(&b->ring[i].enq, memory_order_seq_cst);
+		uint64_t d = atomic_load_explicit(&b->ring[i].deq, memory_order_relaxed);
+		n += e > d ? e - d : 0;
+	}
+	return n;
+}
+
+/* Spans ever queued and taken off, over the shards. */
+static void bt_ring_totals(struct bt_batch *b, uint64_t *enq, uint64_t *deq)
+{
+	*enq = *deq = 0;
+	for (uint32_t i = 0; i < b->nshards; i++) {
+		*enq += atomic_load(&b->ring[i].enq);
+		*deq += atomic_load(&b->ring[i].deq);
+	}
+}
+
+/* Called with mtx held: every shard has been taken off up to its flush target. */
+static bool bt_flush_reached(struct bt_batch *b)
+{
+	for (uint32_t i = 0; i < b->nshards; i++) {
+		if (atomic_load_explicit(&b->ring[i].deq, memory_order_relaxed) <
+		    b->ring[i].flush_target)
+			return false;
+	}
+	return true;
 }
 
 /* ---- the worker ---- */
@@ -181,10 +248,15 @@ static uint32_t bt_ms_left(uint64_t deadline)
 /* Called with mtx held. */
 static void bt_drain(struct bt_batch *b)
 {
-	while (b->nbatch < b->batch_size) {
-		const baton_span_data *s = bt_ring_pop(b);
-		if (s == NULL)
-			break;
+	uint32_t empty = 0;
+	while (b->nbatch < b->batch_size && empty < b->nshards) {
+		const baton_span_data *s = bt_ring_pop(&b->ring[b->cur]);
+		if (s == NULL) {
+			b->cur = (b->cur + 1) & (b->nshards - 1);
+			empty++;
+			continue;
+		}
+		empty = 0;
 		b->batch[b->nbatch++] = s;
 	}
 }
@@ -195,8 +267,8 @@ static void bt_drain(struct bt_batch *b)
  */
 static void bt_release_batch(struct bt_batch *b, uint64_t *counter, bt_drop_reason reason)
 {
-	for (uint32_t i = 0; i < b->nbatch; i++)
-		baton_span_data_release(b->batch[i]);
+	/* Records go back to their starting threads in bundles, not one by one. */
+	baton_span_data_release_n(b->batch, b->nbatch);
 	uint64_t pre = b->precounted < b->nbatch ? b->precounted : b->nbatch;
 	b->precounted -= pre;
 	*counter += b->nbatch - pre;
@@ -283,9 +355,7 @@ static void *bt_batch_worker(void *arg)
 		}
 		uint64_t queued = bt_ring_size(b);
 		if (b->nbatch == 0 && queued == 0) {
-			if (flushing &&
-			    atomic_load_explicit(&b->deq, memory_order_relaxed) >=
-			        b->flush_target) {
+			if (flushing && bt_flush_reached(b)) {
 				uint64_t req = b->flush_req;
 				baton_err frv = BATON_OK;
 				if (b->exp.ops->force_flush != NULL && !b->exp_shut) {
@@ -324,7 +394,9 @@ static void *bt_batch_worker(void *arg)
 			until = next_poll;
 		atomic_store_explicit(&b->wake_at, wake_at, memory_order_relaxed);
 		atomic_store_explicit(&b->sleeping, 1, memory_order_seq_cst);
-		if (bt_ring_size(b) + b->nbatch >= wake_at) {
+		/* What a producer compares with wake_at: the ring alone. (Adding
+		 * the batch kept the worker spinning once half a batch was in.) */
+		if (bt_ring_size(b) >= wake_at) {
 			atomic_store_explicit(&b->sleeping, 0, memory_order_relaxed);
 			continue;
 		}
@@ -357,7 +429,6 @@ static void bt_batch_ensure_worker(struct bt_batch *b);
 static void bt_batch_on_end(void *arg, const baton_span_data *span)
 {
 	struct bt_batch *b = arg;
-	uint64_t pos;
 	bt_batch_ensure_worker(b);
 	if (atomic_load_explicit(&b->closed, memory_order_relaxed)) {
 		atomic_fetch_add_explicit(&b->dropped_closed, 1, memory_order_relaxed);
@@ -365,7 +436,7 @@ static void bt_batch_on_end(void *arg, const baton_span_data *span)
 		baton_span_data_release(span);
 		return;
 	}
-	if (!bt_ring_push(b, span, &pos)) {
+	if (!bt_batch_push(b, span)) {
 		atomic_fetch_add_explicit(&b->dropped_full, 1, memory_order_relaxed);
 		bt_drop_add(BT_DROP_QUEUE_FULL, 1);
 		baton_span_data_release(span);
@@ -373,8 +444,7 @@ static void bt_batch_on_end(void *arg, const baton_span_data *span)
 	}
 	if (atomic_load_explicit(&b->sleeping, memory_order_seq_cst) == 0)
 		return;
-	uint64_t size = pos + 1 - atomic_load_explicit(&b->deq, memory_order_relaxed);
-	if (size < atomic_load_explicit(&b->wake_at, memory_order_relaxed))
+	if (bt_ring_size(b) < atomic_load_explicit(&b->wake_at, memory_order_relaxed))
 		return;
 	/* Only the producer that turns sleeping from 1 to 0 signals. */
 	if (atomic_exchange_explicit(&b->sleeping, 0, memory_order_relaxed) == 1) {
@@ -404,7 +474,9 @@ static baton_err bt_batch_flush(void *arg, uint32_t timeout_ms)
 	}
 	uint64_t req = ++b->flush_req;
 	uint64_t failures = b->failures;
-	b->flush_target = atomic_load_explicit(&b->enq, memory_order_seq_cst);
+	for (uint32_t i = 0; i < b->nshards; i++)
+		b->ring[i].flush_target =
+		    atomic_load_explicit(&b->ring[i].enq, memory_order_seq_cst);
 	b->flush_deadline = deadline;
 	bt_kick(b);
 	struct timespec ts = bt_abs_timespec(deadline);
@@ -573,10 +645,14 @@ static void bt_batch_child(void *arg)
 		bt_release_all(b, &discarded, BT_DROP_NREASONS);
 		/* A slot claimed but not published by a thread that is gone stays lost.
 		 */
-		for (uint64_t i = 0; i <= b->mask; i++)
-			atomic_store_explicit(&b->slots[i].seq, i, memory_order_relaxed);
-		atomic_store(&b->enq, 0);
-		atomic_store(&b->deq, 0);
+		for (uint32_t r = 0; r < b->nshards; r++) {
+			struct bt_ring *ring = &b->ring[r];
+			for (uint64_t i = 0; i <= ring->mask; i++)
+				atomic_store_explicit(&ring->slots[i].seq, i,
+				                      memory_order_relaxed);
+			atomic_store(&ring->enq, 0);
+			atomic_store(&ring->deq, 0);
+		}
 		atomic_store(&b->sleeping, 0);
 		atomic_store(&b->dropped_full, 0);
 		atomic_store(&b->dropped_closed, 0);
@@ -776,9 +852,14 @@ baton_err baton_batch_processor_create(baton_exporter exporter,
 		rv = BATON_ENOMEM;
 		goto fail;
 	}
-	for (uint64_t i = 0; i < cap; i++)
-		atomic_init(&b->slots[i].seq, i);
-	b->mask = cap - 1;
+	b->nshards = cap >= BT_BSP_SHARD_FROM ? BT_BSP_SHARDS : 1;
+	for (uint32_t r = 0; r < b->nshards; r++) {
+		struct bt_ring *ring = &b->ring[r];
+		ring->mask = cap / b->nshards - 1;
+		ring->slots = b->slots + (size_t)r * (ring->mask + 1);
+		for (uint64_t i = 0; i <= ring->mask; i++)
+			atomic_init(&ring->slots[i].seq, i);
+	}
 	b->exp = exporter;
 	b->batch_size = bsize;
 	b->delay_ns = (uint64_t)delay * 1000000u;
@@ -821,8 +902,8 @@ baton_err baton_batch_processor_stats(baton_processor p, baton_batch_stats *out)
 	baton_batch_stats s;
 	memset(&s, 0, sizeof(s));
 	pthread_mutex_lock(&b->mtx);
-	uint64_t enq = atomic_load(&b->enq);
-	uint64_t deq = atomic_load(&b->deq);
+	uint64_t enq, deq;
+	bt_ring_totals(b, &enq, &deq);
 	s.dropped_queue_full = atomic_load(&b->dropped_full);
 	s.spans_received = enq + s.dropped_queue_full + atomic_load(&b->dropped_closed);
 	s.spans_exported = b->exported;
@@ -838,7 +919,7 @@ baton_err baton_batch_processor_stats(baton_processor p, baton_batch_stats *out)
 	 */
 	uint64_t ring_pre = b->precounted > b->nbatch ? b->precounted - b->nbatch : 0;
 	s.queue_size = (uint32_t)(ring > ring_pre ? ring - ring_pre : 0);
-	s.queue_capacity = (uint32_t)(b->mask + 1);
+	s.queue_capacity = (uint32_t)((b->ring[0].mask + 1) * b->nshards);
 	memcpy(s.last_error, b->last_error, sizeof(s.last_error));
 	pthread_mutex_unlock(&b->mtx);
 	*out = s;

@@ -105,7 +105,24 @@ static uint32_t bt_limit_general(uint32_t code, const char *env, const char *gen
 	return bt_limit(0, general, dflt);
 }
 
-static void bt_limits_resolve(bt_limits *l, const baton_limits *in)
+/*
+ * Room a default store keeps for the batch processors: twice each queue's
+ * capacity (its ring, and a batch in export besides), so that a burst
+ * fills a queue, where the drop is counted as such, before the store.
+ */
+static uint64_t bt_queue_room(const baton_processor *procs, size_t n)
+{
+	uint64_t room = 0;
+	for (size_t i = 0; i < n; i++) {
+		baton_batch_stats bs;
+		if (baton_batch_processor_stats(procs[i], &bs) == BATON_OK)
+			room += 2 * (uint64_t)bs.queue_capacity;
+	}
+	return room;
+}
+
+static void bt_limits_resolve(bt_limits *l, const baton_limits *in,
+                              const baton_processor *procs, size_t nprocs)
 {
 	static const baton_limits none;
 	static const char count[] = "OTEL_ATTRIBUTE_COUNT_LIMIT";
@@ -128,6 +145,12 @@ static void bt_limits_resolve(bt_limits *l, const baton_limits *in)
 	/* A handle holds a 32-bit index; past 16 Mi records no process needs more. */
 	l->max_spans = bt_limit_range(in->max_live_spans, "baton_limits.max_live_spans",
 	                              "BATON_MAX_SPANS", 16384, BT_CHUNK_SPANS, 1u << 24);
+	/* The default: 16384 open spans plus what the queues hold (records are
+	 * made as they are needed, so the room costs nothing until used). */
+	if (in->max_live_spans == 0 && baton_getenv("BATON_MAX_SPANS") == NULL) {
+		uint64_t m = l->max_spans + bt_queue_room(procs, nprocs);
+		l->max_spans = m < (1u << 24) ? (uint32_t)m : 1u << 24;
+	}
 }
 
 static void bt_procs_destroy(const baton_processor *procs, size_t n)
@@ -199,7 +222,8 @@ baton_err baton_init(const baton_options *opts)
 	bt_random_global_init();
 	bt_clock_init();
 	memset(&bt_prov, 0, sizeof(bt_prov));
-	bt_limits_resolve(&bt_prov.limits, &opts->limits);
+	bt_limits_resolve(&bt_prov.limits, &opts->limits, opts->processors,
+	                  opts->nprocessors);
 	bt_prov.propagate_unsampled_ids = opts->propagate_unsampled_ids;
 	if (!opts->ignore_disabled_env)
 		bt_env_bool("OTEL_SDK_DISABLED", &disabled);

@@ -6,15 +6,69 @@
 
 /* ---- arena ---- */
 
+/*
+ * Places n bytes at budget offset *offp (aligned as the caller needs) and
+ * returns them; NULL when the budget, or memory for the overflow, runs out.
+ * The first part that does not fit inline opens the overflow block: room
+ * for the rest of the budget, from *offp rounded down to 8 (so offsets
+ * keep their alignment). A part that would straddle the inline end after
+ * a roll-back moves to the overflow's base, *offp with it. Sets nothing
+ * else: the caller advances arena_used.
+ */
+static char *__attribute__((noinline))
+bt_arena_place_slow(bt_span *sp, size_t *offp, size_t n)
+{
+	size_t off = *offp, end = bt_prov.limits.arena_bytes;
+	if (off + n > end)
+		return NULL;
+	if (sp->ovf == NULL) {
+		size_t base = off & ~(size_t)7;
+		char *o = bt_malloc(8 + end - base);
+		if (o == NULL)
+			return NULL;
+		*(uint32_t *)(void *)o = (uint32_t)base;
+		sp->ovf = o;
+		return o + 8 + (off - base);
+	}
+	size_t base = *(const uint32_t *)(const void *)sp->ovf;
+	if (off + n <= base)
+		return sp->arena + off;
+	if (off < base) {
+		if (base + n > end)
+			return NULL;
+		off = base;
+		*offp = off;
+	}
+	return sp->ovf + 8 + (off - base);
+}
+
+static inline char *bt_arena_place(bt_span *sp, size_t *offp, size_t n)
+{
+	/* The inline part is within every budget (span_arena_bytes >= 256). */
+	if (__builtin_expect(sp->ovf == NULL && *offp + n <= BT_INLINE_BYTES, 1))
+		return sp->arena + *offp;
+	return bt_arena_place_slow(sp, offp, n);
+}
+
+/* The budget offset of p, a part of sp's arena (inline or overflow). */
+static uint32_t bt_arena_off(const bt_span *sp, const void *p)
+{
+	const char *c = p;
+	if (c >= sp->arena && c < sp->arena + BT_INLINE_BYTES)
+		return (uint32_t)(c - sp->arena);
+	return *(const uint32_t *)(const void *)sp->ovf + (uint32_t)(c - (sp->ovf + 8));
+}
+
 void *bt_arena_alloc(bt_span *sp, size_t n)
 {
 	size_t off = (sp->arena_used + 7u) & ~(size_t)7;
-	if (off + n > bt_prov.limits.arena_bytes) {
+	char *p = bt_arena_place(sp, &off, n);
+	if (p == NULL) {
 		bt_drop_add(BT_DROP_ARENA_FULL, 1);
 		return NULL;
 	}
 	sp->arena_used = (uint32_t)(off + n);
-	return sp->arena + off;
+	return p;
 }
 
 /* What is left of the span's remote share, in bytes (NULs included). */
@@ -76,7 +130,11 @@ const char *bt_arena_text(bt_span *sp, const char *s, size_t n, size_t max_chars
 		return NULL;
 	if ((how & BT_TEXT_REMOTE) && len == 0 && n > 0 && max_chars > 0)
 		return NULL; /* nothing of it fits: dropped, not stored empty */
-	char *d = sp->arena + off;
+	char *d = bt_arena_place(sp, &off, len + 1);
+	if (d == NULL) {
+		bt_drop_add(BT_DROP_ARENA_FULL, 1);
+		return NULL;
+	}
 	bt_text_put(d, s, n, len, max_chars, as_is);
 	sp->arena_used = (uint32_t)(off + len + 1);
 	if (how & BT_TEXT_REMOTE)
@@ -240,17 +298,38 @@ static void bt_span_attr(bt_span *sp, const char *key, const baton_value *v)
 		return;
 	}
 	key = bt_key_text(key, &klen, kbuf); /* the bloom bit is the stored key's */
-	if (!bt_attr_put(sp, &sp->data.attrs, &sp->attr_tail, &sp->data.nattrs,
+	baton_attr *tail = sp->attr_tail == BT_NO_OFF
+	                       ? NULL
+	                       : (baton_attr *)(void *)bt_arena_ptr(sp, sp->attr_tail);
+	if (!bt_attr_put(sp, &sp->data.attrs, &tail, &sp->data.nattrs,
 	                 bt_prov.limits.attr_count, key, v, true)) {
 		sp->data.dropped_attrs++;
 		return;
 	}
-	sp->key_bloom |= (uint64_t)1 << (((unsigned char)key[0] ^ klen) & 63);
+	sp->attr_tail = tail != NULL ? bt_arena_off(sp, tail) : BT_NO_OFF;
+	sp->key_bloom |= (uint32_t)1 << (((unsigned char)key[0] ^ klen) & 31);
 }
 
 /* ---- start ---- */
 
-static baton_attr *bt_attr_slot(bt_span *sp, const char *key, size_t extra, bool *is_new);
+/*
+ * memset of the 208 bytes, as 16-byte stores: compilers make a small
+ * memset of known size "rep stos", whose start-up costs more than the
+ * stores.
+ */
+static inline void bt_zero_data(baton_span_data *d)
+{
+	typedef char bt_v16 __attribute__((vector_size(16), aligned(8), may_alias));
+	_Static_assert(_Alignof(baton_span_data) >= 8, "aligned(8) pieces");
+	_Static_assert(sizeof(*d) == 13 * 16, "thirteen stores");
+	bt_v16 *v = (bt_v16 *)(void *)d, z = {0};
+	/* Written out: a loop is turned back into memset. */
+	v[0] = z, v[1] = z, v[2] = z, v[3] = z, v[4] = z, v[5] = z, v[6] = z;
+	v[7] = z, v[8] = z, v[9] = z, v[10] = z, v[11] = z, v[12] = z;
+}
+
+static baton_attr *bt_attr_slot(bt_span *sp, const char *key, size_t static_len,
+                                size_t extra, bool *is_new);
 
 /* SampleRate = the adjusted count: an integer when it is one (1 for 100%). */
 static void bt_set_sample_rate(bt_span *sp)
@@ -267,12 +346,17 @@ static void bt_set_sample_rate(bt_span *sp)
 			v = (baton_value){.type = BATON_VALUE_DOUBLE, .u.d = ac};
 	}
 	bool is_new;
-	baton_attr *a = bt_attr_slot(sp, "SampleRate", 0, &is_new);
+	/* The key is a literal: it outlives the span, so it takes no arena. */
+	baton_attr *a =
+	    bt_attr_slot(sp, "SampleRate", sizeof("SampleRate") - 1, 0, &is_new);
 	if (a == NULL) {
 		sp->data.dropped_attrs++;
 		return;
 	}
-	a->value = v;
+	/* Field by field: a whole-struct copy of v, just built, stalls. */
+	a->value.type = v.type;
+	a->value.u = v.u;
+	a->value.len = 0;
 }
 
 baton_span baton_span_start(baton_tracer *tracer, const char *name)
@@ -371,13 +455,13 @@ baton_span baton_span_start_ex(baton_tracer *tracer, const char *name,
 		                                           : BATON_SPAN_NONE;
 	}
 	uint32_t gen = atomic_load_explicit(&sp->gen, memory_order_relaxed);
-	memset(&sp->data, 0, sizeof(sp->data));
+	bt_zero_data(&sp->data);
 	sp->arena_used = 0;
 	sp->remote_used = 0;
 	sp->key_bloom = 0;
-	sp->attr_tail = NULL;
-	sp->event_tail = NULL;
-	sp->link_tail = NULL;
+	sp->attr_tail = BT_NO_OFF;
+	sp->event_tail = BT_NO_OFF;
+	sp->link_tail = BT_NO_OFF;
 	sp->ended = false;
 	sp->recording = res.decision != BATON_SAMPLING_DROP;
 	atomic_store_explicit(&sp->refs, 0, memory_order_relaxed);
@@ -432,8 +516,11 @@ void baton_span_end_at(baton_span span, uint64_t end_time_ns)
 	if (sp == NULL)
 		return;
 	sp->ended = true;
-	/* Stale handles stop matching from here on. */
-	atomic_fetch_add_explicit(&sp->gen, 1, memory_order_relaxed);
+	/* Stale handles stop matching from here on. One thread at a time ends
+	 * a span, so a plain load and store is enough (no locked add). */
+	atomic_store_explicit(&sp->gen,
+	                      atomic_load_explicit(&sp->gen, memory_order_relaxed) + 1,
+	                      memory_order_relaxed);
 	if (!sp->recording) {
 		bt_store_release(&bt_prov.store, sp);
 		return;
@@ -473,6 +560,16 @@ void baton_span_data_release(const baton_span_data *data)
 		bt_store_release(&bt_prov.store, sp);
 }
 
+void baton_span_data_release_n(const baton_span_data *const *spans, size_t n)
+{
+	if (spans == NULL)
+		return;
+	bt_store_release_begin();
+	for (size_t i = 0; i < n; i++)
+		baton_span_data_release(spans[i]);
+	bt_store_release_end();
+}
+
 /* ---- queries and setters ---- */
 
 bool baton_span_is_recording(baton_span span)
@@ -500,14 +597,18 @@ baton_err baton_span_get_context(baton_span span, baton_span_context *ctx)
  * The setters' fast path: find the key among the span's attributes (first
  * byte compared before strcmp), else append a node and its key with one
  * bounds check against the arena. extra bytes are reserved after the key
- * for a string value.
+ * for a string value (the node's last bytes). A static key (a literal of
+ * ours, of length static_len) is neither checked nor copied.
  */
-static baton_attr *bt_attr_slot(bt_span *sp, const char *key, size_t extra, bool *is_new)
+static baton_attr *bt_attr_slot(bt_span *sp, const char *key, size_t static_len,
+                                size_t extra, bool *is_new)
 {
 	char kbuf[BT_KEY_MAX + 1];
-	size_t klen;
-	key = bt_key_text(key, &klen, kbuf);
-	uint64_t bit = (uint64_t)1 << (((unsigned char)key[0] ^ klen) & 63);
+	size_t klen = static_len;
+	bool is_static = static_len != 0;
+	if (!is_static)
+		key = bt_key_text(key, &klen, kbuf);
+	uint32_t bit = (uint32_t)1 << (((unsigned char)key[0] ^ klen) & 31);
 	/* The bloom bit says whether any key of this first byte and length exists. */
 	if (sp->key_bloom & bit) {
 		for (const baton_attr *a = sp->data.attrs; a != NULL; a = a->next) {
@@ -521,23 +622,27 @@ static baton_attr *bt_attr_slot(bt_span *sp, const char *key, size_t extra, bool
 	if (sp->data.nattrs >= bt_prov.limits.attr_count)
 		return NULL;
 	size_t off = (sp->arena_used + 7u) & ~(size_t)7;
-	size_t end = off + sizeof(baton_attr) + klen + 1 + extra;
-	if (end > bt_prov.limits.arena_bytes) {
+	size_t n = sizeof(baton_attr) + (is_static ? 0 : klen + 1) + extra;
+	baton_attr *a = (baton_attr *)(void *)bt_arena_place(sp, &off, n);
+	if (a == NULL) {
 		bt_drop_add(BT_DROP_ARENA_FULL, 1);
 		return NULL;
 	}
-	baton_attr *a = (baton_attr *)(sp->arena + off);
-	char *k = (char *)(a + 1);
-	memcpy(k, key, klen + 1);
-	sp->arena_used = (uint32_t)end;
+	if (is_static) {
+		a->key = key;
+	} else {
+		char *k = (char *)(a + 1);
+		memcpy(k, key, klen + 1);
+		a->key = k;
+	}
+	sp->arena_used = (uint32_t)(off + n);
 	sp->key_bloom |= bit;
-	a->key = k;
 	a->next = NULL;
-	if (sp->attr_tail != NULL)
-		sp->attr_tail->next = a;
+	if (sp->attr_tail != BT_NO_OFF)
+		((baton_attr *)(void *)bt_arena_ptr(sp, sp->attr_tail))->next = a;
 	else
 		sp->data.attrs = a;
-	sp->attr_tail = a;
+	sp->attr_tail = (uint32_t)off;
 	sp->data.nattrs++;
 	return a;
 }
@@ -551,18 +656,27 @@ static inline bt_span *bt_setter_span(baton_span span, const char *key)
 	return (sp != NULL && sp->recording) ? sp : NULL;
 }
 
-static void bt_set_scalar(baton_span span, const char *key, baton_value v)
+/* A scalar's payload: baton_value's union. */
+typedef __typeof__(((baton_value *)0)->u) bt_scalar;
+
+/* Type and payload apart: a baton_value built by value (with its padding)
+ * is stored on the stack in pieces and read back whole, a store-forwarding
+ * stall on every call. */
+static void bt_set_scalar(baton_span span, const char *key, baton_value_type type,
+                          bt_scalar u)
 {
 	bt_span *sp = bt_setter_span(span, key);
 	if (sp == NULL)
 		return;
 	bool is_new;
-	baton_attr *a = bt_attr_slot(sp, key, 0, &is_new);
+	baton_attr *a = bt_attr_slot(sp, key, 0, 0, &is_new);
 	if (a == NULL) {
 		sp->data.dropped_attrs++;
 		return;
 	}
-	a->value = v;
+	a->value.type = type;
+	a->value.u = u;
+	a->value.len = 0;
 }
 
 void baton_span_set_value(baton_span span, const char *key, const baton_value *value)
@@ -596,10 +710,10 @@ static void bt_set_strn(baton_span span, const char *key, const char *value, siz
 		return;
 	}
 	bool is_new;
-	baton_attr *a = bt_attr_slot(sp, key, vlen + 1, &is_new);
+	baton_attr *a = bt_attr_slot(sp, key, 0, vlen + 1, &is_new);
 	char *d;
-	if (a != NULL && is_new) /* the room reserved after the key */
-		d = sp->arena + sp->arena_used - vlen - 1;
+	if (a != NULL && is_new) /* the room reserved after the key: the node's end */
+		d = (char *)a + (sp->arena_used - sp->attr_tail) - vlen - 1;
 	else if (a != NULL) /* replacing: the old bytes stay unused */
 		d = bt_arena_alloc(sp, vlen + 1);
 	else
@@ -634,21 +748,21 @@ void baton_span_set_int(baton_span span, const char *key, int64_t value)
 {
 	if (BT_HANDLE_INDEX(span.id) == 0) /* unsampled: nothing to build */
 		return;
-	bt_set_scalar(span, key, (baton_value){.type = BATON_VALUE_INT, .u.i = value});
+	bt_set_scalar(span, key, BATON_VALUE_INT, (bt_scalar){.i = value});
 }
 
 void baton_span_set_double(baton_span span, const char *key, double value)
 {
 	if (BT_HANDLE_INDEX(span.id) == 0) /* unsampled: nothing to build */
 		return;
-	bt_set_scalar(span, key, (baton_value){.type = BATON_VALUE_DOUBLE, .u.d = value});
+	bt_set_scalar(span, key, BATON_VALUE_DOUBLE, (bt_scalar){.d = value});
 }
 
 void baton_span_set_bool(baton_span span, const char *key, bool value)
 {
 	if (BT_HANDLE_INDEX(span.id) == 0) /* unsampled: nothing to build */
 		return;
-	bt_set_scalar(span, key, (baton_value){.type = BATON_VALUE_BOOL, .u.b = value});
+	bt_set_scalar(span, key, BATON_VALUE_BOOL, (bt_scalar){.b = value});
 }
 
 void baton_span_add_event(baton_span span, const char *name, uint64_t time_ns,
@@ -681,11 +795,11 @@ void baton_span_add_event(baton_span span, const char *name, uint64_t time_ns,
 		                 &attrs[i].value, false))
 			e->dropped_attrs++;
 	}
-	if (sp->event_tail != NULL)
-		sp->event_tail->next = e;
+	if (sp->event_tail != BT_NO_OFF)
+		((baton_event *)(void *)bt_arena_ptr(sp, sp->event_tail))->next = e;
 	else
 		sp->data.events = e;
-	sp->event_tail = e;
+	sp->event_tail = bt_arena_off(sp, e);
 	sp->data.nevents++;
 }
 
@@ -720,11 +834,11 @@ void baton_span_add_link(baton_span span, const baton_span_context *ctx,
 		                 &attrs[i].value, false))
 			l->dropped_attrs++;
 	}
-	if (sp->link_tail != NULL)
-		sp->link_tail->next = l;
+	if (sp->link_tail != BT_NO_OFF)
+		((baton_link *)(void *)bt_arena_ptr(sp, sp->link_tail))->next = l;
 	else
 		sp->data.links = l;
-	sp->link_tail = l;
+	sp->link_tail = bt_arena_off(sp, l);
 	sp->data.nlinks++;
 }
 

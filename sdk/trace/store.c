@@ -1,21 +1,48 @@
 /*
- * The span store: records of fixed size in chunks of 64, handed out through
- * per-thread caches so that the hot path takes no lock. A thread refills
- * its cache (or gives back half of it) under the store mutex once per 32
- * spans. The store grows a chunk at a time up to limits.max_spans records
- * and never shrinks until baton_fini.
+ * The span store: records of BT_REC_BYTES in chunks of 64, handed out
+ * through per-thread caches so that the hot path takes no lock.
+ *
+ * A thread's cache is an array of free indices it pops and pushes. A
+ * record remembers the slot of the thread that started it (owner), and a
+ * release on another thread (a batch worker) sends it back there: onto
+ * the slot's return stack, a bundle of up to 64 records per CAS, which the
+ * owner takes whole with one exchange when its array runs dry. So two
+ * producers feeding one worker never meet on a lock: the store mutex is
+ * taken only to grow the store (a chunk at a time, up to
+ * limits.max_spans records, never shrinking until baton_fini), when a
+ * thread's array overflows, and by a thread that finds nothing of its own.
+ *
+ * What a thread can hold back from the others is bounded: its array
+ * (BT_CACHE_MAX) and its return stack (a release that would push the stack
+ * past return_max records, 1/16 of the store, goes to the global list
+ * instead). When the
+ * global list is empty and the store cannot grow, a thread takes every
+ * other slot's return stack before it refuses a span.
  */
 #include "trace/trace_int.h"
 
 #include <string.h>
 
-#define BT_CACHE_MAX  64
-#define BT_CACHE_MOVE 32
+#define BT_CACHE_MAX  128
+#define BT_CACHE_MOVE 64
+/* Indices a bundle carries besides its head (in the head's arena). */
+#define BT_BUNDLE_MAX (BT_INLINE_BYTES / sizeof(uint32_t) - 1)
+/* A slot's return stack: at most 1/16 of the store, within [64, 4096]. */
+#define BT_RETURN_MIN 64u
+#define BT_RETURN_MAX 4096u
 
 struct bt_cache {
 	uint64_t epoch;
+	uint16_t slot; /* 1-based; 0: none (more threads than slots) */
 	uint32_t n;
 	uint32_t idx[BT_CACHE_MAX];
+	/* Returned bundles taken from the slot and not yet used: a chain. */
+	uint32_t bundles;
+	/* Between bt_store_release_begin and _end: the bundle being gathered. */
+	bool gathering;
+	uint16_t out_owner;
+	uint32_t out_n;
+	bt_span *out_head;
 };
 static BT_TLS struct bt_cache bt_cache;
 static pthread_key_t bt_cache_key;
@@ -78,6 +105,25 @@ void bt_counters_sum(uint64_t out[BT_C_COUNT])
 	pthread_mutex_unlock(&bt_counters_mtx);
 }
 
+/* The indices a free bundle head carries: [0] the count, then the others. */
+static inline uint32_t *bt_bundle(bt_span *head)
+{
+	return (uint32_t *)(void *)head->arena;
+}
+
+/* Called with s->mtx held: puts a chain of bundles on the global free list. */
+static void bt_chain_to_global(bt_store *s, uint32_t head)
+{
+	while (head != 0) {
+		bt_span *h = bt_store_get(s, head);
+		uint32_t *b = bt_bundle(h);
+		for (uint32_t i = 1; i <= b[0]; i++)
+			s->free_idx[s->nfree++] = b[i];
+		s->free_idx[s->nfree++] = head;
+		head = h->attr_tail;
+	}
+}
+
 static void bt_cache_flush(struct bt_cache *c, uint32_t keep)
 {
 	bt_store *s = &bt_prov.store;
@@ -87,14 +133,63 @@ static void bt_cache_flush(struct bt_cache *c, uint32_t keep)
 	pthread_mutex_unlock(&s->mtx);
 }
 
+/*
+ * Pushes a bundle (head plus the b[0] indices in its arena) onto owner's
+ * return stack, or onto the global list when that stack is full.
+ */
+static void bt_bundle_send(bt_store *s, uint16_t owner, bt_span *head)
+{
+	_Atomic uint64_t *top = &s->slots[owner - 1].remote;
+	uint64_t k = (uint64_t)bt_bundle(head)[0] + 1;
+	uint64_t old = atomic_load_explicit(top, memory_order_relaxed);
+	do {
+		if ((old >> 32) + k > s->return_max) {
+			pthread_mutex_lock(&s->mtx);
+			head->attr_tail = 0;
+			bt_chain_to_global(s, head->index);
+			pthread_mutex_unlock(&s->mtx);
+			return;
+		}
+		head->attr_tail = (uint32_t)old;
+		/* Release: the owner that takes the stack sees the bundle's indices. */
+	} while (!atomic_compare_exchange_weak_explicit(
+	    top, &old, (uint64_t)head->index | (((old >> 32) + k) << 32),
+	    memory_order_release, memory_order_relaxed));
+}
+
+static void bt_out_flush(bt_store *s, struct bt_cache *c)
+{
+	if (c->out_head != NULL) {
+		bt_bundle(c->out_head)[0] = c->out_n;
+		bt_bundle_send(s, c->out_owner, c->out_head);
+	}
+	c->out_head = NULL;
+	c->out_n = 0;
+}
+
 /* Thread exit: give the cache back so its records are not stranded. */
 static void bt_cache_on_exit(void *unused)
 {
 	(void)unused;
 	struct bt_cache *c = &bt_cache;
-	if (bt_initialized && c->epoch == atomic_load(&bt_epoch) && c->n > 0)
-		bt_cache_flush(c, 0);
+	if (bt_initialized && c->epoch == atomic_load(&bt_epoch)) {
+		bt_store *s = &bt_prov.store;
+		bt_out_flush(s, c);
+		pthread_mutex_lock(&s->mtx);
+		while (c->n > 0)
+			s->free_idx[s->nfree++] = c->idx[--c->n];
+		bt_chain_to_global(s, c->bundles);
+		if (c->slot != 0) {
+			/* What others return to the slot later waits there for the
+			 * next thread that takes it, or for a thread that runs dry. */
+			s->slots[c->slot - 1].taken = false;
+		}
+		pthread_mutex_unlock(&s->mtx);
+	}
 	c->n = 0;
+	c->bundles = 0;
+	c->slot = 0;
+	c->out_head = NULL;
 }
 
 /*
@@ -142,17 +237,26 @@ static void bt_cache_key_init(void)
 baton_err bt_store_init(bt_store *s, const bt_limits *lim)
 {
 	memset(s, 0, sizeof(*s));
-	s->rec_size = (sizeof(bt_span) + lim->arena_bytes + 7) & ~(size_t)7;
+	(void)lim->arena_bytes; /* at least BT_INLINE_BYTES: the rest overflows */
+	s->rec_size = BT_REC_BYTES;
+	uint32_t rmax = lim->max_spans / 16;
+	s->return_max = rmax < BT_RETURN_MIN   ? BT_RETURN_MIN
+	                : rmax > BT_RETURN_MAX ? BT_RETURN_MAX
+	                                       : rmax;
 	/* 64-bit: a limit near UINT32_MAX must not wrap to a store of nothing. */
 	s->max_chunks =
 	    (uint32_t)(((uint64_t)lim->max_spans + BT_CHUNK_SPANS - 1) / BT_CHUNK_SPANS);
 	s->chunks = bt_calloc(s->max_chunks, sizeof(char *));
 	s->free_idx = bt_calloc((size_t)s->max_chunks * BT_CHUNK_SPANS, sizeof(uint32_t));
-	if (s->chunks == NULL || s->free_idx == NULL) {
+	/* The allocator promises no more than malloc's alignment: align by hand. */
+	s->slots_mem = bt_calloc(BT_SLOTS + 1, sizeof(bt_tslot));
+	if (s->chunks == NULL || s->free_idx == NULL || s->slots_mem == NULL) {
 		bt_free(s->chunks);
 		bt_free(s->free_idx);
+		bt_free(s->slots_mem);
 		return BATON_ENOMEM;
 	}
+	s->slots = (bt_tslot *)(((uintptr_t)s->slots_mem + 63) & ~(uintptr_t)63);
 	pthread_mutex_init(&s->mtx, NULL);
 	pthread_once(&bt_cache_once, bt_cache_key_init);
 	return BATON_OK;
@@ -161,10 +265,16 @@ baton_err bt_store_init(bt_store *s, const bt_limits *lim)
 void bt_store_fini(bt_store *s)
 {
 	uint32_t n = atomic_load(&s->nchunks);
-	for (uint32_t i = 0; i < n; i++)
+	for (uint32_t i = 0; i < n; i++) {
+		/* Spans never ended keep their overflow blocks: free them too. */
+		for (uint32_t j = 0; j < BT_CHUNK_SPANS; j++)
+			bt_free(
+			    ((bt_span *)(s->chunks[i] + (size_t)j * s->rec_size))->ovf);
 		bt_free(s->chunks[i]);
+	}
 	bt_free(s->chunks);
 	bt_free(s->free_idx);
+	bt_free(s->slots_mem);
 	pthread_mutex_destroy(&s->mtx);
 	memset(s, 0, sizeof(*s));
 }
@@ -193,20 +303,74 @@ static bool bt_store_grow(bt_store *s)
 	return true;
 }
 
-static void __attribute__((noinline)) bt_cache_refill(bt_store *s, struct bt_cache *c)
+/* Called with s->mtx held: every slot's return stack onto the global list. */
+static void bt_store_reclaim(bt_store *s)
 {
-	uint64_t epoch = atomic_load_explicit(&bt_epoch, memory_order_relaxed);
-	if (c->epoch != epoch) {
-		c->epoch = epoch; /* records of an older store are gone */
-		c->n = 0;
+	for (uint32_t i = 0; i < BT_SLOTS; i++) {
+		if (atomic_load_explicit(&s->slots[i].remote, memory_order_relaxed) == 0)
+			continue;
+		/* Acquire: pairs with the release of the pushes. */
+		uint64_t top = atomic_exchange_explicit(&s->slots[i].remote, 0,
+		                                        memory_order_acquire);
+		bt_chain_to_global(s, (uint32_t)top);
 	}
+}
+
+/* A new store (or a new thread): no records, no slot, nothing gathered. */
+static void bt_cache_reset(struct bt_cache *c, uint64_t epoch)
+{
+	c->epoch = epoch; /* records of an older store are gone */
+	c->n = 0;
+	c->bundles = 0;
+	c->slot = 0;
+	c->out_head = NULL;
+	c->out_n = 0;
 	if (!bt_cache_registered) {
 		pthread_setspecific(bt_cache_key, c);
 		bt_cache_registered = true;
 	}
+}
+
+/* Takes one returned bundle into the array (which is empty). */
+static void bt_cache_take_bundle(bt_store *s, struct bt_cache *c)
+{
+	bt_span *h = bt_store_get(s, c->bundles);
+	const uint32_t *b = bt_bundle(h);
+	uint32_t k = b[0];
+	c->bundles = h->attr_tail;
+	for (uint32_t i = 1; i <= k; i++)
+		c->idx[c->n++] = b[i];
+	c->idx[c->n++] = h->index; /* handed out first: its lines are warm */
+}
+
+static void __attribute__((noinline)) bt_cache_refill(bt_store *s, struct bt_cache *c)
+{
+	uint64_t epoch = atomic_load_explicit(&bt_epoch, memory_order_relaxed);
+	if (c->epoch != epoch)
+		bt_cache_reset(c, epoch);
+	if (c->bundles == 0 && c->slot != 0) {
+		_Atomic uint64_t *top = &s->slots[c->slot - 1].remote;
+		/* Acquire: pairs with the pushers' release (the bundles' contents). */
+		if (atomic_load_explicit(top, memory_order_relaxed) != 0)
+			c->bundles = (uint32_t)atomic_exchange_explicit(
+			    top, 0, memory_order_acquire);
+	}
+	if (c->bundles != 0) {
+		bt_cache_take_bundle(s, c);
+		return;
+	}
 	pthread_mutex_lock(&s->mtx);
-	if (s->nfree == 0)
-		bt_store_grow(s);
+	if (c->slot == 0) {
+		for (uint32_t i = 0; i < BT_SLOTS; i++) {
+			if (!s->slots[i].taken) {
+				s->slots[i].taken = true;
+				c->slot = (uint16_t)(i + 1);
+				break;
+			}
+		}
+	}
+	if (s->nfree == 0 && !bt_store_grow(s))
+		bt_store_reclaim(s);
 	while (c->n < BT_CACHE_MOVE && s->nfree > 0)
 		c->idx[c->n++] = s->free_idx[--s->nfree];
 	pthread_mutex_unlock(&s->mtx);
@@ -226,25 +390,61 @@ bt_span *bt_store_alloc(bt_store *s)
 		}
 	}
 	bt_span *sp = bt_store_get(s, c->idx[--c->n]);
+	/* The next record's header, for the next span (returned ones come cold). */
+	if (c->n > 0)
+		__builtin_prefetch(bt_store_get(s, c->idx[c->n - 1]), 1);
+	sp->owner = c->slot;
 	bt_count(BT_C_ALLOCS);
 	return sp;
+}
+
+void bt_store_release_begin(void)
+{
+	bt_cache.gathering = true;
+}
+
+void bt_store_release_end(void)
+{
+	struct bt_cache *c = &bt_cache;
+	c->gathering = false;
+	if (c->out_head != NULL && bt_initialized &&
+	    c->epoch == atomic_load_explicit(&bt_epoch, memory_order_relaxed))
+		bt_out_flush(&bt_prov.store, c);
+	c->out_head = NULL;
+	c->out_n = 0;
 }
 
 void bt_store_release(bt_store *s, bt_span *sp)
 {
 	struct bt_cache *c = &bt_cache;
-	(void)s; /* the one store; kept for symmetry with bt_store_alloc */
 	uint64_t epoch = atomic_load_explicit(&bt_epoch, memory_order_relaxed);
 	bt_count(BT_C_RELEASES);
-	if (c->epoch != epoch) {
-		c->epoch = epoch;
-		c->n = 0;
-		if (!bt_cache_registered) {
-			pthread_setspecific(bt_cache_key, c);
-			bt_cache_registered = true;
-		}
+	if (__builtin_expect(sp->ovf != NULL, 0)) {
+		bt_free(sp->ovf);
+		sp->ovf = NULL;
 	}
-	if (c->n == BT_CACHE_MAX)
-		bt_cache_flush(c, BT_CACHE_MAX - BT_CACHE_MOVE);
-	c->idx[c->n++] = sp->index;
+	if (c->epoch != epoch)
+		bt_cache_reset(c, epoch);
+	uint16_t owner = sp->owner;
+	if (owner == c->slot || owner == 0) {
+		/* Ours (or a thread's without a slot): into this thread's array. */
+		if (c->n == BT_CACHE_MAX)
+			bt_cache_flush(c, BT_CACHE_MAX - BT_CACHE_MOVE);
+		c->idx[c->n++] = sp->index;
+		return;
+	}
+	if (!c->gathering) {
+		bt_bundle(sp)[0] = 0;
+		bt_bundle_send(s, owner, sp);
+		return;
+	}
+	if (c->out_head != NULL && (c->out_owner != owner || c->out_n == BT_BUNDLE_MAX))
+		bt_out_flush(s, c);
+	if (c->out_head == NULL) {
+		c->out_head = sp;
+		c->out_owner = owner;
+		c->out_n = 0;
+		return;
+	}
+	bt_bundle(c->out_head)[++c->out_n] = sp->index;
 }

@@ -1,13 +1,15 @@
 /*
  * Internal trace structures: span records, the span store, the provider.
  *
- * Memory: every recording span lives in a preallocated record of
- * sizeof(bt_span) + limits.span_arena_bytes bytes, taken from the span
- * store and given back when the last processor releases it. Attributes,
- * events, links and their strings are carved from the record's arena, so
- * starting, annotating and ending a span allocates nothing once the store
- * is warm. The store holds at most limits.max_live_spans records: the total
- * bound is max_live_spans * (sizeof(bt_span) + span_arena_bytes).
+ * Memory: every recording span lives in a record of BT_REC_BYTES (512)
+ * bytes taken from the span store and given back when the last processor
+ * releases it: a header and an inline arena of BT_INLINE_BYTES. Attributes,
+ * events, links and their strings are carved from the arena; a span that
+ * needs more than the inline part gets one overflow block (allocated once,
+ * freed with the record), so its budget stays limits.span_arena_bytes while
+ * an ordinary span (a name, a few attributes) costs 512 bytes. Starting,
+ * annotating and ending such a span allocates nothing once the store is
+ * warm. The store holds at most limits.max_live_spans records.
  */
 #ifndef BT_TRACE_INT_H
 #define BT_TRACE_INT_H
@@ -31,21 +33,48 @@ typedef struct bt_limits {
 	uint32_t max_spans;
 } bt_limits;
 
+/* A record's size, and what is left of it for the inline arena. */
+#define BT_REC_BYTES    512u
+#define BT_INLINE_BYTES 256u
+/* An arena offset that names nothing (an empty list's tail). */
+#define BT_NO_OFF UINT32_MAX
+
+/*
+ * The arena is addressed by offsets into the span's budget: [0, ovf base)
+ * is the inline arena, [ovf base, arena_bytes) the overflow block, whose
+ * first 8 bytes hold its base (bt_arena_ptr). arena_used counts the budget
+ * as one contiguous arena would, so the limits mean what they meant.
+ */
 typedef struct bt_span {
 	baton_span_data data; /* first: a baton_span_data * is a bt_span * */
 	_Atomic uint32_t gen; /* handle generation; bumped at end */
 	uint32_t index;       /* 1-based store index */
 	_Atomic uint32_t refs;
+	uint32_t arena_used;  /* budget used (an offset) */
+	uint32_t remote_used; /* budget bytes of remote-derived strings */
+	uint16_t owner;       /* store slot (1-based) of the thread that started it */
 	bool ended;
 	bool recording;
-	uint32_t arena_used;
-	uint32_t remote_used; /* arena bytes of remote-derived strings */
-	uint64_t key_bloom;   /* bit (key[0] ^ strlen(key)) & 63 of each attribute key */
-	baton_attr *attr_tail;
-	baton_event *event_tail;
-	baton_link *link_tail;
+	/* Offsets of the lists' last nodes (BT_NO_OFF: empty). While the record
+	 * is free, attr_tail links it into a free list instead (an index). */
+	uint32_t attr_tail;
+	uint32_t event_tail;
+	uint32_t link_tail;
+	uint32_t key_bloom; /* bit (key[0] ^ strlen(key)) & 31 of each attribute key */
+	char *ovf;          /* overflow block or NULL */
 	_Alignas(8) char arena[];
 } bt_span;
+
+_Static_assert(sizeof(bt_span) + BT_INLINE_BYTES == BT_REC_BYTES,
+               "a record is a header and the inline arena");
+
+/* The bytes at arena offset off (an offset that was allocated). */
+static inline char *bt_arena_ptr(const bt_span *sp, uint32_t off)
+{
+	if (__builtin_expect(sp->ovf == NULL, 1) || off < *(const uint32_t *)sp->ovf)
+		return (char *)sp->arena + off;
+	return sp->ovf + 8 + (off - *(const uint32_t *)sp->ovf);
+}
 
 /* Handle encoding: low 32 bits store index (0: no record), high 32 the generation. */
 #define BT_HANDLE(idx, gen) ((uint64_t)(gen) << 32 | (uint64_t)(idx))
@@ -57,6 +86,19 @@ typedef struct bt_span {
 #define BT_CHUNK_SHIFT 6
 #define BT_CHUNK_SPANS (1u << BT_CHUNK_SHIFT)
 
+/*
+ * Records a thread started come back to it: another thread that releases
+ * one pushes it (or a bundle of them) onto the starting thread's slot with
+ * one CAS, and the owner takes the whole stack with one exchange.
+ */
+#define BT_SLOTS 256
+typedef struct bt_tslot {
+	/* Top bundle's head index | records in the stack << 32; 0: empty. */
+	_Atomic uint64_t remote;
+	bool taken; /* a live thread owns it; under the store mutex */
+	char pad[64 - sizeof(uint64_t) - sizeof(bool)]; /* a cache line each */
+} bt_tslot;
+
 typedef struct bt_store {
 	pthread_mutex_t mtx;
 	char **chunks;            /* max_chunks slots, filled as the store grows */
@@ -65,6 +107,9 @@ typedef struct bt_store {
 	uint32_t *free_idx; /* global free list (a stack) of indices */
 	uint32_t nfree;
 	size_t rec_size;
+	uint32_t return_max; /* records a slot's return stack holds at most */
+	bt_tslot *slots;     /* BT_SLOTS per-thread return stacks, 64-aligned */
+	void *slots_mem;     /* what was allocated for them */
 } bt_store;
 
 /*
@@ -126,7 +171,15 @@ extern _Atomic uint64_t bt_epoch;
 baton_err bt_store_init(bt_store *s, const bt_limits *lim);
 void bt_store_fini(bt_store *s);
 bt_span *bt_store_alloc(bt_store *s);
+/* Gives a record back (any thread): to its starting thread's cache. */
 void bt_store_release(bt_store *s, bt_span *sp);
+/*
+ * Around a loop of releases (a batch processor's worker): records of one
+ * owner go back as bundles of up to 64 with one CAS each, not one by one.
+ * end sends what is gathered; nothing waits between begin and end.
+ */
+void bt_store_release_begin(void);
+void bt_store_release_end(void);
 
 static inline bt_span *bt_store_get(bt_store *s, uint32_t idx)
 {
@@ -153,7 +206,8 @@ static inline bt_span *bt_span_lookup(baton_span h)
 /*
  * Remote-derived strings (a parent's and the links' tracestates, values set
  * with baton_span_set_remote_strn: request targets, URLs, user agents, other
- * header values) take at most this many bytes of a span's arena in all,
+ * header values) take at most this many bytes of a span's budget
+ * (span_arena_bytes, inline and overflow together) in all,
  * NULs included: 3/8, 768 of the default 2048 bytes, which holds a maximal
  * (512-character) tracestate whole. The other 5/8 stay for the span's name
  * and the attributes its own code sets, which remote data thus never
