@@ -533,14 +533,8 @@ static bool bt_jj_lock_until(bt_jj_exp *x, uint64_t deadline)
 		return true;
 	uint64_t now = baton_time_mono_ns();
 	uint64_t left = deadline > now ? deadline - now : 0;
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += (time_t)(left / 1000000000u);
-	ts.tv_nsec += (long)(left % 1000000000u);
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	/* pthread_mutex_timedlock waits on CLOCK_REALTIME. */
+	struct timespec ts = bt_timespec_in(CLOCK_REALTIME, left);
 	return pthread_mutex_timedlock(&x->mtx, &ts) == 0;
 }
 

@@ -169,21 +169,12 @@ static void bt_rs_poll_locked(struct bt_rs *rs)
 
 static void bt_rs_deadline(struct timespec *ts, uint32_t ms)
 {
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
+	*ts = bt_timespec_in(CLOCK_MONOTONIC, (uint64_t)ms * 1000000u);
 }
 
 static bool bt_rs_passed(const struct timespec *ts)
 {
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return now.tv_sec > ts->tv_sec ||
-	       (now.tv_sec == ts->tv_sec && now.tv_nsec >= ts->tv_nsec);
+	return bt_timespec_passed(CLOCK_MONOTONIC, ts);
 }
 
 static void *bt_rs_thread(void *arg)

@@ -84,9 +84,7 @@ struct bt_dyn {
 static uint64_t bt_dyn_default_clock(void *arg)
 {
 	(void)arg;
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return bt_coarse_ns();
 }
 
 static inline double bt_bits_double(uint64_t u)

@@ -22,14 +22,6 @@ static bool bt_drop_line_once[BT_DROP_NREASONS];
  */
 static _Atomic uint64_t bt_drop_next_ns = UINT64_MAX;
 
-/* A clock read of a few ns (vDSO, no syscall); a few ms of resolution suffice. */
-static uint64_t bt_coarse_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Each reason's line: "<what>: <n> <noun> <verb> (<total> in all)<hint>". */
 static const struct {
 	const char *what, *one, *many, *verb, *hint, *brief;

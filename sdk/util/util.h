@@ -319,6 +319,18 @@ static inline uint64_t bt_trace_randomness(const uint8_t *trace_id)
 }
 
 /*
+ * Waits and coarse time (deadline.c). bt_coarse_ns: CLOCK_MONOTONIC_COARSE
+ * in ns (a few ns to read, a few ms of resolution: rate limits, log
+ * intervals). bt_timespec_in: the time ns from now on clock clk, as the
+ * absolute timespec pthread's timed waits take (CLOCK_MONOTONIC for a
+ * condition variable with that clock attribute, CLOCK_REALTIME for
+ * pthread_mutex_timedlock). bt_timespec_passed: whether clk is past ts.
+ */
+uint64_t bt_coarse_ns(void);
+struct timespec bt_timespec_in(clockid_t clk, uint64_t ns);
+bool bt_timespec_passed(clockid_t clk, const struct timespec *ts);
+
+/*
  * Comma-separated lists (list.c). A cursor starts at the list's first byte
  * (a NULL list has no items, an empty one has one empty item).
  * bt_list_next_raw writes the next item as it is, bt_list_next trimmed of
