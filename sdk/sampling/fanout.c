@@ -115,18 +115,9 @@ baton_err baton_fanout_policy_parse(const char *spec, baton_fanout_policy **out,
 	size_t n = 0;
 	if (spec == NULL || out == NULL)
 		return BATON_EINVAL;
-	const char *p = spec;
-	for (;;) {
-		const char *end = strchr(p, ',');
-		size_t len = end ? (size_t)(end - p) : strlen(p);
-		const char *s = p;
-		size_t sl = len;
-		while (sl > 0 && (*s == ' ' || *s == '\t')) {
-			s++;
-			sl--;
-		}
-		while (sl > 0 && (s[sl - 1] == ' ' || s[sl - 1] == '\t'))
-			sl--;
+	const char *cur = spec, *s;
+	size_t sl;
+	while (bt_list_next(&cur, &s, &sl)) {
 		const char *colon = memchr(s, ':', sl);
 		if (n == BATON_FANOUT_MAX_POINTS) {
 			bt_fmt_err(err_buf, err_len, "more than 32 points at \"%.*s\"", s,
@@ -161,9 +152,6 @@ baton_err baton_fanout_policy_parse(const char *spec, baton_fanout_policy **out,
 			return BATON_EFORMAT;
 		}
 		n++;
-		if (end == NULL)
-			break;
-		p = end + 1;
 	}
 	return baton_fanout_policy_create(pts, n, out);
 }
