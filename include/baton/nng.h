@@ -330,19 +330,19 @@ BATON_API int baton_nng_recv_aio_result(nng_aio *aio, const baton_nng_recv_opts 
  * blocking; those a recipient cannot take at once are sent on aios, up to
  * BATON_NNG_BROADCAST_INFLIGHT at the same time (a new one starts as soon
  * as one finishes), so slow recipients do not stall the others and the
- * memory in flight is bounded whatever n is. Every send must finish by one
- * deadline, the call's start plus its socket's NNG_OPT_SENDTIMEO (10 s for
- * a socket without one): a recipient that has not taken its message by
- * then fails with NNG_ETIMEDOUT. So the call returns within about one send
- * timeout however many recipients are dead, and every live recipient gets
- * its message as long as fewer than BATON_NNG_BROADCAST_INFLIGHT
- * recipients are dead at once (more dead ones than that hold every aio
- * until the deadline, and recipients not yet started then fail with
- * NNG_ETIMEDOUT). With NNG_FLAG_NONBLOCK in flags, a recipient that cannot
- * take the message at once fails with NNG_EAGAIN instead. Writes the number of messages
- * sent into *nsent when not NULL. Returns 0 when every send succeeded, else the first
- * error (the other sends are still attempted); the producer span then has status ERROR
- * and baton.fanout.failed = the number of failed recipients. Thread-safe.
+ * memory in flight is bounded whatever n is. Each send waiting on an aio
+ * is bounded by its socket's NNG_OPT_SENDTIMEO (10 s for a socket without
+ * one), counted from when it starts; a recipient that has not taken its
+ * message by then fails with NNG_ETIMEDOUT. So with fewer dead recipients
+ * than BATON_NNG_BROADCAST_INFLIGHT the call returns within about one send
+ * timeout after the live ones are served, and every live recipient gets
+ * its message; each further BATON_NNG_BROADCAST_INFLIGHT dead recipients
+ * add one send timeout. With NNG_FLAG_NONBLOCK in flags, a recipient that
+ * cannot take the message at once fails with NNG_EAGAIN instead. Writes
+ * the number of messages sent into *nsent when not NULL. Returns 0 when
+ * every send succeeded, else the first error (the other sends are still
+ * attempted); the producer span then has status ERROR and
+ * baton.fanout.failed = the number of failed recipients. Thread-safe.
  */
 /* Most sends of one broadcast in flight on aios at the same time. */
 #define BATON_NNG_BROADCAST_INFLIGHT 4096

@@ -10,7 +10,6 @@
  */
 #include "nng_int.h"
 
-#include <nng/supplemental/util/platform.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -305,12 +304,12 @@ static void bt_bcast_drain(struct bt_bcast *b)
 /*
  * Sends m (recipient i's message) on s. First without blocking, on the
  * reused aio try (no callback: NNG completes it on this thread); when s
- * cannot take it at once, on a slot's aio with what is left of the
- * deadline, unless the caller asked for NNG_FLAG_NONBLOCK. m is NNG's or
+ * cannot take it at once, on a slot's aio with the socket's send
+ * timeout, unless the caller asked for NNG_FLAG_NONBLOCK. m is NNG's or
  * freed afterwards.
  */
 static void bt_bcast_send(struct bt_bcast *b, nng_aio *try, nng_socket s, nng_msg *m,
-                          size_t i, bool kept, int flags, nng_time t0)
+                          size_t i, bool kept, int flags)
 {
 	nng_aio_set_msg(try, m);
 	nng_send_aio(s, try);
@@ -320,17 +319,15 @@ static void bt_bcast_send(struct bt_bcast *b, nng_aio *try, nng_socket s, nng_ms
 		rv = NNG_EAGAIN; /* a zero timeout: it could not go at once */
 	if (rv != NNG_EAGAIN || (flags & NNG_FLAG_NONBLOCK))
 		goto done;
-	nng_time deadline = t0 + (nng_time)bt_bcast_timeo(b, s), now = nng_clock();
-	struct bt_slot *sl = now < deadline ? bt_bcast_slot(b) : NULL;
+	struct bt_slot *sl = bt_bcast_slot(b);
 	if (sl == NULL) {
-		rv = now < deadline ? NNG_ENOMEM : NNG_ETIMEDOUT;
+		rv = NNG_ENOMEM;
 		goto done;
 	}
 	sl->i = i;
 	sl->kept = kept;
-	now = nng_clock();
-	nng_aio_set_timeout(sl->aio, now < deadline ? (nng_duration)(deadline - now)
-	                                            : NNG_DURATION_ZERO);
+	/* Its own send timeout, from when it is handed to NNG. */
+	nng_aio_set_timeout(sl->aio, bt_bcast_timeo(b, s));
 	nng_aio_set_msg(sl->aio, m);
 	nng_send_aio(s, sl->aio);
 	return;
@@ -383,7 +380,6 @@ int baton_nng_broadcast_ex(const nng_socket *socks, size_t n, const void *data,
 	baton_msg_send ms;
 	baton_msg_send_begin(&ms, &mo);
 	size_t need = baton_msg_send_size(&ms);
-	nng_time t0 = nng_clock();
 	for (size_t i = 0; i < n; i++) {
 		nng_msg *m;
 		size_t el = 0;
@@ -403,9 +399,9 @@ int baton_nng_broadcast_ex(const nng_socket *socks, size_t n, const void *data,
 		if (len > 0)
 			memcpy((uint8_t *)nng_msg_body(m) + el, data, len);
 		nng_msg_chop(m, need - el);
-		bt_bcast_send(&b, try, socks[i], m, i, ms.kept, flags, t0);
+		bt_bcast_send(&b, try, socks[i], m, i, ms.kept, flags);
 	}
-	/* What is still in flight finishes by the deadline. */
+	/* What is still in flight finishes within its send timeout. */
 	bt_bcast_drain(&b);
 	/* A statistic: relaxed. Aios are allocated only when none is idle, so
 	 * their number is the most that were in flight at once. */
