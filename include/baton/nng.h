@@ -11,12 +11,15 @@
  * child of the explicit or current context, or a root), puts the envelope
  * of baton/envelope.h at the front of the body (ids only when sampled),
  * sends, ends the span. Unsampled: an 8-byte envelope, no span, no ids, no
- * allocation but NNG's. nng_msg_alloc leaves 32 bytes of head room and 32 of
- * tail room around bodies under 1 KiB or not a power of two. From NNG 1.8.0
- * the envelope goes into the head room; before 1.8.0 (Debian 12 ships 1.5.2)
- * nng_msg_insert is unsafe, so the body grows into the tail room and the
- * payload is shifted: one more copy of the payload per send. A body without
- * that room, or an envelope longer than it, makes NNG move the body.
+ * allocation but NNG's. The envelope goes into the head room in front of the
+ * body, with no copy of the payload, when the message comes from
+ * baton_nng_msg_alloc() (which reserves that room and tells the send so) or
+ * from baton_nng_send(), on every NNG version. For other messages: from
+ * NNG 1.8.0 likewise (nng_msg_alloc leaves 32 bytes of head room around
+ * bodies under 1 KiB or not a power of two; a body without that room makes
+ * NNG move it); before 1.8.0 (Debian 12 ships 1.5.2) nng_msg_insert is
+ * unsafe on a message whose room baton cannot see, so the body grows into
+ * the tail room and the payload is shifted: one more copy of the payload.
  *
  * Receiver: reads the first bytes. Unsampled: strips the envelope, no span,
  * no decoding. Sampled: applies the fanout decision when the envelope
@@ -163,20 +166,52 @@ typedef struct baton_nng_recv_info {
 	char tracestate[BATON_TRACESTATE_SIZE];
 } baton_nng_recv_info;
 
+/* Head room baton_nng_msg_alloc() reserves in front of the body, in bytes. */
+#define BATON_NNG_MSG_HEADROOM 128
+
+/*
+ * Allocates a message with a body of size bytes (contents unspecified), as
+ * nng_msg_alloc does, with BATON_NNG_MSG_HEADROOM bytes of head room
+ * reserved for the envelope and a 16-byte tag in the message header that
+ * tells baton's sends the room is there: they write the envelope into it
+ * and copy no payload, on every NNG version. The send takes the tag off
+ * before NNG sees the message. Use the body as with nng_msg_alloc; an
+ * operation that moves the body (growing past its capacity, trimming,
+ * nng_msg_insert) only loses the room, and the send then copies the
+ * payload as for any other message. Send it with baton's functions
+ * (baton_nng_sendmsg, baton_nng_send_aio, baton_nng_ctx_send,
+ * baton_nng_msg_seal): plain nng_sendmsg would carry the tag as header
+ * bytes, so call baton_nng_msg_untag() first on such a path. Returns 0,
+ * NNG_EINVAL for a NULL msgp, NNG_ENOMEM; *msgp is written only on
+ * success, and the caller owns the message (nng_msg_free frees it).
+ * Thread-safe.
+ */
+BATON_API int baton_nng_msg_alloc(nng_msg **msgp, size_t size);
+
+/*
+ * Removes the tag of baton_nng_msg_alloc() from msg's header, for a
+ * message that leaves through a path that is not baton's; the message
+ * stays valid and its sends copy the payload once more. Does nothing for
+ * NULL or a message without the tag.
+ */
+BATON_API void baton_nng_msg_untag(nng_msg *msg);
+
 /*
  * Sends msg on s like nng_sendmsg (flags: NNG_FLAG_NONBLOCK), with a
  * producer span and an envelope. opts may be NULL. On success the message
  * belongs to the socket. On failure it stays the caller's, exactly as
  * given (the envelope is removed again), and the producer span ends with
  * status ERROR. Returns 0 or nng_sendmsg's error, NNG_EINVAL for a NULL
- * msg, NNG_ENOMEM when the envelope cannot be added. Thread-safe.
+ * msg, NNG_ENOMEM when the envelope cannot be added. A message from
+ * baton_nng_msg_alloc() keeps its tag on failure. Thread-safe.
  */
 BATON_API int baton_nng_sendmsg(nng_socket s, nng_msg *msg, int flags,
                                 const baton_nng_send_opts *opts);
 
 /*
  * As nng_send without NNG_FLAG_ALLOC: copies len bytes of data into a new
- * message and sends it with baton_nng_sendmsg. Returns 0 or an NNG error.
+ * message (baton_nng_msg_alloc, so the envelope costs no second copy) and
+ * sends it with baton_nng_sendmsg. Returns 0 or an NNG error.
  */
 BATON_API int baton_nng_send(nng_socket s, const void *data, size_t len, int flags,
                              const baton_nng_send_opts *opts);
@@ -291,18 +326,27 @@ BATON_API int baton_nng_recv_aio_result(nng_aio *aio, const baton_nng_recv_opts 
  * tracing work. The destination is opts->destination, else socks[0]'s
  * name.
  *
- * Dead or slow recipients do not stall the others: every message is first
- * offered without blocking; those a recipient cannot take at once are sent
- * on aios that all run at the same time, each bounded by its socket's
- * NNG_OPT_SENDTIMEO (10 s for a socket without one). So the call returns
- * within about one send timeout however many recipients are dead, and
- * every live recipient gets its message. With NNG_FLAG_NONBLOCK in flags,
- * a recipient that cannot take the message at once fails with NNG_EAGAIN
- * instead. Writes the number of messages sent into *nsent when not NULL.
- * Returns 0 when every send succeeded, else the first error (the other
- * sends are still attempted); the producer span then has status ERROR and
+ * The sends are pipelined: every message is first offered without
+ * blocking; those a recipient cannot take at once are sent on aios, up to
+ * BATON_NNG_BROADCAST_INFLIGHT at the same time (a new one starts as soon
+ * as one finishes), so slow recipients do not stall the others and the
+ * memory in flight is bounded whatever n is. Each send waiting on an aio
+ * is bounded by its socket's NNG_OPT_SENDTIMEO (10 s for a socket without
+ * one), counted from when it starts; a recipient that has not taken its
+ * message by then fails with NNG_ETIMEDOUT. So with fewer dead recipients
+ * than BATON_NNG_BROADCAST_INFLIGHT the call returns within about one send
+ * timeout after the live ones are served, and every live recipient gets
+ * its message; each further BATON_NNG_BROADCAST_INFLIGHT dead recipients
+ * add one send timeout. With NNG_FLAG_NONBLOCK in flags, a recipient that
+ * cannot take the message at once fails with NNG_EAGAIN instead. Writes
+ * the number of messages sent into *nsent when not NULL. Returns 0 when
+ * every send succeeded, else the first error (the other sends are still
+ * attempted); the producer span then has status ERROR and
  * baton.fanout.failed = the number of failed recipients. Thread-safe.
  */
+/* Most sends of one broadcast in flight on aios at the same time. */
+#define BATON_NNG_BROADCAST_INFLIGHT 4096
+
 BATON_API int baton_nng_broadcast(const nng_socket *socks, size_t n, const void *data,
                                   size_t len, int flags, const baton_nng_send_opts *opts,
                                   size_t *nsent);

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <string.h>
 
+#include "nng_int.h"
 #include "nngutil.h"
 #include "testutil.h"
 
@@ -364,5 +365,129 @@ Test(nng_fanout, dead_recipients_cost_one_send_timeout_in_all, .timeout = 60)
 	cr_assert_lt(now_ms() - t0, 400);
 	for (int i = 0; i < 50; i++)
 		nng_close(socks[i]);
+	baton_fini(1000);
+}
+
+struct counter {
+	nng_socket rx;
+	size_t got;
+	int delay_ms; /* before the first receive */
+};
+
+static void *count_thread(void *arg)
+{
+	struct counter *c = arg;
+	if (c->delay_ms > 0) {
+		struct timespec ts = {c->delay_ms / 1000,
+		                      (long)(c->delay_ms % 1000) * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	for (;;) {
+		nng_msg *m;
+		baton_nng_recv_info info;
+		if (baton_nng_recvmsg(c->rx, &m, 0, NULL, &info) != 0)
+			break; /* the receive timeout: nothing more is coming */
+		baton_span_end(info.span);
+		bool bye = nng_msg_len(m) == 3 && memcmp(nng_msg_body(m), "bye", 3) == 0;
+		nng_msg_free(m);
+		if (bye)
+			break;
+		c->got++;
+	}
+	return NULL;
+}
+
+/*
+ * More recipients than aios may be in flight, on unbuffered sockets whose
+ * receivers start late, so nearly every send waits: the broadcast never
+ * has more than BATON_NNG_BROADCAST_INFLIGHT aios at once (it had one per
+ * waiting recipient), reuses them as sends finish, and every recipient,
+ * live or dead, gets its own result.
+ */
+Test(nng_fanout, sends_in_flight_stay_within_the_bound_and_every_live_recipient_gets_one,
+     .timeout = 120)
+{
+	init_pb(64, NULL);
+	enum { K = 4, N = BATON_NNG_BROADCAST_INFLIGHT * 5 / 2 + 3 };
+	nng_socket tx[K], dead;
+	struct counter c[K];
+	pthread_t th[K];
+	for (int k = 0; k < K; k++) {
+		c[k] = (struct counter){.delay_ms = 300};
+		nu_connect("inproc", nng_pull0_open, nng_push0_open, &c[k].rx, &tx[k],
+		           NULL, 0);
+		nu_recv_timeout(c[k].rx, 20000);
+		cr_assert_eq(pthread_create(&th[k], NULL, count_thread, &c[k]), 0);
+	}
+	cr_assert_eq(nng_push0_open(&dead), 0);
+	cr_assert_eq(nng_socket_set_ms(dead, NNG_OPT_SENDTIMEO, 3000), 0);
+	nng_socket *socks = malloc(N * sizeof(*socks));
+	int *results = malloc(N * sizeof(*results));
+	cr_assert(socks != NULL && results != NULL);
+	size_t ndead = 0;
+	for (size_t i = 0; i < N; i++) {
+		bool d = i % 1000 == 999;
+		socks[i] = d ? dead : tx[i % K];
+		ndead += d;
+		results[i] = -1;
+	}
+	size_t sent = 0;
+	int rv = baton_nng_broadcast_ex(socks, N, "guild", 5, 0, NULL, results, &sent);
+	cr_assert_eq(rv, NNG_ETIMEDOUT);
+	cr_assert_eq(sent, N - ndead);
+	size_t aios = bt_nng_broadcast_last_aios();
+	cr_assert_leq(aios, BATON_NNG_BROADCAST_INFLIGHT, "%zu aios in flight", aios);
+	cr_assert_geq(aios, BATON_NNG_BROADCAST_INFLIGHT / 2,
+	              "%zu aios: the sends were not pipelined", aios);
+	for (size_t i = 0; i < N; i++) {
+		cr_assert_eq(results[i], i % 1000 == 999 ? NNG_ETIMEDOUT : 0,
+		             "recipient %zu: %d", i, results[i]);
+	}
+	size_t got = 0;
+	for (int k = 0; k < K; k++) {
+		cr_assert_eq(nng_send(tx[k], "bye", 3, 0), 0);
+		pthread_join(th[k], NULL);
+		got += c[k].got;
+		nng_close(tx[k]);
+		nng_close(c[k].rx);
+	}
+	cr_assert_eq(got, N - ndead);
+	nng_close(dead);
+	free(socks);
+	free(results);
+	baton_fini(1000);
+}
+
+/*
+ * More dead recipients than aios: each batch of BATON_NNG_BROADCAST_INFLIGHT
+ * holds the aios for one send timeout (3 here, not one per recipient),
+ * each recipient reporting NNG_ETIMEDOUT, and no more aios than the bound.
+ */
+Test(nng_fanout, more_dead_recipients_than_aios_cost_one_timeout_per_batch, .timeout = 60)
+{
+	init_pb(64, NULL);
+	enum { N = BATON_NNG_BROADCAST_INFLIGHT * 3 };
+	nng_socket dead;
+	cr_assert_eq(nng_push0_open(&dead), 0);
+	cr_assert_eq(nng_socket_set_ms(dead, NNG_OPT_SENDTIMEO, 500), 0);
+	nng_socket *socks = malloc(N * sizeof(*socks));
+	int *results = malloc(N * sizeof(*results));
+	cr_assert(socks != NULL && results != NULL);
+	for (size_t i = 0; i < N; i++)
+		socks[i] = dead;
+	size_t sent = 1;
+	uint64_t t0 = now_ms();
+	int rv = baton_nng_broadcast_ex(socks, N, "guild", 5, 0, NULL, results, &sent);
+	uint64_t took = now_ms() - t0;
+	cr_assert_eq(rv, NNG_ETIMEDOUT);
+	cr_assert_eq(sent, 0);
+	cr_assert_lt(took, 3000, "the broadcast took %llu ms", (unsigned long long)took);
+	for (size_t i = 0; i < N; i++)
+		cr_assert_eq(results[i], NNG_ETIMEDOUT, "recipient %zu: %d", i,
+		             results[i]);
+	cr_assert_leq(bt_nng_broadcast_last_aios(), BATON_NNG_BROADCAST_INFLIGHT);
+	nng_close(dead);
+	free(socks);
+	free(results);
 	baton_fini(1000);
 }

@@ -34,8 +34,30 @@ baton_tracer *bt_nng_tracer(void);
 /*
  * Puts n bytes (data, or uninitialised when NULL) in front of msg's body,
  * as nng_msg_insert does, without NNG's insert bug on versions before
- * 1.8.0 (prepend.c). Returns 0 or an NNG error; msg is unchanged on error.
+ * 1.8.0 (prepend.c). room: head room known to be there (from
+ * bt_nng_msg_take_room); when n fits in it no payload is copied. Returns 0
+ * or an NNG error; msg is unchanged on error.
  */
-int bt_nng_msg_prepend(nng_msg *msg, const void *data, size_t n);
+int bt_nng_msg_prepend(nng_msg *msg, const void *data, size_t n, size_t room);
+
+/*
+ * Takes the head-room tag of baton_nng_msg_alloc() off msg's header and
+ * returns the room it vouches for; 0 (header untouched) when msg carries
+ * no valid tag or its body moved since it was allocated.
+ */
+size_t bt_nng_msg_take_room(nng_msg *msg);
+
+/*
+ * Puts back the tag bt_nng_msg_take_room() took, when the body starts at
+ * body again (NNG's trim leaves the pointer alone when it empties a body,
+ * and a tag must only ever vouch for room that is there). room 0: nothing.
+ */
+void bt_nng_msg_give_room(nng_msg *msg, size_t room, const void *body);
+
+/* Payload copies made so far to put an envelope in front (for tests). */
+uint64_t bt_nng_payload_copies(void);
+
+/* Aios the last finished broadcast had in flight at most at once (for tests). */
+size_t bt_nng_broadcast_last_aios(void);
 
 #endif /* BT_NNG_INT_H */
