@@ -234,6 +234,84 @@ const char *bt_arena_text(bt_span *sp, const char *s, size_t n, size_t max_chars
 bool bt_attr_put(bt_span *sp, const baton_attr **head, baton_attr **tail, uint32_t *count,
                  uint32_t limit, const char *key, const baton_value *v, bool replace);
 
+/*
+ * Interned strings (intern.c): attribute keys and span names that records
+ * point to instead of copying. An interned string is well-formed UTF-8 of
+ * 1 to BT_INTERN_LEN bytes, NUL-terminated, with its length in the byte
+ * before it, and lives as long as the process.
+ */
+#define BT_INTERN_KEYS    0
+#define BT_INTERN_NAMES   1
+#define BT_INTERN_NTABLES 2
+#define BT_INTERN_LEN     127
+#define BT_INTERN_CACHE   64 /* per thread and table, direct-mapped by pointer */
+
+struct bt_intern_ent {
+	const char *ptr;  /* the caller's pointer last seen here */
+	const char *copy; /* the interned copy of what it held then */
+};
+extern BT_TLS struct bt_intern_ent bt_intern_cache[BT_INTERN_NTABLES][BT_INTERN_CACHE];
+
+/* The cache miss: finds or adds s[0..n) and caches it; NULL when it is not
+ * interned (too long, empty, ill-formed, or no room). */
+const char *bt_intern_slow(int table, const char *s, size_t n);
+
+static inline size_t bt_intern_len(const char *p)
+{
+	return (unsigned char)p[-1];
+}
+
+static inline uint32_t bt_intern_index(const void *p)
+{
+	return (uint32_t)(((uint64_t)(uintptr_t)p * 0x9e3779b97f4a7c15ull) >> 58);
+}
+_Static_assert(BT_INTERN_CACHE == 64, "bt_intern_index keeps 6 bits");
+
+/* a[0..n) == b[0..n), reading no byte outside either. */
+static inline bool bt_bytes_equal(const char *a, const char *b, size_t n)
+{
+	if (n >= 8) {
+		uint64_t x, y;
+		for (size_t i = 0; i + 8 < n; i += 8) {
+			__builtin_memcpy(&x, a + i, 8);
+			__builtin_memcpy(&y, b + i, 8);
+			if (x != y)
+				return false;
+		}
+		__builtin_memcpy(&x, a + n - 8, 8); /* the last 8, overlapping */
+		__builtin_memcpy(&y, b + n - 8, 8);
+		return x == y;
+	}
+	if (n >= 4) {
+		uint32_t x0, y0, x1, y1;
+		__builtin_memcpy(&x0, a, 4);
+		__builtin_memcpy(&y0, b, 4);
+		__builtin_memcpy(&x1, a + n - 4, 4);
+		__builtin_memcpy(&y1, b + n - 4, 4);
+		return x0 == y0 && x1 == y1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (a[i] != b[i])
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The interned copy of s[0..n) (s NUL-terminated at n), or NULL: then the
+ * caller copies s as before. A hit on the thread's cache is the same
+ * pointer with the same length and bytes: a buffer reused for other text
+ * misses, and is looked up by content.
+ */
+static inline const char *bt_intern(int table, const char *s, size_t n)
+{
+	const struct bt_intern_ent *e = &bt_intern_cache[table][bt_intern_index(s)];
+	if (__builtin_expect(e->ptr == s, 1) && bt_intern_len(e->copy) == n &&
+	    bt_bytes_equal(s, e->copy, n))
+		return e->copy;
+	return bt_intern_slow(table, s, n);
+}
+
 /* Resource (resource.c). */
 baton_err bt_resource_build(baton_resource *res, const char *service_name,
                             const baton_kv *extra, size_t nextra);
