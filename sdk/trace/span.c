@@ -92,12 +92,33 @@ static size_t bt_text_len(const char *s, size_t n, size_t max_chars, size_t max_
 	return bt_utf8_sanitize(NULL, max_bytes, s, n, max_chars);
 }
 
+/* memcpy(d, s, n), without a call for the short strings most values are. */
+static inline void bt_copy(char *d, const char *s, size_t n)
+{
+	if (n >= 8 && n <= 16) {
+		uint64_t x = bt_load8(s), y = bt_load8(s + n - 8);
+		memcpy(d, &x, 8);
+		memcpy(d + n - 8, &y, 8);
+	} else if (n >= 4 && n < 8) {
+		uint32_t x, y;
+		memcpy(&x, s, 4);
+		memcpy(&y, s + n - 4, 4);
+		memcpy(d, &x, 4);
+		memcpy(d + n - 4, &y, 4);
+	} else if (n < 4) {
+		for (size_t i = 0; i < n; i++)
+			d[i] = s[i];
+	} else {
+		memcpy(d, s, n);
+	}
+}
+
 /* Writes the len bytes bt_text_len measured, and a NUL, to d. */
-static void bt_text_put(char *d, const char *s, size_t n, size_t len, size_t max_chars,
-                        bool as_is)
+static inline void bt_text_put(char *d, const char *s, size_t n, size_t len,
+                               size_t max_chars, bool as_is)
 {
 	if (as_is)
-		memcpy(d, s, len);
+		bt_copy(d, s, len);
 	else
 		bt_utf8_sanitize(d, len, s, n, max_chars);
 	d[len] = '\0';
@@ -414,13 +435,13 @@ static void bt_set_sample_rate(bt_span *sp)
 	a->value.len = 0;
 }
 
-baton_span baton_span_start(baton_tracer *tracer, const char *name)
-{
-	return baton_span_start_ex(tracer, name, NULL);
-}
-
-baton_span baton_span_start_ex(baton_tracer *tracer, const char *name,
-                               const baton_span_start_opts *opts)
+/*
+ * The public entry points call these static bodies, not each other: an
+ * exported function may be interposed, so a call from one to another is
+ * never inlined and, in the shared library, goes through the PLT.
+ */
+static inline __attribute__((always_inline)) baton_span
+bt_span_start(baton_tracer *tracer, const char *name, const baton_span_start_opts *opts)
 {
 	static const baton_span_start_opts no_opts;
 	baton_span_context cur;
@@ -565,9 +586,21 @@ baton_span baton_span_start_ex(baton_tracer *tracer, const char *name,
 	return h;
 }
 
+baton_span baton_span_start(baton_tracer *tracer, const char *name)
+{
+	return bt_span_start(tracer, name, NULL);
+}
+
+baton_span baton_span_start_ex(baton_tracer *tracer, const char *name,
+                               const baton_span_start_opts *opts)
+{
+	return bt_span_start(tracer, name, opts);
+}
+
 /* ---- end ---- */
 
-void baton_span_end_at(baton_span span, uint64_t end_time_ns)
+static inline __attribute__((always_inline)) void bt_span_end(baton_span span,
+                                                              uint64_t end_time_ns)
 {
 	bt_span *sp = bt_span_lookup(span);
 	if (sp == NULL)
@@ -597,9 +630,14 @@ void baton_span_end_at(baton_span span, uint64_t end_time_ns)
 		bt_prov.procs[i].ops->on_end(bt_prov.procs[i].arg, &sp->data);
 }
 
+void baton_span_end_at(baton_span span, uint64_t end_time_ns)
+{
+	bt_span_end(span, end_time_ns);
+}
+
 void baton_span_end(baton_span span)
 {
-	baton_span_end_at(span, 0);
+	bt_span_end(span, 0);
 }
 
 void baton_span_data_release(const baton_span_data *data)
@@ -762,8 +800,8 @@ void baton_span_set_value(baton_span span, const char *key, const baton_value *v
 		bt_span_attr(sp, key, value);
 }
 
-static void bt_set_strn(baton_span span, const char *key, const char *value, size_t len,
-                        bool remote)
+static inline __attribute__((always_inline)) void
+bt_set_strn(baton_span span, const char *key, const char *value, size_t len, bool remote)
 {
 	bt_span *sp = bt_setter_span(span, key);
 	if (sp == NULL)
@@ -817,7 +855,7 @@ void baton_span_set_remote_strn(baton_span span, const char *key, const char *va
 
 void baton_span_set_str(baton_span span, const char *key, const char *value)
 {
-	baton_span_set_strn(span, key, value, (size_t)-1);
+	bt_set_strn(span, key, value, (size_t)-1, false);
 }
 
 void baton_span_set_int(baton_span span, const char *key, int64_t value)

@@ -267,20 +267,27 @@ static inline uint32_t bt_intern_index(const void *p)
 }
 _Static_assert(BT_INTERN_CACHE == 64, "bt_intern_index keeps 6 bits");
 
-/* a[0..n) == b[0..n), reading no byte outside either. */
+static inline uint64_t bt_load8(const char *p)
+{
+	uint64_t x;
+	__builtin_memcpy(&x, p, 8);
+	return x;
+}
+
+/* a[0..n) == b[0..n), reading no byte outside either: 16 bytes a step,
+ * the last step overlapping, the differences or-ed without a branch. */
 static inline bool bt_bytes_equal(const char *a, const char *b, size_t n)
 {
 	if (n >= 8) {
-		uint64_t x, y;
-		for (size_t i = 0; i + 8 < n; i += 8) {
-			__builtin_memcpy(&x, a + i, 8);
-			__builtin_memcpy(&y, b + i, 8);
-			if (x != y)
-				return false;
-		}
-		__builtin_memcpy(&x, a + n - 8, 8); /* the last 8, overlapping */
-		__builtin_memcpy(&y, b + n - 8, 8);
-		return x == y;
+		uint64_t d = 0;
+		size_t i = 0;
+		for (; i + 16 < n; i += 16)
+			d |= (bt_load8(a + i) ^ bt_load8(b + i)) |
+			     (bt_load8(a + i + 8) ^ bt_load8(b + i + 8));
+		size_t t = n >= 16 ? n - 16 : 0; /* n < 16: [0, 8) and [n - 8, n) */
+		d |= (bt_load8(a + t) ^ bt_load8(b + t)) |
+		     (bt_load8(a + n - 8) ^ bt_load8(b + n - 8));
+		return d == 0;
 	}
 	if (n >= 4) {
 		uint32_t x0, y0, x1, y1;
@@ -288,7 +295,7 @@ static inline bool bt_bytes_equal(const char *a, const char *b, size_t n)
 		__builtin_memcpy(&y0, b, 4);
 		__builtin_memcpy(&x1, a + n - 4, 4);
 		__builtin_memcpy(&y1, b + n - 4, 4);
-		return x0 == y0 && x1 == y1;
+		return ((x0 ^ y0) | (x1 ^ y1)) == 0;
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (a[i] != b[i])
