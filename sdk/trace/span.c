@@ -83,8 +83,8 @@ static size_t bt_remote_left(const bt_span *sp)
  * max_chars characters and max_bytes bytes, cut between characters.
  * *as_is: s is well-formed, so the string is s's first bytes.
  */
-static size_t bt_text_len(const char *s, size_t n, size_t max_chars, size_t max_bytes,
-                          bool *as_is)
+static size_t __attribute__((noinline))
+bt_text_len_slow(const char *s, size_t n, size_t max_chars, size_t max_bytes, bool *as_is)
 {
 	*as_is = bt_utf8_valid_prefix(s, n) == n;
 	if (*as_is && n <= max_chars && n <= max_bytes)
@@ -111,6 +111,36 @@ static inline void bt_copy(char *d, const char *s, size_t n)
 	} else {
 		memcpy(d, s, n);
 	}
+}
+
+/* s[0..n), n <= 16, is ASCII: two overlapping loads, one test. */
+static inline bool bt_ascii16(const char *s, size_t n)
+{
+	uint64_t w = 0;
+	if (n >= 8) {
+		w = bt_load8(s) | bt_load8(s + n - 8);
+	} else if (n >= 4) {
+		uint32_t x, y;
+		memcpy(&x, s, 4);
+		memcpy(&y, s + n - 4, 4);
+		w = x | y;
+	} else {
+		for (size_t i = 0; i < n; i++)
+			w |= (unsigned char)s[i];
+	}
+	return (w & 0x8080808080808080ull) == 0;
+}
+
+/* bt_text_len_slow, with the short ASCII strings most values are inline:
+ * ASCII is well-formed UTF-8 of one character a byte. */
+static inline size_t bt_text_len(const char *s, size_t n, size_t max_chars,
+                                 size_t max_bytes, bool *as_is)
+{
+	if (n <= 16 && n <= max_chars && n <= max_bytes && bt_ascii16(s, n)) {
+		*as_is = true;
+		return n;
+	}
+	return bt_text_len_slow(s, n, max_chars, max_bytes, as_is);
 }
 
 /* Writes the len bytes bt_text_len measured, and a NUL, to d. */
@@ -408,19 +438,15 @@ static inline void bt_new_span_id(uint8_t id[BATON_SPAN_ID_SIZE])
 }
 
 /* SampleRate = the adjusted count: an integer when it is one (1 for 100%). */
-static void bt_set_sample_rate(bt_span *sp)
+static void __attribute__((noinline)) bt_set_sample_rate_slow(bt_span *sp)
 {
-	if (!(sp->data.context.state & BATON_CTX_HAS_TH))
-		return;
 	baton_value v = {.type = BATON_VALUE_INT, .u.i = 1};
-	if (sp->data.context.threshold != 0) {
-		double ac = baton_span_context_adjusted_count(&sp->data.context);
-		double r = ac < 1e15 ? (double)(int64_t)(ac + 0.5) : ac;
-		if (r - ac < 1e-6 && ac - r < 1e-6)
-			v.u.i = (int64_t)r;
-		else
-			v = (baton_value){.type = BATON_VALUE_DOUBLE, .u.d = ac};
-	}
+	double ac = baton_span_context_adjusted_count(&sp->data.context);
+	double r = ac < 1e15 ? (double)(int64_t)(ac + 0.5) : ac;
+	if (r - ac < 1e-6 && ac - r < 1e-6)
+		v.u.i = (int64_t)r;
+	else
+		v = (baton_value){.type = BATON_VALUE_DOUBLE, .u.d = ac};
 	bool is_new;
 	/* The key is a literal: it outlives the span, so it takes no arena. */
 	baton_attr *a =
@@ -432,6 +458,27 @@ static void bt_set_sample_rate(bt_span *sp)
 	/* Field by field: a whole-struct copy of v, just built, stalls. */
 	a->value.type = v.type;
 	a->value.u = v.u;
+	a->value.len = 0;
+}
+
+static inline void bt_set_sample_rate(bt_span *sp)
+{
+	if (!(sp->data.context.state & BATON_CTX_HAS_TH))
+		return;
+	if (sp->data.context.threshold != 0) {
+		bt_set_sample_rate_slow(sp);
+		return;
+	}
+	/* Everything kept: SampleRate=1, set inline. */
+	bool is_new;
+	baton_attr *a =
+	    bt_attr_slot_k(sp, "SampleRate", sizeof("SampleRate") - 1, false, 0, &is_new);
+	if (a == NULL) {
+		sp->data.dropped_attrs++;
+		return;
+	}
+	a->value.type = BATON_VALUE_INT;
+	a->value.u.i = 1;
 	a->value.len = 0;
 }
 
