@@ -260,3 +260,50 @@ Test(intern_table, threads_interning_the_same_strings_get_one_copy)
 	}
 	cr_assert_gt(both, 0);
 }
+
+/* ---- short values: ASCII is stored as it is, anything else checked ---- */
+
+Test(intern, short_values_with_a_high_byte_anywhere_are_still_checked)
+{
+	char v[24];
+	for (size_t n = 1; n <= 20; n++) {
+		for (size_t at = 0; at < n; at++) {
+			tu_memory_exporter_clear(mem);
+			memset(v, 'a', n);
+			v[n] = '\0';
+			v[at] = '\xff'; /* ill-formed: U+FFFD in the span */
+			baton_span s = baton_span_start(tracer, "v");
+			baton_span_set_str(s, "v", v);
+			baton_span_end(s);
+			char want[64];
+			snprintf(want, sizeof(want),
+			         "SampleRate=1\nv=%.*s\xef\xbf\xbd%s\n", (int)at, v,
+			         v + at + 1);
+			cr_assert_str_eq(span_at(0).attrs_text, want,
+			                 "length %zu, at %zu", n, at);
+		}
+	}
+}
+
+Test(intern, short_ascii_values_are_kept_exactly)
+{
+	const char *vals[] = {"",
+	                      "a",
+	                      "ab",
+	                      "abc",
+	                      "abcd",
+	                      "abcdefg",
+	                      "abcdefgh",
+	                      "abcdefghijklmno",
+	                      "abcdefghijklmnop",
+	                      "abcdefghijklmnopq"};
+	for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+		tu_memory_exporter_clear(mem);
+		baton_span s = baton_span_start(tracer, "v");
+		baton_span_set_str(s, "v", vals[i]);
+		baton_span_end(s);
+		char want[64];
+		snprintf(want, sizeof(want), "SampleRate=1\nv=%s\n", vals[i]);
+		cr_assert_str_eq(span_at(0).attrs_text, want);
+	}
+}
