@@ -14,7 +14,8 @@
  * copy's bytes of the pool, never return different contents.
  *
  * In front of each table, every thread keeps a small cache from the
- * caller's pointer to the interned copy (trace_int.h, bt_intern_lookup).
+ * caller's pointer to the interned copy (trace_int.h, bt_intern), or to
+ * nothing when the table had no room for what the pointer held.
  * A pointer alone proves nothing (the caller may reuse a buffer for other
  * text), so a hit also compares the length and the bytes: a key the caller
  * passes as a literal then costs a strlen and a compare, no UTF-8 check, no
@@ -47,9 +48,12 @@ static uint32_t bt_intern_hash(const char *s, size_t n)
 	return (uint32_t)(h ^ (h >> 29));
 }
 
-/* The interned copy of s[0..n) (well-formed, n <= BT_INTERN_LEN), or NULL. */
+/*
+ * The interned copy of s[0..n) (well-formed, n <= BT_INTERN_LEN), or NULL
+ * when it is not there and there is no room for it (*full).
+ */
 static const char *bt_intern_find_or_add(struct bt_intern_table *t, const char *s,
-                                         size_t n)
+                                         size_t n, bool *full)
 {
 	uint32_t h = bt_intern_hash(s, n);
 	char *mine = NULL;
@@ -63,8 +67,10 @@ static const char *bt_intern_find_or_add(struct bt_intern_table *t, const char *
 				uint32_t need = (uint32_t)n + 2;
 				uint32_t off = atomic_fetch_add_explicit(
 				    &t->used, need, memory_order_relaxed);
-				if (off > BT_INTERN_POOL - need)
-					return NULL; /* full: those bytes stay unused */
+				if (off > BT_INTERN_POOL - need) {
+					*full = true; /* those bytes stay unused */
+					return NULL;
+				}
 				t->pool[off] = (char)n;
 				mine = t->pool + off + 1;
 				memcpy(mine, s, n);
@@ -80,6 +86,7 @@ static const char *bt_intern_find_or_add(struct bt_intern_table *t, const char *
 		if (bt_intern_len(p) == n && memcmp(p, s, n) == 0)
 			return p;
 	}
+	*full = true; /* the probe window is taken by others */
 	return NULL;
 }
 
@@ -87,8 +94,9 @@ const char *bt_intern_slow(int table, const char *s, size_t n)
 {
 	if (n == 0 || n > BT_INTERN_LEN || bt_utf8_valid_prefix(s, n) != n)
 		return NULL;
-	const char *p = bt_intern_find_or_add(&bt_intern_tables[table], s, n);
-	if (p != NULL) {
+	bool full = false;
+	const char *p = bt_intern_find_or_add(&bt_intern_tables[table], s, n, &full);
+	if (p != NULL || full) {
 		struct bt_intern_ent *e = &bt_intern_cache[table][bt_intern_index(s)];
 		e->ptr = s;
 		e->copy = p;

@@ -248,7 +248,8 @@ bool bt_attr_put(bt_span *sp, const baton_attr **head, baton_attr **tail, uint32
 
 struct bt_intern_ent {
 	const char *ptr;  /* the caller's pointer last seen here */
-	const char *copy; /* the interned copy of what it held then */
+	const char *copy; /* the interned copy of what it held then; NULL: the
+	                     table was full then, so it is copied without a look */
 };
 extern BT_TLS struct bt_intern_ent bt_intern_cache[BT_INTERN_NTABLES][BT_INTERN_CACHE];
 
@@ -308,14 +309,19 @@ static inline bool bt_bytes_equal(const char *a, const char *b, size_t n)
  * The interned copy of s[0..n) (s NUL-terminated at n), or NULL: then the
  * caller copies s as before. A hit on the thread's cache is the same
  * pointer with the same length and bytes: a buffer reused for other text
- * misses, and is looked up by content.
+ * misses, and is looked up by content. A pointer whose text found no room
+ * is remembered too: a buffer formatted anew for each span (names with ids
+ * in them) costs no table look-up once the table is full.
  */
 static inline const char *bt_intern(int table, const char *s, size_t n)
 {
 	const struct bt_intern_ent *e = &bt_intern_cache[table][bt_intern_index(s)];
-	if (__builtin_expect(e->ptr == s, 1) && bt_intern_len(e->copy) == n &&
-	    bt_bytes_equal(s, e->copy, n))
-		return e->copy;
+	if (__builtin_expect(e->ptr == s, 1)) {
+		if (e->copy == NULL) /* the table had no room for what it held */
+			return NULL;
+		if (bt_intern_len(e->copy) == n && bt_bytes_equal(s, e->copy, n))
+			return e->copy;
+	}
 	return bt_intern_slow(table, s, n);
 }
 

@@ -307,3 +307,21 @@ Test(intern, short_ascii_values_are_kept_exactly)
 		cr_assert_str_eq(span_at(0).attrs_text, want);
 	}
 }
+
+Test(intern, once_the_table_is_full_keys_from_a_reused_buffer_stay_exact)
+{
+	char buf[32];
+	for (int i = 0; i < 10000; i++) { /* fills the key table */
+		int n = snprintf(buf, sizeof(buf), "filler.%05d", i);
+		(void)bt_intern(BT_INTERN_KEYS, buf, (size_t)n);
+	}
+	baton_span s = baton_span_start(tracer, "full");
+	strcpy(buf, "filler.00001"); /* interned early; this pointer was refused */
+	baton_span_set_int(s, buf, 1);
+	strcpy(buf, "fresh.key"); /* never interned */
+	baton_span_set_int(s, buf, 2);
+	baton_span_set_int(s, "filler.00002", 3);
+	baton_span_end(s);
+	cr_assert_str_eq(span_at(0).attrs_text,
+	                 "SampleRate=1\nfiller.00001=1\nfresh.key=2\nfiller.00002=3\n");
+}
