@@ -461,7 +461,7 @@ static void __attribute__((noinline)) bt_set_sample_rate_slow(bt_span *sp)
 	a->value.len = 0;
 }
 
-static inline void bt_set_sample_rate(bt_span *sp)
+static inline __attribute__((always_inline)) void bt_set_sample_rate(bt_span *sp)
 {
 	if (!(sp->data.context.state & BATON_CTX_HAS_TH))
 		return;

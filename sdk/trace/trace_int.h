@@ -313,7 +313,8 @@ static inline bool bt_bytes_equal(const char *a, const char *b, size_t n)
  * is remembered too: a buffer formatted anew for each span (names with ids
  * in them) costs no table look-up once the table is full.
  */
-static inline const char *bt_intern(int table, const char *s, size_t n)
+static inline __attribute__((always_inline)) const char *
+bt_intern(int table, const char *s, size_t n)
 {
 	const struct bt_intern_ent *e = &bt_intern_cache[table][bt_intern_index(s)];
 	if (__builtin_expect(e->ptr == s, 1)) {
