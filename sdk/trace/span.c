@@ -83,8 +83,8 @@ static size_t bt_remote_left(const bt_span *sp)
  * max_chars characters and max_bytes bytes, cut between characters.
  * *as_is: s is well-formed, so the string is s's first bytes.
  */
-static size_t bt_text_len(const char *s, size_t n, size_t max_chars, size_t max_bytes,
-                          bool *as_is)
+static size_t __attribute__((noinline))
+bt_text_len_slow(const char *s, size_t n, size_t max_chars, size_t max_bytes, bool *as_is)
 {
 	*as_is = bt_utf8_valid_prefix(s, n) == n;
 	if (*as_is && n <= max_chars && n <= max_bytes)
@@ -92,12 +92,63 @@ static size_t bt_text_len(const char *s, size_t n, size_t max_chars, size_t max_
 	return bt_utf8_sanitize(NULL, max_bytes, s, n, max_chars);
 }
 
+/* memcpy(d, s, n), without a call for the short strings most values are. */
+static inline void bt_copy(char *d, const char *s, size_t n)
+{
+	if (n >= 8 && n <= 16) {
+		uint64_t x = bt_load8(s), y = bt_load8(s + n - 8);
+		memcpy(d, &x, 8);
+		memcpy(d + n - 8, &y, 8);
+	} else if (n >= 4 && n < 8) {
+		uint32_t x, y;
+		memcpy(&x, s, 4);
+		memcpy(&y, s + n - 4, 4);
+		memcpy(d, &x, 4);
+		memcpy(d + n - 4, &y, 4);
+	} else if (n < 4) {
+		for (size_t i = 0; i < n; i++)
+			d[i] = s[i];
+	} else {
+		memcpy(d, s, n);
+	}
+}
+
+/* s[0..n), n <= 16, is ASCII: two overlapping loads, one test. */
+static inline bool bt_ascii16(const char *s, size_t n)
+{
+	uint64_t w = 0;
+	if (n >= 8) {
+		w = bt_load8(s) | bt_load8(s + n - 8);
+	} else if (n >= 4) {
+		uint32_t x, y;
+		memcpy(&x, s, 4);
+		memcpy(&y, s + n - 4, 4);
+		w = x | y;
+	} else {
+		for (size_t i = 0; i < n; i++)
+			w |= (unsigned char)s[i];
+	}
+	return (w & 0x8080808080808080ull) == 0;
+}
+
+/* bt_text_len_slow, with the short ASCII strings most values are inline:
+ * ASCII is well-formed UTF-8 of one character a byte. */
+static inline size_t bt_text_len(const char *s, size_t n, size_t max_chars,
+                                 size_t max_bytes, bool *as_is)
+{
+	if (n <= 16 && n <= max_chars && n <= max_bytes && bt_ascii16(s, n)) {
+		*as_is = true;
+		return n;
+	}
+	return bt_text_len_slow(s, n, max_chars, max_bytes, as_is);
+}
+
 /* Writes the len bytes bt_text_len measured, and a NUL, to d. */
-static void bt_text_put(char *d, const char *s, size_t n, size_t len, size_t max_chars,
-                        bool as_is)
+static inline void bt_text_put(char *d, const char *s, size_t n, size_t len,
+                               size_t max_chars, bool as_is)
 {
 	if (as_is)
-		memcpy(d, s, len);
+		bt_copy(d, s, len);
 	else
 		bt_utf8_sanitize(d, len, s, n, max_chars);
 	d[len] = '\0';
@@ -170,13 +221,13 @@ static const char *bt_arena_tracestate(bt_span *sp, const char *ts)
 }
 
 /*
- * Keys are stored as well-formed UTF-8 too. Returns key when it is (the
- * usual case), else its sanitized copy (cut at BT_KEY_MAX bytes) in buf.
+ * Keys are stored as well-formed UTF-8 too. Returns key[0..n) when it is
+ * (the usual case), else its sanitized copy (cut at BT_KEY_MAX bytes) in buf.
  */
 #define BT_KEY_MAX 255
-static const char *bt_key_text(const char *key, size_t *klen, char buf[BT_KEY_MAX + 1])
+static const char *bt_key_text(const char *key, size_t n, size_t *klen,
+                               char buf[BT_KEY_MAX + 1])
 {
-	size_t n = strlen(key);
 	if (bt_utf8_valid_prefix(key, n) == n) {
 		*klen = n;
 		return key;
@@ -184,6 +235,24 @@ static const char *bt_key_text(const char *key, size_t *klen, char buf[BT_KEY_MA
 	*klen = bt_utf8_sanitize(buf, BT_KEY_MAX, key, n, SIZE_MAX);
 	buf[*klen] = '\0';
 	return buf;
+}
+
+/*
+ * A key as a span stores it: its interned copy when there is one
+ * (*interned: the record points to it, no arena bytes), else what
+ * bt_key_text makes of it, to be copied.
+ */
+static inline const char *bt_key_stored(const char *key, size_t *klen,
+                                        char buf[BT_KEY_MAX + 1], bool *interned)
+{
+	size_t n = strlen(key);
+	const char *ik = bt_intern(BT_INTERN_KEYS, key, n);
+	*interned = ik != NULL;
+	if (ik != NULL) {
+		*klen = n;
+		return ik;
+	}
+	return bt_key_text(key, n, klen, buf);
 }
 
 /* Copies a value's out-of-line parts (strings, arrays) into the arena. */
@@ -232,14 +301,16 @@ static bool bt_value_copy(bt_span *sp, baton_value *dst, const baton_value *src,
 	}
 }
 
-/* Appends a new attribute: the node, its key, then its value's parts. */
-static baton_attr *bt_attr_new(bt_span *sp, const char *key, size_t klen,
+/* Appends a new attribute: the node, its key (unless interned), then its
+ * value's parts. */
+static baton_attr *bt_attr_new(bt_span *sp, const char *key, size_t klen, bool interned,
                                const baton_value *v, int how)
 {
 	uint32_t saved = sp->arena_used, saved_remote = sp->remote_used;
 	baton_attr *a = bt_arena_alloc(sp, sizeof(*a));
-	const char *k =
-	    a != NULL ? bt_arena_text(sp, key, klen, SIZE_MAX, 0, NULL) : NULL;
+	const char *k = a == NULL  ? NULL
+	                : interned ? key
+	                           : bt_arena_text(sp, key, klen, SIZE_MAX, 0, NULL);
 	if (k != NULL) {
 		a->key = k;
 		a->next = NULL;
@@ -251,17 +322,15 @@ static baton_attr *bt_attr_new(bt_span *sp, const char *key, size_t klen,
 	return NULL;
 }
 
-bool bt_attr_put(bt_span *sp, const baton_attr **head, baton_attr **tail, uint32_t *count,
-                 uint32_t limit, const char *key, const baton_value *v, bool replace)
+/* bt_attr_put with the key as bt_key_stored made it. */
+static bool bt_attr_append(bt_span *sp, const baton_attr **head, baton_attr **tail,
+                           uint32_t *count, uint32_t limit, const char *key, size_t klen,
+                           bool interned, const baton_value *v, bool replace)
 {
-	char kbuf[BT_KEY_MAX + 1];
-	size_t klen;
-	if (key == NULL || key[0] == '\0' || v == NULL)
-		return false;
-	key = bt_key_text(key, &klen, kbuf);
 	if (replace) {
 		for (const baton_attr *a = *head; a != NULL; a = a->next) {
-			if (a->key[0] == key[0] && strcmp(a->key, key) == 0) {
+			if (a->key == key ||
+			    (a->key[0] == key[0] && strcmp(a->key, key) == 0)) {
 				uint32_t saved = sp->arena_used;
 				baton_value nv;
 				if (!bt_value_copy(sp, &nv, v, 0)) {
@@ -275,7 +344,7 @@ bool bt_attr_put(bt_span *sp, const baton_attr **head, baton_attr **tail, uint32
 	}
 	if (*count >= limit)
 		return false;
-	baton_attr *a = bt_attr_new(sp, key, klen, v, 0);
+	baton_attr *a = bt_attr_new(sp, key, klen, interned, v, 0);
 	if (a == NULL)
 		return false;
 	if (*tail != NULL)
@@ -287,22 +356,37 @@ bool bt_attr_put(bt_span *sp, const baton_attr **head, baton_attr **tail, uint32
 	return true;
 }
 
+bool bt_attr_put(bt_span *sp, const baton_attr **head, baton_attr **tail, uint32_t *count,
+                 uint32_t limit, const char *key, const baton_value *v, bool replace)
+{
+	char kbuf[BT_KEY_MAX + 1];
+	size_t klen;
+	bool interned;
+	if (key == NULL || key[0] == '\0' || v == NULL)
+		return false;
+	key = bt_key_stored(key, &klen, kbuf, &interned);
+	return bt_attr_append(sp, head, tail, count, limit, key, klen, interned, v,
+	                      replace);
+}
+
 static void bt_span_attr(bt_span *sp, const char *key, const baton_value *v)
 {
 	char kbuf[BT_KEY_MAX + 1];
 	size_t klen;
+	bool interned;
 	if (!sp->recording)
 		return;
-	if (key == NULL) {
+	if (key == NULL || key[0] == '\0' || v == NULL) {
 		sp->data.dropped_attrs++;
 		return;
 	}
-	key = bt_key_text(key, &klen, kbuf); /* the bloom bit is the stored key's */
+	/* the bloom bit is the stored key's */
+	key = bt_key_stored(key, &klen, kbuf, &interned);
 	baton_attr *tail = sp->attr_tail == BT_NO_OFF
 	                       ? NULL
 	                       : (baton_attr *)(void *)bt_arena_ptr(sp, sp->attr_tail);
-	if (!bt_attr_put(sp, &sp->data.attrs, &tail, &sp->data.nattrs,
-	                 bt_prov.limits.attr_count, key, v, true)) {
+	if (!bt_attr_append(sp, &sp->data.attrs, &tail, &sp->data.nattrs,
+	                    bt_prov.limits.attr_count, key, klen, interned, v, true)) {
 		sp->data.dropped_attrs++;
 		return;
 	}
@@ -328,27 +412,45 @@ static inline void bt_zero_data(baton_span_data *d)
 	v[7] = z, v[8] = z, v[9] = z, v[10] = z, v[11] = z, v[12] = z;
 }
 
-static baton_attr *bt_attr_slot(bt_span *sp, const char *key, size_t static_len,
-                                size_t extra, bool *is_new);
+static inline __attribute__((always_inline)) baton_attr *
+bt_attr_slot_k(bt_span *sp, const char *key, size_t klen, bool copy, size_t extra,
+               bool *is_new);
+
+/* baton_trace_id_generate and baton_span_id_generate, inline. */
+static inline void bt_new_trace_id(uint8_t id[BATON_TRACE_ID_SIZE])
+{
+	uint64_t a, b;
+	do {
+		a = bt_random_u64();
+		b = bt_random_u64();
+	} while (__builtin_expect((a | b) == 0, 0));
+	memcpy(id, &a, 8);
+	memcpy(id + 8, &b, 8);
+}
+
+static inline void bt_new_span_id(uint8_t id[BATON_SPAN_ID_SIZE])
+{
+	uint64_t a;
+	do {
+		a = bt_random_u64();
+	} while (__builtin_expect(a == 0, 0));
+	memcpy(id, &a, 8);
+}
 
 /* SampleRate = the adjusted count: an integer when it is one (1 for 100%). */
-static void bt_set_sample_rate(bt_span *sp)
+static void __attribute__((noinline)) bt_set_sample_rate_slow(bt_span *sp)
 {
-	if (!(sp->data.context.state & BATON_CTX_HAS_TH))
-		return;
 	baton_value v = {.type = BATON_VALUE_INT, .u.i = 1};
-	if (sp->data.context.threshold != 0) {
-		double ac = baton_span_context_adjusted_count(&sp->data.context);
-		double r = ac < 1e15 ? (double)(int64_t)(ac + 0.5) : ac;
-		if (r - ac < 1e-6 && ac - r < 1e-6)
-			v.u.i = (int64_t)r;
-		else
-			v = (baton_value){.type = BATON_VALUE_DOUBLE, .u.d = ac};
-	}
+	double ac = baton_span_context_adjusted_count(&sp->data.context);
+	double r = ac < 1e15 ? (double)(int64_t)(ac + 0.5) : ac;
+	if (r - ac < 1e-6 && ac - r < 1e-6)
+		v.u.i = (int64_t)r;
+	else
+		v = (baton_value){.type = BATON_VALUE_DOUBLE, .u.d = ac};
 	bool is_new;
 	/* The key is a literal: it outlives the span, so it takes no arena. */
 	baton_attr *a =
-	    bt_attr_slot(sp, "SampleRate", sizeof("SampleRate") - 1, 0, &is_new);
+	    bt_attr_slot_k(sp, "SampleRate", sizeof("SampleRate") - 1, false, 0, &is_new);
 	if (a == NULL) {
 		sp->data.dropped_attrs++;
 		return;
@@ -359,13 +461,34 @@ static void bt_set_sample_rate(bt_span *sp)
 	a->value.len = 0;
 }
 
-baton_span baton_span_start(baton_tracer *tracer, const char *name)
+static inline __attribute__((always_inline)) void bt_set_sample_rate(bt_span *sp)
 {
-	return baton_span_start_ex(tracer, name, NULL);
+	if (!(sp->data.context.state & BATON_CTX_HAS_TH))
+		return;
+	if (sp->data.context.threshold != 0) {
+		bt_set_sample_rate_slow(sp);
+		return;
+	}
+	/* Everything kept: SampleRate=1, set inline. */
+	bool is_new;
+	baton_attr *a =
+	    bt_attr_slot_k(sp, "SampleRate", sizeof("SampleRate") - 1, false, 0, &is_new);
+	if (a == NULL) {
+		sp->data.dropped_attrs++;
+		return;
+	}
+	a->value.type = BATON_VALUE_INT;
+	a->value.u.i = 1;
+	a->value.len = 0;
 }
 
-baton_span baton_span_start_ex(baton_tracer *tracer, const char *name,
-                               const baton_span_start_opts *opts)
+/*
+ * The public entry points call these static bodies, not each other: an
+ * exported function may be interposed, so a call from one to another is
+ * never inlined and, in the shared library, goes through the PLT.
+ */
+static inline __attribute__((always_inline)) baton_span
+bt_span_start(baton_tracer *tracer, const char *name, const baton_span_start_opts *opts)
 {
 	static const baton_span_start_opts no_opts;
 	baton_span_context cur;
@@ -416,7 +539,7 @@ baton_span baton_span_start_ex(baton_tracer *tracer, const char *name,
 		memcpy(trace_id, parent->trace_id, sizeof(trace_id));
 		flags = parent->trace_flags & BATON_FLAG_RANDOM;
 	} else {
-		baton_trace_id_generate(trace_id);
+		bt_new_trace_id(trace_id);
 		flags = BATON_FLAG_RANDOM;
 	}
 	baton_sampling_params sp_params = {
@@ -468,7 +591,7 @@ baton_span baton_span_start_ex(baton_tracer *tracer, const char *name,
 
 	baton_span_context *c = &sp->data.context;
 	memcpy(c->trace_id, trace_id, sizeof(trace_id));
-	baton_span_id_generate(c->span_id);
+	bt_new_span_id(c->span_id);
 	c->trace_flags =
 	    flags |
 	    (res.decision == BATON_SAMPLING_RECORD_AND_SAMPLE ? BATON_FLAG_SAMPLED : 0);
@@ -489,9 +612,11 @@ baton_span baton_span_start_ex(baton_tracer *tracer, const char *name,
 	}
 	bt_count(BT_C_STARTED);
 	size_t nlen = name ? strlen(name) : 0;
-	sp->data.name = bt_arena_text(sp, name ? name : "", nlen, SIZE_MAX, 0, NULL);
-	if (sp->data.name == NULL)
-		sp->data.name = "";
+	/* A name seen before (a literal, usually) is interned: no check, no copy. */
+	const char *in = nlen > 0 ? bt_intern(BT_INTERN_NAMES, name, nlen) : NULL;
+	if (in == NULL)
+		in = bt_arena_text(sp, name ? name : "", nlen, SIZE_MAX, 0, NULL);
+	sp->data.name = in != NULL ? in : "";
 	sp->data.kind = sp_params.kind;
 	sp->data.start_unix_ns =
 	    opts->start_time_ns ? opts->start_time_ns : bt_now_unix_ns();
@@ -508,9 +633,21 @@ baton_span baton_span_start_ex(baton_tracer *tracer, const char *name,
 	return h;
 }
 
+baton_span baton_span_start(baton_tracer *tracer, const char *name)
+{
+	return bt_span_start(tracer, name, NULL);
+}
+
+baton_span baton_span_start_ex(baton_tracer *tracer, const char *name,
+                               const baton_span_start_opts *opts)
+{
+	return bt_span_start(tracer, name, opts);
+}
+
 /* ---- end ---- */
 
-void baton_span_end_at(baton_span span, uint64_t end_time_ns)
+static inline __attribute__((always_inline)) void bt_span_end(baton_span span,
+                                                              uint64_t end_time_ns)
 {
 	bt_span *sp = bt_span_lookup(span);
 	if (sp == NULL)
@@ -540,9 +677,14 @@ void baton_span_end_at(baton_span span, uint64_t end_time_ns)
 		bt_prov.procs[i].ops->on_end(bt_prov.procs[i].arg, &sp->data);
 }
 
+void baton_span_end_at(baton_span span, uint64_t end_time_ns)
+{
+	bt_span_end(span, end_time_ns);
+}
+
 void baton_span_end(baton_span span)
 {
-	baton_span_end_at(span, 0);
+	bt_span_end(span, 0);
 }
 
 void baton_span_data_release(const baton_span_data *data)
@@ -595,24 +737,22 @@ baton_err baton_span_get_context(baton_span span, baton_span_context *ctx)
 
 /*
  * The setters' fast path: find the key among the span's attributes (first
- * byte compared before strcmp), else append a node and its key with one
- * bounds check against the arena. extra bytes are reserved after the key
- * for a string value (the node's last bytes). A static key (a literal of
- * ours, of length static_len) is neither checked nor copied.
+ * byte compared before strcmp), else append a node with one bounds check
+ * against the arena: the node, then the key's klen + 1 bytes when copy (a
+ * key that is neither interned nor one of our literals), then extra bytes
+ * reserved for a string value (the node's last bytes). key is the key as
+ * stored (well-formed, klen bytes).
  */
-static baton_attr *bt_attr_slot(bt_span *sp, const char *key, size_t static_len,
-                                size_t extra, bool *is_new)
+static inline __attribute__((always_inline)) baton_attr *
+bt_attr_slot_k(bt_span *sp, const char *key, size_t klen, bool copy, size_t extra,
+               bool *is_new)
 {
-	char kbuf[BT_KEY_MAX + 1];
-	size_t klen = static_len;
-	bool is_static = static_len != 0;
-	if (!is_static)
-		key = bt_key_text(key, &klen, kbuf);
 	uint32_t bit = (uint32_t)1 << (((unsigned char)key[0] ^ klen) & 31);
 	/* The bloom bit says whether any key of this first byte and length exists. */
 	if (sp->key_bloom & bit) {
 		for (const baton_attr *a = sp->data.attrs; a != NULL; a = a->next) {
-			if (a->key[0] == key[0] && strcmp(a->key, key) == 0) {
+			if (a->key == key ||
+			    (a->key[0] == key[0] && strcmp(a->key, key) == 0)) {
 				*is_new = false;
 				return (baton_attr *)a;
 			}
@@ -622,18 +762,18 @@ static baton_attr *bt_attr_slot(bt_span *sp, const char *key, size_t static_len,
 	if (sp->data.nattrs >= bt_prov.limits.attr_count)
 		return NULL;
 	size_t off = (sp->arena_used + 7u) & ~(size_t)7;
-	size_t n = sizeof(baton_attr) + (is_static ? 0 : klen + 1) + extra;
+	size_t n = sizeof(baton_attr) + (copy ? klen + 1 : 0) + extra;
 	baton_attr *a = (baton_attr *)(void *)bt_arena_place(sp, &off, n);
 	if (a == NULL) {
 		bt_drop_add(BT_DROP_ARENA_FULL, 1);
 		return NULL;
 	}
-	if (is_static) {
-		a->key = key;
-	} else {
+	if (copy) {
 		char *k = (char *)(a + 1);
 		memcpy(k, key, klen + 1);
 		a->key = k;
+	} else {
+		a->key = key;
 	}
 	sp->arena_used = (uint32_t)(off + n);
 	sp->key_bloom |= bit;
@@ -645,6 +785,27 @@ static baton_attr *bt_attr_slot(bt_span *sp, const char *key, size_t static_len,
 	sp->attr_tail = (uint32_t)off;
 	sp->data.nattrs++;
 	return a;
+}
+
+/* A key that is not interned: checked (sanitized into a buffer) and copied. */
+static baton_attr *__attribute__((noinline))
+bt_attr_slot_copy(bt_span *sp, const char *key, size_t n, size_t extra, bool *is_new)
+{
+	char kbuf[BT_KEY_MAX + 1];
+	size_t klen;
+	key = bt_key_text(key, n, &klen, kbuf);
+	return bt_attr_slot_k(sp, key, klen, true, extra, is_new);
+}
+
+/* A caller's key: its interned copy, else the copying path. */
+static inline __attribute__((always_inline)) baton_attr *
+bt_attr_slot(bt_span *sp, const char *key, size_t extra, bool *is_new)
+{
+	size_t n = strlen(key);
+	const char *ik = bt_intern(BT_INTERN_KEYS, key, n);
+	if (__builtin_expect(ik == NULL, 0))
+		return bt_attr_slot_copy(sp, key, n, extra, is_new);
+	return bt_attr_slot_k(sp, ik, n, false, extra, is_new);
 }
 
 /* Looks up a recording span for a setter; NULL when the call must do nothing. */
@@ -662,14 +823,14 @@ typedef __typeof__(((baton_value *)0)->u) bt_scalar;
 /* Type and payload apart: a baton_value built by value (with its padding)
  * is stored on the stack in pieces and read back whole, a store-forwarding
  * stall on every call. */
-static void bt_set_scalar(baton_span span, const char *key, baton_value_type type,
-                          bt_scalar u)
+static inline __attribute__((always_inline)) void
+bt_set_scalar(baton_span span, const char *key, baton_value_type type, bt_scalar u)
 {
 	bt_span *sp = bt_setter_span(span, key);
 	if (sp == NULL)
 		return;
 	bool is_new;
-	baton_attr *a = bt_attr_slot(sp, key, 0, 0, &is_new);
+	baton_attr *a = bt_attr_slot(sp, key, 0, &is_new);
 	if (a == NULL) {
 		sp->data.dropped_attrs++;
 		return;
@@ -686,8 +847,8 @@ void baton_span_set_value(baton_span span, const char *key, const baton_value *v
 		bt_span_attr(sp, key, value);
 }
 
-static void bt_set_strn(baton_span span, const char *key, const char *value, size_t len,
-                        bool remote)
+static inline __attribute__((always_inline)) void
+bt_set_strn(baton_span span, const char *key, const char *value, size_t len, bool remote)
 {
 	bt_span *sp = bt_setter_span(span, key);
 	if (sp == NULL)
@@ -710,7 +871,7 @@ static void bt_set_strn(baton_span span, const char *key, const char *value, siz
 		return;
 	}
 	bool is_new;
-	baton_attr *a = bt_attr_slot(sp, key, 0, vlen + 1, &is_new);
+	baton_attr *a = bt_attr_slot(sp, key, vlen + 1, &is_new);
 	char *d;
 	if (a != NULL && is_new) /* the room reserved after the key: the node's end */
 		d = (char *)a + (sp->arena_used - sp->attr_tail) - vlen - 1;
@@ -741,7 +902,7 @@ void baton_span_set_remote_strn(baton_span span, const char *key, const char *va
 
 void baton_span_set_str(baton_span span, const char *key, const char *value)
 {
-	baton_span_set_strn(span, key, value, (size_t)-1);
+	bt_set_strn(span, key, value, (size_t)-1, false);
 }
 
 void baton_span_set_int(baton_span span, const char *key, int64_t value)

@@ -234,6 +234,98 @@ const char *bt_arena_text(bt_span *sp, const char *s, size_t n, size_t max_chars
 bool bt_attr_put(bt_span *sp, const baton_attr **head, baton_attr **tail, uint32_t *count,
                  uint32_t limit, const char *key, const baton_value *v, bool replace);
 
+/*
+ * Interned strings (intern.c): attribute keys and span names that records
+ * point to instead of copying. An interned string is well-formed UTF-8 of
+ * 1 to BT_INTERN_LEN bytes, NUL-terminated, with its length in the byte
+ * before it, and lives as long as the process.
+ */
+#define BT_INTERN_KEYS    0
+#define BT_INTERN_NAMES   1
+#define BT_INTERN_NTABLES 2
+#define BT_INTERN_LEN     127
+#define BT_INTERN_CACHE   64 /* per thread and table, direct-mapped by pointer */
+
+struct bt_intern_ent {
+	const char *ptr;  /* the caller's pointer last seen here */
+	const char *copy; /* the interned copy of what it held then; NULL: the
+	                     table was full then, so it is copied without a look */
+};
+extern BT_TLS struct bt_intern_ent bt_intern_cache[BT_INTERN_NTABLES][BT_INTERN_CACHE];
+
+/* The cache miss: finds or adds s[0..n) and caches it; NULL when it is not
+ * interned (too long, empty, ill-formed, or no room). */
+const char *bt_intern_slow(int table, const char *s, size_t n);
+
+static inline size_t bt_intern_len(const char *p)
+{
+	return (unsigned char)p[-1];
+}
+
+static inline uint32_t bt_intern_index(const void *p)
+{
+	return (uint32_t)(((uint64_t)(uintptr_t)p * 0x9e3779b97f4a7c15ull) >> 58);
+}
+_Static_assert(BT_INTERN_CACHE == 64, "bt_intern_index keeps 6 bits");
+
+static inline uint64_t bt_load8(const char *p)
+{
+	uint64_t x;
+	__builtin_memcpy(&x, p, 8);
+	return x;
+}
+
+/* a[0..n) == b[0..n), reading no byte outside either: 16 bytes a step,
+ * the last step overlapping, the differences or-ed without a branch. */
+static inline bool bt_bytes_equal(const char *a, const char *b, size_t n)
+{
+	if (n >= 8) {
+		uint64_t d = 0;
+		size_t i = 0;
+		for (; i + 16 < n; i += 16)
+			d |= (bt_load8(a + i) ^ bt_load8(b + i)) |
+			     (bt_load8(a + i + 8) ^ bt_load8(b + i + 8));
+		size_t t = n >= 16 ? n - 16 : 0; /* n < 16: [0, 8) and [n - 8, n) */
+		d |= (bt_load8(a + t) ^ bt_load8(b + t)) |
+		     (bt_load8(a + n - 8) ^ bt_load8(b + n - 8));
+		return d == 0;
+	}
+	if (n >= 4) {
+		uint32_t x0, y0, x1, y1;
+		__builtin_memcpy(&x0, a, 4);
+		__builtin_memcpy(&y0, b, 4);
+		__builtin_memcpy(&x1, a + n - 4, 4);
+		__builtin_memcpy(&y1, b + n - 4, 4);
+		return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (a[i] != b[i])
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The interned copy of s[0..n) (s NUL-terminated at n), or NULL: then the
+ * caller copies s as before. A hit on the thread's cache is the same
+ * pointer with the same length and bytes: a buffer reused for other text
+ * misses, and is looked up by content. A pointer whose text found no room
+ * is remembered too: a buffer formatted anew for each span (names with ids
+ * in them) costs no table look-up once the table is full.
+ */
+static inline __attribute__((always_inline)) const char *
+bt_intern(int table, const char *s, size_t n)
+{
+	const struct bt_intern_ent *e = &bt_intern_cache[table][bt_intern_index(s)];
+	if (__builtin_expect(e->ptr == s, 1)) {
+		if (e->copy == NULL) /* the table had no room for what it held */
+			return NULL;
+		if (bt_intern_len(e->copy) == n && bt_bytes_equal(s, e->copy, n))
+			return e->copy;
+	}
+	return bt_intern_slow(table, s, n);
+}
+
 /* Resource (resource.c). */
 baton_err bt_resource_build(baton_resource *res, const char *service_name,
                             const baton_kv *extra, size_t nextra);

@@ -141,6 +141,37 @@ BENCH(span_start_end_noop_processor, "ns/op", NULL, 1000000)
 	return (double)el;
 }
 
+/*
+ * The same, but each span's name is formatted anew into one buffer with a
+ * distinct id ("GET /users/<n>"), as a server that names spans by URL does:
+ * names that are interned at first, and copied once there is no room.
+ */
+BENCH(span_start_end_dynamic_name, "ns/op", NULL, 1000000)
+{
+	baton_processor p = {&release_ops, NULL};
+	baton_options o = {.size = sizeof(o),
+	                   .sampler = baton_sampler_always_on(),
+	                   .processors = &p,
+	                   .nprocessors = 1,
+	                   .ignore_disabled_env = true};
+	if (baton_init(&o) != BATON_OK)
+		abort();
+	baton_tracer *t = baton_tracer_get("bench", NULL);
+	char name[48];
+	uint64_t t0 = bench_now_ns();
+	for (uint64_t i = 0; i < iters; i++) {
+		snprintf(name, sizeof(name), "GET /users/%llu", (unsigned long long)i);
+		baton_span s = baton_span_start(t, name);
+		baton_span_set_str(s, "messaging.system", "nng");
+		baton_span_set_int(s, "messaging.message.body.size", 512);
+		baton_span_set_bool(s, "baton.fanout", true);
+		baton_span_end(s);
+	}
+	uint64_t el = bench_now_ns() - t0;
+	baton_fini(1000);
+	return (double)el;
+}
+
 /* Sampled span, 3 attributes, ended into a live batch processor; warm store. */
 BENCH(span_start_end, "ns/op", NULL, 1000000)
 {
