@@ -239,8 +239,12 @@ static Btotlp__ExportTraceServiceRequest *tu_unpack(struct tu_arena *a,
 /* ---- the light decoder: the wire format walked, nothing unpacked ---- */
 
 /* Reads a varint at *p (< end); false when it runs off the end or is too long. */
-static bool tu_pb_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+static inline bool tu_pb_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
 {
+	if (__builtin_expect(*p < end && **p < 0x80, 1)) {
+		*v = *(*p)++;
+		return true;
+	}
 	uint64_t x = 0;
 	for (int sh = 0; sh < 64; sh += 7) {
 		if (*p >= end)
@@ -259,8 +263,8 @@ static bool tu_pb_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
  * Reads one field at *p: its number, wire type and, for a length-delimited
  * one, its bytes [*q, *q + *len). False when the field is not well framed.
  */
-static bool tu_pb_field(const uint8_t **p, const uint8_t *end, uint32_t *num,
-                        const uint8_t **q, size_t *len)
+static inline bool tu_pb_field(const uint8_t **p, const uint8_t *end, uint32_t *num,
+                               const uint8_t **q, size_t *len)
 {
 	uint64_t tag, v;
 	if (!tu_pb_varint(p, end, &tag) || (tag >> 3) == 0 || (tag >> 3) > 0x1fffffff)
@@ -387,7 +391,10 @@ static bool tu_serve_one(struct tu_conn *cn, char *hdr, uint8_t **bodyp,
 	while (end == NULL) {
 		if (hl + 1 >= TU_HDR_CAP)
 			return false;
-		ssize_t n = tu_recv(cn, hdr + hl, TU_HDR_CAP - 1 - hl);
+		/* A few KB at a time: the body after the header is read
+		 * straight into its own buffer, not copied over from here. */
+		size_t want = TU_HDR_CAP - 1 - hl < 4096 ? TU_HDR_CAP - 1 - hl : 4096;
+		ssize_t n = tu_recv(cn, hdr + hl, want);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
