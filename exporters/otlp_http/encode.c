@@ -536,19 +536,30 @@ static inline uint8_t *bt_w_str(uint8_t *p, uint8_t tag, const char *s)
 	return bt_w_utf8(p, s, n, out, out != n);
 }
 
+/* Little-endian stores: one move on little-endian machines, not a byte loop. */
 static inline uint8_t *bt_w_fixed64(uint8_t *p, uint8_t tag, uint64_t v)
 {
 	*p++ = tag;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	memcpy(p, &v, 8);
+	return p + 8;
+#else
 	for (int i = 0; i < 8; i++)
 		*p++ = (uint8_t)(v >> (8 * i));
 	return p;
+#endif
 }
 
 static inline uint8_t *bt_w_fixed32(uint8_t *p, uint32_t v)
 {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	memcpy(p, &v, 4);
+	return p + 4;
+#else
 	for (int i = 0; i < 4; i++)
 		*p++ = (uint8_t)(v >> (8 * i));
 	return p;
+#endif
 }
 
 /* Tag and length of a nested message whose size is the next slot. */
