@@ -44,7 +44,8 @@ struct tu_otlp_receiver {
 	tu_otlp_mode mode;
 	int mode_count;
 	bool only_accepted;
-	bool light; /* tu_otlp_light_decode */
+	bool light;  /* tu_otlp_light_decode */
+	int walking; /* requests answered early and not counted yet */
 	tu_otlp_counts c;
 	struct {
 		char name[64];
@@ -438,9 +439,28 @@ static bool tu_serve_one(struct tu_conn *cn, char *hdr, uint8_t **bodyp,
 			plen = 0;
 	}
 
+	static const char ok200[] =
+	    "HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\n"
+	    "Content-Length: 0\r\n\r\n";
 	pthread_mutex_lock(&r->mtx);
 	bool light = r->light;
+	/*
+	 * The light decoder answers a request it accepts before walking it,
+	 * as a collector that queues what it gets does: the exporter goes on
+	 * with its next batch while this one is counted. tu_otlp_get_counts
+	 * waits for the walks under way.
+	 */
+	bool early = light && r->mode_count == 0;
+	if (early)
+		r->walking++;
 	pthread_mutex_unlock(&r->mtx);
+	if (early && !tu_write_all(cn, ok200, sizeof(ok200) - 1)) {
+		pthread_mutex_lock(&r->mtx);
+		r->walking--;
+		pthread_cond_broadcast(&r->cv);
+		pthread_mutex_unlock(&r->mtx);
+		return false;
+	}
 	Btotlp__ExportTraceServiceRequest *req = NULL;
 	int64_t nlight = -1;
 	if (plain != NULL && light)
@@ -449,7 +469,7 @@ static bool tu_serve_one(struct tu_conn *cn, char *hdr, uint8_t **bodyp,
 		req = tu_unpack(ar, plain, plen);
 	pthread_mutex_lock(&r->mtx);
 	tu_otlp_mode mode = TU_OTLP_OK;
-	if (r->mode_count != 0) {
+	if (!early && r->mode_count != 0) {
 		mode = r->mode;
 		if (r->mode_count > 0)
 			r->mode_count--;
@@ -484,6 +504,8 @@ static bool tu_serve_one(struct tu_conn *cn, char *hdr, uint8_t **bodyp,
 	}
 	if (ok)
 		r->c.accepted++;
+	if (early)
+		r->walking--;
 	pthread_cond_broadcast(&r->cv);
 	pthread_mutex_unlock(&r->mtx);
 	if (gz)
@@ -495,9 +517,9 @@ static bool tu_serve_one(struct tu_conn *cn, char *hdr, uint8_t **bodyp,
 	int n = 0;
 	switch (mode) {
 	case TU_OTLP_OK:
-		n = snprintf(out, sizeof(out),
-		             "HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\n"
-		             "Content-Length: 0\r\n\r\n");
+		if (early)
+			return true; /* answered already */
+		n = snprintf(out, sizeof(out), "%s", ok200);
 		break;
 	case TU_OTLP_PARTIAL:
 	case TU_OTLP_PARTIAL_HOSTILE:
@@ -766,6 +788,8 @@ void tu_otlp_light_decode(tu_otlp_receiver *r, bool on)
 tu_otlp_counts tu_otlp_get_counts(tu_otlp_receiver *r)
 {
 	pthread_mutex_lock(&r->mtx);
+	while (r->walking > 0)
+		pthread_cond_wait(&r->cv, &r->mtx);
 	tu_otlp_counts c = r->c;
 	pthread_mutex_unlock(&r->mtx);
 	return c;

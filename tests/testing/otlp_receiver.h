@@ -63,6 +63,9 @@ void tu_otlp_count_only_accepted(tu_otlp_receiver *r, bool on);
  * Spans must be well framed and each span must have a 16-byte trace_id,
  * an 8-byte span_id and a name, else the body counts as bad. Spans are
  * counted (counts.spans) but not by name, and the last body is not kept.
+ * A request to be answered with 200 is answered before it is walked, so
+ * the exporter is not held up by the count; tu_otlp_get_counts waits for
+ * the walks under way.
  * For throughput benchmarks, where unpacking costs more CPU than the
  * exporter under test. Default: off (full decoding).
  */
