@@ -12,6 +12,7 @@
 #include <baton/otlp_http.h>
 #include <baton/processor.h>
 #include <dirent.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,6 +221,109 @@ BENCH(processor_enqueue, "ns/op", "span_start_end", 1000000)
 	bench_note("dropped", (double)(s.dropped_queue_full));
 	baton_fini(10000);
 	return (double)el;
+}
+
+/* ---- encoding spans from the span store, as the export worker does ---- */
+
+/* A processor that keeps what it is given, for the encoder to take. */
+static const baton_span_data *kept[BATCH];
+static size_t nkept;
+static void keep_on_end(void *arg, const baton_span_data *span)
+{
+	(void)arg;
+	if (nkept < BATCH)
+		kept[nkept++] = span;
+	else
+		baton_span_data_release(span);
+}
+static const baton_processor_ops keep_ops = {
+    sizeof(baton_processor_ops), "keep", keep_on_end, NULL, NULL, NULL, NULL};
+
+struct handoff {
+	pthread_barrier_t start, done;
+	baton_tracer *t;
+	uint64_t rounds;
+};
+
+static void *handoff_producer(void *arg)
+{
+	struct handoff *h = arg;
+	for (uint64_t r = 0; r < h->rounds; r++) {
+		pthread_barrier_wait(&h->start);
+		produce(h->t, BATCH);
+		pthread_barrier_wait(&h->done);
+	}
+	return NULL;
+}
+
+/*
+ * Encodes batches of 512 spans made through the SDK into its span store;
+ * with other_thread, made by another thread just before (what the export
+ * worker meets: records another core wrote), else by this one. Per span,
+ * the encoding only.
+ */
+static double encode_from_store(uint64_t iters, bool other_thread)
+{
+	baton_processor p = {&keep_ops, NULL};
+	baton_options o = {.size = sizeof(o),
+	                   .sampler = baton_sampler_always_on(),
+	                   .processors = &p,
+	                   .nprocessors = 1,
+	                   .ignore_disabled_env = true};
+	o.limits.max_live_spans = 65536 + 8192;
+	if (baton_init(&o) != BATON_OK)
+		abort();
+	bt_otlp_enc *e;
+	if (bt_otlp_enc_create(&e) != BATON_OK)
+		abort();
+	struct handoff h = {.t = baton_tracer_get("bench", NULL),
+	                    .rounds = iters / BATCH};
+	pthread_t th;
+	if (other_thread) {
+		pthread_barrier_init(&h.start, NULL, 2);
+		pthread_barrier_init(&h.done, NULL, 2);
+		if (pthread_create(&th, NULL, handoff_producer, &h) != 0)
+			abort();
+	}
+	uint64_t el = 0;
+	for (uint64_t r = 0; r < h.rounds; r++) {
+		nkept = 0;
+		if (other_thread) {
+			pthread_barrier_wait(&h.start);
+			pthread_barrier_wait(&h.done);
+		} else {
+			produce(h.t, BATCH);
+		}
+		const uint8_t *body;
+		size_t len;
+		uint64_t t0 = bench_now_ns();
+		if (bt_otlp_encode(e, kept, nkept, (size_t)64 << 20, &body, &len) !=
+		    BATON_OK)
+			abort();
+		el += bench_now_ns() - t0;
+		bench_keep(body);
+		baton_span_data_release_n(kept, nkept);
+	}
+	if (other_thread) {
+		pthread_join(th, NULL);
+		pthread_barrier_destroy(&h.start);
+		pthread_barrier_destroy(&h.done);
+	}
+	bt_otlp_enc_destroy(e);
+	baton_fini(1000);
+	return (double)el * (double)iters / (double)(h.rounds * BATCH);
+}
+
+/* Spans this thread made a moment before, from the store. */
+BENCH(otlp_encode_store_per_span, "ns/op", "otlp_encode_per_span", 256000)
+{
+	return encode_from_store(iters, false);
+}
+
+/* Spans another thread made a moment before: what the export worker sees. */
+BENCH(otlp_encode_handoff_per_span, "ns/op", "otlp_encode_per_span", 256000)
+{
+	return encode_from_store(iters, true);
 }
 
 /* ---- end to end, against the project's OTLP/HTTP test collector ---- */

@@ -300,10 +300,11 @@ static inline bool tu_pb_field(const uint8_t **p, const uint8_t *end, uint32_t *
 
 /*
  * Counts the spans of an ExportTraceServiceRequest: every field of the
- * request, of its ResourceSpans and ScopeSpans and of each Span must be
- * well framed, and each span must carry a 16-byte trace_id, an 8-byte
- * span_id and a name. Returns the spans, or -1 when the body is not such
- * a request.
+ * request, of its ResourceSpans and ScopeSpans must be well framed, each
+ * Span must fit in its ScopeSpans, and each must carry a 16-byte trace_id,
+ * an 8-byte span_id and a name among its well-framed fields (what follows
+ * them is skipped by the span's length). Returns the spans, or -1 when the
+ * body is not such a request.
  */
 static int64_t tu_light_count(const uint8_t *b, size_t n)
 {
@@ -330,7 +331,9 @@ static int64_t tu_light_count(const uint8_t *b, size_t n)
 					continue;
 				const uint8_t *xp = q, *xend = q + len;
 				bool tid = false, sid = false, nm = false;
-				while (xp < xend) {
+				/* The rest of a span, once its ids and name are seen,
+				 * is skipped by its length. */
+				while (xp < xend && !(tid && sid && nm)) {
 					if (!tu_pb_field(&xp, xend, &f, &q, &len))
 						return -1;
 					if (f == 1)

@@ -59,9 +59,10 @@ void tu_otlp_set_mode(tu_otlp_receiver *r, tu_otlp_mode mode, int count);
 void tu_otlp_count_only_accepted(tu_otlp_receiver *r, bool on);
 /*
  * With on, requests are not unpacked with protobuf-c but walked on the
- * wire: every field of the request, its ResourceSpans, ScopeSpans and
- * Spans must be well framed and each span must have a 16-byte trace_id,
- * an 8-byte span_id and a name, else the body counts as bad. Spans are
+ * wire: every field of the request, its ResourceSpans and ScopeSpans
+ * must be well framed and each span must fit in its ScopeSpans and have
+ * a 16-byte trace_id, an 8-byte span_id and a name (the span's fields are
+ * read up to those), else the body counts as bad. Spans are
  * counted (counts.spans) but not by name, and the last body is not kept.
  * A request to be answered with 200 is answered before it is walked, so
  * the exporter is not held up by the count; tu_otlp_get_counts waits for
