@@ -197,13 +197,20 @@ bt_otlp_group *bt_otlp_group_spans(bt_otlp_enc *e, const baton_span_data *const 
 size_t bt_otlp_th_hex(uint64_t th, char *out)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t n = 14;
-	for (int i = 13; i >= 0; i--) {
+	th &= ((uint64_t)1 << 56) - 1; /* 14 digits, as the contract says */
+	if (th == 0) {
+		/* The common case (sample everything): no digits to work out. */
+		out[0] = '0';
+		out[1] = '\0';
+		return 1;
+	}
+	/* 14 digits less the trailing zero ones. */
+	size_t n = 14 - (size_t)__builtin_ctzll(th) / 4;
+	th >>= 4 * (14 - n);
+	for (size_t i = n; i-- > 0;) {
 		out[i] = hex[th & 0xf];
 		th >>= 4;
 	}
-	while (n > 1 && out[n - 1] == '0')
-		n--;
 	out[n] = '\0';
 	return n;
 }
@@ -226,20 +233,27 @@ static inline size_t bt_fld(size_t n)
 	return 1 + bt_vlen(n) + n;
 }
 
-/* Takes the next size slot; SIZE_MAX (and e->oom) when out of memory. */
-static size_t bt_slot(bt_otlp_enc *e)
+/* Grows the size slots and takes the next; SIZE_MAX (and e->oom) when out of memory. */
+__attribute__((noinline)) static size_t bt_slot_grow(bt_otlp_enc *e)
 {
-	if (e->nsz == e->capsz) {
-		size_t cap = e->capsz ? e->capsz * 2 : 4096;
-		uint32_t *p = bt_realloc(e->sz, cap * sizeof(*p));
-		if (p == NULL) {
-			e->oom =
-			    true; /* the pass goes on harmlessly and is then abandoned */
-			return SIZE_MAX;
-		}
-		e->sz = p;
-		e->capsz = cap;
+	size_t cap = e->capsz ? e->capsz * 2 : 4096;
+	uint32_t *p = bt_realloc(e->sz, cap * sizeof(*p));
+	if (p == NULL) {
+		e->oom = true; /* the pass goes on harmlessly and is then abandoned */
+		return SIZE_MAX;
 	}
+	e->sz = p;
+	e->capsz = cap;
+	e->sz[e->nsz] = 0;
+	return e->nsz++;
+}
+
+/* Takes the next size slot; SIZE_MAX (and e->oom) when out of memory. Called
+ * a dozen times a span: the common case stays inline. */
+static inline size_t bt_slot(bt_otlp_enc *e)
+{
+	if (__builtin_expect(e->nsz == e->capsz, 0))
+		return bt_slot_grow(e);
 	e->sz[e->nsz] = 0;
 	return e->nsz++;
 }
@@ -522,19 +536,30 @@ static inline uint8_t *bt_w_str(uint8_t *p, uint8_t tag, const char *s)
 	return bt_w_utf8(p, s, n, out, out != n);
 }
 
+/* Little-endian stores: one move on little-endian machines, not a byte loop. */
 static inline uint8_t *bt_w_fixed64(uint8_t *p, uint8_t tag, uint64_t v)
 {
 	*p++ = tag;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	memcpy(p, &v, 8);
+	return p + 8;
+#else
 	for (int i = 0; i < 8; i++)
 		*p++ = (uint8_t)(v >> (8 * i));
 	return p;
+#endif
 }
 
 static inline uint8_t *bt_w_fixed32(uint8_t *p, uint32_t v)
 {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	memcpy(p, &v, 4);
+	return p + 4;
+#else
 	for (int i = 0; i < 4; i++)
 		*p++ = (uint8_t)(v >> (8 * i));
 	return p;
+#endif
 }
 
 /* Tag and length of a nested message whose size is the next slot. */

@@ -20,7 +20,7 @@ struct bench {
 	bool selected, done;
 	double median, p99;
 	int runs;
-	char notes[256];
+	char notes[512];
 };
 
 static struct bench benches[BENCH_MAX];

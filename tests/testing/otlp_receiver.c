@@ -44,6 +44,8 @@ struct tu_otlp_receiver {
 	tu_otlp_mode mode;
 	int mode_count;
 	bool only_accepted;
+	bool light;  /* tu_otlp_light_decode */
+	int walking; /* requests answered early and not counted yet */
 	tu_otlp_counts c;
 	struct {
 		char name[64];
@@ -161,11 +163,199 @@ static void tu_count_name(tu_otlp_receiver *r, const char *name)
 	}
 }
 
-/* Called with mtx held: decodes a body and, when count, adds its spans. */
-static void tu_decode(tu_otlp_receiver *r, const uint8_t *body, size_t n, bool count)
+/*
+ * A bump allocator for protobuf-c's unpacking: a request's messages are
+ * carved from blocks that are kept and rewound for the next request, so
+ * decoding does not call malloc and free once per field. One per
+ * connection thread.
+ */
+struct tu_arena_blk {
+	struct tu_arena_blk *next;
+	size_t cap, used;
+	_Alignas(16) unsigned char data[];
+};
+struct tu_arena {
+	struct tu_arena_blk *head, *cur;
+};
+
+static void *tu_arena_alloc(void *arg, size_t n)
 {
-	Btotlp__ExportTraceServiceRequest *req =
-	    btotlp__export_trace_service_request__unpack(NULL, n, body);
+	struct tu_arena *a = arg;
+	n = (n + 15) & ~(size_t)15;
+	struct tu_arena_blk *b = a->cur;
+	while (b != NULL && b->cap - b->used < n)
+		b = b->next;
+	if (b == NULL) {
+		size_t cap = n > ((size_t)1 << 20) ? n : (size_t)1 << 20;
+		b = malloc(sizeof(*b) + cap);
+		if (b == NULL)
+			return NULL;
+		b->cap = cap;
+		b->used = 0;
+		b->next = a->head;
+		a->head = b;
+	}
+	a->cur = b;
+	void *p = b->data + b->used;
+	b->used += n;
+	return p;
+}
+
+static void tu_arena_free(void *arg, void *p)
+{
+	(void)arg;
+	(void)p; /* everything goes at once, in tu_arena_rewind */
+}
+
+static void tu_arena_rewind(struct tu_arena *a)
+{
+	for (struct tu_arena_blk *b = a->head; b != NULL; b = b->next)
+		b->used = 0;
+	a->cur = a->head;
+}
+
+static void tu_arena_fini(struct tu_arena *a)
+{
+	while (a->head != NULL) {
+		struct tu_arena_blk *b = a->head;
+		a->head = b->next;
+		free(b);
+	}
+	a->cur = NULL;
+}
+
+/*
+ * Decodes a body (without the lock: decoding is the costly part) and
+ * returns the request, NULL when it does not decode. The request lives
+ * until the arena is rewound.
+ */
+static Btotlp__ExportTraceServiceRequest *tu_unpack(struct tu_arena *a,
+                                                    const uint8_t *body, size_t n)
+{
+	ProtobufCAllocator al = {tu_arena_alloc, tu_arena_free, a};
+	tu_arena_rewind(a);
+	return btotlp__export_trace_service_request__unpack(&al, n, body);
+}
+
+/* ---- the light decoder: the wire format walked, nothing unpacked ---- */
+
+/* Reads a varint at *p (< end); false when it runs off the end or is too long. */
+static inline bool tu_pb_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	if (__builtin_expect(*p < end && **p < 0x80, 1)) {
+		*v = *(*p)++;
+		return true;
+	}
+	uint64_t x = 0;
+	for (int sh = 0; sh < 64; sh += 7) {
+		if (*p >= end)
+			return false;
+		uint8_t b = *(*p)++;
+		x |= (uint64_t)(b & 0x7f) << sh;
+		if ((b & 0x80) == 0) {
+			*v = x;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Reads one field at *p: its number, wire type and, for a length-delimited
+ * one, its bytes [*q, *q + *len). False when the field is not well framed.
+ */
+static inline bool tu_pb_field(const uint8_t **p, const uint8_t *end, uint32_t *num,
+                               const uint8_t **q, size_t *len)
+{
+	uint64_t tag, v;
+	if (!tu_pb_varint(p, end, &tag) || (tag >> 3) == 0 || (tag >> 3) > 0x1fffffff)
+		return false;
+	*num = (uint32_t)(tag >> 3);
+	*q = NULL;
+	*len = 0;
+	switch (tag & 7) {
+	case 0:
+		return tu_pb_varint(p, end, &v);
+	case 1:
+		if (end - *p < 8)
+			return false;
+		*p += 8;
+		return true;
+	case 5:
+		if (end - *p < 4)
+			return false;
+		*p += 4;
+		return true;
+	case 2:
+		if (!tu_pb_varint(p, end, &v) || v > (uint64_t)(end - *p))
+			return false;
+		*q = *p;
+		*len = (size_t)v;
+		*p += v;
+		return true;
+	default:
+		return false;
+	}
+}
+
+/*
+ * Counts the spans of an ExportTraceServiceRequest: every field of the
+ * request, of its ResourceSpans and ScopeSpans must be well framed, each
+ * Span must fit in its ScopeSpans, and each must carry a 16-byte trace_id,
+ * an 8-byte span_id and a name among its well-framed fields (what follows
+ * them is skipped by the span's length). Returns the spans, or -1 when the
+ * body is not such a request.
+ */
+static int64_t tu_light_count(const uint8_t *b, size_t n)
+{
+	const uint8_t *p = b, *end = b + n, *q;
+	size_t len;
+	uint32_t f;
+	int64_t spans = 0;
+	while (p < end) {
+		if (!tu_pb_field(&p, end, &f, &q, &len))
+			return -1;
+		if (f != 1 || q == NULL)
+			continue;
+		const uint8_t *rp = q, *rend = q + len;
+		while (rp < rend) {
+			if (!tu_pb_field(&rp, rend, &f, &q, &len))
+				return -1;
+			if (f != 2 || q == NULL)
+				continue;
+			const uint8_t *sp = q, *send = q + len;
+			while (sp < send) {
+				if (!tu_pb_field(&sp, send, &f, &q, &len))
+					return -1;
+				if (f != 2 || q == NULL)
+					continue;
+				const uint8_t *xp = q, *xend = q + len;
+				bool tid = false, sid = false, nm = false;
+				/* The rest of a span, once its ids and name are seen,
+				 * is skipped by its length. */
+				while (xp < xend && !(tid && sid && nm)) {
+					if (!tu_pb_field(&xp, xend, &f, &q, &len))
+						return -1;
+					if (f == 1)
+						tid = q != NULL && len == 16;
+					else if (f == 2)
+						sid = q != NULL && len == 8;
+					else if (f == 5)
+						nm = q != NULL;
+				}
+				if (!tid || !sid || !nm)
+					return -1;
+				spans++;
+			}
+		}
+	}
+	return spans;
+}
+
+/* Called with mtx held: counts a decoded request, when count adds its spans. */
+static void tu_count(tu_otlp_receiver *r, const Btotlp__ExportTraceServiceRequest *req,
+                     bool count)
+{
 	if (req == NULL) {
 		r->c.bad_bodies++;
 		return;
@@ -180,7 +370,6 @@ static void tu_decode(tu_otlp_receiver *r, const uint8_t *body, size_t n, bool c
 			}
 		}
 	}
-	btotlp__export_trace_service_request__free_unpacked(req, NULL);
 }
 
 static size_t tu_partial_body(uint8_t *buf, size_t cap, const char *text)
@@ -197,7 +386,8 @@ static size_t tu_partial_body(uint8_t *buf, size_t cap, const char *text)
 }
 
 /* Reads one request; returns false when the connection is done. */
-static bool tu_serve_one(struct tu_conn *cn, char *hdr, uint8_t **bodyp)
+static bool tu_serve_one(struct tu_conn *cn, char *hdr, uint8_t **bodyp,
+                         struct tu_arena *ar)
 {
 	tu_otlp_receiver *r = cn->r;
 	size_t hl = 0;
@@ -205,7 +395,10 @@ static bool tu_serve_one(struct tu_conn *cn, char *hdr, uint8_t **bodyp)
 	while (end == NULL) {
 		if (hl + 1 >= TU_HDR_CAP)
 			return false;
-		ssize_t n = tu_recv(cn, hdr + hl, TU_HDR_CAP - 1 - hl);
+		/* A few KB at a time: the body after the header is read
+		 * straight into its own buffer, not copied over from here. */
+		size_t want = TU_HDR_CAP - 1 - hl < 4096 ? TU_HDR_CAP - 1 - hl : 4096;
+		ssize_t n = tu_recv(cn, hdr + hl, want);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -249,9 +442,37 @@ static bool tu_serve_one(struct tu_conn *cn, char *hdr, uint8_t **bodyp)
 			plen = 0;
 	}
 
+	static const char ok200[] =
+	    "HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\n"
+	    "Content-Length: 0\r\n\r\n";
+	pthread_mutex_lock(&r->mtx);
+	bool light = r->light;
+	/*
+	 * The light decoder answers a request it accepts before walking it,
+	 * as a collector that queues what it gets does: the exporter goes on
+	 * with its next batch while this one is counted. tu_otlp_get_counts
+	 * waits for the walks under way.
+	 */
+	bool early = light && r->mode_count == 0;
+	if (early)
+		r->walking++;
+	pthread_mutex_unlock(&r->mtx);
+	if (early && !tu_write_all(cn, ok200, sizeof(ok200) - 1)) {
+		pthread_mutex_lock(&r->mtx);
+		r->walking--;
+		pthread_cond_broadcast(&r->cv);
+		pthread_mutex_unlock(&r->mtx);
+		return false;
+	}
+	Btotlp__ExportTraceServiceRequest *req = NULL;
+	int64_t nlight = -1;
+	if (plain != NULL && light)
+		nlight = tu_light_count(plain, plen);
+	else if (plain != NULL)
+		req = tu_unpack(ar, plain, plen);
 	pthread_mutex_lock(&r->mtx);
 	tu_otlp_mode mode = TU_OTLP_OK;
-	if (r->mode_count != 0) {
+	if (!early && r->mode_count != 0) {
 		mode = r->mode;
 		if (r->mode_count > 0)
 			r->mode_count--;
@@ -265,7 +486,9 @@ static bool tu_serve_one(struct tu_conn *cn, char *hdr, uint8_t **bodyp)
 	free(r->last_body);
 	r->last_body = NULL;
 	r->last_len = 0;
-	if (plain != NULL) {
+	if (plain != NULL && light) {
+		/* The light decoder keeps no copy of the body. */
+	} else if (plain != NULL) {
 		r->last_body = malloc(plen + 1);
 		memcpy(r->last_body, plain, plen);
 		r->last_len = plen;
@@ -274,10 +497,18 @@ static bool tu_serve_one(struct tu_conn *cn, char *hdr, uint8_t **bodyp)
 	}
 	bool ok = mode == TU_OTLP_OK || mode == TU_OTLP_PARTIAL ||
 	          mode == TU_OTLP_PARTIAL_HOSTILE;
-	if (plain != NULL)
-		tu_decode(r, plain, plen, ok || !r->only_accepted);
+	if (plain != NULL && light) {
+		if (nlight < 0)
+			r->c.bad_bodies++;
+		else if (ok || !r->only_accepted)
+			r->c.spans += (uint64_t)nlight;
+	} else if (plain != NULL) {
+		tu_count(r, req, ok || !r->only_accepted);
+	}
 	if (ok)
 		r->c.accepted++;
+	if (early)
+		r->walking--;
 	pthread_cond_broadcast(&r->cv);
 	pthread_mutex_unlock(&r->mtx);
 	if (gz)
@@ -289,9 +520,9 @@ static bool tu_serve_one(struct tu_conn *cn, char *hdr, uint8_t **bodyp)
 	int n = 0;
 	switch (mode) {
 	case TU_OTLP_OK:
-		n = snprintf(out, sizeof(out),
-		             "HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\n"
-		             "Content-Length: 0\r\n\r\n");
+		if (early)
+			return true; /* answered already */
+		n = snprintf(out, sizeof(out), "%s", ok200);
 		break;
 	case TU_OTLP_PARTIAL:
 	case TU_OTLP_PARTIAL_HOSTILE:
@@ -390,13 +621,15 @@ static void *tu_conn_main(void *arg)
 		}
 	}
 	char *hdr = malloc(TU_HDR_CAP);
+	struct tu_arena ar = {NULL, NULL};
 	for (;;) {
 		uint8_t *body = NULL;
-		bool more = tu_serve_one(cn, hdr, &body);
+		bool more = tu_serve_one(cn, hdr, &body, &ar);
 		free(body);
 		if (!more)
 			break;
 	}
+	tu_arena_fini(&ar);
 	free(hdr);
 	if (cn->ssl != NULL)
 		SSL_shutdown(cn->ssl);
@@ -548,9 +781,18 @@ void tu_otlp_count_only_accepted(tu_otlp_receiver *r, bool on)
 	pthread_mutex_unlock(&r->mtx);
 }
 
+void tu_otlp_light_decode(tu_otlp_receiver *r, bool on)
+{
+	pthread_mutex_lock(&r->mtx);
+	r->light = on;
+	pthread_mutex_unlock(&r->mtx);
+}
+
 tu_otlp_counts tu_otlp_get_counts(tu_otlp_receiver *r)
 {
 	pthread_mutex_lock(&r->mtx);
+	while (r->walking > 0)
+		pthread_cond_wait(&r->cv, &r->mtx);
 	tu_otlp_counts c = r->c;
 	pthread_mutex_unlock(&r->mtx);
 	return c;

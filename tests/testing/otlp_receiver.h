@@ -57,6 +57,20 @@ const char *tu_otlp_url(tu_otlp_receiver *r);
 void tu_otlp_set_mode(tu_otlp_receiver *r, tu_otlp_mode mode, int count);
 /* Decodes the spans of a request only when answering it with 200 (default: true). */
 void tu_otlp_count_only_accepted(tu_otlp_receiver *r, bool on);
+/*
+ * With on, requests are not unpacked with protobuf-c but walked on the
+ * wire: every field of the request, its ResourceSpans and ScopeSpans
+ * must be well framed and each span must fit in its ScopeSpans and have
+ * a 16-byte trace_id, an 8-byte span_id and a name (the span's fields are
+ * read up to those), else the body counts as bad. Spans are
+ * counted (counts.spans) but not by name, and the last body is not kept.
+ * A request to be answered with 200 is answered before it is walked, so
+ * the exporter is not held up by the count; tu_otlp_get_counts waits for
+ * the walks under way.
+ * For throughput benchmarks, where unpacking costs more CPU than the
+ * exporter under test. Default: off (full decoding).
+ */
+void tu_otlp_light_decode(tu_otlp_receiver *r, bool on);
 
 typedef struct tu_otlp_counts {
 	uint64_t requests;      /* requests read completely */
