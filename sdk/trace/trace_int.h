@@ -1,13 +1,13 @@
 /*
  * Internal trace structures: span records, the span store, the provider.
  *
- * Memory: every recording span lives in a record of BT_REC_BYTES (512)
+ * Memory: every recording span lives in a record of BT_REC_BYTES (448)
  * bytes taken from the span store and given back when the last processor
  * releases it: a header and an inline arena of BT_INLINE_BYTES. Attributes,
  * events, links and their strings are carved from the arena; a span that
  * needs more than the inline part gets one overflow block (allocated once,
  * freed with the record), so its budget stays limits.span_arena_bytes while
- * an ordinary span (a name, a few attributes) costs 512 bytes. Starting,
+ * an ordinary span (a name, a few attributes) costs 448 bytes. Starting,
  * annotating and ending such a span allocates nothing once the store is
  * warm. The store holds at most limits.max_live_spans records.
  */
@@ -34,8 +34,8 @@ typedef struct bt_limits {
 } bt_limits;
 
 /* A record's size, and what is left of it for the inline arena. */
-#define BT_REC_BYTES    512u
-#define BT_INLINE_BYTES 256u
+#define BT_REC_BYTES    448u
+#define BT_INLINE_BYTES 192u
 /* An arena offset that names nothing (an empty list's tail). */
 #define BT_NO_OFF UINT32_MAX
 
