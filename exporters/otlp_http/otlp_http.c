@@ -642,21 +642,6 @@ static void bt_add_header(void *arg, const char *k, const char *v)
 		c->list = l;
 }
 
-/* True when [s, s+n) percent-decodes (each % followed by two hex digits, not %00). */
-static bool bt_pct_ok(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] != '%')
-			continue;
-		if (i + 2 >= n || !isxdigit((unsigned char)s[i + 1]) ||
-		    !isxdigit((unsigned char)s[i + 2]) ||
-		    (s[i + 1] == '0' && s[i + 2] == '0'))
-			return false;
-		i += 2;
-	}
-	return true;
-}
-
 /*
  * Copies the well-formed "k=v" entries of a header list into a new string
  * for bt_parse_kv_list; every other entry is skipped here, with a warning
@@ -690,7 +675,7 @@ static char *bt_headers_checked(const char *hs, const char *what)
 			problem = "is not key=value";
 		else if (len > 4096)
 			problem = "is longer than 4096 bytes";
-		else if (!bt_pct_ok(p, len))
+		else if (!bt_pct_valid(p, len))
 			problem = "has a bad %-escape";
 		else if (kn == 0)
 			problem = "has no key";

@@ -229,43 +229,6 @@ bool bt_rs_endpoint_ok(const char *url, size_t n)
 	return ok;
 }
 
-static int bt_rs_hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/*
- * Percent-decodes [s, s+n) into buf (cap bytes, NUL-terminated) as the
- * resource parser does; false on a bad escape, on a result that does not
- * fit, and on a control byte (NUL, CR, LF, ...) or DEL in the result.
- */
-static bool bt_rs_pct_decode(const char *s, size_t n, char *buf, size_t cap)
-{
-	size_t o = 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '%') {
-			int hi = i + 2 < n ? bt_rs_hex(s[i + 1]) : -1;
-			int lo = hi >= 0 ? bt_rs_hex(s[i + 2]) : -1;
-			if (lo < 0)
-				return false;
-			c = (unsigned char)(hi << 4 | lo);
-			i += 2;
-		}
-		if ((c < 0x20 || c == 0x7f) || o + 1 >= cap)
-			return false;
-		buf[o++] = (char)c;
-	}
-	buf[o] = '\0';
-	return true;
-}
-
 const char *bt_rs_service_from_attrs(const char *attrs, char *buf, size_t cap)
 {
 	const char *fv = NULL; /* the winning value, still encoded */
@@ -283,7 +246,8 @@ const char *bt_rs_service_from_attrs(const char *attrs, char *buf, size_t cap)
 			bt_trim(&v, &vn);
 			/* The last well-formed entry wins, as in the resource. */
 			if (kn == 12 && memcmp(k, "service.name", 12) == 0) {
-				if (vn > 0 && bt_rs_pct_decode(v, vn, buf, cap)) {
+				if (vn > 0 &&
+				    bt_pct_decode(v, vn, buf, cap, BT_PCT_NO_CONTROL)) {
 					fv = v;
 					fvn = vn;
 				} else {
@@ -296,7 +260,7 @@ const char *bt_rs_service_from_attrs(const char *attrs, char *buf, size_t cap)
 		}
 	}
 	/* A later bad entry may have left part of itself in buf. */
-	if (fv == NULL || !bt_rs_pct_decode(fv, fvn, buf, cap))
+	if (fv == NULL || !bt_pct_decode(fv, fvn, buf, cap, BT_PCT_NO_CONTROL))
 		return NULL;
 	return buf;
 }

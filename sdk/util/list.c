@@ -38,35 +38,59 @@ bool bt_list_next(const char **cur, const char **item, size_t *n)
 	return true;
 }
 
-/* Percent-decodes [s, s+n) into out (NUL-terminated); false on a bad escape. */
-static bool bt_pct_decode(const char *s, size_t n, char *out)
+static int bt_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* The byte of the escape at s[i] ('%'), or -1 when it is not %XX or is %00. */
+static int bt_pct_at(const char *s, size_t n, size_t i)
+{
+	if (i + 2 >= n)
+		return -1;
+	int hi = bt_hexval(s[i + 1]), lo = bt_hexval(s[i + 2]);
+	if (hi < 0 || lo < 0 || (hi | lo) == 0)
+		return -1; /* %00 would cut the C string short */
+	return hi << 4 | lo;
+}
+
+bool bt_pct_valid(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] != '%')
+			continue;
+		if (bt_pct_at(s, n, i) < 0)
+			return false;
+		i += 2;
+	}
+	return true;
+}
+
+bool bt_pct_decode(const char *s, size_t n, char *out, size_t cap, int flags)
 {
 	size_t o = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (s[i] != '%') {
-			out[o++] = s[i];
-			continue;
-		}
-		if (i + 2 >= n)
-			return false;
-		int v = 0;
-		for (int j = 1; j <= 2; j++) {
-			char c = s[i + j];
-			v <<= 4;
-			if (c >= '0' && c <= '9')
-				v |= c - '0';
-			else if (c >= 'a' && c <= 'f')
-				v |= c - 'a' + 10;
-			else if (c >= 'A' && c <= 'F')
-				v |= c - 'A' + 10;
-			else
+		int c = (unsigned char)s[i];
+		if (c == '%') {
+			c = bt_pct_at(s, n, i);
+			if (c < 0)
 				return false;
+			i += 2;
 		}
-		if (v == 0)
-			return false; /* %00 would cut the C string short */
-		out[o++] = (char)v;
-		i += 2;
+		if ((flags & BT_PCT_NO_CONTROL) && (c < 0x20 || c == 0x7f))
+			return false;
+		if (o + 1 >= cap)
+			return false;
+		out[o++] = (char)c;
 	}
+	if (cap == 0)
+		return false;
 	out[o] = '\0';
 	return true;
 }
@@ -93,8 +117,8 @@ void bt_parse_kv_list(const char *s, const char *what,
 			        (int)(len > 64 ? 64 : len), p);
 		} else if (eq != NULL) {
 			char kb[4097], vb[4097];
-			if (bt_pct_decode(k, kn, kb) && bt_pct_decode(v, vn, vb) &&
-			    kb[0] != '\0')
+			if (bt_pct_decode(k, kn, kb, sizeof(kb), 0) &&
+			    bt_pct_decode(v, vn, vb, sizeof(vb), 0) && kb[0] != '\0')
 				fn(arg, kb, vb);
 			else
 				bt_warn("%s: entry \"%.*s\" has a bad %%-escape; skipped",

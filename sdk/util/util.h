@@ -341,6 +341,17 @@ bool bt_list_next_raw(const char **cur, const char **item, size_t *n);
 bool bt_list_next(const char **cur, const char **item, size_t *n);
 /* Trims spaces and tabs from both ends of [*s, *s + *n). */
 void bt_trim(const char **s, size_t *n);
+/*
+ * Percent-encoding (list.c), as OTEL_RESOURCE_ATTRIBUTES and
+ * OTEL_EXPORTER_OTLP_HEADERS use it. bt_pct_valid: every '%' in [s, s+n)
+ * starts %XX with two hex digits, not %00. bt_pct_decode: decodes
+ * [s, s+n) into out (cap bytes, NUL-terminated); false on an escape
+ * bt_pct_valid refuses, on a result that does not fit, and with
+ * BT_PCT_NO_CONTROL on a control byte (C0) or DEL in the result.
+ */
+#define BT_PCT_NO_CONTROL 1
+bool bt_pct_valid(const char *s, size_t n);
+bool bt_pct_decode(const char *s, size_t n, char *out, size_t cap, int flags);
 /* Parses OTEL_RESOURCE_ATTRIBUTES-style "k=v,k2=v2" (percent-decoded) and calls
  * fn for each well-formed pair; malformed entries are skipped with a warning
  * naming what (the variable). */
