@@ -9,28 +9,6 @@
 
 /* ---- the capped buffer ---- */
 
-void bt_jj_put_u64(bt_buf *b, uint64_t v)
-{
-	char tmp[24];
-	size_t i = sizeof(tmp);
-	do {
-		tmp[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
-	bt_buf_put(b, tmp + i, sizeof(tmp) - i);
-}
-
-static void bt_jj_put_i64(bt_buf *b, int64_t v)
-{
-	if (v < 0) {
-		bt_buf_putc(b, '-');
-		/* -(v + 1) + 1 avoids overflow for INT64_MIN */
-		bt_jj_put_u64(b, (uint64_t)(-(v + 1)) + 1u);
-	} else {
-		bt_jj_put_u64(b, (uint64_t)v);
-	}
-}
-
 /*
  * A finite double as the shortest of %.15g / %.17g that reads back equal.
  * The decimal point is forced to '.', whatever LC_NUMERIC says.
@@ -110,7 +88,7 @@ static void bt_jj_tag_bool(bt_buf *b, bool *first, const char *key, bool v)
 static void bt_jj_tag_int(bt_buf *b, bool *first, const char *key, int64_t v)
 {
 	bt_jj_tag_open(b, first, key, "int64");
-	bt_jj_put_i64(b, v);
+	bt_buf_put_i64(b, v);
 	bt_buf_putc(b, '}');
 }
 
@@ -134,7 +112,7 @@ static void bt_jj_array_text(bt_buf *t, const baton_value *v)
 			bt_jj_cstr(t, v->u.sa[i]);
 			break;
 		case BATON_VALUE_INT_ARRAY:
-			bt_jj_put_i64(t, v->u.ia[i]);
+			bt_buf_put_i64(t, v->u.ia[i]);
 			break;
 		case BATON_VALUE_DOUBLE_ARRAY:
 			if (isfinite(v->u.da[i]))
@@ -278,7 +256,7 @@ void bt_jj_span(bt_buf *b, const baton_span_data *s, const char *process_id)
 	bt_jj_hex(b, s->context.span_id, BATON_SPAN_ID_SIZE);
 	/* Jaeger's flags: bit 0 is "sampled" as in W3C; bit 1 means debug, not random. */
 	bt_buf_puts(b, ",\"flags\":");
-	bt_jj_put_u64(b, s->context.trace_flags & BATON_FLAG_SAMPLED);
+	bt_buf_put_u64(b, s->context.trace_flags & BATON_FLAG_SAMPLED);
 	bt_buf_puts(b, ",\"operationName\":");
 	bt_jj_cstr(b, s->name);
 
@@ -290,9 +268,9 @@ void bt_jj_span(bt_buf *b, const baton_span_data *s, const char *process_id)
 		bt_jj_ref(b, &first, "FOLLOWS_FROM", &l->context);
 
 	bt_buf_puts(b, "],\"startTime\":");
-	bt_jj_put_u64(b, start_us);
+	bt_buf_put_u64(b, start_us);
 	bt_buf_puts(b, ",\"duration\":");
-	bt_jj_put_u64(b, dur_us);
+	bt_buf_put_u64(b, dur_us);
 
 	bt_buf_puts(b, ",\"tags\":[");
 	first = true;
@@ -343,7 +321,7 @@ void bt_jj_span(bt_buf *b, const baton_span_data *s, const char *process_id)
 			bt_buf_putc(b, ',');
 		first_log = false;
 		bt_buf_puts(b, "{\"timestamp\":");
-		bt_jj_put_u64(b, e->time_unix_ns / 1000u);
+		bt_buf_put_u64(b, e->time_unix_ns / 1000u);
 		bt_buf_puts(b, ",\"fields\":[");
 		first = true;
 		bt_jj_tag_cstr(b, &first, "event", e->name != NULL ? e->name : "");

@@ -11,7 +11,6 @@
 #include <baton/sdk.h>
 
 /* Output is built in a bt_buf (sdk/util/util.h). */
-void bt_jj_put_u64(bt_buf *b, uint64_t v);
 
 /*
  * Appends s[0..n) as a quoted JSON string: quotes, backslashes and control

@@ -18,34 +18,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void bt_oj_u64(bt_buf *b, uint64_t v)
-{
-	char tmp[24];
-	size_t i = sizeof(tmp);
-	do {
-		tmp[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
-	bt_buf_put(b, tmp + i, sizeof(tmp) - i);
-}
-
 /* A 64-bit integer as a JSON string, as the mapping wants ("-5"). */
 static void bt_oj_i64_str(bt_buf *b, int64_t v)
 {
 	bt_buf_putc(b, '"');
-	if (v < 0) {
-		bt_buf_putc(b, '-');
-		bt_oj_u64(b, (uint64_t)(-(v + 1)) + 1u);
-	} else {
-		bt_oj_u64(b, (uint64_t)v);
-	}
+	bt_buf_put_i64(b, v);
 	bt_buf_putc(b, '"');
 }
 
 static void bt_oj_u64_str(bt_buf *b, uint64_t v)
 {
 	bt_buf_putc(b, '"');
-	bt_oj_u64(b, v);
+	bt_buf_put_u64(b, v);
 	bt_buf_putc(b, '"');
 }
 
@@ -115,7 +99,7 @@ static void bt_oj_field_count(bt_buf *b, bool *first, const char *name, uint32_t
 	if (v == 0)
 		return;
 	bt_oj_key(b, first, name);
-	bt_oj_u64(b, v);
+	bt_buf_put_u64(b, v);
 }
 
 static void bt_oj_field_time(bt_buf *b, bool *first, const char *name, uint64_t v)

@@ -132,3 +132,25 @@ char *bt_strdup(const char *s)
 {
 	return s ? bt_strndup(s, strlen(s)) : NULL;
 }
+
+void bt_buf_put_u64(bt_buf *b, uint64_t v)
+{
+	char tmp[24];
+	size_t i = sizeof(tmp);
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	bt_buf_put(b, tmp + i, sizeof(tmp) - i);
+}
+
+void bt_buf_put_i64(bt_buf *b, int64_t v)
+{
+	if (v < 0) {
+		bt_buf_putc(b, '-');
+		/* -(v + 1) + 1 avoids overflow for INT64_MIN */
+		bt_buf_put_u64(b, (uint64_t)(-(v + 1)) + 1u);
+	} else {
+		bt_buf_put_u64(b, (uint64_t)v);
+	}
+}

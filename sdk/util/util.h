@@ -64,6 +64,9 @@ void bt_buf_puts(bt_buf *b, const char *s);
 void bt_buf_putc(bt_buf *b, char c);
 /* Appends at most 255 formatted bytes. */
 void bt_buf_printf(bt_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* v in decimal, no padding (INT64_MIN included). */
+void bt_buf_put_u64(bt_buf *b, uint64_t v);
+void bt_buf_put_i64(bt_buf *b, int64_t v);
 /*
  * Appends s[0..n) as the inside of a JSON string (no quotes): '"', '\\' and
  * control characters escaped (\n, \r, \t, else \u00XX), well-formed UTF-8
