@@ -361,6 +361,14 @@ static bool bt_env_tracestate_ok(const char *s, size_t n)
 	size_t count;
 	if (n > BATON_TRACESTATE_MAX_LEN)
 		return false;
+	/*
+	 * Senders write the text as baton_tracestate_format does: no tab
+	 * anywhere and no space at either end. A header's optional white
+	 * space has no business here, and a tab would travel on into spans
+	 * and exporters.
+	 */
+	if (n > 0 && (s[0] == ' ' || s[n - 1] == ' ' || memchr(s, '\t', n) != NULL))
+		return false;
 	if (bt_ts_scan(&s, &n, 1, v, &count) != BATON_OK)
 		return false;
 	return bt_ts_find(v, count, "ot", 2) < 0;

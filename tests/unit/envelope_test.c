@@ -531,6 +531,24 @@ Test(envelope, invalid_tracestate_and_baggage_are_dropped)
 	cr_assert_eq(baton_envelope_unwrap(m, n + 5, &u), BATON_OK);
 	cr_assert_null(u.ctx.tracestate);
 
+	/* Optional white space of a header does not belong in the envelope: a tab
+	 * would travel on into the consumer span and the exporters. */
+	const char *ows[] = {"rojo=00f067aa0ba902b7,congo=t61rcWkgMzE\t", "\ta=1",
+	                     "a=1 ,\tb=2", " a=1", "a=1 "};
+	for (size_t i = 0; i < 5; i++) {
+		n = with_text(m, sizeof(m), BATON_ENV_EXT_TRACESTATE, ows[i],
+		              strlen(ows[i]));
+		cr_assert_eq(baton_envelope_unwrap(m, n + 5, &u), BATON_OK, "%s", ows[i]);
+		cr_assert_null(u.ctx.tracestate, "%s", ows[i]);
+		cr_assert_eq(u.dropped, BATON_ENV_DROPPED_TRACESTATE);
+		cr_assert(baton_span_context_is_valid(&u.ctx), "the ids are kept");
+	}
+	/* Spaces around a comma are the header's grammar and stay readable. */
+	const char *sp = "a=1 , b=2";
+	n = with_text(m, sizeof(m), BATON_ENV_EXT_TRACESTATE, sp, strlen(sp));
+	cr_assert_eq(baton_envelope_unwrap(m, n + 5, &u), BATON_OK);
+	cr_assert_str_eq(u.ctx.tracestate, sp);
+
 	/* An "ot" member does not belong in the envelope's tracestate. */
 	const char *ot = "ot=th:0,a=1";
 	n = with_text(m, sizeof(m), BATON_ENV_EXT_TRACESTATE, ot, strlen(ot));
