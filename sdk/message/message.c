@@ -119,13 +119,101 @@ static void bt_msg_env(const baton_msg_send *s, bool kept, baton_envelope *env)
 	}
 }
 
+static const baton_msg_send_opts bt_msg_send_none;
+
+/* The baggage a send carries (NULL: none), as opts and the thread say. */
+static inline const char *bt_msg_send_baggage(const baton_msg_send_opts *o)
+{
+	if (o->flags & BATON_MSG_NO_BAGGAGE)
+		return NULL;
+	if (o->baggage != NULL)
+		return o->baggage[0] != '\0' ? o->baggage : NULL;
+	if (!(baton_propagators() & BATON_PROPAGATOR_BAGGAGE))
+		return NULL;
+	return baton_baggage_current_header(NULL);
+}
+
+/* A parent decided "not sampled" without ids: every child is unsampled
+ * whatever the sampler (the rule of trace/span.c, repeated here). */
+static inline bool bt_msg_parent_unsampled(const baton_span_context *parent)
+{
+	return (parent->state & (BATON_CTX_DECIDED | BATON_CTX_VALID)) ==
+	           BATON_CTX_DECIDED &&
+	       !(parent->trace_flags & BATON_FLAG_SAMPLED);
+}
+
+/*
+ * ctx = {.state = state}, by field: as one block the compiler writes the
+ * zeros with rep stos, which costs more than the rest of the send.
+ */
+static inline void bt_msg_ctx_decided(baton_span_context *ctx, uint8_t state)
+{
+	const uint64_t z = 0;
+	memcpy(ctx->trace_id, &z, 8);
+	memcpy(ctx->trace_id + 8, &z, 8);
+	memcpy(ctx->span_id, &z, 8);
+	ctx->trace_flags = 0;
+	ctx->state = state;
+	ctx->reserved = 0;
+	ctx->threshold = 0;
+	ctx->tracestate = NULL;
+}
+
+/* The send of an unsampled hop: the 8-byte envelope and nothing else. */
+static inline void bt_msg_send_unsampled(baton_msg_send *s, const baton_msg_send_opts *o)
+{
+	s->span = BT_SPAN_UNSAMPLED;
+	bt_msg_ctx_decided(&s->context, BATON_CTX_DECIDED);
+	s->kept = false;
+	s->nkept = 0;
+	s->flags = o->flags;
+	s->recipients = o->recipients;
+	s->fanout = o->fanout;
+	s->keep = 1.0;
+	s->threshold = 0;
+	s->cache_len = 0;
+	s->baggage = NULL;
+	s->mode = BT_SEND_UNSAMPLED;
+}
+
+static BT_NOINLINE baton_err bt_msg_send_begin_slow(baton_msg_send *s,
+                                                    const baton_msg_send_opts *o);
+
 baton_err baton_msg_send_begin(baton_msg_send *s, const baton_msg_send_opts *opts)
 {
-	static const baton_msg_send_opts none;
-	char nbuf[BT_MSG_NAME_SIZE];
 	if (s == NULL)
 		return BATON_EINVAL;
-	const baton_msg_send_opts *o = opts != NULL ? opts : &none;
+	const baton_msg_send_opts *o = opts != NULL ? opts : &bt_msg_send_none;
+	/*
+	 * The common hop of an unsampled trace, with no frame to set up: the
+	 * parent (given, or the thread's current context) is a "not sampled"
+	 * decision without ids, and there is no baggage to carry.
+	 */
+	if (!(o->start_flags & BATON_START_ROOT) && bt_initialized && !bt_prov.disabled) {
+		unsigned cur =
+		    o->parent != NULL || (o->start_flags & BATON_START_NO_CURRENT)
+		        ? 0
+		        : bt_current_bits();
+		bool unsampled = o->parent != NULL ? bt_msg_parent_unsampled(o->parent)
+		                                   : (cur & BT_CUR_UNSAMPLED) != 0;
+		/* and no baggage: none given, none current (when it would be taken) */
+		if (unsampled &&
+		    ((o->flags & BATON_MSG_NO_BAGGAGE) ||
+		     (o->baggage != NULL  ? o->baggage[0] == '\0'
+		      : o->parent != NULL ? baton_baggage_current_header(NULL) == NULL
+		                          : !(cur & BT_CUR_BAGGAGE)))) {
+			bt_count(BT_C_UNSAMPLED);
+			bt_msg_send_unsampled(s, o);
+			return BATON_OK;
+		}
+	}
+	return bt_msg_send_begin_slow(s, o);
+}
+
+static BT_NOINLINE baton_err bt_msg_send_begin_slow(baton_msg_send *s,
+                                                    const baton_msg_send_opts *o)
+{
+	char nbuf[BT_MSG_NAME_SIZE];
 	baton_span_context cur;
 	const baton_span_context *parent = o->parent;
 	if (parent == NULL &&
@@ -135,9 +223,7 @@ baton_err baton_msg_send_begin(baton_msg_send *s, const baton_msg_send_opts *opt
 	if (o->start_flags & BATON_START_ROOT)
 		parent = NULL;
 	if (bt_initialized && !bt_prov.disabled &&
-	    (bt_prov.drop_all || (parent != NULL && (parent->state & BATON_CTX_DECIDED) &&
-	                          !(parent->state & BATON_CTX_VALID) &&
-	                          !(parent->trace_flags & BATON_FLAG_SAMPLED)))) {
+	    (bt_prov.drop_all || (parent != NULL && bt_msg_parent_unsampled(parent)))) {
 		/*
 		 * The hop of an unsampled trace: a parent decided "not sampled"
 		 * without ids (or always_off) makes every child unsampled
@@ -165,16 +251,7 @@ baton_err baton_msg_send_begin(baton_msg_send *s, const baton_msg_send_opts *opt
 	s->keep = 1.0;
 	s->threshold = 0;
 	s->cache_len = 0;
-	s->baggage = NULL;
-	if (!(o->flags & BATON_MSG_NO_BAGGAGE)) {
-		if (o->baggage != NULL && o->baggage[0] != '\0')
-			s->baggage = o->baggage;
-		else if (o->baggage == NULL)
-			s->baggage = baton_baggage_current_header(NULL);
-		if (o->baggage == NULL && s->baggage != NULL &&
-		    !(baton_propagators() & BATON_PROPAGATOR_BAGGAGE))
-			s->baggage = NULL;
-	}
+	s->baggage = bt_msg_send_baggage(o);
 	bool sampled = (s->context.state & BATON_CTX_VALID) &&
 	               (s->context.trace_flags & BATON_FLAG_SAMPLED);
 	/* The common case: nothing to carry but "not sampled". */
@@ -219,6 +296,9 @@ size_t baton_msg_send_size(const baton_msg_send *s)
 	return baton_envelope_size(&env);
 }
 
+static BT_NOINLINE baton_err bt_msg_send_wrap_slow(baton_msg_send *s, void *buf,
+                                                   size_t cap, size_t *written);
+
 baton_err baton_msg_send_wrap(baton_msg_send *s, void *buf, size_t cap, size_t *written)
 {
 	if (s == NULL || buf == NULL || written == NULL)
@@ -231,6 +311,12 @@ baton_err baton_msg_send_wrap(baton_msg_send *s, void *buf, size_t cap, size_t *
 		s->kept = false;
 		return BATON_OK;
 	}
+	return bt_msg_send_wrap_slow(s, buf, cap, written);
+}
+
+static BT_NOINLINE baton_err bt_msg_send_wrap_slow(baton_msg_send *s, void *buf,
+                                                   size_t cap, size_t *written)
+{
 	bool kept = baton_span_context_is_sampled(&s->context);
 	if (s->mode == BT_SEND_FANOUT)
 		kept = baton_msg_fanout_draw(s->fanout, NULL);
@@ -297,6 +383,8 @@ baton_err baton_msg_send_wrap_before(baton_msg_send *s, void *payload, size_t he
 	return rv;
 }
 
+static BT_NOINLINE void bt_msg_send_end_span(baton_msg_send *s, const char *error);
+
 void baton_msg_send_end(baton_msg_send *s, const char *error)
 {
 	if (s == NULL || s->mode == BT_SEND_ENDED)
@@ -307,6 +395,11 @@ void baton_msg_send_end(baton_msg_send *s, const char *error)
 		s->mode = BT_SEND_ENDED;
 		return;
 	}
+	bt_msg_send_end_span(s, error);
+}
+
+static BT_NOINLINE void bt_msg_send_end_span(baton_msg_send *s, const char *error)
+{
 	if (baton_span_is_recording(s->span)) {
 		if (s->fanout > 0)
 			baton_span_set_int(s->span, "baton.fanout.kept",
@@ -370,6 +463,10 @@ static baton_err bt_msg_bare(const uint8_t *p, size_t len, baton_err why, uint32
 	return BATON_OK;
 }
 
+static BT_NOINLINE baton_err bt_msg_recv_open_slow(const uint8_t *p, size_t len,
+                                                   const baton_msg_recv_opts *opts,
+                                                   uint32_t flags, baton_msg_recv *out);
+
 baton_err baton_msg_recv_open(const void *buf, size_t len,
                               const baton_msg_recv_opts *opts, baton_msg_recv *out)
 {
@@ -396,6 +493,13 @@ baton_err baton_msg_recv_open(const void *buf, size_t len,
 		bt_msg_count_event(BT_MSG_STRIPPED);
 		return BATON_OK;
 	}
+	return bt_msg_recv_open_slow(p, len, opts, flags, out);
+}
+
+static BT_NOINLINE baton_err bt_msg_recv_open_slow(const uint8_t *p, size_t len,
+                                                   const baton_msg_recv_opts *opts,
+                                                   uint32_t flags, baton_msg_recv *out)
+{
 	/* Version 1 envelopes pass weaker checks: only where every message must
 	 * carry one (strict), or where the receiver asked for them. */
 	uint32_t rflags =

@@ -119,6 +119,20 @@ bool bt_current_context(baton_span_context *out)
 	return (out->state & (BATON_CTX_VALID | BATON_CTX_DECIDED)) != 0;
 }
 
+unsigned bt_current_bits(void)
+{
+	uint32_t d = bt_tls_ctx.depth;
+	if (d == 0)
+		return bt_tls_ctx.base != NULL ? BT_CUR_BAGGAGE : 0;
+	const struct bt_frame *f = &bt_tls_ctx.frames[d - 1];
+	unsigned bits = f->bag != NULL ? BT_CUR_BAGGAGE : 0;
+	if (BT_HANDLE_INDEX(f->span.id) == 0 &&
+	    (f->ctx.state & (BATON_CTX_VALID | BATON_CTX_DECIDED)) == BATON_CTX_DECIDED &&
+	    !(f->ctx.trace_flags & BATON_FLAG_SAMPLED))
+		bits |= BT_CUR_UNSAMPLED;
+	return bits;
+}
+
 /* ---- baggage of the current context ---- */
 
 static pthread_key_t bt_bag_key;

@@ -333,6 +333,14 @@ void bt_resource_free(baton_resource *res);
 
 /* Thread-local current context (context.c). */
 bool bt_current_context(baton_span_context *out);
+/*
+ * What the thread's current context is, in one call and with no copy (the
+ * message layer's fast path): BT_CUR_UNSAMPLED, a "not sampled" decision
+ * without ids and without a span behind it (the handler of an unsampled
+ * message); BT_CUR_BAGGAGE, it has baggage.
+ */
+enum { BT_CUR_UNSAMPLED = 1, BT_CUR_BAGGAGE = 2 };
+unsigned bt_current_bits(void);
 
 /* The capability flags a sampler declares (0 when its ops predate them). */
 static inline uint32_t bt_sampler_flags(baton_sampler s)

@@ -20,6 +20,8 @@
  * %fs-relative access instead of a __tls_get_addr call in the shared library.
  */
 #define BT_TLS _Thread_local __attribute__((tls_model("initial-exec")))
+/* A slow path kept out of line, so that its caller needs no stack frame. */
+#define BT_NOINLINE __attribute__((noinline))
 
 /* Allocation goes through these; the user may replace them. */
 static inline void *bt_malloc(size_t n)

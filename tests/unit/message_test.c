@@ -502,3 +502,104 @@ Test(message, send_flags_leave_baggage_and_tracestate_out_and_names_are_cut, .fi
 	cr_assert_eq(st.stripped, 0);
 	cr_assert_eq(baton_envelope_sdk_generation(), baton_msg_sdk_generation());
 }
+
+struct hop {
+	size_t len;     /* bytes of the envelope the handler's send wrote */
+	char bag[64];   /* the baggage the next receiver saw */
+	bool recording; /* the handler's producer span */
+};
+
+/* A handler that sends the next hop with no options (the current context). */
+static int forward(void *arg)
+{
+	struct hop *h = arg;
+	uint8_t m[256];
+	baton_msg_send s;
+	cr_assert_eq(baton_msg_send_begin(&s, NULL), BATON_OK);
+	h->recording = baton_span_is_recording(s.span);
+	cr_assert_eq(baton_msg_send_wrap(&s, m, sizeof(m), &h->len), BATON_OK);
+	baton_msg_send_end(&s, NULL);
+	memcpy(m + h->len, "hi", 2);
+	baton_msg_recv r;
+	cr_assert_eq(baton_msg_recv_open(m, h->len + 2, NULL, &r), BATON_OK);
+	cr_assert_eq(r.payload_len, 2);
+	snprintf(h->bag, sizeof(h->bag), "%.*s", (int)r.baggage_len,
+	         r.baggage != NULL ? r.baggage : "");
+	baton_span_end(r.span);
+	return 0;
+}
+
+/*
+ * The hop of an unsampled trace is the 8-byte envelope only when there is
+ * nothing else to carry: the thread's baggage, given or current, still
+ * travels, and a span of the handler's own is the parent, not the message.
+ */
+Test(message, unsampled_hops_carry_baggage_and_nothing_else, .fini = fini)
+{
+	tu_init_memory(parentbased(true), 64);
+	baton_span_context no = {.state = BATON_CTX_DECIDED};
+	uint8_t m[256];
+
+	/* In the handler of an unsampled message without baggage: 8 bytes. */
+	size_t len = send_one(&(baton_msg_send_opts){.parent = &no}, m, sizeof(m));
+	cr_assert_eq(len, BATON_ENVELOPE_UNSAMPLED_SIZE + 5);
+	baton_msg_recv r;
+	cr_assert_eq(baton_msg_recv_open(m, len, NULL, &r), BATON_OK);
+	struct hop h = {0};
+	baton_msg_process(&r, forward, &h);
+	cr_assert_eq(h.len, BATON_ENVELOPE_UNSAMPLED_SIZE);
+	cr_assert_not(h.recording);
+	cr_assert_str_eq(h.bag, "");
+
+	/* With the message's baggage current: the next hop carries it. */
+	len = send_one(&(baton_msg_send_opts){.parent = &no, .baggage = "k=v"}, m,
+	               sizeof(m));
+	cr_assert_eq(baton_msg_recv_open(m, len, NULL, &r), BATON_OK);
+	memset(&h, 0, sizeof(h));
+	baton_msg_process(&r, forward, &h);
+	cr_assert_gt(h.len, BATON_ENVELOPE_UNSAMPLED_SIZE);
+	cr_assert_str_eq(h.bag, "k=v");
+
+	/* An explicit unsampled parent with baggage set on the thread. */
+	cr_assert_eq(baton_baggage_set("tenant", "t1", NULL), BATON_OK);
+	len = send_one(&(baton_msg_send_opts){.parent = &no}, m, sizeof(m));
+	cr_assert_eq(baton_msg_recv_open(m, len, NULL, &r), BATON_OK);
+	cr_assert_not_null(r.baggage);
+	cr_assert_str_eq(r.baggage, "tenant=t1");
+	/* ... unless the send says so, or the baggage given is empty. */
+	len =
+	    send_one(&(baton_msg_send_opts){.parent = &no, .flags = BATON_MSG_NO_BAGGAGE},
+	             m, sizeof(m));
+	cr_assert_eq(len, BATON_ENVELOPE_UNSAMPLED_SIZE + 5);
+	len =
+	    send_one(&(baton_msg_send_opts){.parent = &no, .baggage = ""}, m, sizeof(m));
+	cr_assert_eq(len, BATON_ENVELOPE_UNSAMPLED_SIZE + 5);
+	baton_baggage_clear();
+
+	/* A sampled root of the handler's own under an unsampled message is
+	 * the parent of the next hop. */
+	cr_assert_eq(baton_msg_recv_open(m, len, NULL, &r), BATON_OK);
+	uint32_t tok = baton_msg_attach(&r);
+	baton_span own =
+	    baton_span_start_ex(baton_tracer_get("app", NULL), "own",
+	                        &(baton_span_start_opts){.flags = BATON_START_ROOT});
+	cr_assert(baton_span_is_recording(own));
+	uint32_t tok2 = baton_span_attach(own);
+	memset(&h, 0, sizeof(h));
+	forward(&h);
+	cr_assert(h.recording, "the producer span is a child of the handler's span");
+	cr_assert_gt(h.len, BATON_ENVELOPE_UNSAMPLED_SIZE);
+	baton_span_detach(tok2);
+	baton_span_end(own);
+	baton_span_detach(tok);
+
+	/* A root send is the sampler's decision, whatever the context. */
+	tok = baton_context_attach(&no);
+	baton_msg_send s;
+	cr_assert_eq(baton_msg_send_begin(
+	                 &s, &(baton_msg_send_opts){.start_flags = BATON_START_ROOT}),
+	             BATON_OK);
+	cr_assert(baton_span_is_recording(s.span));
+	baton_msg_send_end(&s, NULL);
+	baton_span_detach(tok);
+}
