@@ -8,18 +8,11 @@
  * releases them at once.
  */
 #include "bench.h"
+#include "testutil.h"
 
 #include <baton/baton.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void release_on_end(void *arg, const baton_span_data *span)
-{
-	(void)arg;
-	baton_span_data_release(span);
-}
-static const baton_processor_ops release_ops = {
-    sizeof(baton_processor_ops), "release", release_on_end, NULL, NULL, NULL};
 
 /*
  * ratio: the root sampler's. in_unsampled: send from inside the handler of
@@ -29,18 +22,7 @@ static const baton_processor_ops release_ops = {
  */
 static double send_recv(uint64_t iters, double ratio, int in_unsampled)
 {
-	baton_sampler root, pb;
-	baton_processor p = {&release_ops, NULL};
-	if (baton_sampler_traceidratio(ratio, &root) != BATON_OK ||
-	    baton_sampler_parentbased(root, &pb) != BATON_OK)
-		abort();
-	baton_options o = {.size = sizeof(o),
-	                   .sampler = pb,
-	                   .processors = &p,
-	                   .nprocessors = 1,
-	                   .ignore_disabled_env = true};
-	if (baton_init(&o) != BATON_OK)
-		abort();
+	tu_init_release_ratio(ratio);
 	uint8_t buf[256];
 	memcpy(buf + 200, "payload", 8);
 	baton_msg_send_opts so = {.destination = "mailbox"};

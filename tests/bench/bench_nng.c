@@ -10,6 +10,7 @@
  * and for baton alike (the "min of N" of timeit).
  */
 #include "bench.h"
+#include "testutil.h"
 
 #include <baton/baton.h>
 #include <baton/nng.h>
@@ -39,14 +40,6 @@ static void recv_one(nng_socket rx, bool baton)
 	nng_msg_free(m);
 }
 
-static void release_on_end(void *arg, const baton_span_data *span)
-{
-	(void)arg;
-	baton_span_data_release(span);
-}
-static const baton_processor_ops release_ops = {
-    sizeof(baton_processor_ops), "release", release_on_end, NULL, NULL, NULL};
-
 /* ratio < 0: plain NNG. Returns messages per second. */
 static double pushpull(uint64_t iters, double ratio)
 {
@@ -57,18 +50,7 @@ static double pushpull(uint64_t iters, double ratio)
 	if (bench_quick())
 		iters /= 4;
 	if (baton) {
-		baton_sampler root, pb;
-		baton_processor p = {&release_ops, NULL};
-		if (baton_sampler_traceidratio(ratio, &root) != BATON_OK ||
-		    baton_sampler_parentbased(root, &pb) != BATON_OK)
-			abort();
-		baton_options o = {.size = sizeof(o),
-		                   .sampler = pb,
-		                   .processors = &p,
-		                   .nprocessors = 1,
-		                   .ignore_disabled_env = true};
-		if (baton_init(&o) != BATON_OK)
-			abort();
+		tu_init_release_ratio(ratio);
 	}
 	snprintf(url, sizeof(url), "inproc://bench-pushpull-%d", ++seq);
 	if (nng_pull0_open(&rx) != 0 || nng_push0_open(&tx) != 0 ||
@@ -165,18 +147,7 @@ BENCH(nng_msg_alloc_insert4_free, "ns/op", NULL, 2000000)
  */
 static double msg_cost(uint64_t iters, double ratio)
 {
-	baton_sampler root, pb;
-	baton_processor p = {&release_ops, NULL};
-	if (baton_sampler_traceidratio(ratio, &root) != BATON_OK ||
-	    baton_sampler_parentbased(root, &pb) != BATON_OK)
-		abort();
-	baton_options o = {.size = sizeof(o),
-	                   .sampler = pb,
-	                   .processors = &p,
-	                   .nprocessors = 1,
-	                   .ignore_disabled_env = true};
-	if (baton_init(&o) != BATON_OK)
-		abort();
+	tu_init_release_ratio(ratio);
 	uint64_t t0 = bench_now_ns();
 	for (uint64_t i = 0; i < iters; i++) {
 		nng_msg *m;
@@ -236,18 +207,7 @@ static void *tp_recv(void *arg)
 
 static void bench_init_ratio(double ratio)
 {
-	baton_sampler root, pb;
-	baton_processor p = {&release_ops, NULL};
-	if (baton_sampler_traceidratio(ratio, &root) != BATON_OK ||
-	    baton_sampler_parentbased(root, &pb) != BATON_OK)
-		abort();
-	baton_options o = {.size = sizeof(o),
-	                   .sampler = pb,
-	                   .processors = &p,
-	                   .nprocessors = 1,
-	                   .ignore_disabled_env = true};
-	if (baton_init(&o) != BATON_OK)
-		abort();
+	tu_init_release_ratio(ratio);
 }
 
 static double throughput(uint64_t iters, double ratio)

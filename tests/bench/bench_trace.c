@@ -1,5 +1,6 @@
 /* Benchmarks of the span model: ids, clocks, span start/end. */
 #include "bench.h"
+#include "testutil.h"
 
 #include <baton/baton.h>
 #include <baton/processor.h>
@@ -54,15 +55,6 @@ static inline void one_span(baton_tracer *t)
 	baton_span_set_bool(s, "baton.fanout", true);
 	baton_span_end(s);
 }
-
-/* Releases each span at once, on the caller's thread: no cross-core hand-off. */
-static void release_on_end(void *arg, const baton_span_data *span)
-{
-	(void)arg;
-	baton_span_data_release(span);
-}
-static const baton_processor_ops release_ops = {
-    sizeof(baton_processor_ops), "release", release_on_end, NULL, NULL, NULL};
 
 /*
  * A fresh provider whose one processor is a batch processor (queue 65,536,
@@ -124,14 +116,7 @@ static uint64_t span_loop(baton_sampler sampler, uint64_t warm, uint64_t iters)
 /* The same span work, ended into a processor that releases it on the spot. */
 BENCH(span_start_end_noop_processor, "ns/op", NULL, 1000000)
 {
-	baton_processor p = {&release_ops, NULL};
-	baton_options o = {.size = sizeof(o),
-	                   .sampler = baton_sampler_always_on(),
-	                   .processors = &p,
-	                   .nprocessors = 1,
-	                   .ignore_disabled_env = true};
-	if (baton_init(&o) != BATON_OK)
-		abort();
+	tu_init_release(baton_sampler_always_on());
 	baton_tracer *t = baton_tracer_get("bench", NULL);
 	uint64_t t0 = bench_now_ns();
 	for (uint64_t i = 0; i < iters; i++)
@@ -148,14 +133,7 @@ BENCH(span_start_end_noop_processor, "ns/op", NULL, 1000000)
  */
 BENCH(span_start_end_dynamic_name, "ns/op", NULL, 1000000)
 {
-	baton_processor p = {&release_ops, NULL};
-	baton_options o = {.size = sizeof(o),
-	                   .sampler = baton_sampler_always_on(),
-	                   .processors = &p,
-	                   .nprocessors = 1,
-	                   .ignore_disabled_env = true};
-	if (baton_init(&o) != BATON_OK)
-		abort();
+	tu_init_release(baton_sampler_always_on());
 	baton_tracer *t = baton_tracer_get("bench", NULL);
 	char name[48];
 	uint64_t t0 = bench_now_ns();
@@ -217,17 +195,11 @@ static double producers_rate(int nthreads, uint64_t iters, bool live)
 {
 	struct producer pr[2];
 	_Atomic int go = 0;
-	baton_processor p = {&release_ops, NULL};
+	baton_processor p = tu_release_processor();
 	if (live) {
 		p = live_init(baton_sampler_always_on(), 5);
 	} else {
-		baton_options o = {.size = sizeof(o),
-		                   .sampler = baton_sampler_always_on(),
-		                   .processors = &p,
-		                   .nprocessors = 1,
-		                   .ignore_disabled_env = true};
-		if (baton_init(&o) != BATON_OK)
-			abort();
+		tu_init_release(baton_sampler_always_on());
 	}
 	baton_tracer *t = baton_tracer_get("bench", NULL);
 	for (uint64_t i = 0; i < iters / 2; i++) /* warm the store */

@@ -5,6 +5,7 @@
  * request -> reply parentage across actors, and SampleRate on the kept
  * deliveries of the group fanout.
  */
+#include "examples.h"
 #include "testutil.h"
 
 #include <baton/baton.h>
@@ -20,38 +21,19 @@ static char dir[256];
 
 static void enter_tmpdir(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/baton-actors-XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-	cr_assert_eq(chdir(dir), 0);
-	unsetenv("OTEL_TRACES_EXPORTER");
-	unsetenv("OTEL_EXPORTER_OTLP_ENDPOINT");
-	unsetenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
-	unsetenv("OTEL_TRACES_SAMPLER");
-	unsetenv("BATON_JAEGER_JSON_FILE");
-	setenv("BATON_CONSOLE_STREAM", "stderr", 1);
+	tu_example_dir_enter(dir, sizeof(dir), "baton-actors");
 }
 
 static void leave_tmpdir(void)
 {
-	char cmd[300];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		cr_log_warn("could not remove %s", dir);
+	tu_example_dir_leave(dir);
 }
 
 TestSuite(actors, .init = enter_tmpdir, .fini = leave_tmpdir, .timeout = 120);
 
 static int run(const char *args, char *out, size_t cap)
 {
-	char bin[512], cmd[1024];
-	tu_bin("actors", bin, sizeof(bin));
-	snprintf(cmd, sizeof(cmd), "%s %s 2>/dev/null", bin, args);
-	FILE *p = popen(cmd, "r");
-	cr_assert_not_null(p);
-	size_t n = fread(out, 1, cap - 1, p);
-	out[n] = '\0';
-	int st = pclose(p);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return tu_example_run("actors", args, out, cap);
 }
 
 static const char *str(json_t *o, const char *k)
@@ -78,30 +60,6 @@ static double tag_num(json_t *span, const char *key)
 	return json_is_integer(v) ? (double)json_integer_value(v) : json_real_value(v);
 }
 
-static const char *parent_of(json_t *span)
-{
-	size_t i;
-	json_t *r;
-	json_array_foreach(json_object_get(span, "references"), i, r)
-	{
-		if (strcmp(str(r, "refType"), "CHILD_OF") == 0)
-			return str(r, "spanID");
-	}
-	return NULL;
-}
-
-static json_t *find_span(json_t *trace, const char *id)
-{
-	size_t i;
-	json_t *s;
-	json_array_foreach(json_object_get(trace, "spans"), i, s)
-	{
-		if (id != NULL && strcmp(str(s, "spanID"), id) == 0)
-			return s;
-	}
-	return NULL;
-}
-
 static bool named(json_t *span, const char *name)
 {
 	return span != NULL && strcmp(str(span, "operationName"), name) == 0;
@@ -119,7 +77,7 @@ static void check_round(json_t *t, long group, double keep, struct counts *c)
 	size_t kept = 0;
 	json_array_foreach(json_object_get(t, "spans"), i, s)
 	{
-		const char *pid = parent_of(s);
+		const char *pid = tu_span_parent(s);
 		if (pid == NULL) {
 			cr_assert_null(root, "one root per trace");
 			root = s;
@@ -127,7 +85,7 @@ static void check_round(json_t *t, long group, double keep, struct counts *c)
 			          "%s", str(s, "operationName"));
 			continue;
 		}
-		json_t *p = find_span(t, pid);
+		json_t *p = tu_trace_span(t, pid);
 		cr_assert_not_null(p, "%s is an orphan", str(s, "operationName"));
 		const char *name = str(s, "operationName");
 		if (strncmp(name, "process ", 8) == 0) {
@@ -157,13 +115,13 @@ static void check_round(json_t *t, long group, double keep, struct counts *c)
 			cr_assert(named(p, "process actor.request"));
 		} else if (named(s, "process actor.reply")) {
 			/* reply <- send reply <- process request (another actor) */
-			json_t *req = find_span(t, parent_of(p));
+			json_t *req = tu_trace_span(t, tu_span_parent(p));
 			cr_assert(named(req, "process actor.request"));
 			cr_assert_neq(
 			    (long)tag_num(s, "actor.id"), (long)tag_num(req, "actor.id"),
 			    "request and reply are handled by different actors");
-			json_t *kick =
-			    find_span(t, parent_of(find_span(t, parent_of(req))));
+			json_t *kick = tu_trace_span(
+			    t, tu_span_parent(tu_trace_span(t, tu_span_parent(req))));
 			cr_assert(named(kick, "process actor.kick"));
 			cr_assert_eq((long)tag_num(s, "actor.id"),
 			             (long)tag_num(kick, "actor.id"),
@@ -186,9 +144,7 @@ Test(actors, rounds_are_whole_traces_across_actors_with_fanout_sample_rate)
 	             0, "%s", out);
 	cr_assert(strstr(out, "4060 deliveries") != NULL, "%s", out);
 	cr_assert(strstr(out, "20 replies, 0 dropped") != NULL, "%s", out);
-	json_error_t err;
-	json_t *doc = json_load_file("baton-traces.json", 0, &err);
-	cr_assert_not_null(doc, "%s", err.text);
+	json_t *doc = tu_traces_load("baton-traces.json");
 	json_t *data = json_object_get(doc, "data");
 	cr_assert_eq((long)json_array_size(data), rounds,
 	             "one trace per round: no handler started a root");

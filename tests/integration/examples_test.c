@@ -4,6 +4,7 @@
  * trace shapes, parent links across processes, fanout sampling within
  * binomial bounds, SampleRate, and the summary line.
  */
+#include "examples.h"
 #include "testutil.h"
 
 #include <criterion/criterion.h>
@@ -19,52 +20,15 @@ static char dir[256];
 
 static void enter_tmpdir(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/baton-examples-XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-	cr_assert_eq(chdir(dir), 0);
-	/* The embedded default applies only with no exporter configured. */
-	unsetenv("OTEL_TRACES_EXPORTER");
-	unsetenv("OTEL_EXPORTER_OTLP_ENDPOINT");
-	unsetenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
-	unsetenv("OTEL_TRACES_SAMPLER");
-	unsetenv("BATON_JAEGER_JSON_FILE");
-	setenv("BATON_CONSOLE_STREAM", "stderr", 1);
+	tu_example_dir_enter(dir, sizeof(dir), "baton-examples");
 }
 
 static void leave_tmpdir(void)
 {
-	char cmd[300];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		cr_log_warn("could not remove %s", dir);
+	tu_example_dir_leave(dir);
 }
 
 TestSuite(examples, .init = enter_tmpdir, .fini = leave_tmpdir, .timeout = 120);
-
-/* Runs build/bin/<prog> <args>, captures stdout into out; returns the exit status. */
-static int run(const char *prog, const char *args, char *out, size_t cap)
-{
-	char bin[512], cmd[1024];
-	tu_bin(prog, bin, sizeof(bin));
-	snprintf(cmd, sizeof(cmd), "%s %s 2>/dev/null", bin, args);
-	FILE *p = popen(cmd, "r");
-	cr_assert_not_null(p);
-	size_t n = fread(out, 1, cap - 1, p);
-	out[n] = '\0';
-	int st = pclose(p);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static json_t *load(const char *path)
-{
-	json_error_t err;
-	json_t *j = json_load_file(path, 0, &err);
-	cr_assert_not_null(j, "%s is not valid JSON: %s (line %d)", path, err.text,
-	                   err.line);
-	cr_assert(json_is_array(json_object_get(j, "data")), "%s has no data array",
-	          path);
-	return j;
-}
 
 static const char *tag_str(json_t *span, const char *key, char *buf, size_t cap)
 {
@@ -91,33 +55,6 @@ static const char *tag_str(json_t *span, const char *key, char *buf, size_t cap)
 static const char *op(json_t *span)
 {
 	return json_string_value(json_object_get(span, "operationName"));
-}
-
-/* The span id this span is a CHILD_OF, or NULL for a root. */
-static const char *parent_of(json_t *span)
-{
-	size_t i;
-	json_t *r;
-	json_array_foreach(json_object_get(span, "references"), i, r)
-	{
-		if (strcmp(json_string_value(json_object_get(r, "refType")),
-		           "CHILD_OF") == 0)
-			return json_string_value(json_object_get(r, "spanID"));
-	}
-	return NULL;
-}
-
-static json_t *find_span(json_t *trace, const char *span_id)
-{
-	size_t i;
-	json_t *s;
-	json_array_foreach(json_object_get(trace, "spans"), i, s)
-	{
-		if (span_id &&
-		    strcmp(json_string_value(json_object_get(s, "spanID")), span_id) == 0)
-			return s;
-	}
-	return NULL;
 }
 
 static const char *service_of(json_t *trace, json_t *span)
@@ -148,7 +85,7 @@ static size_t check_guild_traces(json_t *doc, size_t messages, long members, dou
 			if (strcmp(op(s), "ingress guild.message") == 0) {
 				cr_assert_null(ingress, "one ingress span per trace");
 				ingress = s;
-				cr_assert_null(parent_of(s),
+				cr_assert_null(tu_span_parent(s),
 				               "the ingress span is the root");
 			} else if (strcmp(op(s), "send sessions") == 0) {
 				cr_assert_null(producer, "one producer span per trace");
@@ -157,7 +94,7 @@ static size_t check_guild_traces(json_t *doc, size_t messages, long members, dou
 		}
 		cr_assert_not_null(ingress);
 		cr_assert_not_null(producer);
-		cr_assert_str_eq(parent_of(producer),
+		cr_assert_str_eq(tu_span_parent(producer),
 		                 json_string_value(json_object_get(ingress, "spanID")));
 		cr_assert_str_eq(tag_str(producer, "span.kind", buf, sizeof(buf)),
 		                 "producer");
@@ -172,10 +109,10 @@ static size_t check_guild_traces(json_t *doc, size_t messages, long members, dou
 			cr_assert_str_eq(tag_str(s, "span.kind", buf, sizeof(buf)),
 			                 "consumer");
 			cr_assert_str_eq(
-			    parent_of(s),
+			    tu_span_parent(s),
 			    json_string_value(json_object_get(producer, "spanID")),
 			    "a delivery is the child of the fanout's producer span");
-			cr_assert_not_null(find_span(t, parent_of(s)));
+			cr_assert_not_null(tu_trace_span(t, tu_span_parent(s)));
 			cr_assert_str_eq(service_of(t, s), consumer_service);
 			const char *sr = tag_str(s, "SampleRate", buf, sizeof(buf));
 			cr_assert_not_null(sr, "every kept delivery carries SampleRate");
@@ -198,13 +135,14 @@ static void assert_binomial(size_t got, double n, double p)
 Test(examples, guild_fanout_keeps_a_tenth_of_100_recipients_in_one_process)
 {
 	char out[4096];
-	cr_assert_eq(run("guild_fanout", "--members 100 --messages 20 --sample 1", out,
-	                 sizeof(out)),
+	cr_assert_eq(tu_example_run("guild_fanout",
+	                            "--members 100 --messages 20 --sample 1", out,
+	                            sizeof(out)),
 	             0, "%s", out);
 	cr_assert(strstr(out, "20 messages to 100 members") != NULL, "%s", out);
 	cr_assert(strstr(out, "2000 deliveries") != NULL, "%s", out);
 	cr_assert(strstr(out, "dropped 0") != NULL, "%s", out);
-	json_t *doc = load("baton-traces.json");
+	json_t *doc = tu_traces_load("baton-traces.json");
 	size_t kept = check_guild_traces(doc, 20, 100, 0.1, "guild");
 	assert_binomial(kept, 2000, 0.1);
 	json_decref(doc);
@@ -213,12 +151,13 @@ Test(examples, guild_fanout_keeps_a_tenth_of_100_recipients_in_one_process)
 Test(examples, guild_fanout_links_traces_across_worker_processes)
 {
 	char out[4096];
-	cr_assert_eq(run("guild_fanout",
-	                 "--members 1000 --messages 10 --processes 2 --sample 1", out,
-	                 sizeof(out)),
-	             0, "%s", out);
+	cr_assert_eq(
+	    tu_example_run("guild_fanout",
+	                   "--members 1000 --messages 10 --processes 2 --sample 1", out,
+	                   sizeof(out)),
+	    0, "%s", out);
 	cr_assert(strstr(out, "10000 deliveries") != NULL, "%s", out);
-	json_t *doc = load("baton-traces.json");
+	json_t *doc = tu_traces_load("baton-traces.json");
 	/* keep(1000) on the curve 1:1,100:0.1,10000:0.001: slope -1 from 100 on, so 0.01.
 	 */
 	double keep = 0.01;
@@ -236,9 +175,10 @@ Test(examples, guild_fanout_over_tcp)
 	    args, sizeof(args),
 	    "--members 50 --messages 4 --processes 2 --sample 1 --url tcp://127.0.0.1:%d",
 	    20000 + (int)(getpid() % 20000));
-	cr_assert_eq(run("guild_fanout", args, out, sizeof(out)), 0, "%s", out);
+	cr_assert_eq(tu_example_run("guild_fanout", args, out, sizeof(out)), 0, "%s",
+	             out);
 	cr_assert(strstr(out, "200 deliveries") != NULL, "%s", out);
-	json_t *doc = load("baton-traces.json");
+	json_t *doc = tu_traces_load("baton-traces.json");
 	check_guild_traces(doc, 4, 50, baton_fanout_keep_probability(NULL, 50),
 	                   "session");
 	json_decref(doc);
@@ -247,11 +187,12 @@ Test(examples, guild_fanout_over_tcp)
 Test(examples, guild_fanout_unsampled_delivers_everything_and_traces_nothing)
 {
 	char out[4096];
-	cr_assert_eq(run("guild_fanout", "--members 200 --messages 10 --sample 0", out,
-	                 sizeof(out)),
+	cr_assert_eq(tu_example_run("guild_fanout",
+	                            "--members 200 --messages 10 --sample 0", out,
+	                            sizeof(out)),
 	             0, "%s", out);
 	cr_assert(strstr(out, "2000 deliveries, 0 traced") != NULL, "%s", out);
-	json_t *doc = load("baton-traces.json");
+	json_t *doc = tu_traces_load("baton-traces.json");
 	cr_assert_eq(json_array_size(json_object_get(doc, "data")), 0);
 	json_decref(doc);
 }
@@ -259,25 +200,11 @@ Test(examples, guild_fanout_unsampled_delivers_everything_and_traces_nothing)
 Test(examples, guild_fanout_flags)
 {
 	char out[4096];
-	cr_assert_eq(run("guild_fanout", "--help", out, sizeof(out)), 0);
+	cr_assert_eq(tu_example_run("guild_fanout", "--help", out, sizeof(out)), 0);
 	cr_assert(strstr(out, "--members") != NULL);
-	cr_assert_eq(run("guild_fanout", "--members 0", out, sizeof(out)), 2);
-	cr_assert_eq(run("guild_fanout", "--sample 1.5", out, sizeof(out)), 2);
-	cr_assert_eq(run("guild_fanout", "--bogus", out, sizeof(out)), 2);
-}
-
-/* Runs prog with args, stderr captured into out. Returns the exit status. */
-static int run_err(const char *prog, const char *args, char *out, size_t cap)
-{
-	char bin[512], cmd[1024];
-	tu_bin(prog, bin, sizeof(bin));
-	snprintf(cmd, sizeof(cmd), "%s %s 2>&1 >/dev/null", bin, args);
-	FILE *p = popen(cmd, "r");
-	cr_assert_not_null(p);
-	size_t n = fread(out, 1, cap - 1, p);
-	out[n] = '\0';
-	int st = pclose(p);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	cr_assert_eq(tu_example_run("guild_fanout", "--members 0", out, sizeof(out)), 2);
+	cr_assert_eq(tu_example_run("guild_fanout", "--sample 1.5", out, sizeof(out)), 2);
+	cr_assert_eq(tu_example_run("guild_fanout", "--bogus", out, sizeof(out)), 2);
 }
 
 /*
@@ -288,24 +215,27 @@ static int run_err(const char *prog, const char *args, char *out, size_t cap)
 Test(examples, guild_fanout_refuses_a_bad_url_and_a_worker_that_cannot_start)
 {
 	char out[4096];
-	cr_assert_eq(run_err("guild_fanout", "--processes 1 --url tcp://127.0.0.1:99999",
-	                     out, sizeof(out)),
+	cr_assert_eq(tu_example_run_err("guild_fanout",
+	                                "--processes 1 --url tcp://127.0.0.1:99999", out,
+	                                sizeof(out)),
 	             2);
 	cr_assert(strstr(out, "tcp://127.0.0.1:99999") != NULL, "%s", out);
-	cr_assert_eq(run_err("guild_fanout", "--url garbage", out, sizeof(out)), 2);
+	cr_assert_eq(
+	    tu_example_run_err("guild_fanout", "--url garbage", out, sizeof(out)), 2);
 	cr_assert(strstr(out, "garbage") != NULL, "%s", out);
 	cr_assert(strstr(out, "--processes") != NULL, "%s", out);
-	cr_assert_eq(
-	    run_err("guild_fanout", "--processes 2 --url garbage", out, sizeof(out)), 2);
+	cr_assert_eq(tu_example_run_err("guild_fanout", "--processes 2 --url garbage",
+	                                out, sizeof(out)),
+	             2);
 	cr_assert(strstr(out, "garbage") != NULL, "%s", out);
 
 	/* A path no worker can listen on: a clear error within seconds, children reaped.
 	 */
 	time_t t0 = time(NULL);
-	cr_assert_eq(run_err("guild_fanout",
-	                     "--processes 2 --members 10 --messages 3 --url "
-	                     "ipc:///nonexistent-dir/guild",
-	                     out, sizeof(out)),
+	cr_assert_eq(tu_example_run_err("guild_fanout",
+	                                "--processes 2 --members 10 --messages 3 --url "
+	                                "ipc:///nonexistent-dir/guild",
+	                                out, sizeof(out)),
 	             1);
 	cr_assert_lt(time(NULL) - t0, 20);
 	cr_assert(strstr(out, "did not start") != NULL, "%s", out);
@@ -322,11 +252,12 @@ Test(examples, guild_fanout_refuses_a_bad_url_and_a_worker_that_cannot_start)
 Test(examples, pingpong_crosses_two_services)
 {
 	char out[4096], buf[64];
-	cr_assert_eq(run("pingpong", "--rounds 3", out, sizeof(out)), 0, "%s", out);
+	cr_assert_eq(tu_example_run("pingpong", "--rounds 3", out, sizeof(out)), 0, "%s",
+	             out);
 	cr_assert(strstr(out, "pingpong: 3 rounds, ok") != NULL, "%s", out);
 	/* The server's file was merged into the client's: one file, whole traces. */
 	cr_assert_neq(access("baton-traces.json.pong.json", F_OK), 0);
-	json_t *doc = load("baton-traces.json");
+	json_t *doc = tu_traces_load("baton-traces.json");
 	json_t *data = json_object_get(doc, "data");
 	cr_assert_eq(json_array_size(data), 3);
 	size_t i, j;
@@ -344,14 +275,14 @@ Test(examples, pingpong_crosses_two_services)
 			pong += strcmp(svc, "pong") == 0;
 			/* Every span but the round has its parent in the trace. */
 			if (strcmp(op(s), "ping round") == 0)
-				cr_assert_null(parent_of(s));
+				cr_assert_null(tu_span_parent(s));
 			else
-				cr_assert_not_null(find_span(t, parent_of(s)),
+				cr_assert_not_null(tu_trace_span(t, tu_span_parent(s)),
 				                   "%s has no parent", op(s));
 			/* A consumer's parent is a producer in the other process. */
 			if (strcmp(tag_str(s, "span.kind", buf, sizeof(buf)),
 			           "consumer") == 0) {
-				json_t *p = find_span(t, parent_of(s));
+				json_t *p = tu_trace_span(t, tu_span_parent(s));
 				cr_assert_str_eq(
 				    tag_str(p, "span.kind", buf, sizeof(buf)),
 				    "producer");
@@ -367,10 +298,11 @@ Test(examples, pingpong_crosses_two_services)
 Test(examples, pipeline_chains_five_spans_per_item)
 {
 	char out[4096];
-	cr_assert_eq(run("pipeline", "--items 4", out, sizeof(out)), 0, "%s", out);
+	cr_assert_eq(tu_example_run("pipeline", "--items 4", out, sizeof(out)), 0, "%s",
+	             out);
 	cr_assert(strstr(out, "4 items in, 4 through transform, 4 at the sink") != NULL,
 	          "%s", out);
-	json_t *doc = load("baton-traces.json");
+	json_t *doc = tu_traces_load("baton-traces.json");
 	size_t i, j;
 	json_t *t, *s;
 	static const char *const chain[] = {"source item", "send transform",
@@ -390,7 +322,7 @@ Test(examples, pipeline_chains_five_spans_per_item)
 		for (int h = 4; h >= 0; h--) {
 			cr_assert_not_null(at, "hop %s missing", chain[h]);
 			cr_assert_str_eq(op(at), chain[h]);
-			at = find_span(t, parent_of(at));
+			at = tu_trace_span(t, tu_span_parent(at));
 		}
 		cr_assert_null(at, "the source span is the root");
 	}
@@ -414,7 +346,8 @@ Test(examples, every_example_prints_its_usage_for_help)
 	char out[4096];
 	for (size_t i = 0; i < sizeof(every_example) / sizeof(every_example[0]); i++) {
 		const char *prog = every_example[i];
-		cr_expect_eq(run(prog, "--help", out, sizeof(out)), 0, "%s --help", prog);
+		cr_expect_eq(tu_example_run(prog, "--help", out, sizeof(out)), 0,
+		             "%s --help", prog);
 		cr_expect(strncmp(out, "usage: ", 7) == 0, "%s --help printed: %s", prog,
 		          out);
 		cr_expect(strstr(out, "--help") != NULL, "%s: %s", prog, out);
@@ -426,8 +359,9 @@ Test(examples, every_example_refuses_an_unknown_option_and_names_it)
 	char err[4096];
 	for (size_t i = 0; i < sizeof(every_example) / sizeof(every_example[0]); i++) {
 		const char *prog = every_example[i];
-		cr_expect_eq(run_err(prog, "--no-such-option", err, sizeof(err)), 2,
-		             "%s: %s", prog, err);
+		cr_expect_eq(
+		    tu_example_run_err(prog, "--no-such-option", err, sizeof(err)), 2,
+		    "%s: %s", prog, err);
 		cr_expect(strstr(err, "--no-such-option") != NULL, "%s: %s", prog, err);
 		cr_expect(strstr(err, "usage: ") != NULL, "%s: %s", prog, err);
 	}
@@ -446,8 +380,9 @@ Test(examples, every_example_refuses_an_extra_argument_and_names_it)
 	};
 	char err[4096];
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		cr_expect_eq(run_err(cases[i][0], cases[i][1], err, sizeof(err)), 2,
-		             "%s %s: %s", cases[i][0], cases[i][1], err);
+		cr_expect_eq(
+		    tu_example_run_err(cases[i][0], cases[i][1], err, sizeof(err)), 2,
+		    "%s %s: %s", cases[i][0], cases[i][1], err);
 		cr_expect(strstr(err, "\"stray-word\"") != NULL, "%s %s: %s", cases[i][0],
 		          cases[i][1], err);
 	}
@@ -488,8 +423,8 @@ Test(examples, every_example_refuses_a_bad_value_and_names_option_and_value)
 	char err[4096];
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const char *prog = cases[i][0], *args = cases[i][1];
-		cr_expect_eq(run_err(prog, args, err, sizeof(err)), 2, "%s %s: %s", prog,
-		             args, err);
+		cr_expect_eq(tu_example_run_err(prog, args, err, sizeof(err)), 2,
+		             "%s %s: %s", prog, args, err);
 		cr_expect(strstr(err, cases[i][2]) != NULL, "%s %s: %s", prog, args, err);
 		if (cases[i][3] != NULL)
 			cr_expect(strstr(err, cases[i][3]) != NULL, "%s %s: %s", prog,

@@ -40,6 +40,41 @@ void tu_hex(const char *hex, uint8_t *out, size_t n)
 	}
 }
 
+static void tu_release_on_end(void *arg, const baton_span_data *span)
+{
+	(void)arg;
+	baton_span_data_release(span);
+}
+
+static const baton_processor_ops tu_release_ops = {
+    sizeof(baton_processor_ops), "release", tu_release_on_end, NULL, NULL, NULL};
+
+baton_processor tu_release_processor(void)
+{
+	return (baton_processor){&tu_release_ops, NULL};
+}
+
+void tu_init_release(baton_sampler sampler)
+{
+	baton_processor p = tu_release_processor();
+	baton_options o = {.size = sizeof(o),
+	                   .sampler = sampler.ops ? sampler : baton_sampler_always_on(),
+	                   .processors = &p,
+	                   .nprocessors = 1,
+	                   .ignore_disabled_env = true};
+	if (baton_init(&o) != BATON_OK)
+		abort();
+}
+
+void tu_init_release_ratio(double ratio)
+{
+	baton_sampler root, pb;
+	if (baton_sampler_traceidratio(ratio, &root) != BATON_OK ||
+	    baton_sampler_parentbased(root, &pb) != BATON_OK)
+		abort();
+	tu_init_release(pb);
+}
+
 const char *tu_bin(const char *name, char *buf, size_t cap)
 {
 	const char *dir = getenv("BATON_TEST_BIN");

@@ -31,6 +31,16 @@ void tu_envelope_seal(uint8_t *m, size_t total);
  */
 size_t tu_envelope_forge_text(uint8_t *m, const uint8_t tid[16], const uint8_t sid[8],
                               uint8_t type, const char *text, size_t n);
+/*
+ * A processor that releases each span at once, on the caller's thread: what
+ * a benchmark ends spans into to measure the SDK without an exporter.
+ */
+baton_processor tu_release_processor(void);
+/* baton_init with sampler (ops NULL: always_on) and only
+ * tu_release_processor(), OTEL_SDK_DISABLED ignored; aborts on failure. */
+void tu_init_release(baton_sampler sampler);
+/* tu_init_release() with parentbased(traceidratio(ratio)). */
+void tu_init_release_ratio(double ratio);
 /* A path under the build tree's bin folder (BATON_TEST_BIN) into buf. */
 const char *tu_bin(const char *name, char *buf, size_t cap);
 
