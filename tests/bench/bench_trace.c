@@ -90,6 +90,7 @@ static void live_fini(baton_processor p)
 	baton_sdk_stats ss;
 	baton_sdk_stats_get(&ss);
 	bench_note("no_store", (double)ss.spans_dropped_no_store);
+	bench_note("store_records", (double)ss.store_records);
 	baton_fini(5000);
 }
 
