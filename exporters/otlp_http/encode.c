@@ -365,14 +365,44 @@ static inline uint8_t *bt_r_head(bt_otlp_enc *e, uint8_t *p, uint8_t tag, size_t
 	return bt_r_uint(p, tag, n);
 }
 
+/* The length of the longest well-formed prefix of s[0..n) (n > 0): ASCII
+ * a word at a time, the last word overlapping the one before; the first
+ * word with a high bit hands over to the full check from there. */
+static inline size_t bt_valid_prefix(const char *s, size_t n)
+{
+	const uint64_t hi = 0x8080808080808080ull;
+	uint64_t w;
+	if (n >= 8) {
+		size_t i = 0;
+		for (; i + 8 < n; i += 8) {
+			memcpy(&w, s + i, 8);
+			if (w & hi)
+				return bt_utf8_valid_prefix_from(s, n, i);
+		}
+		memcpy(&w, s + n - 8, 8);
+		return w & hi ? bt_utf8_valid_prefix_from(s, n, i) : n;
+	}
+	uint32_t a, b;
+	if (n >= 4) {
+		memcpy(&a, s, 4);
+		memcpy(&b, s + n - 4, 4);
+	} else {
+		a = (uint8_t)s[0] | (uint32_t)(uint8_t)s[n / 2] << 8;
+		b = (uint8_t)s[n - 1];
+	}
+	return (a | b) & (uint32_t)hi ? bt_utf8_valid_prefix_from(s, n, 0) : n;
+}
+
 /*
  * The length s[0..n) takes as well-formed UTF-8 (each ill-formed byte
  * becomes U+FFFD), and *dirty when it is not: the one check of a string.
  */
 static inline size_t bt_text_len(const char *s, size_t n, bool *dirty)
 {
-	size_t v = s != NULL ? bt_utf8_valid_prefix(s, n) : 0;
 	*dirty = false;
+	if (n == 0)
+		return 0;
+	size_t v = bt_valid_prefix(s, n);
 	if (__builtin_expect(v == n, 1))
 		return n;
 	*dirty = true;
@@ -486,14 +516,46 @@ static uint8_t *bt_r_value(bt_otlp_enc *e, uint8_t *p, const baton_value *v)
 	}
 }
 
-/* One KeyValue field with its tag. */
+/* One KeyValue field with its tag. A scalar or string value and the key
+ * take one room check. */
 static uint8_t *bt_r_kv(bt_otlp_enc *e, uint8_t *p, uint8_t tag, const baton_attr *a)
 {
+	const baton_value *v = &a->value;
+	size_t kn = a->key != NULL ? strlen(a->key) : 0;
+	bool kd, vd;
+	size_t kl = bt_text_len(a->key, kn, &kd);
 	size_t mark = bt_used(e, p);
-	BT_TRY(p = bt_r_value(e, p, &a->value));
-	BT_TRY(p = bt_r_head(e, p, 0x12, bt_used(e, p) - mark)); /* value (2) */
-	BT_TRY(p = bt_r_str(e, p, 0x0a, a->key));                /* key (1) */
-	return bt_r_head(e, p, tag, bt_used(e, p) - mark);
+	/* Beside the key and value bytes: up to four tags and lengths. */
+	size_t heads = 4 * 11;
+	switch (v->type) {
+	case BATON_VALUE_STRING: {
+		size_t vn = bt_strlen(v);
+		size_t vl = bt_text_len(v->u.s, vn, &vd);
+		BT_ROOM(e, p, kl + vl + heads);
+		p = bt_r_utf8(p, v->u.s, vn, vl, vd);
+		p = bt_r_uint(p, 0x0a, vl);
+		break;
+	}
+	case BATON_VALUE_BOOL:
+		BT_ROOM(e, p, kl + 2 + heads);
+		*--p = v->u.b ? 1 : 0;
+		*--p = 0x10;
+		break;
+	case BATON_VALUE_INT:
+		BT_ROOM(e, p, kl + 11 + heads);
+		p = bt_r_uint(p, 0x18, (uint64_t)v->u.i);
+		break;
+	default:
+		BT_TRY(p = bt_r_value(e, p, v));
+		BT_ROOM(e, p, kl + heads);
+		break;
+	}
+	p = bt_r_uint(p, 0x12, bt_used(e, p) - mark); /* value (2) */
+	if (kl) {
+		p = bt_r_utf8(p, a->key, kn, kl, kd);
+		p = bt_r_uint(p, 0x0a, kl); /* key (1) */
+	}
+	return bt_r_uint(p, tag, bt_used(e, p) - mark);
 }
 
 /* Pushes a list's items on the stack; false (and e->err) when out of memory. */
@@ -518,14 +580,10 @@ static inline bool bt_push(bt_otlp_enc *e, const void *item)
 	return true;
 }
 
-/* The KeyValue fields of a list, last first, so that they come out in order. */
-static uint8_t *bt_r_attrs(bt_otlp_enc *e, uint8_t *p, uint8_t tag,
-                           const baton_attr *list)
+/* The KeyValue fields of a long list, last first, through the stack. */
+__attribute__((noinline)) static uint8_t *
+bt_r_attrs_long(bt_otlp_enc *e, uint8_t *p, uint8_t tag, const baton_attr *list)
 {
-	if (list == NULL)
-		return p;
-	if (list->next == NULL)
-		return bt_r_kv(e, p, tag, list);
 	size_t base = e->nstk;
 	for (const baton_attr *a = list; a != NULL; a = a->next) {
 		if (!bt_push(e, a))
@@ -534,6 +592,23 @@ static uint8_t *bt_r_attrs(bt_otlp_enc *e, uint8_t *p, uint8_t tag,
 	for (size_t i = e->nstk; p != NULL && i-- > base;)
 		p = bt_r_kv(e, p, tag, e->stk[i]);
 	e->nstk = base;
+	return p;
+}
+
+/* The KeyValue fields of a list, last first, so that they come out in
+ * order. A short list is walked onto the C stack. */
+static uint8_t *bt_r_attrs(bt_otlp_enc *e, uint8_t *p, uint8_t tag,
+                           const baton_attr *list)
+{
+	const baton_attr *loc[8];
+	size_t n = 0;
+	const baton_attr *a = list;
+	for (; a != NULL && n < 8; a = a->next)
+		loc[n++] = a;
+	if (a != NULL)
+		return bt_r_attrs_long(e, p, tag, list);
+	while (n > 0 && p != NULL)
+		p = bt_r_kv(e, p, tag, loc[--n]);
 	return p;
 }
 
@@ -557,8 +632,8 @@ static uint8_t *bt_r_tracestate(bt_otlp_enc *e, uint8_t *p, uint8_t tag,
 	if (th) {
 		if (out)
 			*--p = ',';
-		p -= hl;
-		memcpy(p, hex, hl);
+		for (size_t i = hl; i-- > 0;)
+			*--p = (uint8_t)hex[i];
 		p -= 6;
 		memcpy(p, "ot=th:", 6);
 	}
