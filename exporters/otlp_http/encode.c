@@ -618,10 +618,18 @@ static uint8_t *bt_r_tracestate(bt_otlp_enc *e, uint8_t *p, uint8_t tag,
                                 const baton_span_context *c)
 {
 	const char *ts = c->tracestate;
+	bool th = (c->state & BATON_CTX_HAS_TH) && c->threshold < BATON_TH_MAX;
+	if (ts == NULL && th && c->threshold == 0) {
+		/* What every span sampled by always_on carries. */
+		BT_ROOM(e, p, 9);
+		p -= 9;
+		memcpy(p, "\0\7ot=th:0", 9);
+		*p = tag;
+		return p;
+	}
 	size_t tl = ts != NULL ? strlen(ts) : 0;
 	bool dirty;
 	size_t out = bt_text_len(ts, tl, &dirty);
-	bool th = (c->state & BATON_CTX_HAS_TH) && c->threshold < BATON_TH_MAX;
 	if (!th && out == 0)
 		return p;
 	char hex[16];
