@@ -4,19 +4,21 @@
  * (the same schema protoc-c compiles for the reference encoder and the
  * decoders).
  *
- * Two passes over the batch. The first computes the size of every nested
- * message once, in the order the second pass will need them (pre-order:
- * a message's slot is taken before its children's), so the output size is
- * known and checked against the limit before anything is written. The
- * second writes fields in field-number order and leaves proto3 zero values
- * out, exactly as libprotobuf-c does, so both encoders give the same bytes
- * (a test holds them to that).
+ * One pass, backwards: each message is written from its last field to its
+ * first into the end of the output buffer, so the length of a nested
+ * message is known when its tag and length go in front of it. Lists
+ * (attributes, events, links) are walked once onto a stack of pointers and
+ * written last first. The buffer grows by moving what is written to the
+ * end of a bigger one; it never holds more than limit + BT_SLACK bytes.
+ * Fields come out in field-number order with proto3 zero values left out,
+ * exactly as libprotobuf-c packs them, so both encoders give the same
+ * bytes (a test holds them to that).
  *
  * Every string field goes out as well-formed UTF-8, whoever built the span
- * data (a collector may reject a whole batch over one bad string): pass 1
- * checks each string and, when it is ill-formed, counts it with each bad
- * byte as U+FFFD; pass 2 copies well-formed strings as they are and runs
- * the others through the sanitizer.
+ * data (a collector may reject a whole batch over one bad string): each
+ * string is checked once; a well-formed one is copied as it is, an
+ * ill-formed one is measured with each bad byte as U+FFFD and written by
+ * the sanitizer.
  */
 #include "otlp_int.h"
 
@@ -34,11 +36,16 @@ struct bt_blk {
 
 struct bt_otlp_enc {
 	struct bt_blk *head, *cur;
+	/* The protobuf body is written backwards and ends at out.p + out.cap. */
 	bt_otlp_buf out;
-	/* Sizes of nested messages, in pre-order; rd is the second pass's cursor. */
-	uint32_t *sz;
-	size_t nsz, capsz, rd;
-	bool oom;
+	/* The writer's floor (the lowest byte it may write), the most bytes
+	 * it may write (limit + BT_SLACK), and why it stopped. */
+	uint8_t *lo;
+	size_t lim;
+	baton_err err;
+	/* Items of the lists being written, to walk each list last first. */
+	const void **stk;
+	size_t nstk, capstk;
 };
 
 bool bt_otlp_buf_reserve(bt_otlp_buf *b, size_t n, size_t limit)
@@ -133,7 +140,7 @@ void bt_otlp_enc_destroy(bt_otlp_enc *e)
 		bt_free(b);
 	}
 	bt_otlp_buf_free(&e->out);
-	bt_free(e->sz);
+	bt_free(e->stk);
 	bt_free(e);
 }
 
@@ -215,7 +222,70 @@ size_t bt_otlp_th_hex(uint64_t th, char *out)
 	return n;
 }
 
-/* ---- pass 1: sizes ---- */
+/* ---- the writer: backwards from the end of the buffer ---- */
+
+/*
+ * What the writer may ask for beyond the bytes it will really write: room
+ * is made a few fields at a time with each varint counted at its widest.
+ * The buffer may hold limit + BT_SLACK bytes, so a body of exactly limit
+ * bytes never fails for want of room, and the limit is checked exactly at
+ * the end.
+ */
+#define BT_SLACK ((size_t)256)
+
+/* Bytes written so far: they end at the end of the buffer. */
+static inline size_t bt_used(const bt_otlp_enc *e, const uint8_t *p)
+{
+	return (size_t)(e->out.p + e->out.cap - p);
+}
+
+/* Moves what is written to the end of a bigger buffer with room for n more
+ * bytes; NULL (and e->err) when the body would pass the limit or memory is
+ * short. */
+__attribute__((noinline, cold)) static uint8_t *bt_grow(bt_otlp_enc *e, uint8_t *p,
+                                                        size_t n)
+{
+	size_t used = bt_used(e, p);
+	if (n > e->lim - used) {
+		e->err = BATON_ETOOBIG;
+		return NULL;
+	}
+	size_t cap = e->out.cap ? e->out.cap : 4096;
+	while (cap - used < n)
+		cap = cap > SIZE_MAX / 2 ? SIZE_MAX : cap * 2;
+	if (cap > e->lim)
+		cap = e->lim; /* still room for n: used + n <= lim */
+	uint8_t *q = bt_malloc(cap);
+	if (q == NULL) {
+		e->err = BATON_ENOMEM;
+		return NULL;
+	}
+	if (used > 0)
+		memcpy(q + cap - used, p, used);
+	bt_free(e->out.p);
+	e->out.p = q;
+	e->out.cap = cap;
+	e->lo = q;
+	return q + cap - used;
+}
+
+/* Makes room for n bytes before p (which may move), or returns NULL from
+ * the function that uses it. */
+#define BT_ROOM(e, p, n)                                                                 \
+	do {                                                                             \
+		if (__builtin_expect((size_t)((p) - (e)->lo) < (n), 0)) {                \
+			(p) = bt_grow((e), (p), (n));                                    \
+			if ((p) == NULL)                                                 \
+				return NULL;                                             \
+		}                                                                        \
+	} while (0)
+
+/* Returns NULL from the function when a step failed (e->err says why). */
+#define BT_TRY(x)                                                                        \
+	do {                                                                             \
+		if ((x) == NULL)                                                         \
+			return NULL;                                                     \
+	} while (0)
 
 static inline size_t bt_vlen(uint64_t v)
 {
@@ -227,71 +297,153 @@ static inline size_t bt_vlen(uint64_t v)
 	return n;
 }
 
-/* A length-delimited field with a one-byte tag and n bytes of content. */
-static inline size_t bt_fld(size_t n)
+/* A varint ending at p (room made: up to 10 bytes). */
+static inline uint8_t *bt_r_varint(uint8_t *p, uint64_t v)
 {
-	return 1 + bt_vlen(n) + n;
-}
-
-/* Grows the size slots and takes the next; SIZE_MAX (and e->oom) when out of memory. */
-__attribute__((noinline)) static size_t bt_slot_grow(bt_otlp_enc *e)
-{
-	size_t cap = e->capsz ? e->capsz * 2 : 4096;
-	uint32_t *p = bt_realloc(e->sz, cap * sizeof(*p));
-	if (p == NULL) {
-		e->oom = true; /* the pass goes on harmlessly and is then abandoned */
-		return SIZE_MAX;
+	if (__builtin_expect(v < 0x80, 1)) {
+		*--p = (uint8_t)v;
+		return p;
 	}
-	e->sz = p;
-	e->capsz = cap;
-	e->sz[e->nsz] = 0;
-	return e->nsz++;
+	p -= bt_vlen(v);
+	uint8_t *q = p;
+	while (v >= 0x80) {
+		*q++ = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	*q = (uint8_t)v;
+	return p;
 }
 
-/* Takes the next size slot; SIZE_MAX (and e->oom) when out of memory. Called
- * a dozen times a span: the common case stays inline. */
-static inline size_t bt_slot(bt_otlp_enc *e)
+/* A varint field ending at p (room made: up to 11 bytes). */
+static inline uint8_t *bt_r_uint(uint8_t *p, uint8_t tag, uint64_t v)
 {
-	if (__builtin_expect(e->nsz == e->capsz, 0))
-		return bt_slot_grow(e);
-	e->sz[e->nsz] = 0;
-	return e->nsz++;
+	p = bt_r_varint(p, v);
+	*--p = tag;
+	return p;
 }
 
-static inline void bt_slot_set(bt_otlp_enc *e, size_t slot, size_t n)
+/* Little-endian stores: one move on little-endian machines, not a byte loop. */
+static inline uint8_t *bt_r_fixed64(uint8_t *p, uint8_t tag, uint64_t v)
 {
-	if (slot == SIZE_MAX)
-		return;
-	if (n > UINT32_MAX)
-		e->oom = true; /* a nested message over 4 GiB: beyond any limit anyway */
-	e->sz[slot] = (uint32_t)n;
+	p -= 8;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	memcpy(p, &v, 8);
+#else
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+#endif
+	*--p = tag;
+	return p;
 }
 
-static size_t bt_sz_value(bt_otlp_enc *e, const baton_value *v);
-
-/* In a text slot: the string is ill-formed, pass 2 writes it sanitized. */
-#define BT_DIRTY 0x80000000u
-
-/* The length string s[0..n) takes as well-formed UTF-8. */
-static inline size_t bt_text_len(const char *s, size_t n)
+static inline uint8_t *bt_r_fixed32(uint8_t *p, uint32_t v)
 {
-	size_t v = s != NULL ? bt_utf8_valid_prefix(s, n) : 0;
+	p -= 4;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	memcpy(p, &v, 4);
+#else
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+#endif
+	return p;
+}
+
+/* An id field (room made: n + 2 bytes). */
+static inline uint8_t *bt_r_id(uint8_t *p, uint8_t tag, const uint8_t *id, size_t n)
+{
+	p -= n;
+	memcpy(p, id, n);
+	*--p = (uint8_t)n;
+	*--p = tag;
+	return p;
+}
+
+/* Tag and length of a nested message of n bytes written just after p. */
+static inline uint8_t *bt_r_head(bt_otlp_enc *e, uint8_t *p, uint8_t tag, size_t n)
+{
+	BT_ROOM(e, p, 11);
+	return bt_r_uint(p, tag, n);
+}
+
+/* The length of the longest well-formed prefix of s[0..n) (n > 0): ASCII
+ * a word at a time, the last word overlapping the one before; the first
+ * word with a high bit hands over to the full check from there. */
+static inline size_t bt_valid_prefix(const char *s, size_t n)
+{
+	const uint64_t hi = 0x8080808080808080ull;
+	uint64_t w;
+	if (n >= 8) {
+		size_t i = 0;
+		for (; i + 8 < n; i += 8) {
+			memcpy(&w, s + i, 8);
+			if (w & hi)
+				return bt_utf8_valid_prefix_from(s, n, i);
+		}
+		memcpy(&w, s + n - 8, 8);
+		return w & hi ? bt_utf8_valid_prefix_from(s, n, i) : n;
+	}
+	uint32_t a, b;
+	if (n >= 4) {
+		memcpy(&a, s, 4);
+		memcpy(&b, s + n - 4, 4);
+	} else {
+		a = (uint8_t)s[0] | (uint32_t)(uint8_t)s[n / 2] << 8;
+		b = (uint8_t)s[n - 1];
+	}
+	return (a | b) & (uint32_t)hi ? bt_utf8_valid_prefix_from(s, n, 0) : n;
+}
+
+/*
+ * The length s[0..n) takes as well-formed UTF-8 (each ill-formed byte
+ * becomes U+FFFD), and *dirty when it is not: the one check of a string.
+ */
+static inline size_t bt_text_len(const char *s, size_t n, bool *dirty)
+{
+	*dirty = false;
+	if (n == 0)
+		return 0;
+	size_t v = bt_valid_prefix(s, n);
 	if (__builtin_expect(v == n, 1))
 		return n;
+	*dirty = true;
 	return v + bt_utf8_sanitize(NULL, SIZE_MAX, s + v, n - v, SIZE_MAX);
 }
 
-/* As bt_text_len, and takes a text slot with the length and BT_DIRTY when
- * the string needs the sanitizer (ill-formed text always grows). */
-static inline size_t bt_sz_text(bt_otlp_enc *e, const char *s, size_t n)
+/* The out bytes of s[0..n) as well-formed UTF-8 (as bt_text_len measured)
+ * ending at p (room made). */
+static inline uint8_t *bt_r_utf8(uint8_t *p, const char *s, size_t n, size_t out,
+                                 bool dirty)
 {
-	size_t out = bt_text_len(s, n);
-	size_t slot = bt_slot(e);
-	if (out >= BT_DIRTY)
-		e->oom = true; /* a 2 GiB string: beyond any limit anyway */
-	if (slot != SIZE_MAX)
-		e->sz[slot] = (uint32_t)out | (out != n ? BT_DIRTY : 0);
-	return out;
+	p -= out;
+	if (!dirty) {
+		if (out > 0)
+			memcpy(p, s, out);
+	} else {
+		bt_utf8_sanitize((char *)p, out, s, n, SIZE_MAX);
+	}
+	return p;
+}
+
+/* A string field: tag, length, s[0..n) as well-formed UTF-8; with opt, left
+ * out when empty. */
+static uint8_t *bt_r_text(bt_otlp_enc *e, uint8_t *p, uint8_t tag, const char *s,
+                          size_t n, bool opt)
+{
+	bool dirty;
+	size_t out = bt_text_len(s, n, &dirty);
+	if (out == 0 && opt)
+		return p;
+	BT_ROOM(e, p, out + 11);
+	p = bt_r_utf8(p, s, n, out, dirty);
+	return bt_r_uint(p, tag, out);
+}
+
+/* A C string field (NULL: none), left out when empty. */
+static inline uint8_t *bt_r_str(bt_otlp_enc *e, uint8_t *p, uint8_t tag, const char *s)
+{
+	if (s == NULL)
+		return p;
+	return bt_r_text(e, p, tag, s, strlen(s), true);
 }
 
 baton_value bt_otlp_elem(const baton_value *v, size_t i)
@@ -324,320 +476,176 @@ static inline size_t bt_strlen(const baton_value *v)
 	return v->u.s == NULL ? 0 : v->len == (size_t)-1 ? strlen(v->u.s) : v->len;
 }
 
-/* AnyValue content; its slot first, then an ArrayValue's and its elements'. */
-static size_t bt_sz_value(bt_otlp_enc *e, const baton_value *v)
-{
-	size_t slot = bt_slot(e), n = 0;
-	switch (v->type) {
-	case BATON_VALUE_STRING:
-		n = bt_fld(bt_sz_text(e, v->u.s, bt_strlen(v)));
-		break;
-	case BATON_VALUE_BOOL:
-		n = 2;
-		break;
-	case BATON_VALUE_INT:
-		n = 1 + bt_vlen((uint64_t)v->u.i);
-		break;
-	case BATON_VALUE_DOUBLE:
-		n = 9;
-		break;
-	case BATON_VALUE_STRING_ARRAY:
-	case BATON_VALUE_INT_ARRAY:
-	case BATON_VALUE_DOUBLE_ARRAY:
-	case BATON_VALUE_BOOL_ARRAY: {
-		size_t aslot = bt_slot(e), an = 0;
-		for (size_t i = 0; i < v->len; i++) {
-			baton_value ev = bt_otlp_elem(v, i);
-			an += bt_fld(bt_sz_value(e, &ev));
-		}
-		bt_slot_set(e, aslot, an);
-		n = bt_fld(an);
-		break;
-	}
-	default:
-		break;
-	}
-	bt_slot_set(e, slot, n);
-	return n;
-}
-
-/* All the KeyValue fields of a list (each with its one-byte tag). */
-static size_t bt_sz_attrs(bt_otlp_enc *e, const baton_attr *list)
-{
-	size_t total = 0;
-	for (const baton_attr *a = list; a != NULL; a = a->next) {
-		size_t slot = bt_slot(e);
-		size_t kl = bt_sz_text(e, a->key, a->key != NULL ? strlen(a->key) : 0);
-		size_t n = (kl ? bt_fld(kl) : 0) + bt_fld(bt_sz_value(e, &a->value));
-		bt_slot_set(e, slot, n);
-		total += bt_fld(n);
-	}
-	return total;
-}
-
-static size_t bt_ts_len(const baton_span_context *c)
-{
-	size_t tl = c->tracestate != NULL ? strlen(c->tracestate) : 0;
-	tl = bt_text_len(c->tracestate, tl);
-	if (!(c->state & BATON_CTX_HAS_TH) || c->threshold >= BATON_TH_MAX)
-		return tl;
-	char hex[16];
-	return 6 + bt_otlp_th_hex(c->threshold, hex) + (tl ? 1 + tl : 0);
-}
-
-/* The field length of a C string (NULL: none), as well-formed UTF-8. Short
- * fields (event names, status, scope) are measured again by the writer. */
-static size_t bt_cstr_len(const char *s)
-{
-	return s != NULL ? bt_text_len(s, strlen(s)) : 0;
-}
-
-static size_t bt_sz_span(bt_otlp_enc *e, const baton_span_data *s)
-{
-	size_t slot = bt_slot(e);
-	size_t n = 18 + 10; /* trace_id, span_id */
-	size_t x = bt_ts_len(&s->context);
-	bt_slot_set(e, bt_slot(e), x); /* the writer reads these two lengths back */
-	if (x)
-		n += bt_fld(x);
-	if (s->parent.state & BATON_CTX_VALID)
-		n += 10;
-	x = bt_sz_text(e, s->name, s->name != NULL ? strlen(s->name) : 0);
-	if (x)
-		n += bt_fld(x);
-	if (s->kind)
-		n += 1 + bt_vlen((uint64_t)s->kind);
-	if (s->start_unix_ns)
-		n += 9;
-	if (s->end_unix_ns)
-		n += 9;
-	n += bt_sz_attrs(e, s->attrs);
-	if (s->dropped_attrs)
-		n += 1 + bt_vlen(s->dropped_attrs);
-	for (const baton_event *ev = s->events; ev != NULL; ev = ev->next) {
-		size_t es = bt_slot(e);
-		size_t m = ev->time_unix_ns ? 9 : 0;
-		x = bt_cstr_len(ev->name);
-		if (x)
-			m += bt_fld(x);
-		m += bt_sz_attrs(e, ev->attrs);
-		if (ev->dropped_attrs)
-			m += 1 + bt_vlen(ev->dropped_attrs);
-		bt_slot_set(e, es, m);
-		n += bt_fld(m);
-	}
-	if (s->dropped_events)
-		n += 1 + bt_vlen(s->dropped_events);
-	for (const baton_link *l = s->links; l != NULL; l = l->next) {
-		size_t ls = bt_slot(e);
-		size_t m = 18 + 10;
-		x = bt_ts_len(&l->context);
-		if (x)
-			m += bt_fld(x);
-		m += bt_sz_attrs(e, l->attrs);
-		if (l->dropped_attrs)
-			m += 1 + bt_vlen(l->dropped_attrs);
-		m += 5; /* flags: never zero (0x100 is always set) */
-		bt_slot_set(e, ls, m);
-		n += bt_fld(m);
-	}
-	if (s->dropped_links)
-		n += 1 + bt_vlen(s->dropped_links);
-	if (s->status != BATON_STATUS_UNSET || s->status_message != NULL) {
-		size_t ss = bt_slot(e);
-		size_t m = 0;
-		x = bt_cstr_len(s->status_message);
-		if (x)
-			m += bt_fld(x);
-		if (s->status)
-			m += 1 + bt_vlen((uint64_t)s->status);
-		bt_slot_set(e, ss, m);
-		n += bt_fld(m);
-	}
-	n += 2 + 4; /* flags (field 16: a two-byte tag) */
-	bt_slot_set(e, slot, n);
-	return n;
-}
-
-static size_t bt_sz_scope(bt_otlp_enc *e, const baton_scope *sc)
-{
-	size_t slot = bt_slot(e), n = 0;
-	size_t x = bt_cstr_len(sc->name);
-	if (x)
-		n += bt_fld(x);
-	x = bt_cstr_len(sc->version);
-	if (x)
-		n += bt_fld(x);
-	bt_slot_set(e, slot, n);
-	return n;
-}
-
-/* ---- pass 2: bytes ---- */
-
-static inline uint32_t bt_next(bt_otlp_enc *e)
-{
-	return e->sz[e->rd++];
-}
-
-static inline uint8_t *bt_w_varint(uint8_t *p, uint64_t v)
-{
-	while (v >= 0x80) {
-		*p++ = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	*p++ = (uint8_t)v;
-	return p;
-}
-
-static inline uint8_t *bt_w_bytes(uint8_t *p, uint8_t tag, const void *d, size_t n)
-{
-	*p++ = tag;
-	p = bt_w_varint(p, n);
-	if (n > 0)
-		memcpy(p, d, n);
-	return p + n;
-}
-
-/* The out bytes of s[0..n) as well-formed UTF-8 (as bt_text_len measured). */
-static inline uint8_t *bt_w_utf8(uint8_t *p, const char *s, size_t n, size_t out,
-                                 bool dirty)
-{
-	if (!dirty) {
-		if (out > 0)
-			memcpy(p, s, out);
-	} else {
-		bt_utf8_sanitize((char *)p, out, s, n, SIZE_MAX);
-	}
-	return p + out;
-}
-
-/* A string field whose text slot k (length | BT_DIRTY) pass 1 took;
- * n: the raw length, SIZE_MAX for a C string (measured only when dirty). */
-static inline uint8_t *bt_w_text(uint8_t *p, uint8_t tag, const char *s, size_t n,
-                                 uint32_t k)
-{
-	size_t out = k & ~BT_DIRTY;
-	*p++ = tag;
-	p = bt_w_varint(p, out);
-	if ((k & BT_DIRTY) && n == SIZE_MAX)
-		n = strlen(s);
-	return bt_w_utf8(p, s, n, out, (k & BT_DIRTY) != 0);
-}
-
-/* A C string field, left out when empty. */
-static inline uint8_t *bt_w_str(uint8_t *p, uint8_t tag, const char *s)
-{
-	size_t n = s != NULL ? strlen(s) : 0;
-	size_t out = n ? bt_text_len(s, n) : 0;
-	if (out == 0)
-		return p;
-	*p++ = tag;
-	p = bt_w_varint(p, out);
-	return bt_w_utf8(p, s, n, out, out != n);
-}
-
-/* Little-endian stores: one move on little-endian machines, not a byte loop. */
-static inline uint8_t *bt_w_fixed64(uint8_t *p, uint8_t tag, uint64_t v)
-{
-	*p++ = tag;
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	memcpy(p, &v, 8);
-	return p + 8;
-#else
-	for (int i = 0; i < 8; i++)
-		*p++ = (uint8_t)(v >> (8 * i));
-	return p;
-#endif
-}
-
-static inline uint8_t *bt_w_fixed32(uint8_t *p, uint32_t v)
-{
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	memcpy(p, &v, 4);
-	return p + 4;
-#else
-	for (int i = 0; i < 4; i++)
-		*p++ = (uint8_t)(v >> (8 * i));
-	return p;
-#endif
-}
-
-/* Tag and length of a nested message whose size is the next slot. */
-static inline uint8_t *bt_w_head(bt_otlp_enc *e, uint8_t *p, uint8_t tag)
-{
-	*p++ = tag;
-	return bt_w_varint(p, bt_next(e));
-}
-
-static uint8_t *bt_w_value(bt_otlp_enc *e, uint8_t *p, const baton_value *v)
+/* An AnyValue's content: its one field (an ArrayValue for arrays). */
+static uint8_t *bt_r_value(bt_otlp_enc *e, uint8_t *p, const baton_value *v)
 {
 	double d;
 	uint64_t bits;
 	switch (v->type) {
 	case BATON_VALUE_STRING:
-		return bt_w_text(p, 0x0a, v->u.s, bt_strlen(v), bt_next(e));
+		return bt_r_text(e, p, 0x0a, v->u.s, bt_strlen(v), false);
 	case BATON_VALUE_BOOL:
-		*p++ = 0x10;
-		*p++ = v->u.b ? 1 : 0;
+		BT_ROOM(e, p, 2);
+		*--p = v->u.b ? 1 : 0;
+		*--p = 0x10;
 		return p;
 	case BATON_VALUE_INT:
-		*p++ = 0x18;
-		return bt_w_varint(p, (uint64_t)v->u.i);
+		BT_ROOM(e, p, 11);
+		return bt_r_uint(p, 0x18, (uint64_t)v->u.i);
 	case BATON_VALUE_DOUBLE:
+		BT_ROOM(e, p, 9);
 		d = v->u.d;
 		memcpy(&bits, &d, sizeof(bits));
-		return bt_w_fixed64(p, 0x21, bits);
+		return bt_r_fixed64(p, 0x21, bits);
 	case BATON_VALUE_STRING_ARRAY:
 	case BATON_VALUE_INT_ARRAY:
 	case BATON_VALUE_DOUBLE_ARRAY:
-	case BATON_VALUE_BOOL_ARRAY:
-		p = bt_w_head(e, p, 0x2a); /* array_value (5) */
-		for (size_t i = 0; i < v->len; i++) {
+	case BATON_VALUE_BOOL_ARRAY: {
+		size_t mark = bt_used(e, p);
+		for (size_t i = v->len; i-- > 0;) {
 			baton_value ev = bt_otlp_elem(v, i);
-			p = bt_w_head(e, p, 0x0a); /* ArrayValue.values (1) */
-			p = bt_w_value(e, p, &ev);
+			size_t m = bt_used(e, p);
+			BT_TRY(p = bt_r_value(e, p, &ev));
+			/* ArrayValue.values (1) */
+			BT_TRY(p = bt_r_head(e, p, 0x0a, bt_used(e, p) - m));
 		}
-		return p;
+		return bt_r_head(e, p, 0x2a, bt_used(e, p) - mark); /* array_value (5) */
+	}
 	default:
 		return p;
 	}
 }
 
-static uint8_t *bt_w_attrs(bt_otlp_enc *e, uint8_t *p, uint8_t tag,
-                           const baton_attr *list)
+/* One KeyValue field with its tag. A scalar or string value and the key
+ * take one room check. */
+static uint8_t *bt_r_kv(bt_otlp_enc *e, uint8_t *p, uint8_t tag, const baton_attr *a)
 {
-	for (const baton_attr *a = list; a != NULL; a = a->next) {
-		p = bt_w_head(e, p, tag);
-		uint32_t kl = bt_next(e);
-		if (kl)
-			p = bt_w_text(p, 0x0a, a->key, SIZE_MAX, kl);
-		p = bt_w_head(e, p, 0x12);
-		p = bt_w_value(e, p, &a->value);
+	const baton_value *v = &a->value;
+	size_t kn = a->key != NULL ? strlen(a->key) : 0;
+	bool kd, vd;
+	size_t kl = bt_text_len(a->key, kn, &kd);
+	size_t mark = bt_used(e, p);
+	/* Beside the key and value bytes: up to four tags and lengths. */
+	size_t heads = 4 * 11;
+	switch (v->type) {
+	case BATON_VALUE_STRING: {
+		size_t vn = bt_strlen(v);
+		size_t vl = bt_text_len(v->u.s, vn, &vd);
+		BT_ROOM(e, p, kl + vl + heads);
+		p = bt_r_utf8(p, v->u.s, vn, vl, vd);
+		p = bt_r_uint(p, 0x0a, vl);
+		break;
 	}
+	case BATON_VALUE_BOOL:
+		BT_ROOM(e, p, kl + 2 + heads);
+		*--p = v->u.b ? 1 : 0;
+		*--p = 0x10;
+		break;
+	case BATON_VALUE_INT:
+		BT_ROOM(e, p, kl + 11 + heads);
+		p = bt_r_uint(p, 0x18, (uint64_t)v->u.i);
+		break;
+	default:
+		BT_TRY(p = bt_r_value(e, p, v));
+		BT_ROOM(e, p, kl + heads);
+		break;
+	}
+	p = bt_r_uint(p, 0x12, bt_used(e, p) - mark); /* value (2) */
+	if (kl) {
+		p = bt_r_utf8(p, a->key, kn, kl, kd);
+		p = bt_r_uint(p, 0x0a, kl); /* key (1) */
+	}
+	return bt_r_uint(p, tag, bt_used(e, p) - mark);
+}
+
+/* Pushes a list's items on the stack; false (and e->err) when out of memory. */
+__attribute__((noinline)) static bool bt_stk_grow(bt_otlp_enc *e)
+{
+	size_t cap = e->capstk ? e->capstk * 2 : 256;
+	const void **s = bt_realloc(e->stk, cap * sizeof(*s));
+	if (s == NULL) {
+		e->err = BATON_ENOMEM;
+		return false;
+	}
+	e->stk = s;
+	e->capstk = cap;
+	return true;
+}
+
+static inline bool bt_push(bt_otlp_enc *e, const void *item)
+{
+	if (__builtin_expect(e->nstk == e->capstk, 0) && !bt_stk_grow(e))
+		return false;
+	e->stk[e->nstk++] = item;
+	return true;
+}
+
+/* The KeyValue fields of a long list, last first, through the stack. */
+__attribute__((noinline)) static uint8_t *
+bt_r_attrs_long(bt_otlp_enc *e, uint8_t *p, uint8_t tag, const baton_attr *list)
+{
+	size_t base = e->nstk;
+	for (const baton_attr *a = list; a != NULL; a = a->next) {
+		if (!bt_push(e, a))
+			return NULL;
+	}
+	for (size_t i = e->nstk; p != NULL && i-- > base;)
+		p = bt_r_kv(e, p, tag, e->stk[i]);
+	e->nstk = base;
 	return p;
 }
 
-static uint8_t *bt_w_tracestate(uint8_t *p, uint8_t tag, const baton_span_context *c,
-                                size_t n)
+/* The KeyValue fields of a list, last first, so that they come out in
+ * order. A short list is walked onto the C stack. */
+static uint8_t *bt_r_attrs(bt_otlp_enc *e, uint8_t *p, uint8_t tag,
+                           const baton_attr *list)
 {
-	if (n == 0)
-		return p;
-	*p++ = tag;
-	p = bt_w_varint(p, n);
+	const baton_attr *loc[8];
+	size_t n = 0;
+	const baton_attr *a = list;
+	for (; a != NULL && n < 8; a = a->next)
+		loc[n++] = a;
+	if (a != NULL)
+		return bt_r_attrs_long(e, p, tag, list);
+	while (n > 0 && p != NULL)
+		p = bt_r_kv(e, p, tag, loc[--n]);
+	return p;
+}
+
+/* A tracestate field: "ot=th:<hex>" first when the context carries a
+ * threshold, then the tracestate as well-formed UTF-8; none when empty. */
+static uint8_t *bt_r_tracestate(bt_otlp_enc *e, uint8_t *p, uint8_t tag,
+                                const baton_span_context *c)
+{
 	const char *ts = c->tracestate;
-	size_t tl = ts != NULL ? strlen(ts) : 0;
-	uint8_t *start = p;
-	if ((c->state & BATON_CTX_HAS_TH) && c->threshold < BATON_TH_MAX) {
-		char hex[16];
-		size_t hl = bt_otlp_th_hex(c->threshold, hex);
-		memcpy(p, "ot=th:", 6);
-		memcpy(p + 6, hex, hl);
-		p += 6 + hl;
-		if (tl)
-			*p++ = ',';
+	bool th = (c->state & BATON_CTX_HAS_TH) && c->threshold < BATON_TH_MAX;
+	if (ts == NULL && th && c->threshold == 0) {
+		/* What every span sampled by always_on carries. */
+		BT_ROOM(e, p, 9);
+		p -= 9;
+		memcpy(p, "\0\7ot=th:0", 9);
+		*p = tag;
+		return p;
 	}
-	size_t out = n - (size_t)(p - start); /* the tracestate's share of n */
-	return bt_w_utf8(p, ts, tl, out, out != tl);
+	size_t tl = ts != NULL ? strlen(ts) : 0;
+	bool dirty;
+	size_t out = bt_text_len(ts, tl, &dirty);
+	if (!th && out == 0)
+		return p;
+	char hex[16];
+	size_t hl = th ? bt_otlp_th_hex(c->threshold, hex) : 0;
+	size_t n = th ? 6 + hl + (out ? 1 + out : 0) : out;
+	BT_ROOM(e, p, n + 11);
+	p = bt_r_utf8(p, ts, tl, out, dirty);
+	if (th) {
+		if (out)
+			*--p = ',';
+		for (size_t i = hl; i-- > 0;)
+			*--p = (uint8_t)hex[i];
+		p -= 6;
+		memcpy(p, "ot=th:", 6);
+	}
+	return bt_r_uint(p, tag, n);
 }
 
 static uint32_t bt_flags(const baton_span_context *c, bool remote)
@@ -646,75 +654,156 @@ static uint32_t bt_flags(const baton_span_context *c, bool remote)
 	return (uint32_t)c->trace_flags | 0x100u | (remote ? 0x200u : 0u);
 }
 
-static uint8_t *bt_w_span(bt_otlp_enc *e, uint8_t *p, const baton_span_data *s)
+/* One Event field (11) with its tag. */
+static uint8_t *bt_r_event(bt_otlp_enc *e, uint8_t *p, const baton_event *ev)
 {
-	p = bt_w_bytes(p, 0x0a, s->context.trace_id, BATON_TRACE_ID_SIZE);
-	p = bt_w_bytes(p, 0x12, s->context.span_id, BATON_SPAN_ID_SIZE);
-	p = bt_w_tracestate(p, 0x1a, &s->context, bt_next(e));
+	size_t mark = bt_used(e, p);
+	BT_ROOM(e, p, 6);
+	if (ev->dropped_attrs)
+		p = bt_r_uint(p, 0x20, ev->dropped_attrs);
+	BT_TRY(p = bt_r_attrs(e, p, 0x1a, ev->attrs));
+	BT_TRY(p = bt_r_str(e, p, 0x12, ev->name));
+	BT_ROOM(e, p, 9 + 11);
+	if (ev->time_unix_ns)
+		p = bt_r_fixed64(p, 0x09, ev->time_unix_ns);
+	return bt_r_uint(p, 0x5a, bt_used(e, p) - mark);
+}
+
+/* One Link field (13) with its tag. */
+static uint8_t *bt_r_link(bt_otlp_enc *e, uint8_t *p, const baton_link *l)
+{
+	size_t mark = bt_used(e, p);
+	BT_ROOM(e, p, 5 + 6);
+	/* flags (6): never zero (0x100 is always set) */
+	p = bt_r_fixed32(
+	    p, bt_flags(&l->context, (l->context.state & BATON_CTX_REMOTE) != 0));
+	*--p = 0x35;
+	if (l->dropped_attrs)
+		p = bt_r_uint(p, 0x28, l->dropped_attrs);
+	BT_TRY(p = bt_r_attrs(e, p, 0x22, l->attrs));
+	BT_TRY(p = bt_r_tracestate(e, p, 0x1a, &l->context));
+	BT_ROOM(e, p, 28 + 11);
+	p = bt_r_id(p, 0x12, l->context.span_id, BATON_SPAN_ID_SIZE);
+	p = bt_r_id(p, 0x0a, l->context.trace_id, BATON_TRACE_ID_SIZE);
+	return bt_r_uint(p, 0x6a, bt_used(e, p) - mark);
+}
+
+/* The events of a span, last first. */
+static uint8_t *bt_r_events(bt_otlp_enc *e, uint8_t *p, const baton_event *list)
+{
+	if (list == NULL)
+		return p;
+	if (list->next == NULL)
+		return bt_r_event(e, p, list);
+	size_t base = e->nstk;
+	for (const baton_event *ev = list; ev != NULL; ev = ev->next) {
+		if (!bt_push(e, ev))
+			return NULL;
+	}
+	/* Each event's attributes go on the stack above its events. */
+	size_t top = e->nstk;
+	for (size_t i = top; p != NULL && i-- > base;)
+		p = bt_r_event(e, p, e->stk[i]);
+	e->nstk = base;
+	return p;
+}
+
+/* The links of a span, last first. */
+static uint8_t *bt_r_links(bt_otlp_enc *e, uint8_t *p, const baton_link *list)
+{
+	if (list == NULL)
+		return p;
+	if (list->next == NULL)
+		return bt_r_link(e, p, list);
+	size_t base = e->nstk;
+	for (const baton_link *l = list; l != NULL; l = l->next) {
+		if (!bt_push(e, l))
+			return NULL;
+	}
+	size_t top = e->nstk;
+	for (size_t i = top; p != NULL && i-- > base;)
+		p = bt_r_link(e, p, e->stk[i]);
+	e->nstk = base;
+	return p;
+}
+
+/* One Span field (ScopeSpans.spans, 2) with its tag. */
+static uint8_t *bt_r_span(bt_otlp_enc *e, uint8_t *p, const baton_span_data *s)
+{
+	size_t mark = bt_used(e, p);
 	bool has_parent = (s->parent.state & BATON_CTX_VALID) != 0;
-	if (has_parent)
-		p = bt_w_bytes(p, 0x22, s->parent.span_id, BATON_SPAN_ID_SIZE);
-	uint32_t nl = bt_next(e);
-	if (nl)
-		p = bt_w_text(p, 0x2a, s->name, SIZE_MAX, nl);
-	if (s->kind) {
-		*p++ = 0x30;
-		p = bt_w_varint(p, (uint64_t)s->kind);
-	}
-	if (s->start_unix_ns)
-		p = bt_w_fixed64(p, 0x39, s->start_unix_ns);
-	if (s->end_unix_ns)
-		p = bt_w_fixed64(p, 0x41, s->end_unix_ns);
-	p = bt_w_attrs(e, p, 0x4a, s->attrs);
-	if (s->dropped_attrs) {
-		*p++ = 0x50;
-		p = bt_w_varint(p, s->dropped_attrs);
-	}
-	for (const baton_event *ev = s->events; ev != NULL; ev = ev->next) {
-		p = bt_w_head(e, p, 0x5a);
-		if (ev->time_unix_ns)
-			p = bt_w_fixed64(p, 0x09, ev->time_unix_ns);
-		p = bt_w_str(p, 0x12, ev->name);
-		p = bt_w_attrs(e, p, 0x1a, ev->attrs);
-		if (ev->dropped_attrs) {
-			*p++ = 0x20;
-			p = bt_w_varint(p, ev->dropped_attrs);
-		}
-	}
-	if (s->dropped_events) {
-		*p++ = 0x60;
-		p = bt_w_varint(p, s->dropped_events);
-	}
-	for (const baton_link *l = s->links; l != NULL; l = l->next) {
-		p = bt_w_head(e, p, 0x6a);
-		p = bt_w_bytes(p, 0x0a, l->context.trace_id, BATON_TRACE_ID_SIZE);
-		p = bt_w_bytes(p, 0x12, l->context.span_id, BATON_SPAN_ID_SIZE);
-		p = bt_w_tracestate(p, 0x1a, &l->context, bt_ts_len(&l->context));
-		p = bt_w_attrs(e, p, 0x22, l->attrs);
-		if (l->dropped_attrs) {
-			*p++ = 0x28;
-			p = bt_w_varint(p, l->dropped_attrs);
-		}
-		*p++ = 0x35;
-		p = bt_w_fixed32(
-		    p, bt_flags(&l->context, (l->context.state & BATON_CTX_REMOTE) != 0));
-	}
-	if (s->dropped_links) {
-		*p++ = 0x70;
-		p = bt_w_varint(p, s->dropped_links);
-	}
-	if (s->status != BATON_STATUS_UNSET || s->status_message != NULL) {
-		p = bt_w_head(e, p, 0x7a);
-		p = bt_w_str(p, 0x12, s->status_message);
-		if (s->status) {
-			*p++ = 0x18;
-			p = bt_w_varint(p, (uint64_t)s->status);
-		}
-	}
-	*p++ = 0x85; /* flags (16, fixed32) */
-	*p++ = 0x01;
-	return bt_w_fixed32(
+	BT_ROOM(e, p, 6 + 6);
+	/* flags (16, fixed32: a two-byte tag) */
+	p = bt_r_fixed32(
 	    p, bt_flags(&s->context, has_parent && (s->parent.state & BATON_CTX_REMOTE)));
+	*--p = 0x01;
+	*--p = 0x85;
+	if (s->status != BATON_STATUS_UNSET || s->status_message != NULL) {
+		size_t m = bt_used(e, p);
+		BT_ROOM(e, p, 11);
+		if (s->status)
+			p = bt_r_uint(p, 0x18, (uint64_t)s->status);
+		BT_TRY(p = bt_r_str(e, p, 0x12, s->status_message));
+		BT_TRY(p = bt_r_head(e, p, 0x7a, bt_used(e, p) - m));
+	}
+	BT_ROOM(e, p, 6);
+	if (s->dropped_links)
+		p = bt_r_uint(p, 0x70, s->dropped_links);
+	BT_TRY(p = bt_r_links(e, p, s->links));
+	BT_ROOM(e, p, 6);
+	if (s->dropped_events)
+		p = bt_r_uint(p, 0x60, s->dropped_events);
+	BT_TRY(p = bt_r_events(e, p, s->events));
+	BT_ROOM(e, p, 6);
+	if (s->dropped_attrs)
+		p = bt_r_uint(p, 0x50, s->dropped_attrs);
+	BT_TRY(p = bt_r_attrs(e, p, 0x4a, s->attrs));
+	BT_ROOM(e, p, 9 + 9 + 11);
+	if (s->end_unix_ns)
+		p = bt_r_fixed64(p, 0x41, s->end_unix_ns);
+	if (s->start_unix_ns)
+		p = bt_r_fixed64(p, 0x39, s->start_unix_ns);
+	if (s->kind)
+		p = bt_r_uint(p, 0x30, (uint64_t)s->kind);
+	BT_TRY(p = bt_r_str(e, p, 0x2a, s->name));
+	BT_ROOM(e, p, 10);
+	if (has_parent)
+		p = bt_r_id(p, 0x22, s->parent.span_id, BATON_SPAN_ID_SIZE);
+	BT_TRY(p = bt_r_tracestate(e, p, 0x1a, &s->context));
+	BT_ROOM(e, p, 28 + 11);
+	p = bt_r_id(p, 0x12, s->context.span_id, BATON_SPAN_ID_SIZE);
+	p = bt_r_id(p, 0x0a, s->context.trace_id, BATON_TRACE_ID_SIZE);
+	return bt_r_uint(p, 0x12, bt_used(e, p) - mark);
+}
+
+/* One ScopeSpans field (ResourceSpans.scope_spans, 2) with its tag. */
+static uint8_t *bt_r_scope_spans(bt_otlp_enc *e, uint8_t *p, const bt_otlp_group *g)
+{
+	size_t mark = bt_used(e, p);
+	for (size_t i = g->count; i-- > 0;)
+		BT_TRY(p = bt_r_span(e, p, g->spans[i]));
+	if (g->scope != NULL) {
+		size_t m = bt_used(e, p);
+		BT_TRY(p = bt_r_str(e, p, 0x12, g->scope->version));
+		BT_TRY(p = bt_r_str(e, p, 0x0a, g->scope->name));
+		BT_TRY(p = bt_r_head(e, p, 0x0a, bt_used(e, p) - m)); /* scope (1) */
+	}
+	return bt_r_head(e, p, 0x12, bt_used(e, p) - mark);
+}
+
+/* One ResourceSpans field (1) with its tag: groups g[0..n) (one resource). */
+static uint8_t *bt_r_resource_spans(bt_otlp_enc *e, uint8_t *p, const bt_otlp_group *g,
+                                    size_t n)
+{
+	size_t mark = bt_used(e, p);
+	for (size_t k = n; k-- > 0;)
+		BT_TRY(p = bt_r_scope_spans(e, p, &g[k]));
+	if (g->res != NULL) {
+		size_t m = bt_used(e, p);
+		BT_TRY(p = bt_r_attrs(e, p, 0x0a, g->res->attrs));
+		BT_TRY(p = bt_r_head(e, p, 0x0a, bt_used(e, p) - m)); /* resource (1) */
+	}
+	return bt_r_head(e, p, 0x0a, bt_used(e, p) - mark);
 }
 
 /* ---- the request ---- */
@@ -724,9 +813,9 @@ baton_err bt_otlp_encode(bt_otlp_enc *e, const baton_span_data *const *spans, si
 {
 	size_t ng = 0;
 	bt_otlp_ar_rewind(e);
-	e->nsz = 0;
-	e->rd = 0;
-	e->oom = false;
+	e->out.len = 0;
+	e->nstk = 0;
+	e->err = BATON_OK;
 	if (n == 0) {
 		*body = (const uint8_t *)"";
 		*len = 0;
@@ -736,65 +825,32 @@ baton_err bt_otlp_encode(bt_otlp_enc *e, const baton_span_data *const *spans, si
 	if (g == NULL)
 		return BATON_ENOMEM;
 
-	/* Pass 1. Per resource: ResourceSpans, Resource and its attributes; per
-	 * group: ScopeSpans, scope, spans. */
-	size_t total = 0;
-	for (size_t k = 0; k < ng;) {
-		size_t rslot = bt_slot(e), rn = 0;
-		if (g[k].res != NULL) {
-			size_t slot = bt_slot(e);
-			size_t m = bt_sz_attrs(e, g[k].res->attrs);
-			bt_slot_set(e, slot, m);
-			rn += bt_fld(m);
-		}
-		uint32_t r = g[k].r;
-		for (; k < ng && g[k].r == r; k++) {
-			size_t sslot = bt_slot(e), sn = 0;
-			if (g[k].scope != NULL)
-				sn += bt_fld(bt_sz_scope(e, g[k].scope));
-			for (size_t i = 0; i < g[k].count; i++)
-				sn += bt_fld(bt_sz_span(e, g[k].spans[i]));
-			bt_slot_set(e, sslot, sn);
-			rn += bt_fld(sn);
-		}
-		bt_slot_set(e, rslot, rn);
-		total += bt_fld(rn);
-		if (e->oom)
+	/* The writer uses at most the last lim bytes of the buffer (a buffer
+	 * grown for a bigger limit before is not filled past this one). */
+	e->lim = limit > SIZE_MAX - BT_SLACK ? SIZE_MAX : limit + BT_SLACK;
+	if (e->out.p == NULL) {
+		e->out.p = bt_malloc(4096);
+		if (e->out.p == NULL)
 			return BATON_ENOMEM;
+		e->out.cap = 4096;
 	}
-	if (e->oom)
-		return BATON_ENOMEM;
-	if (total > limit)
+	e->lo = e->out.cap > e->lim ? e->out.p + (e->out.cap - e->lim) : e->out.p;
+	uint8_t *p = e->out.p + e->out.cap;
+	/* Resources last first; a resource's groups are adjacent. */
+	for (size_t k = ng; k > 0;) {
+		size_t k0 = k - 1;
+		while (k0 > 0 && g[k0 - 1].r == g[k - 1].r)
+			k0--;
+		p = bt_r_resource_spans(e, p, &g[k0], k - k0);
+		if (p == NULL)
+			return e->err;
+		k = k0;
+	}
+	size_t used = bt_used(e, p);
+	if (used > limit)
 		return BATON_ETOOBIG;
-	if (!bt_otlp_buf_reserve(&e->out, total, limit))
-		return BATON_ENOMEM;
-
-	/* Pass 2, in the same order. */
-	uint8_t *p = e->out.p;
-	for (size_t k = 0; k < ng;) {
-		p = bt_w_head(e, p, 0x0a); /* resource_spans (1) */
-		if (g[k].res != NULL) {
-			p = bt_w_head(e, p, 0x0a); /* resource (1) */
-			p = bt_w_attrs(e, p, 0x0a, g[k].res->attrs);
-		}
-		uint32_t r = g[k].r;
-		for (; k < ng && g[k].r == r; k++) {
-			p = bt_w_head(e, p, 0x12); /* scope_spans (2) */
-			if (g[k].scope != NULL) {
-				p = bt_w_head(e, p, 0x0a); /* scope (1) */
-				p = bt_w_str(p, 0x0a, g[k].scope->name);
-				p = bt_w_str(p, 0x12, g[k].scope->version);
-			}
-			for (size_t i = 0; i < g[k].count; i++) {
-				p = bt_w_head(e, p, 0x12); /* spans (2) */
-				p = bt_w_span(e, p, g[k].spans[i]);
-			}
-		}
-	}
-	e->out.len = (size_t)(p - e->out.p);
-	if (e->out.len != total || e->rd != e->nsz)
-		return BATON_EFORMAT; /* the two passes disagree: a bug, never sent */
-	*body = e->out.p;
-	*len = e->out.len;
+	e->out.len = used;
+	*body = p;
+	*len = used;
 	return BATON_OK;
 }

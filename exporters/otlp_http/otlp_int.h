@@ -21,21 +21,22 @@ void bt_otlp_buf_free(bt_otlp_buf *b);
 
 /*
  * The encoder: turns a batch of spans into an ExportTraceServiceRequest.
- * Whatever a batch needs besides the output (grouping arrays, the sizes of
- * nested messages, the protobuf-c structures of the reference encoder) is
- * carved from an arena that is rewound, not freed, between batches, so a
- * warm encoder allocates nothing. One thread at a time per encoder.
+ * Whatever a batch needs besides the output (grouping arrays, the protobuf-c
+ * structures of the reference encoder) is carved from an arena that is
+ * rewound, not freed, between batches, so a warm encoder allocates nothing.
+ * One thread at a time per encoder.
  */
 typedef struct bt_otlp_enc bt_otlp_enc;
 
 baton_err bt_otlp_enc_create(bt_otlp_enc **out);
 void bt_otlp_enc_destroy(bt_otlp_enc *e);
 /*
- * Encodes spans[0..n) into the encoder's output buffer with the direct
- * protobuf writer; *body and *len stay valid until the next call. Spans
- * are grouped by resource, then scope, in order of first appearance.
- * Returns BATON_OK, BATON_ENOMEM, BATON_ETOOBIG (the request would exceed
- * limit bytes: nothing is written).
+ * Encodes spans[0..n) into the encoder's output buffer (at its end) with
+ * the direct protobuf writer, in one pass; *body and *len stay valid until
+ * the next call. Spans are grouped by resource, then scope, in order of
+ * first appearance. Returns BATON_OK, BATON_ENOMEM, BATON_ETOOBIG (the
+ * request would exceed limit bytes: no body; the buffer never grows past
+ * limit + 256 bytes, or its first 4 KiB).
  */
 baton_err bt_otlp_encode(bt_otlp_enc *e, const baton_span_data *const *spans, size_t n,
                          size_t limit, const uint8_t **body, size_t *len);

@@ -336,6 +336,359 @@ Test(otlp_encode, ill_formed_utf8_goes_out_as_well_formed_strings)
 	bt_otlp_enc_destroy(e);
 }
 
+/* ---- bodies past the first buffer, limits at the byte, out of memory ---- */
+
+#define BIG_SPANS 3000
+#define BIG_LIST  300
+#define BIG_BLOB  70000 /* three-byte lengths all the way up */
+
+/* A batch built by hand whose body no first buffer holds: spans across
+ * three resources and four scopes (one none), big and ill-formed string
+ * values, long arrays, hundreds of events and links. Its twin has each
+ * ill-formed string as the encoder must write it (each bad byte U+FFFD):
+ * what the reference encoder, which copies strings as they are, is given. */
+typedef struct big_batch {
+	baton_span_data s[BIG_SPANS];
+	const baton_span_data *ps[BIG_SPANS];
+	baton_attr attrs[BIG_SPANS][3];
+	baton_event events[BIG_LIST];
+	baton_attr ev_attrs[2];
+	baton_link links[BIG_LIST];
+	baton_attr link_attr;
+	baton_attr arr_attrs[4];
+	const char *sa[1000];
+	int64_t ia[500];
+	double da[300];
+	bool ba[200];
+	char blob[BIG_BLOB + 1], dirty[BIG_BLOB + 3 * (BIG_BLOB / 1000) + 1];
+	baton_attr res_attr[3];
+	baton_resource res[3];
+	baton_scope scope[3];
+} big_batch;
+
+#define FFFD "\xef\xbf\xbd"
+
+static big_batch *big_make(bool twin)
+{
+	const char *names[] = {"a", "GET /api/v1/items", "",
+	                       twin ? "na" FFFD "me" : "na\xc3me",
+	                       "process guild.message"};
+	big_batch *b = calloc(1, sizeof(*b));
+	cr_assert_not_null(b);
+	for (size_t i = 0, j = 0; i < BIG_BLOB; i++) {
+		b->blob[i] = (char)('a' + i % 26);
+		if (i % 1000 != 999) {
+			b->dirty[j++] = (char)('A' + i % 26);
+		} else if (!twin) {
+			b->dirty[j++] = (char)0xff;
+		} else {
+			memcpy(b->dirty + j, FFFD, 3);
+			j += 3;
+		}
+	}
+	for (size_t i = 0; i < 3; i++) {
+		b->res_attr[i] = (baton_attr){
+		    NULL,
+		    "service.name",
+		    {BATON_VALUE_STRING, {.s = b->blob + BIG_BLOB - 10 - i}, 10 + i}};
+		b->res[i] = (baton_resource){&b->res_attr[i], 1, "svc"};
+	}
+	b->scope[0] = (baton_scope){"one", "1.0"};
+	b->scope[1] = (baton_scope){"two", NULL};
+	b->scope[2] =
+	    (baton_scope){b->blob + BIG_BLOB - 200, twin ? FFFD FFFD : "\xe2\x82"};
+	for (size_t i = 0; i < 1000; i++)
+		b->sa[i] = i % 7 == 3 ? NULL : b->blob + BIG_BLOB - 1 - i % 150;
+	for (size_t i = 0; i < 500; i++)
+		b->ia[i] = (int64_t)(i * 0x9e3779b97f4a7c15ull);
+	for (size_t i = 0; i < 300; i++)
+		b->da[i] = (double)i / 7.0;
+	for (size_t i = 0; i < 200; i++)
+		b->ba[i] = i % 3 == 0;
+	b->arr_attrs[0] = (baton_attr){
+	    &b->arr_attrs[1], "sa", {BATON_VALUE_STRING_ARRAY, {.sa = b->sa}, 1000}};
+	b->arr_attrs[1] = (baton_attr){
+	    &b->arr_attrs[2], "ia", {BATON_VALUE_INT_ARRAY, {.ia = b->ia}, 500}};
+	b->arr_attrs[2] = (baton_attr){
+	    &b->arr_attrs[3], "da", {BATON_VALUE_DOUBLE_ARRAY, {.da = b->da}, 300}};
+	b->arr_attrs[3] =
+	    (baton_attr){NULL, "ba", {BATON_VALUE_BOOL_ARRAY, {.ba = b->ba}, 200}};
+	b->ev_attrs[0] = (baton_attr){
+	    &b->ev_attrs[1], "exception.type", {BATON_VALUE_STRING, {.s = "E"}, 1}};
+	b->ev_attrs[1] = (baton_attr){NULL, "n", {BATON_VALUE_INT, {.i = -1}, 0}};
+	for (size_t i = 0; i < BIG_LIST; i++) {
+		b->events[i] = (baton_event){i + 1 < BIG_LIST ? &b->events[i + 1] : NULL,
+		                             names[i % 5],
+		                             i * 1000,
+		                             i % 2 ? b->ev_attrs : NULL,
+		                             i % 2 ? 2 : 0,
+		                             (uint32_t)(i % 3)};
+	}
+	b->link_attr = (baton_attr){NULL, "k", {BATON_VALUE_BOOL, {.b = true}, 0}};
+	for (size_t i = 0; i < BIG_LIST; i++) {
+		baton_link *l = &b->links[i];
+		l->next = i + 1 < BIG_LIST ? &b->links[i + 1] : NULL;
+		memset(l->context.trace_id, (int)i, 16);
+		memset(l->context.span_id, (int)i + 1, 8);
+		l->context.state = BATON_CTX_VALID | (i % 2 ? BATON_CTX_REMOTE : 0) |
+		                   (i % 3 ? BATON_CTX_HAS_TH : 0);
+		l->context.threshold = (uint64_t)i << 40;
+		l->context.tracestate = i % 4 == 0 ? NULL
+		                        : twin     ? "k=v,w=" FFFD
+		                                   : "k=v,w=\x80";
+		l->attrs = i % 5 ? &b->link_attr : NULL;
+		l->nattrs = i % 5 ? 1 : 0;
+		l->dropped_attrs = (uint32_t)i;
+	}
+	for (size_t i = 0; i < BIG_SPANS; i++) {
+		baton_span_data *d = &b->s[i];
+		memset(d->context.trace_id, (int)(i * 7), 16);
+		memset(d->context.span_id, (int)(i * 13), 8);
+		d->context.trace_flags = (uint8_t)(i % 4);
+		d->context.state = BATON_CTX_VALID | (i % 2 ? BATON_CTX_HAS_TH : 0);
+		d->context.threshold = (uint64_t)i << 44;
+		d->context.tracestate = i % 9 == 0 ? "vendor=opaque" : NULL;
+		if (i % 2) {
+			d->parent = d->context;
+			d->parent.state =
+			    BATON_CTX_VALID | (i % 4 == 1 ? BATON_CTX_REMOTE : 0);
+		}
+		d->name = names[i % 5];
+		d->kind = (baton_span_kind)(i % 6);
+		d->start_unix_ns = i % 11 ? 1700000000000000000ull + i : 0;
+		d->end_unix_ns = d->start_unix_ns + i * 12345;
+		/* A string value of 0..299 bytes (one- and two-byte lengths), an int
+		 * with long varints, and now and then something big. */
+		baton_attr *a = b->attrs[i];
+		a[0] = (baton_attr){
+		    &a[1],
+		    "s",
+		    {BATON_VALUE_STRING, {.s = b->blob + BIG_BLOB - i % 300}, i % 300}};
+		a[1] = (baton_attr){
+		    NULL, "i", {BATON_VALUE_INT, {.i = (int64_t)(i * i * 1000003)}, 0}};
+		if (i % 97 == 0)
+			a[2] = (baton_attr){
+			    NULL, "big", {BATON_VALUE_STRING, {.s = b->blob}, BIG_BLOB}};
+		else if (i % 101 == 5)
+			a[2] = (baton_attr){
+			    NULL,
+			    "bad",
+			    {BATON_VALUE_STRING, {.s = b->dirty}, (size_t)-1}};
+		else if (i % 50 == 3)
+			a[2] = (baton_attr){
+			    NULL, "arrays", {BATON_VALUE_STRING, {.s = "x"}, 1}};
+		if (i % 97 == 0 || i % 101 == 5 || i % 50 == 3)
+			a[1].next = &a[2];
+		if (i % 50 == 3)
+			a[2].next = b->arr_attrs;
+		d->attrs = a;
+		d->dropped_attrs = (uint32_t)(i % 4);
+		if (i % 211 == 7) {
+			d->events = b->events;
+			d->nevents = BIG_LIST;
+			d->links = b->links;
+			d->nlinks = BIG_LIST;
+		} else if (i % 17 == 0) {
+			d->events = &b->events[BIG_LIST - 1];
+			d->nevents = 1;
+			d->links = &b->links[BIG_LIST - 2];
+			d->nlinks = 2;
+		}
+		d->dropped_events = (uint32_t)(i % 3);
+		d->dropped_links = (uint32_t)(i % 5) * 100;
+		d->status = (baton_status_code)(i % 3);
+		d->status_message = i % 13 != 0 ? NULL
+		                    : twin      ? FFFD " went wrong"
+		                                : "\xc0 went wrong";
+		d->resource = &b->res[i / 700 % 3];
+		d->scope = i / 500 % 4 == 3 ? NULL : &b->scope[i / 500 % 4];
+		b->ps[i] = d;
+	}
+	return b;
+}
+
+/* The reference encoding of spans[0..n), copied out. */
+static uint8_t *reference(const baton_span_data *const *spans, size_t n, size_t *len)
+{
+	bt_otlp_enc *e;
+	const uint8_t *body;
+	cr_assert_eq(bt_otlp_enc_create(&e), BATON_OK);
+	cr_assert_eq(bt_otlp_encode_pbc(e, spans, n, SIZE_MAX, &body, len), BATON_OK);
+	uint8_t *copy = malloc(*len);
+	cr_assert_not_null(copy);
+	memcpy(copy, body, *len);
+	bt_otlp_enc_destroy(e);
+	return copy;
+}
+
+/* The direct writer gives want[0..len) for spans[0..n), cold and warm. */
+static void assert_encodes_as(const baton_span_data *const *spans, size_t n,
+                              const uint8_t *want, size_t want_len)
+{
+	bt_otlp_enc *e;
+	const uint8_t *body;
+	size_t len;
+	cr_assert_eq(bt_otlp_enc_create(&e), BATON_OK);
+	for (int warm = 0; warm < 2; warm++) {
+		cr_assert_eq(bt_otlp_encode(e, spans, n, SIZE_MAX, &body, &len),
+		             BATON_OK);
+		cr_assert_eq(len, want_len, "%zu bytes, want %zu", len, want_len);
+		cr_assert_eq(memcmp(body, want, len), 0);
+	}
+	bt_otlp_enc_destroy(e);
+}
+
+Test(otlp_encode, bodies_past_the_first_buffer_match_protobuf_c)
+{
+	big_batch *b = big_make(false), *t = big_make(true);
+	/* The whole batch, then each of the big spans alone on a cold encoder. */
+	static const size_t from[] = {0, 0, 3, 5, 7, 17, 106, 218, 2911};
+	for (size_t i = 0; i < sizeof(from) / sizeof(from[0]); i++) {
+		size_t n = i == 0 ? BIG_SPANS : 1, len;
+		uint8_t *want = reference(&t->ps[from[i]], n, &len);
+		assert_encodes_as(&t->ps[from[i]], n, want, len);
+		assert_encodes_as(&b->ps[from[i]], n, want, len);
+		free(want);
+	}
+	free(t);
+	/* And it decodes back to all the spans, lists whole. */
+	bt_otlp_enc *e;
+	const uint8_t *body;
+	size_t len;
+	cr_assert_eq(bt_otlp_enc_create(&e), BATON_OK);
+	cr_assert_eq(bt_otlp_encode(e, b->ps, BIG_SPANS, SIZE_MAX, &body, &len),
+	             BATON_OK);
+	cr_assert_gt(len, (size_t)1 << 20);
+	Btotlp__ExportTraceServiceRequest *req =
+	    btotlp__export_trace_service_request__unpack(NULL, len, body);
+	cr_assert_not_null(req);
+	cr_assert(request_ok(req));
+	size_t spans = 0;
+	for (size_t i = 0; i < req->n_resource_spans; i++) {
+		for (size_t j = 0; j < req->resource_spans[i]->n_scope_spans; j++) {
+			const Btotlp__ScopeSpans *ss =
+			    req->resource_spans[i]->scope_spans[j];
+			for (size_t k = 0; k < ss->n_spans; k++) {
+				const Btotlp__Span *sp = ss->spans[k];
+				if (sp->n_events == BIG_LIST) {
+					cr_assert_eq(sp->n_links, BIG_LIST);
+					cr_assert_eq(
+					    sp->events[BIG_LIST - 1]->time_unix_nano,
+					    (BIG_LIST - 1) * 1000);
+					cr_assert_eq(
+					    sp->links[1]->dropped_attributes_count, 1);
+				}
+			}
+			spans += ss->n_spans;
+		}
+	}
+	cr_assert_eq(spans, BIG_SPANS);
+	btotlp__export_trace_service_request__free_unpacked(req, NULL);
+	bt_otlp_enc_destroy(e);
+	free(b);
+}
+
+/* Encodes with limit on a cold encoder (or warm: after an unlimited run). */
+static baton_err encode_at(const baton_span_data *const *spans, size_t n, size_t limit,
+                           bool warm, const uint8_t *want, size_t want_len)
+{
+	bt_otlp_enc *e;
+	const uint8_t *body;
+	size_t len;
+	cr_assert_eq(bt_otlp_enc_create(&e), BATON_OK);
+	if (warm)
+		cr_assert_eq(bt_otlp_encode(e, spans, n, SIZE_MAX, &body, &len),
+		             BATON_OK);
+	baton_err rv = bt_otlp_encode(e, spans, n, limit, &body, &len);
+	if (rv == BATON_OK) {
+		cr_assert_eq(len, want_len);
+		cr_assert_eq(memcmp(body, want, len), 0);
+	}
+	if (!warm) /* never much more than the limit (or the first 4 KiB) */
+		cr_assert_leq(bt_otlp_out(e)->cap, limit < 4096 ? 4096 : limit + 256);
+	bt_otlp_enc_destroy(e);
+	return rv;
+}
+
+Test(otlp_encode, a_limit_of_exactly_the_body_size_is_enough_and_one_less_is_not)
+{
+	big_batch *b = big_make(false), *t = big_make(true);
+	size_t n[] = {1, 2, 40, 500, BIG_SPANS};
+	for (size_t i = 0; i < sizeof(n) / sizeof(n[0]); i++) {
+		size_t len;
+		uint8_t *want = reference(t->ps, n[i], &len);
+		for (int warm = 0; warm < 2; warm++) {
+			cr_assert_eq(encode_at(b->ps, n[i], len, warm, want, len),
+			             BATON_OK, "%zu spans, limit %zu", n[i], len);
+			cr_assert_eq(encode_at(b->ps, n[i], len - 1, warm, want, len),
+			             BATON_ETOOBIG, "%zu spans, limit %zu", n[i],
+			             len - 1);
+			cr_assert_eq(encode_at(b->ps, n[i], len / 2, warm, want, len),
+			             BATON_ETOOBIG);
+		}
+		free(want);
+	}
+	/* A value far over the limit is refused without a buffer its size. */
+	const baton_span_data *big = b->ps[97];
+	cr_assert_eq(encode_at(&big, 1, 5000, false, NULL, 0), BATON_ETOOBIG);
+	cr_assert_eq(encode_at(&big, 1, 100, false, NULL, 0), BATON_ETOOBIG);
+	free(t);
+	free(b);
+}
+
+/* An allocator whose call number fail_at (counting from 0) fails. */
+static long alloc_calls, fail_at = -1;
+static bool alloc_fails(void)
+{
+	return alloc_calls++ == fail_at;
+}
+static void *fail_malloc(size_t n)
+{
+	return alloc_fails() ? NULL : malloc(n);
+}
+static void *fail_calloc(size_t k, size_t n)
+{
+	return alloc_fails() ? NULL : calloc(k, n);
+}
+static void *fail_realloc(void *p, size_t n)
+{
+	return alloc_fails() ? NULL : realloc(p, n);
+}
+
+Test(otlp_encode, each_failed_allocation_is_enomem_and_the_encoder_still_works)
+{
+	big_batch *b = big_make(false);
+	big_batch *t = big_make(true);
+	size_t want_len;
+	uint8_t *want = reference(t->ps, BIG_SPANS, &want_len);
+	free(t);
+	baton_allocator al = {fail_malloc, fail_calloc, fail_realloc, free};
+	cr_assert_eq(baton_set_allocator(&al), BATON_OK);
+	bool failed = true;
+	for (fail_at = 0; failed; fail_at++) {
+		alloc_calls = 0;
+		bt_otlp_enc *e;
+		if (bt_otlp_enc_create(&e) != BATON_OK)
+			continue;
+		const uint8_t *body;
+		size_t len;
+		baton_err rv = bt_otlp_encode(e, b->ps, BIG_SPANS, SIZE_MAX, &body, &len);
+		failed = alloc_calls > fail_at;
+		cr_assert_eq(rv, failed ? BATON_ENOMEM : BATON_OK, "allocation %ld fails",
+		             fail_at);
+		/* The next batch on the same encoder goes through whole. */
+		cr_assert_eq(bt_otlp_encode(e, b->ps, BIG_SPANS, SIZE_MAX, &body, &len),
+		             BATON_OK);
+		cr_assert_eq(len, want_len);
+		cr_assert_eq(memcmp(body, want, len), 0);
+		bt_otlp_enc_destroy(e);
+	}
+	cr_assert_gt(fail_at, 10, "the buffer grew step by step");
+	baton_set_allocator(NULL);
+	free(want);
+	free(b);
+}
+
 Test(otlp_encode, thresholds_are_written_without_trailing_zeros)
 {
 	char b[16];
