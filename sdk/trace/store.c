@@ -11,9 +11,6 @@
  * taken only to grow the store (a chunk at a time, up to
  * limits.max_spans records, never shrinking until baton_fini), when a
  * thread's array overflows, and by a thread that finds nothing of its own.
- * A thread that releases in bulk (a batch processor's worker) grows the
- * store ahead of the producers, so that their spans rarely pay for new
- * pages (bt_store_grow_ahead).
  *
  * What a thread can hold back from the others is bounded: its array
  * (BT_CACHE_MAX) and its return stack (a release that would push the stack
@@ -123,7 +120,6 @@ static void bt_chain_to_global(bt_store *s, uint32_t head)
 		for (uint32_t i = 1; i <= b[0]; i++)
 			s->free_idx[s->nfree++] = b[i];
 		s->free_idx[s->nfree++] = head;
-		s->net_taken -= (int64_t)b[0] + 1;
 		head = h->attr_tail;
 	}
 }
@@ -132,10 +128,8 @@ static void bt_cache_flush(struct bt_cache *c, uint32_t keep)
 {
 	bt_store *s = &bt_prov.store;
 	pthread_mutex_lock(&s->mtx);
-	while (c->n > keep) {
+	while (c->n > keep)
 		s->free_idx[s->nfree++] = c->idx[--c->n];
-		s->net_taken--;
-	}
 	pthread_mutex_unlock(&s->mtx);
 }
 
@@ -285,17 +279,13 @@ void bt_store_fini(bt_store *s)
 	memset(s, 0, sizeof(*s));
 }
 
-/*
- * Called with s->mtx held: adds one chunk to the free list, chunk when
- * given (allocated and touched outside the lock), else a new one.
- */
-static bool bt_store_add_chunk(bt_store *s, char *chunk)
+/* Called with s->mtx held: adds one chunk to the free list. */
+static bool bt_store_grow(bt_store *s)
 {
 	uint32_t n = atomic_load_explicit(&s->nchunks, memory_order_relaxed);
 	if (n >= s->max_chunks)
 		return false;
-	if (chunk == NULL)
-		chunk = bt_calloc(BT_CHUNK_SPANS, s->rec_size);
+	char *chunk = bt_calloc(BT_CHUNK_SPANS, s->rec_size);
 	if (chunk == NULL)
 		return false;
 	s->chunks[n] = chunk;
@@ -311,56 +301,6 @@ static bool bt_store_add_chunk(bt_store *s, char *chunk)
 	/* Release: a thread that sees the new count also sees chunks[n]. */
 	atomic_store_explicit(&s->nchunks, n + 1, memory_order_release);
 	return true;
-}
-
-static bool bt_store_grow(bt_store *s)
-{
-	return bt_store_add_chunk(s, NULL);
-}
-
-/*
- * Grows the store ahead of the producers, so that a producer that runs out
- * of records rarely grows it itself: a new page costs a fault of several
- * microseconds (more under a hypervisor), on the span's path. As many free
- * records as producers took from the free list (net) since the last call,
- * up to BT_RESERVE_RECORDS, are kept ready with their pages touched: none
- * while records only go round, the recent demand while it grows. Called by
- * a thread that releases spans in bulk (a processor's worker), off the
- * producers' path; the pages are touched outside the lock, which is held
- * only to hand each chunk over. Bounded by limits.max_spans.
- */
-#define BT_RESERVE_RECORDS 2048u
-
-static void bt_store_grow_ahead(bt_store *s)
-{
-	pthread_mutex_lock(&s->mtx);
-	int64_t net = s->net_taken;
-	s->net_taken = 0;
-	pthread_mutex_unlock(&s->mtx);
-	if (net <= 0)
-		return;
-	uint32_t target = net > BT_RESERVE_RECORDS ? BT_RESERVE_RECORDS : (uint32_t)net;
-	for (;;) {
-		pthread_mutex_lock(&s->mtx);
-		bool want = s->nfree < target &&
-		            atomic_load_explicit(&s->nchunks, memory_order_relaxed) <
-		                s->max_chunks;
-		pthread_mutex_unlock(&s->mtx);
-		if (!want)
-			return;
-		char *chunk = bt_malloc((size_t)BT_CHUNK_SPANS * s->rec_size);
-		if (chunk == NULL)
-			return;
-		memset(chunk, 0,
-		       (size_t)BT_CHUNK_SPANS * s->rec_size); /* the faults, here */
-		pthread_mutex_lock(&s->mtx);
-		bool added = bt_store_add_chunk(s, chunk);
-		pthread_mutex_unlock(&s->mtx);
-		if (!added) {
-			bt_free(chunk);
-			return;
-		}
-	}
 }
 
 /* Called with s->mtx held: every slot's return stack onto the global list. */
@@ -431,10 +371,8 @@ static void __attribute__((noinline)) bt_cache_refill(bt_store *s, struct bt_cac
 	}
 	if (s->nfree == 0 && !bt_store_grow(s))
 		bt_store_reclaim(s);
-	while (c->n < BT_CACHE_MOVE && s->nfree > 0) {
+	while (c->n < BT_CACHE_MOVE && s->nfree > 0)
 		c->idx[c->n++] = s->free_idx[--s->nfree];
-		s->net_taken++;
-	}
 	pthread_mutex_unlock(&s->mtx);
 }
 
@@ -469,14 +407,11 @@ void bt_store_release_end(void)
 {
 	struct bt_cache *c = &bt_cache;
 	c->gathering = false;
-	bool live = bt_initialized &&
-	            c->epoch == atomic_load_explicit(&bt_epoch, memory_order_relaxed);
-	if (c->out_head != NULL && live)
+	if (c->out_head != NULL && bt_initialized &&
+	    c->epoch == atomic_load_explicit(&bt_epoch, memory_order_relaxed))
 		bt_out_flush(&bt_prov.store, c);
 	c->out_head = NULL;
 	c->out_n = 0;
-	if (live)
-		bt_store_grow_ahead(&bt_prov.store);
 }
 
 void bt_store_release(bt_store *s, bt_span *sp)

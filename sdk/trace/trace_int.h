@@ -106,9 +106,6 @@ typedef struct bt_store {
 	uint32_t max_chunks;
 	uint32_t *free_idx; /* global free list (a stack) of indices */
 	uint32_t nfree;
-	/* Records threads took from the free list less those put back, since
-	 * the last grow-ahead: what producers consume (under mtx). */
-	int64_t net_taken;
 	size_t rec_size;
 	uint32_t return_max; /* records a slot's return stack holds at most */
 	bt_tslot *slots;     /* BT_SLOTS per-thread return stacks, 64-aligned */

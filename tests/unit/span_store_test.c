@@ -17,8 +17,6 @@
 /* ---- a counting allocator: bytes baton holds ---- */
 
 static _Atomic long long live_bytes;
-/* Bytes allocated by this thread (what a span start would pay for). */
-static _Thread_local long long my_bytes;
 
 static void *count_malloc(size_t n)
 {
@@ -26,7 +24,6 @@ static void *count_malloc(size_t n)
 	if (p == NULL)
 		return NULL;
 	p[0] = n;
-	my_bytes += (long long)n;
 	atomic_fetch_add(&live_bytes, (long long)n);
 	return (char *)p + 16;
 }
@@ -340,7 +337,7 @@ Test(span_store, with_defaults_a_burst_is_dropped_at_the_queue_not_at_span_start
 
 static pthread_mutex_t rel_mtx = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t rel_cv = PTHREAD_COND_INITIALIZER;
-static const baton_span_data *to_release[HELD_MAX];
+static const baton_span_data *to_release[256];
 static size_t nto_release;
 static bool release_gathered, releaser_quit, released;
 
@@ -495,35 +492,4 @@ Test(span_store, records_returned_to_an_idle_thread_are_taken_before_a_span_is_r
 	baton_fini(1000);
 	cr_assert_eq(recording, 128, "%d of 128 spans recorded", recording);
 	cr_assert_eq(ss.spans_dropped_no_store, 0);
-}
-
-/*
- * A worker that releases spans in bulk grows the store ahead of a producer
- * whose demand grows: the producer's spans do not pay for new records
- * (allocation, page faults, the store's lock) on their own path.
- */
-Test(span_store, a_bulk_release_grows_the_store_ahead_of_the_producer,
-     .fini = fini_holding)
-{
-	pthread_t th;
-	use_counting_allocator();
-	unsetenv("BATON_MAX_SPANS");
-	init_holding(NULL);
-	cr_assert_eq(pthread_create(&th, NULL, releaser, NULL), 0);
-	baton_tracer *t = baton_tracer_get("store", NULL);
-	long long grown[4];
-	for (int round = 0; round < 4; round++) {
-		/* 256, 512, 768, 1024 spans in flight: a demand that grows. */
-		long long before = my_bytes;
-		for (int i = 0; i < 256 * (round + 1); i++)
-			baton_span_end(bench_span(t));
-		grown[round] = my_bytes - before;
-		release_elsewhere(true); /* the worker's bulk release */
-	}
-	stop_releaser(th);
-	cr_assert_gt(grown[0], 0, "the first spans grow the store");
-	for (int round = 1; round < 4; round++)
-		cr_assert_eq(grown[round], 0,
-		             "round %d: the producer allocated %lld bytes", round,
-		             grown[round]);
 }
