@@ -190,18 +190,15 @@ baton_err baton_msg_send_begin(baton_msg_send *s, const baton_msg_send_opts *opt
 	 * decision without ids, and there is no baggage to carry.
 	 */
 	if (!(o->start_flags & BATON_START_ROOT) && bt_initialized && !bt_prov.disabled) {
-		unsigned cur =
-		    o->parent != NULL || (o->start_flags & BATON_START_NO_CURRENT)
-		        ? 0
-		        : bt_current_bits();
-		bool unsampled = o->parent != NULL ? bt_msg_parent_unsampled(o->parent)
-		                                   : (cur & BT_CUR_UNSAMPLED) != 0;
+		unsigned cur = bt_current_bits();
+		bool unsampled = o->parent != NULL
+		                     ? bt_msg_parent_unsampled(o->parent)
+		                     : !(o->start_flags & BATON_START_NO_CURRENT) &&
+		                           (cur & BT_CUR_UNSAMPLED);
 		/* and no baggage: none given, none current (when it would be taken) */
-		if (unsampled &&
-		    ((o->flags & BATON_MSG_NO_BAGGAGE) ||
-		     (o->baggage != NULL  ? o->baggage[0] == '\0'
-		      : o->parent != NULL ? baton_baggage_current_header(NULL) == NULL
-		                          : !(cur & BT_CUR_BAGGAGE)))) {
+		if (unsampled && ((o->flags & BATON_MSG_NO_BAGGAGE) ||
+		                  (o->baggage != NULL ? o->baggage[0] == '\0'
+		                                      : !(cur & BT_CUR_BAGGAGE)))) {
 			bt_count(BT_C_UNSAMPLED);
 			bt_msg_send_unsampled(s, o);
 			return BATON_OK;

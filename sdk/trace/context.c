@@ -38,22 +38,7 @@ double baton_span_context_adjusted_count(const baton_span_context *ctx)
 	return (double)BATON_TH_MAX / (double)(BATON_TH_MAX - ctx->threshold);
 }
 
-#define BT_CTX_DEPTH 64
-
-struct bt_frame {
-	baton_span span; /* NONE when a bare context was attached */
-	baton_span_context ctx;
-	bt_bag *bag; /* this context's baggage (NULL: none) */
-	bool own;    /* bag was made for this frame: freed when it is popped */
-};
-
-static BT_TLS struct {
-	uint32_t depth;
-	uint32_t owned; /* frames (and the base) that own their bag */
-	bool tracked;   /* the thread-exit destructor is registered */
-	bt_bag *base;   /* the base context's baggage (owned) */
-	struct bt_frame frames[BT_CTX_DEPTH];
-} bt_tls_ctx;
+BT_TLS bt_ctx_tls bt_tls_ctx;
 
 static uint32_t bt_push(baton_span span, const baton_span_context *ctx)
 {
@@ -117,20 +102,6 @@ bool bt_current_context(baton_span_context *out)
 	if (sp == NULL && f->span.id != 0 && BT_HANDLE_INDEX(f->span.id) != 0)
 		out->tracestate = NULL; /* that span ended: its arena may be reused */
 	return (out->state & (BATON_CTX_VALID | BATON_CTX_DECIDED)) != 0;
-}
-
-unsigned bt_current_bits(void)
-{
-	uint32_t d = bt_tls_ctx.depth;
-	if (d == 0)
-		return bt_tls_ctx.base != NULL ? BT_CUR_BAGGAGE : 0;
-	const struct bt_frame *f = &bt_tls_ctx.frames[d - 1];
-	unsigned bits = f->bag != NULL ? BT_CUR_BAGGAGE : 0;
-	if (BT_HANDLE_INDEX(f->span.id) == 0 &&
-	    (f->ctx.state & (BATON_CTX_VALID | BATON_CTX_DECIDED)) == BATON_CTX_DECIDED &&
-	    !(f->ctx.trace_flags & BATON_FLAG_SAMPLED))
-		bits |= BT_CUR_UNSAMPLED;
-	return bits;
 }
 
 /* ---- baggage of the current context ---- */

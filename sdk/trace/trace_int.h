@@ -333,14 +333,44 @@ void bt_resource_free(baton_resource *res);
 
 /* Thread-local current context (context.c). */
 bool bt_current_context(baton_span_context *out);
+/* The thread's attached contexts (context.c). */
+#define BT_CTX_DEPTH 64
+struct bt_bag;
+struct bt_frame {
+	baton_span span; /* NONE when a bare context was attached */
+	baton_span_context ctx;
+	struct bt_bag *bag; /* this context's baggage (NULL: none) */
+	bool own;           /* bag was made for this frame: freed when it is popped */
+};
+typedef struct bt_ctx_tls {
+	uint32_t depth;
+	uint32_t owned;      /* frames (and the base) that own their bag */
+	bool tracked;        /* the thread-exit destructor is registered */
+	struct bt_bag *base; /* the base context's baggage (owned) */
+	struct bt_frame frames[BT_CTX_DEPTH];
+} bt_ctx_tls;
+extern BT_TLS bt_ctx_tls bt_tls_ctx;
+
 /*
- * What the thread's current context is, in one call and with no copy (the
+ * What the thread's current context is, with no call and no copy (the
  * message layer's fast path): BT_CUR_UNSAMPLED, a "not sampled" decision
  * without ids and without a span behind it (the handler of an unsampled
  * message); BT_CUR_BAGGAGE, it has baggage.
  */
 enum { BT_CUR_UNSAMPLED = 1, BT_CUR_BAGGAGE = 2 };
-unsigned bt_current_bits(void);
+static inline unsigned bt_current_bits(void)
+{
+	uint32_t d = bt_tls_ctx.depth;
+	if (d == 0)
+		return bt_tls_ctx.base != NULL ? BT_CUR_BAGGAGE : 0;
+	const struct bt_frame *f = &bt_tls_ctx.frames[d - 1];
+	unsigned bits = f->bag != NULL ? BT_CUR_BAGGAGE : 0;
+	if (BT_HANDLE_INDEX(f->span.id) == 0 &&
+	    (f->ctx.state & (BATON_CTX_VALID | BATON_CTX_DECIDED)) == BATON_CTX_DECIDED &&
+	    !(f->ctx.trace_flags & BATON_FLAG_SAMPLED))
+		bits |= BT_CUR_UNSAMPLED;
+	return bits;
+}
 
 /* The capability flags a sampler declares (0 when its ops predate them). */
 static inline uint32_t bt_sampler_flags(baton_sampler s)
