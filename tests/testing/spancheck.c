@@ -45,40 +45,67 @@ void tu_held_release(void)
 	tu_last = NULL;
 }
 
+/* Length (1-4) of the well-formed character at s[0..n) (n > 0), 0 when
+ * the bytes there are ill-formed. */
+static size_t tu_utf8_char(const unsigned char *s, size_t n)
+{
+	unsigned c = s[0], need, cp;
+	if (c < 0x80)
+		return 1;
+	if ((c & 0xE0) == 0xC0) {
+		need = 1;
+		cp = c & 0x1F;
+	} else if ((c & 0xF0) == 0xE0) {
+		need = 2;
+		cp = c & 0x0F;
+	} else if ((c & 0xF8) == 0xF0) {
+		need = 3;
+		cp = c & 0x07;
+	} else {
+		return 0;
+	}
+	if (n <= need)
+		return 0;
+	for (unsigned k = 1; k <= need; k++) {
+		if ((s[k] & 0xC0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[k] & 0x3F);
+	}
+	static const unsigned min[] = {0, 0x80, 0x800, 0x10000};
+	if (cp < min[need] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+		return 0;
+	return need + 1;
+}
+
 bool tu_utf8_ok(const char *str, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)str;
-	size_t i = 0;
-	while (i < n) {
-		unsigned c = s[i], need, cp;
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if ((c & 0xE0) == 0xC0) {
-			need = 1;
-			cp = c & 0x1F;
-		} else if ((c & 0xF0) == 0xE0) {
-			need = 2;
-			cp = c & 0x0F;
-		} else if ((c & 0xF8) == 0xF0) {
-			need = 3;
-			cp = c & 0x07;
-		} else {
+	for (size_t i = 0; i < n;) {
+		size_t k = tu_utf8_char(s + i, n - i);
+		if (k == 0)
 			return false;
-		}
-		if (n - i <= need)
-			return false;
-		for (unsigned k = 1; k <= need; k++) {
-			if ((s[i + k] & 0xC0) != 0x80)
-				return false;
-			cp = cp << 6 | (s[i + k] & 0x3F);
-		}
-		static const unsigned min[] = {0, 0x80, 0x800, 0x10000};
-		if (cp < min[need] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-			return false;
-		i += need + 1;
+		i += k;
 	}
 	return true;
+}
+
+size_t tu_utf8_repair(char *dst, const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t o = 0;
+	for (size_t i = 0; i < n;) {
+		size_t k = tu_utf8_char(s + i, n - i);
+		if (k == 0) {
+			memcpy(dst + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			i++;
+		} else {
+			memcpy(dst + o, s + i, k);
+			o += k;
+			i += k;
+		}
+	}
+	return o;
 }
 
 static bool tu_cstr_ok(const char *s)

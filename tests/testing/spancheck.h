@@ -24,6 +24,13 @@ void tu_held_release(void);
 
 /* Is s[0..n) well-formed UTF-8 (no overlongs, surrogates, > U+10FFFF)? */
 bool tu_utf8_ok(const char *s, size_t n);
+/*
+ * Writes s[0..n) into dst as well-formed UTF-8, each byte that does not
+ * start a well-formed character replaced by U+FFFD: what baton makes of an
+ * ill-formed string, by this file's own decoder. dst needs 3 * n bytes (no
+ * NUL is added). Returns the bytes written.
+ */
+size_t tu_utf8_repair(char *dst, const char *s, size_t n);
 /* Are the span's name, attribute keys and string values (span, events,
  * links), event names, status message and tracestates all well-formed? */
 bool tu_span_utf8_ok(const baton_span_data *d);
