@@ -99,10 +99,14 @@ static void fz_free_all(void)
 	npool = cappool = 0;
 }
 
+/* String bytes one input may still take: bodies of a few hundred KiB at
+ * most keep the target fast. */
+static size_t big_left;
+
 /*
  * A string from the input, NUL-terminated (a NUL byte ends it): a lead
  * byte below 0xc0 gives up to 95 bytes; above, a unit of up to 32 bytes
- * repeated up to ~2,300 times (values of 16 KiB and more). With nullable,
+ * repeated up to ~2,300 times (values past 16 KiB, up to 17,000 bytes). With nullable,
  * lead byte 0xbf is NULL.
  */
 static char *rstr(rd *r, bool nullable)
@@ -115,8 +119,11 @@ static char *rstr(rd *r, bool nullable)
 	if (unit > r->n)
 		unit = r->n;
 	size_t total = unit * reps;
-	if (total > 100000)
-		total = 100000;
+	if (total > 17000)
+		total = 17000;
+	if (total > big_left)
+		total = big_left;
+	big_left -= total;
 	char *s = fz_alloc(total + 1);
 	for (size_t i = 0; i < total; i++)
 		s[i] = (char)r->p[i % unit];
@@ -125,13 +132,19 @@ static char *rstr(rd *r, bool nullable)
 	return s;
 }
 
+/* List and array items one input may still make (with big_left, this
+ * keeps an input to a few milliseconds). */
+static size_t items_left;
+
 /* How many: mostly a few, now and then hundreds. */
 static size_t rcount(rd *r, size_t few)
 {
 	uint8_t b = r8(r);
-	if (b >= 0xf8)
-		return (size_t)(b - 0xf7) * 80;
-	return b % (few + 1);
+	size_t n = b >= 0xf8 ? (size_t)(b - 0xf7) * 80 : b % (few + 1);
+	if (n > items_left)
+		n = items_left;
+	items_left -= n;
+	return n;
 }
 
 /* A value; with sdk, only the types a caller may pass in. */
@@ -814,6 +827,8 @@ static void run_sdk(rd *r, unsigned k)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	rd r = {data, size};
+	big_left = 20 * 1024;
+	items_left = 1500;
 	uint8_t mode = r8(&r);
 	unsigned k = r8(&r) % 24;
 	if (baton_set_allocator(&fail_alloc) != BATON_OK)
