@@ -115,7 +115,11 @@ static char *rstr(rd *r, bool nullable)
 	if (nullable && b == 0xbf)
 		return NULL;
 	size_t unit = b < 0xc0 ? b % 96 : (size_t)(b & 0x1f) + 1;
-	size_t reps = b < 0xc0 ? 1 : 1 + (size_t)r8(r) * 9 + r8(r);
+	size_t reps = 1;
+	if (b >= 0xc0) { /* one read per statement: the order is the input's */
+		reps += (size_t)r8(r) * 9;
+		reps += r8(r);
+	}
 	if (unit > r->n)
 		unit = r->n;
 	size_t total = unit * reps;
@@ -613,7 +617,8 @@ static void check_batch(const baton_span_data *const *spans, size_t n, unsigned 
 		CHECK(rv == (less ? BATON_ETOOBIG : BATON_OK));
 		if (rv == BATON_OK)
 			CHECK(same(body, len, want, want_len));
-		CHECK(bt_otlp_out(c)->cap <= (limit < 4096 ? 4096 : limit + 256));
+		/* At most limit + 256 bytes, or the first 4 KiB. */
+		CHECK(bt_otlp_out(c)->cap <= (limit + 256 < 4096 ? 4096 : limit + 256));
 		CHECK(bt_otlp_encode(c, spans, n, SIZE_MAX, &body, &len) == BATON_OK);
 		CHECK(same(body, len, want, want_len));
 		bt_otlp_enc_destroy(c);
@@ -738,10 +743,11 @@ static void sdk_ops(rd *r, baton_span s)
 			baton_span_add_link(s, &c, kv, nkv);
 			break;
 		}
-		case 9:
-			baton_span_set_status(s, (baton_status_code)(r8(r) % 3),
-			                      rstr(r, true));
+		case 9: {
+			baton_status_code code = (baton_status_code)(r8(r) % 3);
+			baton_span_set_status(s, code, rstr(r, true));
 			break;
+		}
 		case 10:
 			baton_span_update_name(s, rstr(r, false));
 			break;
