@@ -252,7 +252,7 @@ BATON_API baton_tracer *baton_tracer_get(const char *name, const char *version);
 typedef struct baton_span_start_opts {
 	/* The parent. NULL: the thread's current span (unless NO_CURRENT). */
 	const baton_span_context *parent;
-	baton_span_kind kind;   /* 0 means INTERNAL */
+	baton_span_kind kind;   /* 0 (or a value that is no kind) means INTERNAL */
 	uint32_t flags;         /* BATON_START_* */
 	uint64_t start_time_ns; /* 0: now */
 	const baton_kv *attrs;  /* attributes the sampler may look at */

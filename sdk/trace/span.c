@@ -546,7 +546,12 @@ bt_span_start(baton_tracer *tracer, const char *name, const baton_span_start_opt
 	    .parent = parent ? parent : &invalid,
 	    .trace_id = trace_id,
 	    .name = name,
-	    .kind = opts->kind ? opts->kind : BATON_SPAN_KIND_INTERNAL,
+	    /* 0, and a value that is no kind, mean INTERNAL: exporters write
+	     * only the kinds OTLP and Jaeger know. */
+	    .kind = opts->kind > BATON_SPAN_KIND_UNSPECIFIED &&
+	                    opts->kind <= BATON_SPAN_KIND_CONSUMER
+	                ? opts->kind
+	                : BATON_SPAN_KIND_INTERNAL,
 	    .attrs = opts->attrs,
 	    .nattrs = opts->nattrs,
 	};

@@ -807,3 +807,24 @@ Test(strings, link_tracestates_never_push_out_name_or_attributes, .fini = held_f
 	cr_assert_eq(d->dropped_links, 0);
 	cr_assert_str_eq(d->context.tracestate, ts);
 }
+
+/* A kind that is none of the five is INTERNAL: exporters write only kinds
+ * the OTLP and Jaeger formats know (a negative one took ten bytes in OTLP). */
+Test(span, a_value_that_is_no_kind_is_internal)
+{
+	const int odd[] = {-1, 6, 0x7fffffff};
+	for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++) {
+		baton_span_start_opts o = {.kind = (baton_span_kind)odd[i]};
+		baton_span_end(baton_span_start_ex(tracer, "odd", &o));
+	}
+	baton_span_start_opts o = {.kind = BATON_SPAN_KIND_SERVER};
+	baton_span_end(baton_span_start_ex(tracer, "server", &o));
+	cr_assert_eq(tu_memory_exporter_count(mem), 4);
+	for (size_t i = 0; i < 4; i++) {
+		tu_memory_span m;
+		cr_assert_eq(tu_memory_exporter_get(mem, i, &m), BATON_OK);
+		cr_assert_eq(m.kind,
+		             i < 3 ? BATON_SPAN_KIND_INTERNAL : BATON_SPAN_KIND_SERVER,
+		             "span %zu: kind %d", i, (int)m.kind);
+	}
+}
