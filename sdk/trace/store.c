@@ -390,9 +390,13 @@ bt_span *bt_store_alloc(bt_store *s)
 		}
 	}
 	bt_span *sp = bt_store_get(s, c->idx[--c->n]);
-	/* The next record's header, for the next span (returned ones come cold). */
-	if (c->n > 0)
-		__builtin_prefetch(bt_store_get(s, c->idx[c->n - 1]), 1);
+	/* The next record, for the next span: returned ones come from the
+	 * worker's cache, and each of its lines is written. */
+	if (c->n > 0) {
+		const char *next = (const char *)bt_store_get(s, c->idx[c->n - 1]);
+		for (size_t o = 0; o < BT_REC_BYTES; o += 64)
+			__builtin_prefetch(next + o, 1);
+	}
 	sp->owner = c->slot;
 	bt_count(BT_C_ALLOCS);
 	return sp;
