@@ -374,13 +374,6 @@ static uint64_t threads_cpu_ns(const char *comm)
 	return sum;
 }
 
-static uint64_t cpu_ns(clockid_t id)
-{
-	struct timespec ts;
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /*
  * Ends spans for dur_ns; with rate > 0 no faster than rate spans a second
  * (sleeping whenever it is ahead of the schedule). Returns the spans made.
@@ -434,16 +427,16 @@ static double export_run(double rate)
 	baton_processor p = init_batch(e, 200);
 	baton_tracer *t = baton_tracer_get("bench", NULL);
 	uint64_t w0 = threads_cpu_ns("baton-export");
-	uint64_t c0 = cpu_ns(CLOCK_PROCESS_CPUTIME_ID),
-	         p0 = cpu_ns(CLOCK_THREAD_CPUTIME_ID);
+	uint64_t c0 = bench_clock_ns(CLOCK_PROCESS_CPUTIME_ID),
+	         p0 = bench_clock_ns(CLOCK_THREAD_CPUTIME_ID);
 	uint64_t t0 = bench_now_ns();
 	uint64_t made = produce_for(t, run_ns(), rate);
 	uint64_t tp = bench_now_ns() - t0;
-	uint64_t pc = cpu_ns(CLOCK_THREAD_CPUTIME_ID) - p0;
+	uint64_t pc = bench_clock_ns(CLOCK_THREAD_CPUTIME_ID) - p0;
 	baton_force_flush(60000);
 	uint64_t el = bench_now_ns() - t0;
 	uint64_t wc = threads_cpu_ns("baton-export") - w0;
-	uint64_t all = cpu_ns(CLOCK_PROCESS_CPUTIME_ID) - c0;
+	uint64_t all = bench_clock_ns(CLOCK_PROCESS_CPUTIME_ID) - c0;
 	baton_batch_stats s;
 	baton_batch_processor_stats(p, &s);
 	tu_otlp_counts c = tu_otlp_get_counts(rc);
