@@ -4,6 +4,7 @@
  * decodes back to what went in. Plus the parsers of collector answers.
  */
 #include "otlp_int.h"
+#include "otlp_check.h"
 #include "otlp_trace.pb-c.h"
 #include "spancheck.h"
 
@@ -204,72 +205,6 @@ Test(otlp_encode, direct_writer_matches_protobuf_c_across_resources_and_odd_valu
 
 /* ---- well-formed UTF-8 in every string field ---- */
 
-static bool str_ok(const char *s)
-{
-	return s != NULL && tu_utf8_ok(s, strlen(s));
-}
-
-static bool value_ok(const Btotlp__AnyValue *v)
-{
-	if (v == NULL)
-		return true;
-	if (v->value_case == BTOTLP__ANY_VALUE__VALUE_STRING_VALUE)
-		return str_ok(v->string_value);
-	if (v->value_case == BTOTLP__ANY_VALUE__VALUE_ARRAY_VALUE) {
-		for (size_t i = 0; i < v->array_value->n_values; i++) {
-			if (!value_ok(v->array_value->values[i]))
-				return false;
-		}
-	}
-	return true;
-}
-
-static bool kvs_ok(Btotlp__KeyValue **kv, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (!str_ok(kv[i]->key) || !value_ok(kv[i]->value))
-			return false;
-	}
-	return true;
-}
-
-/* Every string field of a decoded request is well-formed UTF-8. */
-static bool request_ok(const Btotlp__ExportTraceServiceRequest *r)
-{
-	for (size_t i = 0; i < r->n_resource_spans; i++) {
-		const Btotlp__ResourceSpans *rs = r->resource_spans[i];
-		if (rs->resource &&
-		    !kvs_ok(rs->resource->attributes, rs->resource->n_attributes))
-			return false;
-		for (size_t j = 0; j < rs->n_scope_spans; j++) {
-			const Btotlp__ScopeSpans *ss = rs->scope_spans[j];
-			if (ss->scope &&
-			    (!str_ok(ss->scope->name) || !str_ok(ss->scope->version)))
-				return false;
-			for (size_t k = 0; k < ss->n_spans; k++) {
-				const Btotlp__Span *sp = ss->spans[k];
-				if (!str_ok(sp->name) || !str_ok(sp->trace_state) ||
-				    !kvs_ok(sp->attributes, sp->n_attributes) ||
-				    (sp->status && !str_ok(sp->status->message)))
-					return false;
-				for (size_t m = 0; m < sp->n_events; m++) {
-					if (!str_ok(sp->events[m]->name) ||
-					    !kvs_ok(sp->events[m]->attributes,
-					            sp->events[m]->n_attributes))
-						return false;
-				}
-				for (size_t m = 0; m < sp->n_links; m++) {
-					if (!str_ok(sp->links[m]->trace_state) ||
-					    !kvs_ok(sp->links[m]->attributes,
-					            sp->links[m]->n_attributes))
-						return false;
-				}
-			}
-		}
-	}
-	return true;
-}
-
 Test(otlp_encode, ill_formed_utf8_goes_out_as_well_formed_strings)
 {
 	/* Span data built by hand, as a custom processor may: nothing cleaned. */
@@ -319,7 +254,7 @@ Test(otlp_encode, ill_formed_utf8_goes_out_as_well_formed_strings)
 		Btotlp__ExportTraceServiceRequest *req =
 		    btotlp__export_trace_service_request__unpack(NULL, len, body);
 		cr_assert_not_null(req, "protobuf-c refuses the request");
-		cr_assert(request_ok(req));
+		cr_assert(tu_otlp_request_utf8_ok(req, NULL));
 		const Btotlp__Span *sp = req->resource_spans[0]->scope_spans[0]->spans[0];
 		cr_assert_str_eq(sp->name, "na\xef\xbf\xbdme");
 		cr_assert_str_eq(sp->attributes[0]->value->string_value,
@@ -562,7 +497,7 @@ Test(otlp_encode, bodies_past_the_first_buffer_match_protobuf_c)
 	Btotlp__ExportTraceServiceRequest *req =
 	    btotlp__export_trace_service_request__unpack(NULL, len, body);
 	cr_assert_not_null(req);
-	cr_assert(request_ok(req));
+	cr_assert(tu_otlp_request_utf8_ok(req, NULL));
 	size_t spans = 0;
 	for (size_t i = 0; i < req->n_resource_spans; i++) {
 		for (size_t j = 0; j < req->resource_spans[i]->n_scope_spans; j++) {
