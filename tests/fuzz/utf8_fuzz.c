@@ -1,11 +1,13 @@
 /*
- * Fuzz target: the UTF-8 module (sdk/util/utf8.c) against a decoder of its
- * own. Invariants: the well-formed prefix and per-character lengths agree
- * with the reference; a cut is at most the limit, never splits a character
- * and loses at most one; the sanitizer's output is well-formed, within its
- * byte and character caps, a prefix of the uncapped output, equal to the
- * input when that is well-formed, and the same whether counted or written.
+ * Fuzz target: the UTF-8 module (sdk/util/utf8.c) against the tests' own
+ * decoder (tests/testing/spancheck.c). Invariants: the well-formed prefix
+ * and per-character lengths agree with the reference; a cut is at most
+ * the limit, never splits a character and loses at most one; the
+ * sanitizer's output is well-formed, within its byte and character caps,
+ * a prefix of the uncapped output, equal to the input when that is
+ * well-formed, and the same whether counted or written.
  */
+#include "spancheck.h"
 #include "util.h"
 
 #include <stdlib.h>
@@ -13,35 +15,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* Length of the well-formed character at s, 0 if none: decode and range-check. */
+/* Length of the well-formed character at s, 0 if none (the tests' decoder). */
 static size_t ref_char(const unsigned char *s, size_t n)
 {
-	static const unsigned min[] = {0, 0x80, 0x800, 0x10000};
-	unsigned c = s[0], need, cp;
-	if (c < 0x80)
-		return 1;
-	if ((c & 0xE0) == 0xC0) {
-		need = 1;
-		cp = c & 0x1F;
-	} else if ((c & 0xF0) == 0xE0) {
-		need = 2;
-		cp = c & 0x0F;
-	} else if ((c & 0xF8) == 0xF0) {
-		need = 3;
-		cp = c & 0x07;
-	} else {
-		return 0;
-	}
-	if (n <= need)
-		return 0;
-	for (unsigned k = 1; k <= need; k++) {
-		if ((s[k] & 0xC0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[k] & 0x3F);
-	}
-	if (cp < min[need] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-		return 0;
-	return need + 1;
+	return tu_utf8_char(s, n);
 }
 
 static size_t ref_prefix(const unsigned char *s, size_t n)

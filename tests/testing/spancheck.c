@@ -45,9 +45,7 @@ void tu_held_release(void)
 	tu_last = NULL;
 }
 
-/* Length (1-4) of the well-formed character at s[0..n) (n > 0), 0 when
- * the bytes there are ill-formed. */
-static size_t tu_utf8_char(const unsigned char *s, size_t n)
+size_t tu_utf8_char(const unsigned char *s, size_t n)
 {
 	unsigned c = s[0], need, cp;
 	if (c < 0x80)

@@ -23,6 +23,10 @@ const baton_span_data *tu_held(void);
 void tu_held_release(void);
 
 /* Is s[0..n) well-formed UTF-8 (no overlongs, surrogates, > U+10FFFF)? */
+/* Length (1-4) of the well-formed character at s[0..n) (n > 0), 0 when
+ * the bytes there are ill-formed: a decoder of the tests' own, written
+ * from RFC 3629, to hold the library's against. */
+size_t tu_utf8_char(const unsigned char *s, size_t n);
 bool tu_utf8_ok(const char *s, size_t n);
 /*
  * Writes s[0..n) into dst as well-formed UTF-8, each byte that does not
