@@ -159,11 +159,16 @@ static inline void bt_msg_ctx_decided(baton_span_context *ctx, uint8_t state)
 	ctx->tracestate = NULL;
 }
 
-/* The send of an unsampled hop: the 8-byte envelope and nothing else. */
-static inline void bt_msg_send_unsampled(baton_msg_send *s, const baton_msg_send_opts *o)
+/* The producer "span" of an unsampled hop: the decision, no record. */
+static inline void bt_msg_send_decided(baton_msg_send *s)
 {
 	s->span = BT_SPAN_UNSAMPLED;
 	bt_msg_ctx_decided(&s->context, BATON_CTX_DECIDED);
+}
+
+/* The rest of a send's state, as opts say, before any envelope. */
+static inline void bt_msg_send_state(baton_msg_send *s, const baton_msg_send_opts *o)
+{
 	s->kept = false;
 	s->nkept = 0;
 	s->flags = o->flags;
@@ -172,8 +177,6 @@ static inline void bt_msg_send_unsampled(baton_msg_send *s, const baton_msg_send
 	s->keep = 1.0;
 	s->threshold = 0;
 	s->cache_len = 0;
-	s->baggage = NULL;
-	s->mode = BT_SEND_UNSAMPLED;
 }
 
 static BT_NOINLINE baton_err bt_msg_send_begin_slow(baton_msg_send *s,
@@ -200,7 +203,10 @@ baton_err baton_msg_send_begin(baton_msg_send *s, const baton_msg_send_opts *opt
 		                  (o->baggage != NULL ? o->baggage[0] == '\0'
 		                                      : !(cur & BT_CUR_BAGGAGE)))) {
 			bt_count(BT_C_UNSAMPLED);
-			bt_msg_send_unsampled(s, o);
+			bt_msg_send_decided(s);
+			bt_msg_send_state(s, o);
+			s->baggage = NULL;
+			s->mode = BT_SEND_UNSAMPLED;
 			return BATON_OK;
 		}
 	}
@@ -228,8 +234,7 @@ static BT_NOINLINE baton_err bt_msg_send_begin_slow(baton_msg_send *s,
 		 * that decision, with no name to build and no record.
 		 */
 		bt_count(BT_C_UNSAMPLED);
-		s->span = BT_SPAN_UNSAMPLED;
-		s->context = (baton_span_context){.state = BATON_CTX_DECIDED};
+		bt_msg_send_decided(s);
 	} else {
 		baton_span_start_opts so = {.parent = parent,
 		                            .kind = BATON_SPAN_KIND_PRODUCER,
@@ -240,14 +245,7 @@ static BT_NOINLINE baton_err bt_msg_send_begin_slow(baton_msg_send *s,
 		                        bt_msg_name(nbuf, "send", o->destination), &so);
 		baton_span_get_context(s->span, &s->context);
 	}
-	s->kept = false;
-	s->nkept = 0;
-	s->flags = o->flags;
-	s->recipients = o->recipients;
-	s->fanout = o->fanout;
-	s->keep = 1.0;
-	s->threshold = 0;
-	s->cache_len = 0;
+	bt_msg_send_state(s, o);
 	s->baggage = bt_msg_send_baggage(o);
 	bool sampled = (s->context.state & BATON_CTX_VALID) &&
 	               (s->context.trace_flags & BATON_FLAG_SAMPLED);
