@@ -472,8 +472,7 @@ baton_err baton_msg_recv_open(const void *buf, size_t len,
 	/* The common case first: "not sampled", one compare, nothing decoded. */
 	if (len >= BATON_ENVELOPE_UNSAMPLED_SIZE && bt_env_is_unsampled(p)) {
 		out->span = BATON_SPAN_NONE;
-		out->context =
-		    (baton_span_context){.state = BATON_CTX_REMOTE | BATON_CTX_DECIDED};
+		bt_msg_ctx_decided(&out->context, BATON_CTX_REMOTE | BATON_CTX_DECIDED);
 		out->payload = p + BATON_ENVELOPE_UNSAMPLED_SIZE;
 		out->payload_len = len - BATON_ENVELOPE_UNSAMPLED_SIZE;
 		out->recipients = 0;
