@@ -365,34 +365,6 @@ static inline uint8_t *bt_r_head(bt_otlp_enc *e, uint8_t *p, uint8_t tag, size_t
 	return bt_r_uint(p, tag, n);
 }
 
-/* The length of the longest well-formed prefix of s[0..n) (n > 0): ASCII
- * a word at a time, the last word overlapping the one before; the first
- * word with a high bit hands over to the full check from there. */
-static inline size_t bt_valid_prefix(const char *s, size_t n)
-{
-	const uint64_t hi = 0x8080808080808080ull;
-	uint64_t w;
-	if (n >= 8) {
-		size_t i = 0;
-		for (; i + 8 < n; i += 8) {
-			memcpy(&w, s + i, 8);
-			if (w & hi)
-				return bt_utf8_valid_prefix_from(s, n, i);
-		}
-		memcpy(&w, s + n - 8, 8);
-		return w & hi ? bt_utf8_valid_prefix_from(s, n, i) : n;
-	}
-	uint32_t a, b;
-	if (n >= 4) {
-		memcpy(&a, s, 4);
-		memcpy(&b, s + n - 4, 4);
-	} else {
-		a = (uint8_t)s[0] | (uint32_t)(uint8_t)s[n / 2] << 8;
-		b = (uint8_t)s[n - 1];
-	}
-	return (a | b) & (uint32_t)hi ? bt_utf8_valid_prefix_from(s, n, 0) : n;
-}
-
 /*
  * The length s[0..n) takes as well-formed UTF-8 (each ill-formed byte
  * becomes U+FFFD), and *dirty when it is not: the one check of a string.
@@ -402,7 +374,7 @@ static inline size_t bt_text_len(const char *s, size_t n, bool *dirty)
 	*dirty = false;
 	if (n == 0)
 		return 0;
-	size_t v = bt_valid_prefix(s, n);
+	size_t v = bt_utf8_valid_prefix(s, n);
 	if (__builtin_expect(v == n, 1))
 		return n;
 	*dirty = true;

@@ -113,30 +113,13 @@ static inline void bt_copy(char *d, const char *s, size_t n)
 	}
 }
 
-/* s[0..n), n <= 16, is ASCII: two overlapping loads, one test. */
-static inline bool bt_ascii16(const char *s, size_t n)
-{
-	uint64_t w = 0;
-	if (n >= 8) {
-		w = bt_load8(s) | bt_load8(s + n - 8);
-	} else if (n >= 4) {
-		uint32_t x, y;
-		memcpy(&x, s, 4);
-		memcpy(&y, s + n - 4, 4);
-		w = x | y;
-	} else {
-		for (size_t i = 0; i < n; i++)
-			w |= (unsigned char)s[i];
-	}
-	return (w & 0x8080808080808080ull) == 0;
-}
-
 /* bt_text_len_slow, with the short ASCII strings most values are inline:
  * ASCII is well-formed UTF-8 of one character a byte. */
 static inline size_t bt_text_len(const char *s, size_t n, size_t max_chars,
                                  size_t max_bytes, bool *as_is)
 {
-	if (n <= 16 && n <= max_chars && n <= max_bytes && bt_ascii16(s, n)) {
+	if (n <= 16 && n <= max_chars && n <= max_bytes &&
+	    bt_utf8_valid_prefix(s, n) == n) {
 		*as_is = true;
 		return n;
 	}

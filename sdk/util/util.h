@@ -87,22 +87,36 @@ void bt_buf_put_json_text(bt_buf *b, const char *s, size_t n);
  * the bytes at s are ill-formed or n is 0. */
 size_t bt_utf8_valid_len(const char *s, size_t n);
 /* Length of the longest well-formed prefix of s[0..n): n when all is.
- * Inline for the common all-ASCII case (span strings are mostly short). */
+ * Inline for the common all-ASCII case (span strings are mostly short):
+ * a word at a time, the last word overlapping the one before, a string
+ * under 8 bytes in two overlapping loads; the first word with a high bit
+ * hands over to the full check from where the ASCII ends. */
 size_t bt_utf8_valid_prefix_from(const char *s, size_t n, size_t i);
 static inline size_t bt_utf8_valid_prefix(const char *s, size_t n)
 {
-	size_t i = 0;
-	for (; i + 8 <= n; i += 8) {
+	const uint64_t hi = 0x8080808080808080ULL;
+	if (n >= 8) {
 		uint64_t w;
-		__builtin_memcpy(&w, s + i, 8);
-		if (w & 0x8080808080808080ULL)
-			return bt_utf8_valid_prefix_from(s, n, i);
+		size_t i = 0;
+		for (; i + 8 < n; i += 8) {
+			__builtin_memcpy(&w, s + i, 8);
+			if (w & hi)
+				return bt_utf8_valid_prefix_from(s, n, i);
+		}
+		__builtin_memcpy(&w, s + n - 8, 8);
+		return w & hi ? bt_utf8_valid_prefix_from(s, n, i) : n;
 	}
-	for (; i < n; i++) {
-		if ((unsigned char)s[i] >= 0x80)
-			return bt_utf8_valid_prefix_from(s, n, i);
+	if (n == 0)
+		return 0;
+	uint32_t a, b;
+	if (n >= 4) {
+		__builtin_memcpy(&a, s, 4);
+		__builtin_memcpy(&b, s + n - 4, 4);
+	} else {
+		a = (uint8_t)s[0] | (uint32_t)(uint8_t)s[n / 2] << 8;
+		b = (uint8_t)s[n - 1];
 	}
-	return n;
+	return (a | b) & (uint32_t)hi ? bt_utf8_valid_prefix_from(s, n, 0) : n;
 }
 /* The largest length <= max at which s[0..n) can be cut without splitting
  * a well-formed character (an ill-formed byte counts as one unit). */
