@@ -74,21 +74,9 @@ static void *producer(void *arg)
 
 int main(void)
 {
+	/* A small store (2,048 spans): threads run dry and reclaim. */
 	baton_processor p;
-	baton_batch_options bo = {.size = sizeof(bo),
-	                          .max_queue_size = 512,
-	                          .max_export_batch_size = 256,
-	                          .schedule_delay_ms = 1};
-	if (baton_batch_processor_create((baton_exporter){&count_ops, NULL}, &bo, &p) !=
-	    BATON_OK)
-		return 1;
-	baton_options o = {.size = sizeof(o),
-	                   .sampler = baton_sampler_always_on(),
-	                   .processors = &p,
-	                   .nprocessors = 1,
-	                   .ignore_disabled_env = true};
-	o.limits.max_live_spans = 2048; /* small: threads run dry and reclaim */
-	if (baton_init(&o) != BATON_OK)
+	if (!tsan_init_batch((baton_exporter){&count_ops, NULL}, 512, 1, 2048, &p))
 		return 1;
 	baton_tracer *t = baton_tracer_get("tsan", NULL);
 	for (int w = 0; w < WAVES; w++) {

@@ -98,21 +98,8 @@ int main(void)
 {
 	baton_exporter exp;
 	baton_processor proc;
-	if (tu_memory_exporter_create(1, &exp, &mem) != BATON_OK)
-		return 1;
-	baton_batch_options bo = {.size = sizeof(bo),
-	                          .max_queue_size = 4096,
-	                          .max_export_batch_size = 256,
-	                          .schedule_delay_ms = 2};
-	if (baton_batch_processor_create(exp, &bo, &proc) != BATON_OK)
-		return 1;
-	baton_options o = {.size = sizeof(o),
-	                   .sampler = baton_sampler_always_on(),
-	                   .processors = &proc,
-	                   .nprocessors = 1,
-	                   .ignore_disabled_env = true};
-	o.limits.max_live_spans = 8192;
-	if (baton_init(&o) != BATON_OK)
+	if (tu_memory_exporter_create(1, &exp, &mem) != BATON_OK ||
+	    !tsan_init_batch(exp, 4096, 2, 8192, &proc))
 		return 1;
 
 	pthread_t th[THREADS], fin;
