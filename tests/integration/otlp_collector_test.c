@@ -5,6 +5,7 @@
  * answered by the time its counts are read.
  */
 #include "otlp_receiver.h"
+#include "testutil.h"
 
 #include <arpa/inet.h>
 #include <baton/baton.h>
@@ -45,14 +46,7 @@ static baton_processor init_sdk(void)
 	                          .max_queue_size = 8192,
 	                          .max_export_batch_size = 512,
 	                          .schedule_delay_ms = 60000};
-	baton_processor p;
-	cr_assert_eq(baton_batch_processor_create(e, &bo, &p), BATON_OK);
-	baton_options o = {.size = sizeof(o),
-	                   .sampler = baton_sampler_always_on(),
-	                   .processors = &p,
-	                   .nprocessors = 1,
-	                   .ignore_disabled_env = true};
-	cr_assert_eq(baton_init(&o), BATON_OK);
+	baton_processor p = tu_init_batch(e, &bo);
 	return p;
 }
 

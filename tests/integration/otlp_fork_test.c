@@ -28,14 +28,7 @@ Test(otlp_fork, child_exports_its_own_spans_and_the_parent_keeps_its_connection)
 	baton_exporter e;
 	cr_assert_eq(baton_otlp_http_exporter_create(&oo, &e), BATON_OK);
 	baton_batch_options bo = {.size = sizeof(bo), .schedule_delay_ms = 60000};
-	baton_processor p;
-	cr_assert_eq(baton_batch_processor_create(e, &bo, &p), BATON_OK);
-	baton_options o = {.size = sizeof(o),
-	                   .sampler = baton_sampler_always_on(),
-	                   .processors = &p,
-	                   .nprocessors = 1,
-	                   .ignore_disabled_env = true};
-	cr_assert_eq(baton_init(&o), BATON_OK);
+	baton_processor p = tu_init_batch(e, &bo);
 
 	/* The parent exports once, so it holds a kept-alive connection. */
 	make_spans("warm", 3);

@@ -1,5 +1,6 @@
 /* OTLP/HTTP exporter behind the batch processor when the collector misbehaves. */
 #include "otlp_receiver.h"
+#include "testutil.h"
 
 #include <arpa/inet.h>
 #include <baton/baton.h>
@@ -44,14 +45,7 @@ static baton_processor init_sdk(const char *url, uint32_t timeout_ms, uint32_t q
 	                          .max_export_batch_size = batch,
 	                          .schedule_delay_ms = 60000,
 	                          .export_timeout_ms = 30000};
-	baton_processor p;
-	cr_assert_eq(baton_batch_processor_create(e, &bo, &p), BATON_OK);
-	baton_options o = {.size = sizeof(o),
-	                   .sampler = baton_sampler_always_on(),
-	                   .processors = &p,
-	                   .nprocessors = 1,
-	                   .ignore_disabled_env = true};
-	cr_assert_eq(baton_init(&o), BATON_OK);
+	baton_processor p = tu_init_batch(e, &bo);
 	return p;
 }
 
@@ -258,14 +252,7 @@ static baton_processor init_with(baton_otlp_http_options *oo, uint32_t batch)
 	                          .max_export_batch_size = batch,
 	                          .schedule_delay_ms = 60000,
 	                          .export_timeout_ms = 30000};
-	baton_processor p;
-	cr_assert_eq(baton_batch_processor_create(e, &bo, &p), BATON_OK);
-	baton_options o = {.size = sizeof(o),
-	                   .sampler = baton_sampler_always_on(),
-	                   .processors = &p,
-	                   .nprocessors = 1,
-	                   .ignore_disabled_env = true};
-	cr_assert_eq(baton_init(&o), BATON_OK);
+	baton_processor p = tu_init_batch(e, &bo);
 	return p;
 }
 

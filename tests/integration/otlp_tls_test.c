@@ -9,6 +9,7 @@
  */
 #include "httpstub.h"
 #include "otlp_receiver.h"
+#include "testutil.h"
 
 #include <baton/baton.h>
 #include <baton/otlp_http.h>
@@ -152,14 +153,7 @@ static baton_processor init_sdk(const baton_otlp_http_options *base)
 	                          .max_export_batch_size = 100,
 	                          .schedule_delay_ms = 60000,
 	                          .export_timeout_ms = 10000};
-	baton_processor p;
-	cr_assert_eq(baton_batch_processor_create(e, &bo, &p), BATON_OK);
-	baton_options o = {.size = sizeof(o),
-	                   .sampler = baton_sampler_always_on(),
-	                   .processors = &p,
-	                   .nprocessors = 1,
-	                   .ignore_disabled_env = true};
-	cr_assert_eq(baton_init(&o), BATON_OK);
+	baton_processor p = tu_init_batch(e, &bo);
 	return p;
 }
 

@@ -75,6 +75,21 @@ void tu_init_release_ratio(double ratio)
 	tu_init_release(pb);
 }
 
+baton_processor tu_init_batch(baton_exporter e, const baton_batch_options *bo)
+{
+	baton_processor p;
+	if (baton_batch_processor_create(e, bo, &p) != BATON_OK)
+		abort();
+	baton_options o = {.size = sizeof(o),
+	                   .sampler = baton_sampler_always_on(),
+	                   .processors = &p,
+	                   .nprocessors = 1,
+	                   .ignore_disabled_env = true};
+	if (baton_init(&o) != BATON_OK)
+		abort();
+	return p;
+}
+
 const char *tu_bin(const char *name, char *buf, size_t cap)
 {
 	const char *dir = getenv("BATON_TEST_BIN");

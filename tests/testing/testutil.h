@@ -41,6 +41,12 @@ baton_processor tu_release_processor(void);
 void tu_init_release(baton_sampler sampler);
 /* tu_init_release() with parentbased(traceidratio(ratio)). */
 void tu_init_release_ratio(double ratio);
+/*
+ * baton_init with always_on and one batch processor (options bo) over
+ * exporter e, OTEL_SDK_DISABLED ignored; returns the processor, aborts on
+ * failure.
+ */
+baton_processor tu_init_batch(baton_exporter e, const baton_batch_options *bo);
 /* A path under the build tree's bin folder (BATON_TEST_BIN) into buf. */
 const char *tu_bin(const char *name, char *buf, size_t cap);
 
