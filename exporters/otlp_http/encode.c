@@ -146,6 +146,15 @@ void bt_otlp_enc_destroy(bt_otlp_enc *e)
 
 /* ---- grouping ---- */
 
+/*
+ * The spans of a batch were written on other threads, often long enough
+ * ago to have left every cache, and are read once: the writer has the SDK
+ * fetch each whole record some spans ahead of the one it writes, and the
+ * name (interned, or in the record) a few spans after that.
+ */
+#define BT_AHEAD_RECORD 8
+#define BT_AHEAD_NAME   4
+
 bt_otlp_group *bt_otlp_group_spans(bt_otlp_enc *e, const baton_span_data *const *spans,
                                    size_t n, size_t *ng)
 {
@@ -749,35 +758,14 @@ static uint8_t *bt_r_span(bt_otlp_enc *e, uint8_t *p, const baton_span_data *s)
 }
 
 /* One ScopeSpans field (ResourceSpans.scope_spans, 2) with its tag. */
-/*
- * The spans of a batch were written on other threads (other cores'
- * caches) and are read once: fetch the ones a few ahead, their fields
- * first, then, once those are in, where their attributes and name are.
- */
-static inline void bt_prefetch_fields(const baton_span_data *s)
-{
-	for (size_t o = 0; o < sizeof(*s); o += 64)
-		__builtin_prefetch((const char *)s + o);
-}
-
-static inline void bt_prefetch_values(const baton_span_data *s)
-{
-	if (s->attrs != NULL) {
-		__builtin_prefetch(s->attrs);
-		__builtin_prefetch((const char *)s->attrs + 64);
-		__builtin_prefetch((const char *)s->attrs + 128);
-	}
-	__builtin_prefetch(s->name);
-}
-
 static uint8_t *bt_r_scope_spans(bt_otlp_enc *e, uint8_t *p, const bt_otlp_group *g)
 {
 	size_t mark = bt_used(e, p);
 	for (size_t i = g->count; i-- > 0;) {
-		if (i >= 4)
-			bt_prefetch_fields(g->spans[i - 4]);
-		if (i >= 2)
-			bt_prefetch_values(g->spans[i - 2]);
+		if (i >= BT_AHEAD_RECORD)
+			baton_span_data_prefetch(g->spans[i - BT_AHEAD_RECORD]);
+		if (i >= BT_AHEAD_NAME)
+			__builtin_prefetch(g->spans[i - BT_AHEAD_NAME]->name);
 		BT_TRY(p = bt_r_span(e, p, g->spans[i]));
 	}
 	if (g->scope != NULL) {

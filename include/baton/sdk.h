@@ -93,6 +93,16 @@ BATON_API void baton_span_data_release(const baton_span_data *span);
  */
 BATON_API void baton_span_data_release_n(const baton_span_data *const *spans, size_t n);
 
+/*
+ * A hint for exporters that read a batch of spans other threads wrote: asks
+ * the CPU to start bringing the span's record (its fields, and the
+ * attributes, events, links and strings kept inline with them) into this
+ * core's cache, so that reading it a few spans later does not wait for
+ * memory. Changes nothing; span may be NULL. Call it some spans ahead of
+ * the one being read.
+ */
+BATON_API void baton_span_data_prefetch(const baton_span_data *span);
+
 /* ---- Exporters ---- */
 
 /*

@@ -247,11 +247,14 @@ baton_err bt_store_init(bt_store *s, const bt_limits *lim)
 	s->max_chunks =
 	    (uint32_t)(((uint64_t)lim->max_spans + BT_CHUNK_SPANS - 1) / BT_CHUNK_SPANS);
 	s->chunks = bt_calloc(s->max_chunks, sizeof(char *));
+	s->chunk_mem = bt_calloc(s->max_chunks, sizeof(void *));
 	s->free_idx = bt_calloc((size_t)s->max_chunks * BT_CHUNK_SPANS, sizeof(uint32_t));
 	/* The allocator promises no more than malloc's alignment: align by hand. */
 	s->slots_mem = bt_calloc(BT_SLOTS + 1, sizeof(bt_tslot));
-	if (s->chunks == NULL || s->free_idx == NULL || s->slots_mem == NULL) {
+	if (s->chunks == NULL || s->chunk_mem == NULL || s->free_idx == NULL ||
+	    s->slots_mem == NULL) {
 		bt_free(s->chunks);
+		bt_free(s->chunk_mem);
 		bt_free(s->free_idx);
 		bt_free(s->slots_mem);
 		return BATON_ENOMEM;
@@ -270,9 +273,10 @@ void bt_store_fini(bt_store *s)
 		for (uint32_t j = 0; j < BT_CHUNK_SPANS; j++)
 			bt_free(
 			    ((bt_span *)(s->chunks[i] + (size_t)j * s->rec_size))->ovf);
-		bt_free(s->chunks[i]);
+		bt_free(s->chunk_mem[i]);
 	}
 	bt_free(s->chunks);
+	bt_free(s->chunk_mem);
 	bt_free(s->free_idx);
 	bt_free(s->slots_mem);
 	pthread_mutex_destroy(&s->mtx);
@@ -285,9 +289,16 @@ static bool bt_store_grow(bt_store *s)
 	uint32_t n = atomic_load_explicit(&s->nchunks, memory_order_relaxed);
 	if (n >= s->max_chunks)
 		return false;
-	char *chunk = bt_calloc(BT_CHUNK_SPANS, s->rec_size);
-	if (chunk == NULL)
+	/*
+	 * Records start on cache lines (BT_REC_BYTES is a multiple of 64): a
+	 * record shares no line with its neighbours, which other threads may be
+	 * writing while an exporter reads it, and takes the fewest lines.
+	 */
+	void *mem = bt_calloc(1, (size_t)BT_CHUNK_SPANS * s->rec_size + 63);
+	if (mem == NULL)
 		return false;
+	char *chunk = (char *)(((uintptr_t)mem + 63) & ~(uintptr_t)63);
+	s->chunk_mem[n] = mem;
 	s->chunks[n] = chunk;
 	for (uint32_t i = 0; i < BT_CHUNK_SPANS; i++) {
 		bt_span *sp = (bt_span *)(chunk + (size_t)i * s->rec_size);

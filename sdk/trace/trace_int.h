@@ -67,6 +67,7 @@ typedef struct bt_span {
 
 _Static_assert(sizeof(bt_span) + BT_INLINE_BYTES == BT_REC_BYTES,
                "a record is a header and the inline arena");
+_Static_assert(BT_REC_BYTES % 64 == 0, "records fill whole cache lines");
 
 /* The bytes at arena offset off (an offset that was allocated). */
 static inline char *bt_arena_ptr(const bt_span *sp, uint32_t off)
@@ -102,6 +103,7 @@ typedef struct bt_tslot {
 typedef struct bt_store {
 	pthread_mutex_t mtx;
 	char **chunks;            /* max_chunks slots, filled as the store grows */
+	void **chunk_mem;         /* what was allocated for each (chunks are aligned) */
 	_Atomic uint32_t nchunks; /* published with release after chunks[] is set */
 	uint32_t max_chunks;
 	uint32_t *free_idx; /* global free list (a stack) of indices */

@@ -148,6 +148,66 @@ Test(span_store, a_span_with_three_attributes_costs_at_most_512_bytes,
 	}
 }
 
+/* An allocator whose blocks all start 16 bytes past a cache line. */
+static void *skew_malloc(size_t n)
+{
+	char *b = aligned_alloc(64, (n + 16 + 63) / 64 * 64);
+	if (b == NULL)
+		return NULL;
+	memcpy(b, &n, sizeof(n));
+	return b + 16;
+}
+
+static void *skew_calloc(size_t k, size_t n)
+{
+	char *p = skew_malloc(k * n);
+	if (p != NULL)
+		memset(p, 0, k * n);
+	return p;
+}
+
+static void skew_free(void *q)
+{
+	if (q != NULL)
+		free((char *)q - 16);
+}
+
+static void *skew_realloc(void *old, size_t n)
+{
+	char *p = skew_malloc(n);
+	if (p != NULL && old != NULL) {
+		size_t was;
+		memcpy(&was, (char *)old - 16, sizeof(was));
+		memcpy(p, old, was < n ? was : n);
+		skew_free(old);
+	}
+	return p;
+}
+
+/*
+ * An exporter reads records other threads wrote while those threads write
+ * the records next to them: each record starts on a cache line and shares
+ * none, whatever the allocator's alignment, so baton_span_data_prefetch()
+ * fetches exactly its lines.
+ */
+Test(span_store, records_start_on_cache_lines_and_share_none, .fini = fini_holding)
+{
+	baton_allocator skew = {skew_malloc, skew_calloc, skew_realloc, skew_free};
+	cr_assert_eq(baton_set_allocator(&skew), BATON_OK);
+	init_holding(NULL);
+	baton_tracer *t = baton_tracer_get("store", NULL);
+	for (int i = 0; i < 200; i++)
+		baton_span_end(bench_span(t));
+	cr_assert_eq(nheld, 200);
+	for (size_t i = 0; i < nheld; i++) {
+		uintptr_t at = (uintptr_t)held[i];
+		cr_assert_eq(at % 64, 0, "record %zu at %#lx", i, (unsigned long)at);
+		cr_assert_eq(bt_prov.store.rec_size % 64, 0);
+		baton_span_data_prefetch(held[i]);
+	}
+	baton_span_data_prefetch(NULL);
+}
+
 Test(span_store, a_span_with_many_attributes_keeps_them_past_its_record,
      .fini = fini_holding)
 {
