@@ -157,6 +157,23 @@ typedef struct baton_exporter_ops {
 	/* Bounded by timeout_ms; after it, export_spans is not called again. */
 	baton_err (*shutdown)(void *arg, uint32_t timeout_ms); /* may be NULL */
 	void (*destroy)(void *arg);                            /* may be NULL */
+	/*
+	 * Optional, both or neither (the exporter declares the capability by
+	 * setting them): an export in two halves, so that the batch processor
+	 * prepares the next batch while one is on its way. export_begin does
+	 * what export_spans does up to waiting for the receiver: it takes from
+	 * the spans all it needs (they are released when it returns) and starts
+	 * the delivery, or holds the batch until the one before it is answered.
+	 * export_end waits for the oldest batch begun and not yet ended and
+	 * returns what export_spans would have returned for it. The processor
+	 * calls export_end exactly once for each export_begin, in order, with
+	 * at most two batches begun and not ended, and calls neither
+	 * export_spans nor force_flush in between. A shutdown from another
+	 * thread cuts what is begun: the export_end calls still to come return
+	 * at once.
+	 */
+	void (*export_begin)(void *arg, const baton_span_data *const *spans, size_t n);
+	baton_export_result (*export_end)(void *arg);
 } baton_exporter_ops;
 
 typedef struct baton_exporter {

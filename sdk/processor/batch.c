@@ -41,6 +41,14 @@
  *
  * What an export did comes back as export_spans' result; a flush or a
  * shutdown returns the error of an export that failed while it waited.
+ *
+ * Halves: with an exporter that can export in two halves (export_begin,
+ * export_end), a full batch is begun and its spans released, and only then
+ * does the worker wait for the end of the batch before it, so that one
+ * batch travels while the next is drained and encoded. The wait comes at
+ * once when no full batch is there to begin, so nothing stays unanswered
+ * while the worker sleeps, flushes or stops; in_export stays set while a
+ * batch is begun, for fork and for a shutdown that must cut it.
  */
 #include "util.h"
 
@@ -50,6 +58,7 @@
 #include <baton/processor.h>
 #include <sched.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -115,6 +124,15 @@ struct bt_batch {
 
 	const baton_span_data **batch;
 	uint32_t nbatch;
+	/*
+	 * The exporter exports in two halves (export_begin / export_end): up to
+	 * two batches are begun and not yet ended, their sizes oldest first.
+	 * Their spans are released already and counted when the end comes.
+	 * Under mtx.
+	 */
+	bool halves;
+	uint32_t npending;
+	uint32_t pending[2];
 
 	/* Counters the worker keeps, under mtx. */
 	uint64_t exported, dropped_shutdown, dropped_failure, rejected;
@@ -262,22 +280,81 @@ static void bt_drain(struct bt_batch *b)
 }
 
 /*
- * Called with mtx held: releases the batch, counting it under *counter and,
- * when it is a drop, under reason (BT_DROP_NREASONS: not a drop).
+ * Called with mtx held: counts n spans the processor let go of under
+ * *counter and, when it is a drop, under reason (BT_DROP_NREASONS: not a
+ * drop), less those a timed-out shutdown counted already.
  */
+static void bt_count_out(struct bt_batch *b, uint64_t n, uint64_t *counter,
+                         bt_drop_reason reason)
+{
+	uint64_t pre = b->precounted < n ? b->precounted : n;
+	b->precounted -= pre;
+	*counter += n - pre;
+	if (reason != BT_DROP_NREASONS)
+		bt_drop_add(reason, n - pre);
+}
+
+/* Called with mtx held: releases the batch, counting it (bt_count_out). */
 static void bt_release_batch(struct bt_batch *b, uint64_t *counter, bt_drop_reason reason)
 {
 	/* Records go back to their starting threads in bundles, not one by one. */
 	baton_span_data_release_n(b->batch, b->nbatch);
-	uint64_t pre = b->precounted < b->nbatch ? b->precounted : b->nbatch;
-	b->precounted -= pre;
-	*counter += b->nbatch - pre;
-	if (reason != BT_DROP_NREASONS)
-		bt_drop_add(reason, b->nbatch - pre);
+	bt_count_out(b, b->nbatch, counter, reason);
 	b->nbatch = 0;
 }
 
-/* Called with mtx held and nbatch > 0; drops mtx around export_spans. */
+/*
+ * Called with mtx held, the lock dropped since the export returned r for n
+ * spans: counts them and what the exporter said.
+ */
+static void bt_export_done(struct bt_batch *b, uint64_t n, baton_export_result r,
+                           const char *why)
+{
+	b->requests++;
+	b->retries += r.retries;
+	b->rejected += r.rejected;
+	if (r.err == BATON_OK) {
+		bt_count_out(b, n, &b->exported, BT_DROP_NREASONS);
+		return;
+	}
+	b->failures++;
+	b->last_err = r.err;
+	snprintf(b->last_error, sizeof(b->last_error), "%s", why);
+	if (b->exp_shut)
+		bt_count_out(b, n, &b->dropped_shutdown, BT_DROP_SHUTDOWN);
+	else
+		bt_count_out(b, n, &b->dropped_failure, BT_DROP_EXPORT_FAILED);
+	bt_debug("batch processor: export failed: %s", why);
+}
+
+/* The reason lives until the exporter's next call: copied, made printable. */
+static void bt_export_why(const baton_export_result *r, char *why, size_t cap)
+{
+	why[0] = '\0';
+	if (r->err != BATON_OK) {
+		const char *t = r->reason != NULL ? r->reason : baton_strerror(r->err);
+		bt_text_sanitize(why, cap, t, strlen(t));
+	}
+}
+
+/* Called with mtx held and npending > 0: ends the oldest batch begun. */
+static void bt_export_end(struct bt_batch *b)
+{
+	uint32_t n = b->pending[0];
+	char why[sizeof(b->last_error)];
+	pthread_mutex_unlock(&b->mtx);
+	baton_export_result r = b->exp.ops->export_end(b->exp.arg);
+	bt_export_why(&r, why, sizeof(why));
+	pthread_mutex_lock(&b->mtx);
+	b->pending[0] = b->pending[1];
+	if (--b->npending == 0) {
+		b->in_export = false;
+		pthread_cond_broadcast(&b->done); /* a fork() may be waiting for this */
+	}
+	bt_export_done(b, n, r, why);
+}
+
+/* Called with mtx held and nbatch > 0; drops mtx around the exporter's calls. */
 static void bt_export_batch(struct bt_batch *b)
 {
 	if (b->exp_shut) {
@@ -285,32 +362,30 @@ static void bt_export_batch(struct bt_batch *b)
 		return;
 	}
 	b->in_export = true;
-	pthread_mutex_unlock(&b->mtx);
-	baton_export_result r = b->exp.ops->export_spans(b->exp.arg, b->batch, b->nbatch);
-	/* The reason lives until the exporter's next call: copy it before the lock. */
-	char why[sizeof(b->last_error)];
-	if (r.err != BATON_OK) {
-		const char *t = r.reason != NULL ? r.reason : baton_strerror(r.err);
-		bt_text_sanitize(why, sizeof(why), t, strlen(t));
+	uint32_t n = b->nbatch;
+	if (b->halves) {
+		/* Begin this batch (the one before may still be on its way), then
+		 * wait for the one before: this one travels while the next fills. */
+		pthread_mutex_unlock(&b->mtx);
+		b->exp.ops->export_begin(b->exp.arg, b->batch, n);
+		pthread_mutex_lock(&b->mtx);
+		b->pending[b->npending++] = n;
+		baton_span_data_release_n(b->batch, n);
+		b->nbatch = 0;
+		if (b->npending == 2)
+			bt_export_end(b);
+		return;
 	}
+	pthread_mutex_unlock(&b->mtx);
+	baton_export_result r = b->exp.ops->export_spans(b->exp.arg, b->batch, n);
+	char why[sizeof(b->last_error)];
+	bt_export_why(&r, why, sizeof(why));
 	pthread_mutex_lock(&b->mtx);
 	b->in_export = false;
 	pthread_cond_broadcast(&b->done); /* a fork() may be waiting for this */
-	b->requests++;
-	b->retries += r.retries;
-	b->rejected += r.rejected;
-	if (r.err == BATON_OK) {
-		bt_release_batch(b, &b->exported, BT_DROP_NREASONS);
-		return;
-	}
-	b->failures++;
-	b->last_err = r.err;
-	memcpy(b->last_error, why, sizeof(why));
-	if (b->exp_shut)
-		bt_release_batch(b, &b->dropped_shutdown, BT_DROP_SHUTDOWN);
-	else
-		bt_release_batch(b, &b->dropped_failure, BT_DROP_EXPORT_FAILED);
-	bt_debug("batch processor: export failed: %s", why);
+	baton_span_data_release_n(b->batch, n);
+	b->nbatch = 0;
+	bt_export_done(b, n, r, why);
 }
 
 /* Called with mtx held: releases every span still owned, counting it. */
@@ -351,6 +426,12 @@ static void *bt_batch_worker(void *arg)
 		    (b->nbatch > 0 && (now >= next_export || flushing || stopping))) {
 			bt_export_batch(b);
 			next_export = bt_now_mono_ns() + b->delay_ns;
+			continue;
+		}
+		if (b->npending > 0) {
+			/* No full batch to begin meanwhile: wait for the answer now,
+			 * before sleeping, flushing or stopping. */
+			bt_export_end(b);
 			continue;
 		}
 		uint64_t queued = bt_ring_size(b);
@@ -404,7 +485,10 @@ static void *bt_batch_worker(void *arg)
 		pthread_cond_timedwait(&b->wake, &b->mtx, &ts);
 		atomic_store_explicit(&b->sleeping, 0, memory_order_relaxed);
 	}
-	/* Shutting down: whatever is left could not be exported in time. */
+	/* Shutting down: whatever is left could not be exported in time. What
+	 * is begun is answered first (cut short once the exporter is shut). */
+	while (b->npending > 0)
+		bt_export_end(b);
 	bt_release_all(b, &b->dropped_shutdown, BT_DROP_SHUTDOWN);
 	if (!b->exp_shut) {
 		b->exp_shut = true;
@@ -551,7 +635,10 @@ static baton_err bt_batch_shutdown(void *arg, uint32_t timeout_ms)
 		 * they are dropped at shutdown now, so the counts and the summary
 		 * say so even if the process ends before the worker lets go.
 		 */
-		uint64_t held = b->nbatch + bt_ring_size(b) - b->precounted;
+		uint64_t held = b->nbatch + bt_ring_size(b);
+		for (uint32_t i = 0; i < b->npending; i++)
+			held += b->pending[i];
+		held -= b->precounted;
 		b->precounted += held;
 		b->dropped_shutdown += held;
 		bt_drop_add(BT_DROP_SHUTDOWN, held);
@@ -662,6 +749,7 @@ static void bt_batch_child(void *arg)
 		b->last_error[0] = '\0';
 		b->last_err = b->flush_exp_rv = b->shut_exp_rv = BATON_OK;
 		b->in_export = false;
+		b->npending = 0; /* the parent's to answer */
 		b->flush_done = b->flush_req;
 		b->thread_started = false;
 		if (b->shutting || b->worker_done) {
@@ -861,6 +949,11 @@ baton_err baton_batch_processor_create(baton_exporter exporter,
 			atomic_init(&ring->slots[i].seq, i);
 	}
 	b->exp = exporter;
+	/* The capability to export in halves, when the exporter declares it. */
+	b->halves = exporter.ops->size >= offsetof(baton_exporter_ops, export_end) +
+	                                      sizeof(exporter.ops->export_end) &&
+	            exporter.ops->export_begin != NULL &&
+	            exporter.ops->export_end != NULL;
 	b->batch_size = bsize;
 	b->delay_ns = (uint64_t)delay * 1000000u;
 	b->export_timeout_ms = tmo;
