@@ -14,6 +14,15 @@
  *
  * Nothing secret reaches a log line: messages name the endpoint with its
  * user:password and query replaced, and header entries by their key only.
+ *
+ * Halves: besides export_spans the exporter offers export_begin and
+ * export_end, so that the batch processor encodes the next batch while the
+ * collector reads and answers this one. A begun batch is encoded into one
+ * of two body buffers and, when nothing is on the wire, handed to curl,
+ * which writes what the socket takes at once; export_end drives it to its
+ * answer (retries included, as export_spans would) and then hands the
+ * batch begun after it to curl. Requests keep their order on the one
+ * connection.
  */
 #include "otlp_int.h"
 
@@ -62,9 +71,23 @@ struct bt_otlp {
 	pid_t pid;
 	_Atomic bool cut;
 	bool failing; /* the last export failed: log the next failure at debug only */
-	bt_otlp_enc *enc;
+	/* Two body buffers: one request on the wire while the next is encoded. */
+	bt_otlp_enc *enc[2];
 	bt_otlp_gzip *gz;
-	bt_otlp_buf zbuf;
+	bt_otlp_buf zbuf[2];
+	/* Batches begun and not yet ended, oldest first (export_begin). */
+	struct bt_otlp_req {
+		const uint8_t *body;
+		size_t len;
+		uint64_t deadline;
+		int buf;       /* which of the two body buffers */
+		bool started;  /* its first attempt is with curl */
+		bool answered; /* res is final: nothing left to send */
+		baton_export_result res;
+		char why[160];
+	} req[2];
+	uint32_t nreq;
+	char why_out[160]; /* the reason export_end returned last */
 	bt_otlp_buf resp;
 	char retry_after[128];
 	size_t retry_after_len;
@@ -219,12 +242,10 @@ static bool bt_cut(struct bt_otlp *e)
 	return atomic_load_explicit(&e->cut, memory_order_relaxed);
 }
 
-/* POSTs body once. Returns curl's result; *status is the HTTP status on CURLE_OK. */
-static CURLcode bt_post(struct bt_otlp *e, const uint8_t *body, size_t len,
-                        uint64_t deadline, long *status)
+/* Hands body to curl as one POST, bounded by deadline; bt_post_wait ends it. */
+static CURLcode bt_post_start(struct bt_otlp *e, const uint8_t *body, size_t len,
+                              uint64_t deadline)
 {
-	CURLcode cc = CURLE_OK;
-	bool finished = false;
 	e->resp.len = 0;
 	e->retry_after_len = 0;
 	e->err[0] = '\0';
@@ -244,6 +265,17 @@ static CURLcode bt_post(struct bt_otlp *e, const uint8_t *body, size_t len,
 	/* Relaxed: only a forked child reads it, after fork() copied this thread's view.
 	 */
 	atomic_store_explicit(&e->transferring, true, memory_order_relaxed);
+	return CURLE_OK;
+}
+
+/*
+ * Drives the POST bt_post_start began until it ends. Returns curl's
+ * result; *status is the HTTP status on CURLE_OK.
+ */
+static CURLcode bt_post_wait(struct bt_otlp *e, long *status)
+{
+	CURLcode cc = CURLE_OK;
+	bool finished = false;
 	for (;;) {
 		int running = 0, left = 0;
 		CURLMsg *m;
@@ -272,6 +304,14 @@ static CURLcode bt_post(struct bt_otlp *e, const uint8_t *body, size_t len,
 	if (cc == CURLE_OK)
 		curl_easy_getinfo(e->easy, CURLINFO_RESPONSE_CODE, status);
 	return cc;
+}
+
+/* POSTs body once. Returns curl's result; *status is the HTTP status on CURLE_OK. */
+static CURLcode bt_post(struct bt_otlp *e, const uint8_t *body, size_t len,
+                        uint64_t deadline, long *status)
+{
+	CURLcode cc = bt_post_start(e, body, len, deadline);
+	return cc != CURLE_OK ? cc : bt_post_wait(e, status);
 }
 
 /* Sleeps until mono time `until`, or less when shutdown cuts it. */
@@ -374,9 +414,12 @@ static bool bt_wait_turn(struct bt_otlp *e, uint64_t deadline)
 	return true;
 }
 
-/* Sends one request body, retrying as the spec allows until deadline. */
+/*
+ * Sends one request body, retrying as the spec allows until deadline.
+ * started: its first attempt is with curl already (bt_post_start).
+ */
 static baton_err bt_send(struct bt_otlp *e, const uint8_t *body, size_t len,
-                         uint64_t deadline)
+                         uint64_t deadline, bool started)
 {
 	char why[160];
 	uint32_t attempt = 0;
@@ -385,15 +428,21 @@ static baton_err bt_send(struct bt_otlp *e, const uint8_t *body, size_t len,
 	 * or failed on the network; BATON_ETIMEDOUT only when every one timed out.
 	 */
 	baton_err verdict = BATON_ETIMEDOUT;
-	if (!bt_wait_turn(e, deadline))
+	if (!started && !bt_wait_turn(e, deadline))
 		return BATON_ETRANSPORT;
 	for (;;) {
 		long status = 0;
 		bool retry;
 		baton_err rv;
-		if (bt_cut(e))
-			return BATON_ECLOSED;
-		CURLcode cc = bt_post(e, body, len, deadline, &status);
+		CURLcode cc;
+		if (started) {
+			cc = bt_post_wait(e, &status);
+			started = false;
+		} else {
+			if (bt_cut(e))
+				return BATON_ECLOSED;
+			cc = bt_post(e, body, len, deadline, &status);
+		}
 		if (cc == CURLE_ABORTED_BY_CALLBACK && bt_cut(e)) {
 			bt_fail(e, "export cut by shutdown");
 			return BATON_ECLOSED;
@@ -465,14 +514,41 @@ static baton_err bt_send(struct bt_otlp *e, const uint8_t *body, size_t len,
 	}
 }
 
+/*
+ * Encodes spans[0..n) into body buffer k (compressed when configured).
+ * Returns BATON_ETOOBIG, without a word, for a batch past the largest
+ * request; other failures are said (bt_fail).
+ */
+static baton_err bt_encode(struct bt_otlp *e, int k, const baton_span_data *const *spans,
+                           size_t n, const uint8_t **body, size_t *len)
+{
+	baton_err rv = (e->json ? bt_otlp_encode_json : bt_otlp_encode)(
+	    e->enc[k], spans, n, e->max_body, body, len);
+	if (rv == BATON_ETOOBIG)
+		return rv;
+	if (rv != BATON_OK) {
+		bt_fail(e, "could not encode the batch");
+		return rv;
+	}
+	if (e->gzip) {
+		rv = bt_otlp_gzip_compress(e->gz, *body, *len, &e->zbuf[k]);
+		if (rv != BATON_OK) {
+			bt_fail(e, "could not compress the batch");
+			return rv;
+		}
+		*body = e->zbuf[k].p;
+		*len = e->zbuf[k].len;
+	}
+	return BATON_OK;
+}
+
 /* Encodes and sends spans[0..n), halving the batch while it is too big. */
 static baton_err bt_export_range(struct bt_otlp *e, const baton_span_data *const *spans,
                                  size_t n, uint64_t deadline)
 {
 	const uint8_t *body;
 	size_t len;
-	baton_err rv = (e->json ? bt_otlp_encode_json : bt_otlp_encode)(
-	    e->enc, spans, n, e->max_body, &body, &len);
+	baton_err rv = bt_encode(e, 0, spans, n, &body, &len);
 	if (rv == BATON_ETOOBIG) {
 		if (n == 1) {
 			bt_fail(e, "a span larger than the largest request was dropped");
@@ -483,54 +559,191 @@ static baton_err bt_export_range(struct bt_otlp *e, const baton_span_data *const
 		baton_err b = bt_export_range(e, spans + h, n - h, deadline);
 		return a != BATON_OK ? a : b;
 	}
-	if (rv != BATON_OK) {
-		bt_fail(e, "could not encode the batch");
+	if (rv != BATON_OK)
 		return rv;
-	}
-	if (e->gzip) {
-		rv = bt_otlp_gzip_compress(e->gz, body, len, &e->zbuf);
-		if (rv != BATON_OK) {
-			bt_fail(e, "could not compress the batch");
-			return rv;
-		}
-		body = e->zbuf.p;
-		len = e->zbuf.len;
-	}
-	return bt_send(e, body, len, deadline);
+	return bt_send(e, body, len, deadline, false);
 }
 
 /* ---- ops ---- */
+
+/* The end of the time an export that starts now has (the timeout). */
+static uint64_t bt_deadline(const struct bt_otlp *e)
+{
+	return e->timeout_ms == BT_OTLP_NO_TIMEOUT
+	           ? UINT64_MAX
+	           : baton_time_mono_ns() + (uint64_t)e->timeout_ms * 1000000u;
+}
+
+/*
+ * What every export does first: a fresh account, and in a forked child a
+ * fresh connection. Returns false, with r->err set, when there is nothing
+ * to send (cut, no spans, or no connection).
+ */
+static bool bt_export_prologue(struct bt_otlp *e, size_t n, baton_export_result *r,
+                               uint64_t *deadline)
+{
+	*r = BATON_EXPORT_RESULT(BATON_OK);
+	e->retries = 0;
+	e->rejected = 0;
+	e->why[0] = '\0';
+	if (bt_cut(e)) {
+		r->err = BATON_ECLOSED;
+		return false;
+	}
+	if (n == 0)
+		return false;
+	if (e->pid != getpid()) {
+		/* The parent's backoff and requests are the parent's. */
+		e->streak = 0;
+		e->not_before = 0;
+		e->nreq = 0;
+		r->err = bt_after_fork(e);
+		if (r->err != BATON_OK)
+			return false;
+	}
+	*deadline = bt_deadline(e);
+	return true;
+}
+
+/* The account of the export that just ended with err. */
+static baton_export_result bt_export_result(struct bt_otlp *e, baton_err err)
+{
+	baton_export_result r = BATON_EXPORT_RESULT(err);
+	r.retries = e->retries;
+	r.rejected = e->rejected;
+	r.reason = err != BATON_OK && e->why[0] != '\0' ? e->why : NULL;
+	return r;
+}
 
 static baton_export_result bt_otlp_export(void *arg, const baton_span_data *const *spans,
                                           size_t n)
 {
 	struct bt_otlp *e = arg;
-	baton_export_result r = BATON_EXPORT_RESULT(BATON_OK);
+	baton_export_result r;
+	uint64_t deadline;
+	if (!bt_export_prologue(e, n, &r, &deadline))
+		return r;
+	return bt_export_result(e, bt_export_range(e, spans, n, deadline));
+}
+
+/* ---- in halves ---- */
+
+/* Stores the final result of q, with its own copy of the reason. */
+static void bt_req_answer(struct bt_otlp *e, struct bt_otlp_req *q, baton_export_result r)
+{
+	q->answered = true;
+	q->res = r;
+	snprintf(q->why, sizeof(q->why), "%s", r.reason != NULL ? r.reason : "");
+	q->res.reason = r.reason != NULL ? q->why : NULL;
+	(void)e;
+}
+
+/*
+ * Hands q's first attempt to curl, which writes what the socket takes now,
+ * unless a backoff or Retry-After holds it back (bt_send waits for that
+ * at the end).
+ */
+static void bt_req_start(struct bt_otlp *e, struct bt_otlp_req *q)
+{
+	if (q->answered || q->started || bt_cut(e))
+		return;
+	if (e->not_before != 0 && baton_time_mono_ns() < e->not_before)
+		return;
+	if (bt_post_start(e, q->body, q->len, q->deadline) != CURLE_OK)
+		return; /* bt_send tries again, and says why */
+	q->started = true;
+	/*
+	 * Until the whole body is with the kernel (curl writes at most its
+	 * upload buffer per call, and a new connection must be set up first):
+	 * the collector can only answer a whole request. No longer than the
+	 * request itself would have waited; bt_post_wait finishes it.
+	 */
+	for (;;) {
+		int running = 0;
+		curl_off_t sent = 0;
+		if (curl_multi_perform(e->multi, &running) != CURLM_OK || running == 0)
+			return;
+		curl_easy_getinfo(e->easy, CURLINFO_SIZE_UPLOAD_T, &sent);
+		if ((size_t)sent >= q->len || bt_cut(e) ||
+		    baton_time_mono_ns() >= q->deadline)
+			return;
+		curl_multi_poll(e->multi, NULL, 0, 1000, NULL);
+	}
+}
+
+/* Sends q to its answer, as export_spans would. */
+static void bt_req_finish(struct bt_otlp *e, struct bt_otlp_req *q)
+{
+	if (q->answered)
+		return;
 	e->retries = 0;
 	e->rejected = 0;
 	e->why[0] = '\0';
-	if (bt_cut(e)) {
-		r.err = BATON_ECLOSED;
-		return r;
+	baton_err err = bt_send(e, q->body, q->len, q->deadline, q->started);
+	q->started = false;
+	bt_req_answer(e, q, bt_export_result(e, err));
+}
+
+static void bt_otlp_export_begin(void *arg, const baton_span_data *const *spans, size_t n)
+{
+	struct bt_otlp *e = arg;
+	baton_export_result r;
+	uint64_t deadline;
+	if (e->nreq == 2) {
+		/* Past the contract (two at most): nothing to keep it in. */
+		bt_error("OTLP: a third export begun before the first ended: %zu "
+		         "spans not sent",
+		         n);
+		return;
 	}
-	if (n == 0)
-		return r;
-	if (e->pid != getpid()) {
-		/* The parent's backoff is the parent's. */
-		e->streak = 0;
-		e->not_before = 0;
-		r.err = bt_after_fork(e);
-		if (r.err != BATON_OK)
-			return r;
+	bool go = bt_export_prologue(e, n, &r, &deadline);
+	struct bt_otlp_req *q = &e->req[e->nreq];
+	q->buf = e->nreq == 0 ? 0 : 1 - e->req[0].buf;
+	q->started = false;
+	q->answered = false;
+	e->nreq++;
+	if (!go) {
+		bt_req_answer(e, q, bt_export_result(e, r.err));
+		return;
 	}
-	uint64_t deadline =
-	    e->timeout_ms == BT_OTLP_NO_TIMEOUT
-	        ? UINT64_MAX
-	        : baton_time_mono_ns() + (uint64_t)e->timeout_ms * 1000000u;
-	r.err = bt_export_range(e, spans, n, deadline);
-	r.retries = e->retries;
-	r.rejected = e->rejected;
-	r.reason = r.err != BATON_OK && e->why[0] != '\0' ? e->why : NULL;
+	q->deadline = deadline;
+	baton_err rv = bt_encode(e, q->buf, spans, n, &q->body, &q->len);
+	if (rv == BATON_ETOOBIG) {
+		/* Split into several requests, the old way, after the one before
+		 * it (their order on the wire is kept). */
+		if (e->nreq == 2)
+			bt_req_finish(e, &e->req[0]);
+		e->retries = 0;
+		e->rejected = 0;
+		e->why[0] = '\0';
+		rv = bt_export_range(e, spans, n, deadline);
+		bt_req_answer(e, q, bt_export_result(e, rv));
+		return;
+	}
+	if (rv != BATON_OK) {
+		bt_req_answer(e, q, bt_export_result(e, rv));
+		return;
+	}
+	if (e->nreq == 1)
+		bt_req_start(e, q);
+}
+
+static baton_export_result bt_otlp_export_end(void *arg)
+{
+	struct bt_otlp *e = arg;
+	if (e->nreq == 0)
+		return BATON_EXPORT_RESULT(BATON_ESTATE);
+	bt_req_finish(e, &e->req[0]);
+	baton_export_result r = e->req[0].res;
+	snprintf(e->why_out, sizeof(e->why_out), "%s", e->req[0].why);
+	r.reason = r.reason != NULL ? e->why_out : NULL;
+	e->req[0] = e->req[1];
+	if (--e->nreq > 0) {
+		/* The next batch goes on the wire; its time starts now, not while
+		 * it waited behind this one. */
+		e->req[0].deadline = bt_deadline(e);
+		bt_req_start(e, &e->req[0]);
+	}
 	return r;
 }
 
@@ -559,9 +772,11 @@ static void bt_otlp_destroy(void *arg)
 	}
 	bt_handles_close(e);
 	curl_slist_free_all(e->hdrs);
-	bt_otlp_enc_destroy(e->enc);
+	for (int k = 0; k < 2; k++) {
+		bt_otlp_enc_destroy(e->enc[k]);
+		bt_otlp_buf_free(&e->zbuf[k]);
+	}
 	bt_otlp_gzip_destroy(e->gz);
-	bt_otlp_buf_free(&e->zbuf);
 	bt_otlp_buf_free(&e->resp);
 	bt_free(e->tls_ca);
 	bt_free(e->tls_key);
@@ -571,8 +786,13 @@ static void bt_otlp_destroy(void *arg)
 }
 
 static const baton_exporter_ops bt_otlp_ops = {
-    sizeof(baton_exporter_ops), "otlp_http",     bt_otlp_export, NULL,
-    bt_otlp_shutdown,           bt_otlp_destroy,
+    .size = sizeof(baton_exporter_ops),
+    .name = "otlp_http",
+    .export_spans = bt_otlp_export,
+    .shutdown = bt_otlp_shutdown,
+    .destroy = bt_otlp_destroy,
+    .export_begin = bt_otlp_export_begin,
+    .export_end = bt_otlp_export_end,
 };
 
 /* ---- configuration ---- */
@@ -889,7 +1109,9 @@ baton_err baton_otlp_http_exporter_create(const baton_otlp_http_options *opts,
 		bt_warn("OTLP: a client %s without a client %s; mTLS will not work",
 		        e->tls_key != NULL ? "key" : "certificate",
 		        e->tls_key != NULL ? "certificate" : "key");
-	rv = bt_otlp_enc_create(&e->enc);
+	rv = bt_otlp_enc_create(&e->enc[0]);
+	if (rv == BATON_OK)
+		rv = bt_otlp_enc_create(&e->enc[1]);
 	if (rv == BATON_OK && e->gzip)
 		rv = bt_otlp_gzip_create(&e->gz);
 	if (rv == BATON_OK)
