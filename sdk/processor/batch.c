@@ -24,7 +24,11 @@
  * is set and the ring holds wake_at spans does one producer (the one whose
  * exchange turns sleeping from 1 to 0) take the mutex and signal. So a
  * busy producer pays one relaxed-cost load per span and the worker is woken
- * once per batch, never per span. The CAS on enq and the accesses to
+ * once per batch, never per span. When spans came fast while it last
+ * slept (its pace), the worker sleeps only until a batch should be full
+ * at that pace and asks to be woken only for a queue a quarter full: the
+ * producers' signal, a system call on their path, is then kept for when
+ * the worker falls behind. The CAS on enq and the accesses to
  * sleeping are sequentially consistent: each side writes its variable and
  * then reads the other's (a store-load pattern that weaker orders allow to
  * be reordered, which would lose a wakeup). On x86 both cost nothing more.
@@ -64,6 +68,10 @@
 
 /* 16 MiB of ring at most: a bigger queue only holds more span records. */
 #define BT_BSP_QUEUE_MAX (1u << 20)
+/* Spans that must come during one sleep for the worker to keep their pace. */
+#define BT_BSP_PACE_MIN 64u
+/* The shortest sleep the pace may ask for. */
+#define BT_BSP_NAP_MIN_NS ((uint64_t)20000u)
 /* How often the worker looks at the drop counters, and its longest sleep. */
 #define BT_BSP_TICK_NS ((uint64_t)1000000000u)
 
@@ -80,9 +88,11 @@ struct bt_ring {
 	_Alignas(64) _Atomic uint64_t enq;
 	/* Consumer side: written by the worker only. */
 	_Alignas(64) _Atomic uint64_t deq;
-	struct bt_slot *slots;
-	uint64_t mask;
 	uint64_t flush_target; /* enq when the pending flush was asked; under mtx */
+	/* Read by both, written by neither after creation: a line of its own,
+	 * which no write on either side takes from the other's cache. */
+	_Alignas(64) struct bt_slot *slots;
+	uint64_t mask;
 };
 
 struct bt_batch {
@@ -124,6 +134,10 @@ struct bt_batch {
 
 	const baton_span_data **batch;
 	uint32_t nbatch;
+	uint32_t capacity; /* of all the shards */
+	/* ns between spans while the worker last slept, when they came fast
+	 * (at least BT_BSP_PACE_MIN of them); 0: slow or not known. Worker only. */
+	uint64_t pace_ns;
 	/*
 	 * The exporter exports in two halves (export_begin / export_end): up to
 	 * two batches are begun and not yet ended, their sizes oldest first.
@@ -148,7 +162,8 @@ struct bt_batch {
 
 /* ---- the ring ---- */
 
-static bool bt_ring_push(struct bt_ring *r, const baton_span_data *span)
+/* Returns 1 + the position the span took, or 0 when the ring is full. */
+static uint64_t bt_ring_push(struct bt_ring *r, const baton_span_data *span)
 {
 	struct bt_slot *sl;
 	uint64_t pos = atomic_load_explicit(&r->enq, memory_order_relaxed);
@@ -163,7 +178,7 @@ static bool bt_ring_push(struct bt_ring *r, const baton_span_data *span)
 			                                          memory_order_relaxed))
 				break;
 		} else if (dif < 0) {
-			return false; /* the slot still holds a span a lap behind: full */
+			return 0; /* the slot still holds a span a lap behind: full */
 		} else {
 			pos = atomic_load_explicit(&r->enq, memory_order_relaxed);
 		}
@@ -173,15 +188,16 @@ static bool bt_ring_push(struct bt_ring *r, const baton_span_data *span)
 	__builtin_prefetch(&r->slots[(pos + 16) & r->mask], 1);
 	/* Release: the worker that sees seq == pos + 1 sees the pointer. */
 	atomic_store_explicit(&sl->seq, pos + 1, memory_order_release);
-	return true;
+	return pos + 1;
 }
 
 /* Each thread's home shard: threads are dealt out in turn. */
 static _Atomic uint32_t bt_shard_next;
 static BT_TLS uint32_t bt_shard_home; /* 1 + the deal; 0: not dealt yet */
 
-/* Queues the span in the producer's home shard, else in any other. */
-static bool bt_batch_push(struct bt_batch *b, const baton_span_data *span)
+/* Queues the span in the producer's home shard, else in any other.
+ * Returns bt_ring_push's answer. */
+static uint64_t bt_batch_push(struct bt_batch *b, const baton_span_data *span)
 {
 	uint32_t n = b->nshards, home = 0;
 	if (n > 1) {
@@ -192,10 +208,11 @@ static bool bt_batch_push(struct bt_batch *b, const baton_span_data *span)
 		home = bt_shard_home;
 	}
 	for (uint32_t i = 0; i < n; i++) {
-		if (bt_ring_push(&b->ring[(home + i) & (n - 1)], span))
-			return true;
+		uint64_t at = bt_ring_push(&b->ring[(home + i) & (n - 1)], span);
+		if (at != 0)
+			return at;
 	}
-	return false;
+	return 0;
 }
 
 /* Worker only. Returns NULL when the head slot is empty or not yet published. */
@@ -471,6 +488,20 @@ static void *bt_batch_worker(void *arg)
 		 */
 		uint32_t wake_at = b->delay_ns == 0 ? 1 : b->batch_size - b->nbatch;
 		uint64_t until = b->delay_ns == 0 ? now + BT_BSP_TICK_NS : next_export;
+		if (b->delay_ns != 0 && b->pace_ns != 0) {
+			/*
+			 * Spans come fast: sleep until, at the pace they kept, the
+			 * batch is full, and leave the producers' signal (a system
+			 * call on their path) for a queue a quarter full.
+			 */
+			uint64_t fill = now + (uint64_t)(wake_at - queued) * b->pace_ns;
+			if (fill < now + BT_BSP_NAP_MIN_NS)
+				fill = now + BT_BSP_NAP_MIN_NS;
+			if (fill < until)
+				until = fill;
+			if (wake_at < b->capacity / 4)
+				wake_at = b->capacity / 4;
+		}
 		if (until > next_poll)
 			until = next_poll;
 		atomic_store_explicit(&b->wake_at, wake_at, memory_order_relaxed);
@@ -482,8 +513,16 @@ static void *bt_batch_worker(void *arg)
 			continue;
 		}
 		struct timespec ts = bt_abs_timespec(until);
+		uint64_t enq0, enq1, deq;
+		bt_ring_totals(b, &enq0, &deq);
 		pthread_cond_timedwait(&b->wake, &b->mtx, &ts);
 		atomic_store_explicit(&b->sleeping, 0, memory_order_relaxed);
+		/* The pace of the spans that came while we slept, when they were many. */
+		bt_ring_totals(b, &enq1, &deq);
+		uint64_t slept = bt_now_mono_ns() - now;
+		b->pace_ns = enq1 - enq0 >= BT_BSP_PACE_MIN ? slept / (enq1 - enq0) : 0;
+		if (b->pace_ns == 0 && enq1 - enq0 >= BT_BSP_PACE_MIN)
+			b->pace_ns = 1;
 	}
 	/* Shutting down: whatever is left could not be exported in time. What
 	 * is begun is answered first (cut short once the exporter is shut). */
@@ -520,7 +559,8 @@ static void bt_batch_on_end(void *arg, const baton_span_data *span)
 		baton_span_data_release(span);
 		return;
 	}
-	if (!bt_batch_push(b, span)) {
+	uint64_t at = bt_batch_push(b, span);
+	if (at == 0) {
 		atomic_fetch_add_explicit(&b->dropped_full, 1, memory_order_relaxed);
 		bt_drop_add(BT_DROP_QUEUE_FULL, 1);
 		baton_span_data_release(span);
@@ -528,7 +568,13 @@ static void bt_batch_on_end(void *arg, const baton_span_data *span)
 	}
 	if (atomic_load_explicit(&b->sleeping, memory_order_seq_cst) == 0)
 		return;
-	if (bt_ring_size(b) < atomic_load_explicit(&b->wake_at, memory_order_relaxed))
+	uint32_t wake_at = atomic_load_explicit(&b->wake_at, memory_order_relaxed);
+	/* Past a batch, wake_at only guards against a worker that overslept its
+	 * pace (it wakes on its own): reading every shard's ends, lines the
+	 * other side writes, is then worth it every 64th span only. */
+	if (wake_at > b->batch_size && (at & 63) != 0)
+		return;
+	if (bt_ring_size(b) < wake_at)
 		return;
 	/* Only the producer that turns sleeping from 1 to 0 signals. */
 	if (atomic_exchange_explicit(&b->sleeping, 0, memory_order_relaxed) == 1) {
@@ -941,6 +987,7 @@ baton_err baton_batch_processor_create(baton_exporter exporter,
 		goto fail;
 	}
 	b->nshards = cap >= BT_BSP_SHARD_FROM ? BT_BSP_SHARDS : 1;
+	b->capacity = (uint32_t)cap;
 	for (uint32_t r = 0; r < b->nshards; r++) {
 		struct bt_ring *ring = &b->ring[r];
 		ring->mask = cap / b->nshards - 1;
