@@ -70,6 +70,8 @@
 #define BT_BSP_QUEUE_MAX (1u << 20)
 /* Spans that must come during one sleep for the worker to keep their pace. */
 #define BT_BSP_PACE_MIN 64u
+/* Batches one paced sleep waits for, in a queue at least 8 times as big. */
+#define BT_BSP_NAP_BATCHES 4u
 /* The shortest sleep the pace may ask for. */
 #define BT_BSP_NAP_MIN_NS ((uint64_t)20000u)
 /* How often the worker looks at the drop counters, and its longest sleep. */
@@ -491,10 +493,15 @@ static void *bt_batch_worker(void *arg)
 		if (b->delay_ns != 0 && b->pace_ns != 0) {
 			/*
 			 * Spans come fast: sleep until, at the pace they kept, the
-			 * batch is full, and leave the producers' signal (a system
-			 * call on their path) for a queue a quarter full.
+			 * batch is full (a few batches, in a queue that holds many
+			 * times that: one wake-up for several), and leave the
+			 * producers' signal (a system call on their path) for a queue
+			 * a quarter full.
 			 */
-			uint64_t fill = now + (uint64_t)(wake_at - queued) * b->pace_ns;
+			uint64_t goal = wake_at; /* spans in the ring when it wakes */
+			if (b->capacity / 8 >= BT_BSP_NAP_BATCHES * b->batch_size)
+				goal = BT_BSP_NAP_BATCHES * b->batch_size - b->nbatch;
+			uint64_t fill = now + (goal - queued) * b->pace_ns;
 			if (fill < now + BT_BSP_NAP_MIN_NS)
 				fill = now + BT_BSP_NAP_MIN_NS;
 			if (fill < until)
