@@ -187,7 +187,7 @@ static uint64_t bt_ring_push(struct bt_ring *r, const baton_span_data *span)
 	}
 	sl->span = span;
 	/* The slots a few spans on come back from the worker's cache: fetch early. */
-	__builtin_prefetch(&r->slots[(pos + 16) & r->mask], 1);
+	bt_prefetch_w(&r->slots[(pos + 16) & r->mask]);
 	/* Release: the worker that sees seq == pos + 1 sees the pointer. */
 	atomic_store_explicit(&sl->seq, pos + 1, memory_order_release);
 	return pos + 1;

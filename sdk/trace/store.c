@@ -401,12 +401,13 @@ bt_span *bt_store_alloc(bt_store *s)
 		}
 	}
 	bt_span *sp = bt_store_get(s, c->idx[--c->n]);
-	/* The next record, for the next span: returned ones come from the
-	 * worker's cache, and each of its lines is written. */
-	if (c->n > 0) {
-		const char *next = (const char *)bt_store_get(s, c->idx[c->n - 1]);
+	/* The record after next, to be written: a returned one has a line the
+	 * worker read, which another core must give up before this one writes
+	 * it; two spans ahead gives that time. */
+	if (c->n > 1) {
+		const char *next = (const char *)bt_store_get(s, c->idx[c->n - 2]);
 		for (size_t o = 0; o < BT_REC_BYTES; o += 64)
-			__builtin_prefetch(next + o, 1);
+			bt_prefetch_w(next + o);
 	}
 	sp->owner = c->slot;
 	bt_count(BT_C_ALLOCS);
