@@ -36,6 +36,7 @@ struct hx {
 	bool gated;
 	unsigned permits;
 	bool cut;
+	bool deaf; /* its shutdown does not cut a held end */
 	unsigned shutdowns;
 	size_t begins, ends;    /* calls that returned */
 	size_t fifo[MAX_CALLS]; /* sizes of the batches begun, oldest first */
@@ -175,7 +176,7 @@ static baton_err hx_shutdown(void *arg, uint32_t timeout_ms)
 	struct hx *h = arg;
 	pthread_mutex_lock(&h->mtx);
 	h->shutdowns++;
-	h->cut = true;
+	h->cut = !h->deaf;
 	pthread_cond_broadcast(&h->cv);
 	pthread_mutex_unlock(&h->mtx);
 	return BATON_OK;
@@ -318,6 +319,9 @@ static void wait_exported(baton_processor p, uint64_t n)
 	}
 	cr_assert_eq(stats(p).spans_exported, n);
 }
+
+/* A hang fails the test instead of stalling the run. */
+TestSuite(halves, .timeout = 30);
 
 /* ---- 1. the contract: one end per begin, in order, two at most ---- */
 
@@ -585,6 +589,42 @@ Test(halves, fini_with_an_end_held_is_bounded_and_counts_it_once)
 	hx_assert_sound(h);
 	cr_assert_eq(h->shutdowns, 1);
 	cr_assert_eq(h->spans_cut, 8);
+}
+
+Test(halves, a_shutdown_that_times_out_on_held_ends_counts_them_once)
+{
+	struct hx *h = hx_new(true);
+	h->deaf = true; /* the held ends outlive the shutdown's time */
+	baton_processor p = init_batch((baton_exporter){&hx_ops, h}, 1024, 8, 60000);
+	make_spans("first", 8);
+	hx_wait(h, 1, 0, true);
+	make_spans("begun", 16);
+	hx_permit(h, 1);
+	hx_wait(h, 3, 1, true);
+	make_spans("queued", 5);
+	uint64_t t0 = baton_time_mono_ns();
+	cr_assert_eq(p.ops->shutdown(p.arg, 200), BATON_ETIMEDOUT);
+	uint64_t el = baton_time_mono_ns() - t0;
+	cr_assert_lt(el, 1200000000ull, "shutdown took %llu ms",
+	             (unsigned long long)(el / 1000000u));
+	cr_assert_eq(h->shutdowns, 1);
+	/* What was left, the two begun batches too, is dropped at shutdown now. */
+	baton_batch_stats s = stats(p);
+	cr_assert_eq(s.spans_exported, 8);
+	cr_assert_eq(s.dropped_shutdown, 16 + 5);
+	assert_accounted(&s);
+	assert_sdk_accounted();
+	/* The ends come later and succeed: nothing is counted again. */
+	hx_open(h);
+	baton_fini(2000);
+	hx_assert_sound(h);
+	cr_assert_eq(h->spans_ok, 24);
+	s = stats(p);
+	cr_assert_eq(s.spans_exported, 8);
+	cr_assert_eq(s.dropped_shutdown, 21);
+	cr_assert_eq(s.dropped_export_failure, 0);
+	assert_accounted(&s);
+	assert_sdk_accounted();
 }
 
 /* ---- 7. an exporter built before the halves keeps export_spans ---- */
