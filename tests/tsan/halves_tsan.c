@@ -1,8 +1,9 @@
 /*
  * The batch processor with an exporter in two halves, under
  * ThreadSanitizer (a plain program; it runs in every build too):
- *   - two producer threads end spans into a small queue while the main
- *     thread flushes now and then;
+ *   - two producer threads end spans into a sharded queue, pausing now
+ *     and then (partial batches leave after the delay), while the main
+ *     thread flushes;
  *   - the exporter reads each span in export_begin (the worker must see it
  *     whole), delays some ends at random and fails some of them.
  * Checks that every begin is answered by one end, two at most in flight,
@@ -62,8 +63,8 @@ static baton_export_result fx_end(void *arg)
 	unsigned r = (unsigned)rand_r(&fx.seed);
 	pthread_mutex_unlock(&fx.mtx);
 	/* Some ends wait for a receiver that is slow. */
-	if (r % 4 == 0) {
-		struct timespec ts = {0, (long)(r % 200) * 1000};
+	if (r % 8 == 0) {
+		struct timespec ts = {0, (long)(r % 100) * 1000};
 		nanosleep(&ts, NULL);
 	}
 	baton_export_result res = BATON_EXPORT_RESULT(BATON_OK);
@@ -127,6 +128,11 @@ static void *producer(void *arg)
 		baton_span_set_str(s, "k", "v");
 		baton_span_set_int(s, "i", i);
 		baton_span_end(s);
+		/* A pause now and then: the delay sends partial batches too. */
+		if (i % 500 == 499) {
+			struct timespec ts = {0, 2000000};
+			nanosleep(&ts, NULL);
+		}
 	}
 	return NULL;
 }
@@ -135,9 +141,9 @@ int main(void)
 {
 	baton_processor p;
 	baton_batch_options bo = {.size = sizeof(bo),
-	                          .max_queue_size = 1024,
+	                          .max_queue_size = 4096, /* sharded */
 	                          .max_export_batch_size = 32,
-	                          .schedule_delay_ms = 2};
+	                          .schedule_delay_ms = 1};
 	if (baton_batch_processor_create((baton_exporter){&fx_ops, NULL}, &bo, &p) !=
 	    BATON_OK)
 		return 1;
