@@ -170,7 +170,10 @@ typedef struct baton_exporter_ops {
 	 * at most two batches begun and not ended, and calls neither
 	 * export_spans nor force_flush in between. A shutdown from another
 	 * thread cuts what is begun: the export_end calls still to come return
-	 * at once.
+	 * at once. In a child forked while a batch was begun (fork waits for
+	 * the end, but only so long) that batch is the parent's: the child's
+	 * processor ends nothing begun before the fork, and the exporter must
+	 * forget it there.
 	 */
 	void (*export_begin)(void *arg, const baton_span_data *const *spans, size_t n);
 	baton_export_result (*export_end)(void *arg);
