@@ -70,8 +70,14 @@ baton_export_result export_spans(void *, const baton_span_data *const *spans, si
 
 /* Every member named: -Wextra in C++ wants the optional halves too. */
 const baton_exporter_ops cxx_exporter_ops = {
-    sizeof(baton_exporter_ops), "cxx", export_spans, nullptr, nullptr, nullptr,
-    nullptr, nullptr,
+    sizeof(baton_exporter_ops),
+    "cxx",
+    export_spans,
+    nullptr,
+    nullptr,
+    nullptr,
+    nullptr,
+    nullptr,
 };
 
 /* Attributes at namespace scope, as C code keeps them at file scope. */
