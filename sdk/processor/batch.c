@@ -121,6 +121,9 @@ struct bt_batch {
 	bool thread_started;
 	bool worker_done;
 	bool in_export;
+	/* A fork() waits for in_export to clear: the worker begins nothing
+	 * new until it has gone. Under mtx. */
+	bool fork_waiting;
 	/* In a forked child: no worker yet; the first use starts one. */
 	_Atomic bool need_worker;
 	/*
@@ -427,6 +430,15 @@ static void *bt_batch_worker(void *arg)
 	uint64_t next_export = bt_now_mono_ns() + b->delay_ns;
 	uint64_t next_poll = 0;
 	for (;;) {
+		if (b->fork_waiting) {
+			/* Under a backlog the next export would start before fork()
+			 * got the lock back: end what is begun and stand still. */
+			while (b->npending > 0)
+				bt_export_end(b);
+			while (b->fork_waiting)
+				pthread_cond_wait(&b->wake, &b->mtx);
+			continue;
+		}
 		uint64_t now = bt_now_mono_ns();
 		if (now >= next_poll) {
 			/* Unlocked: the log sink may call back into baton. */
@@ -741,7 +753,9 @@ static void bt_batch_sync_init(struct bt_batch *b)
 
 /*
  * fork() waits for an export in flight to end (at most this long), so the
- * child never inherits an exporter halfway through a request.
+ * child never inherits an exporter halfway through a request. While it
+ * waits (fork_waiting) the worker ends what it has begun and then stands
+ * still, so that a backlog does not keep it exporting past the wait.
  */
 #define BATON_FORK_EXPORT_WAIT_NS (2000ull * 1000000u)
 
@@ -753,19 +767,23 @@ static void bt_batch_prepare(void *arg)
 		pthread_mutex_lock(&b->mtx);
 		uint64_t until = bt_now_mono_ns() + BATON_FORK_EXPORT_WAIT_NS;
 		struct timespec ts = bt_abs_timespec(until);
+		b->fork_waiting = true;
 		while (b->in_export) {
 			if (pthread_cond_timedwait(&b->done, &b->mtx, &ts) != 0 &&
 			    bt_now_mono_ns() >= until)
 				break;
 		}
+		b->fork_waiting = false;
 	}
 }
 
 static void bt_batch_parent(void *arg)
 {
 	(void)arg;
-	for (struct bt_batch *b = bt_batch_list; b != NULL; b = b->next)
+	for (struct bt_batch *b = bt_batch_list; b != NULL; b = b->next) {
+		pthread_cond_signal(&b->wake); /* a worker standing still for us */
 		pthread_mutex_unlock(&b->mtx);
+	}
 	pthread_mutex_unlock(&bt_batch_list_mtx);
 }
 

@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 #include "testutil.h"
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -353,6 +354,76 @@ Test(batch_processor, several_producers_into_a_small_ring_account_for_every_span
 	baton_sdk_stats_get(&ss);
 	cr_assert_eq(ss.spans_live, 0);
 	baton_fini(2000);
+}
+
+/* An exporter that takes 2 ms a batch: a collector the producers outrun. */
+static _Atomic long slow_batches;
+
+static baton_export_result slow_export(void *arg, const baton_span_data *const *spans,
+                                       size_t n)
+{
+	(void)arg;
+	(void)spans;
+	(void)n;
+	struct timespec ts = {0, 2000000};
+	nanosleep(&ts, NULL);
+	atomic_fetch_add(&slow_batches, 1);
+	return BATON_EXPORT_RESULT(BATON_OK);
+}
+
+static const baton_exporter_ops slow_ops = {
+    .size = sizeof(slow_ops), .name = "slow", .export_spans = slow_export};
+
+static _Atomic bool producing;
+
+static void *keep_producing(void *arg)
+{
+	(void)arg;
+	baton_tracer *t = baton_tracer_get("test", NULL);
+	while (atomic_load(&producing))
+		baton_span_end(baton_span_start(t, "steady"));
+	return NULL;
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/*
+ * fork() waits for an export in flight (up to 2 s), not for the backlog:
+ * with full batches always waiting, the worker used to start the next
+ * export before fork() got the lock back, and fork() waited until the
+ * worker's once-a-second tick let go of the lock, or the whole 2 s
+ * (992-2004 ms here; now a few ms).
+ */
+Test(batch_processor, a_fork_under_a_steady_backlog_waits_for_one_export_not_all)
+{
+	TU_SKIP_THREADED_FORK();
+	init_batch((baton_exporter){&slow_ops, NULL}, 65536, 64, 5);
+	atomic_store(&producing, true);
+	pthread_t th;
+	cr_assert_eq(pthread_create(&th, NULL, keep_producing, NULL), 0);
+	while (atomic_load(&slow_batches) < 5)
+		sched_yield();
+	uint64_t t0 = mono_ms();
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0)
+		_exit(0);
+	uint64_t took = mono_ms() - t0;
+	long before = atomic_load(&slow_batches);
+	int status = 0;
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	/* The worker goes on exporting after the fork. */
+	while (atomic_load(&slow_batches) < before + 5)
+		sched_yield();
+	atomic_store(&producing, false);
+	pthread_join(th, NULL);
+	cr_assert_lt(took, 500, "fork() took %llu ms", (unsigned long long)took);
+	baton_fini(5000);
 }
 
 Test(batch_processor, forked_child_exports_its_own_spans_only)
