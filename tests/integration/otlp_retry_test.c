@@ -59,13 +59,6 @@ static void make_spans(const char *name, int n)
 	}
 }
 
-static baton_batch_stats stats(baton_processor p)
-{
-	baton_batch_stats s;
-	cr_assert_eq(baton_batch_processor_stats(p, &s), BATON_OK);
-	return s;
-}
-
 /* A loopback port with nothing listening on it. */
 static void dead_url(char *buf, size_t cap)
 {
@@ -87,7 +80,7 @@ Test(otlp_retry, zero_loss_when_the_collector_recovers_within_the_budget)
 	tu_otlp_set_mode(rcv, TU_OTLP_503, 3);
 	make_spans("recover", 250);
 	cr_assert_eq(baton_force_flush(20000), BATON_OK);
-	baton_batch_stats s = stats(p);
+	baton_batch_stats s = tu_batch_stats(p);
 	cr_assert_eq(s.spans_exported, 250);
 	cr_assert_eq(s.dropped_export_failure, 0);
 	cr_assert_eq(s.export_retries, 3);
@@ -102,7 +95,7 @@ Test(otlp_retry, dropped_connections_are_retried)
 	tu_otlp_set_mode(rcv, TU_OTLP_DROP, 2);
 	make_spans("drop", 40);
 	cr_assert_eq(baton_force_flush(20000), BATON_OK);
-	baton_batch_stats s = stats(p);
+	baton_batch_stats s = tu_batch_stats(p);
 	cr_assert_eq(s.spans_exported, 40);
 	cr_assert_eq(s.export_retries, 2);
 	cr_assert_eq(tu_otlp_get_counts(rcv).spans, 40);
@@ -119,7 +112,7 @@ Test(otlp_retry, retry_after_in_seconds_is_honoured)
 	uint64_t el = baton_time_mono_ns() - t0;
 	/* Retry-After: 1 overrides the 10 ms backoff (a lower bound cannot flake). */
 	cr_assert_geq(el, 900000000ull, "retried after %llu ns", (unsigned long long)el);
-	baton_batch_stats s = stats(p);
+	baton_batch_stats s = tu_batch_stats(p);
 	cr_assert_eq(s.spans_exported, 10);
 	cr_assert_eq(s.export_retries, 1);
 	cr_assert_eq(tu_otlp_get_counts(rcv).requests, 2);
@@ -132,7 +125,7 @@ Test(otlp_retry, retry_after_as_an_http_date_is_honoured)
 	tu_otlp_set_mode(rcv, TU_OTLP_429_DATE, 1);
 	make_spans("date", 10);
 	cr_assert_eq(baton_force_flush(20000), BATON_OK);
-	baton_batch_stats s = stats(p);
+	baton_batch_stats s = tu_batch_stats(p);
 	cr_assert_eq(s.spans_exported, 10);
 	cr_assert_eq(s.export_retries, 1);
 	baton_fini(5000);
@@ -144,7 +137,7 @@ Test(otlp_retry, a_retry_after_beyond_the_export_timeout_fails_at_once)
 	tu_otlp_set_mode(rcv, TU_OTLP_429_SECONDS, -1);
 	make_spans("toolate", 10);
 	cr_assert_eq(baton_force_flush(20000), BATON_ETRANSPORT);
-	baton_batch_stats s = stats(p);
+	baton_batch_stats s = tu_batch_stats(p);
 	cr_assert_eq(s.dropped_export_failure, 10);
 	cr_assert_eq(s.export_retries, 0, "waiting 1 s would overrun the 500 ms budget");
 	cr_assert_eq(tu_otlp_get_counts(rcv).requests, 1);
@@ -157,7 +150,7 @@ Test(otlp_retry, other_client_errors_are_not_retried)
 	tu_otlp_set_mode(rcv, TU_OTLP_400, -1);
 	make_spans("bad", 30);
 	cr_assert_eq(baton_force_flush(20000), BATON_EREJECTED);
-	baton_batch_stats s = stats(p);
+	baton_batch_stats s = tu_batch_stats(p);
 	cr_assert_eq(s.dropped_export_failure, 30);
 	cr_assert_eq(s.export_failures, 1);
 	cr_assert_eq(s.export_retries, 0);
@@ -175,7 +168,7 @@ Test(otlp_retry, a_collector_that_never_recovers_gives_counted_drops_and_bounded
 	tu_otlp_set_mode(rcv, TU_OTLP_503, -1);
 	make_spans("lost", N);
 	cr_assert_eq(baton_force_flush(30000), BATON_ETRANSPORT);
-	baton_batch_stats s = stats(p);
+	baton_batch_stats s = tu_batch_stats(p);
 	cr_assert_eq(s.spans_received, N);
 	cr_assert_eq(s.spans_exported, 0);
 	cr_assert_eq(s.dropped_queue_full + s.dropped_export_failure, N);
@@ -208,7 +201,7 @@ Test(otlp_retry, shutdown_is_bounded_against_a_dead_collector)
 	uint64_t el = baton_time_mono_ns() - t0;
 	cr_assert_eq(e, BATON_ETIMEDOUT);
 	cr_assert_lt(el, 10000000000ull, "shutdown took %llu ns", (unsigned long long)el);
-	baton_batch_stats s = stats(p);
+	baton_batch_stats s = tu_batch_stats(p);
 	cr_assert_eq(s.spans_exported, 0);
 	cr_assert_eq(s.dropped_shutdown + s.dropped_export_failure, 200);
 	cr_assert_gt(s.export_retries, 0, "connection refused is retried");
@@ -225,7 +218,7 @@ Test(otlp_retry, shutdown_is_bounded_against_a_hanging_collector)
 	uint64_t el = baton_time_mono_ns() - t0;
 	cr_assert_eq(e, BATON_ETIMEDOUT);
 	cr_assert_lt(el, 10000000000ull, "shutdown took %llu ns", (unsigned long long)el);
-	baton_batch_stats s = stats(p);
+	baton_batch_stats s = tu_batch_stats(p);
 	cr_assert_eq(s.spans_exported, 0);
 	cr_assert_eq(s.dropped_shutdown + s.dropped_export_failure, 200);
 	cr_assert_geq(tu_otlp_get_counts(rcv).requests, 1);
@@ -262,7 +255,7 @@ Test(otlp_retry, flush_and_fini_return_an_error_when_the_collector_answers_503)
 	tu_otlp_set_mode(rcv, TU_OTLP_503, -1);
 	make_spans("unavailable", 50);
 	cr_assert_eq(baton_force_flush(20000), BATON_ETRANSPORT);
-	cr_assert_eq(stats(p).dropped_export_failure, 50);
+	cr_assert_eq(tu_batch_stats(p).dropped_export_failure, 50);
 	make_spans("unavailable", 50);
 	cr_assert_eq(baton_fini(20000), BATON_ETRANSPORT);
 	cr_assert_eq(tu_otlp_get_counts(rcv).spans, 0);
@@ -292,7 +285,7 @@ static uint64_t requests_in_two_seconds(tu_otlp_mode mode)
 	uint64_t t0 = baton_time_mono_ns();
 	cr_assert_eq(baton_force_flush(20000), BATON_ETRANSPORT);
 	cr_assert_lt(baton_time_mono_ns() - t0, 3000000000ull);
-	cr_assert_eq(stats(p).dropped_export_failure, 10);
+	cr_assert_eq(tu_batch_stats(p).dropped_export_failure, 10);
 	return tu_otlp_get_counts(rcv).requests;
 }
 
@@ -325,7 +318,7 @@ Test(otlp_retry, retry_after_holds_back_the_next_batches_too)
 	cr_assert_eq(baton_force_flush(20000), BATON_ETRANSPORT);
 	cr_assert_lt(baton_time_mono_ns() - t0, 900000000ull);
 	cr_assert_eq(tu_otlp_get_counts(rcv).requests, 1);
-	baton_batch_stats s = stats(p);
+	baton_batch_stats s = tu_batch_stats(p);
 	cr_assert(strstr(s.last_error, "Retry-After") != NULL, "%s", s.last_error);
 	/* Once the second is over, batches go out again. */
 	struct timespec ts = {1, 100000000L};
@@ -350,7 +343,7 @@ Test(otlp_retry, an_export_timeout_of_zero_in_the_environment_means_no_timeout)
 	tu_otlp_set_mode(rcv, TU_OTLP_503, 5);
 	make_spans("patient", 30);
 	cr_assert_eq(baton_force_flush(20000), BATON_OK);
-	baton_batch_stats s = stats(p);
+	baton_batch_stats s = tu_batch_stats(p);
 	cr_assert_eq(s.spans_exported, 30);
 	cr_assert_eq(s.export_retries, 5);
 	cr_assert_eq(tu_otlp_spans_named(rcv, "patient"), 30);
@@ -368,7 +361,7 @@ Test(otlp_retry, flush_and_fini_return_an_error_after_a_tls_failure)
 	baton_processor p = init_sdk(url, 500, 4096, 100);
 	make_spans("tls", 20);
 	cr_assert_eq(baton_force_flush(20000), BATON_ETIMEDOUT);
-	baton_batch_stats s = stats(p);
+	baton_batch_stats s = tu_batch_stats(p);
 	cr_assert_eq(s.dropped_export_failure, 20);
 	cr_assert(strstr(s.last_error, "Timeout") != NULL, "%s", s.last_error);
 	make_spans("tls", 20);

@@ -164,19 +164,12 @@ static void make_spans(const char *name, int n)
 		baton_span_end(baton_span_start(t, name));
 }
 
-static baton_batch_stats stats(baton_processor p)
-{
-	baton_batch_stats s;
-	cr_assert_eq(baton_batch_processor_stats(p, &s), BATON_OK);
-	return s;
-}
-
 /* Exports 10 spans and checks that all reached the collector. */
 static void expect_delivery(baton_processor p)
 {
 	make_spans("tls-ok", 10);
 	cr_assert_eq(baton_force_flush(10000), BATON_OK, "log: %s", logged);
-	baton_batch_stats s = stats(p);
+	baton_batch_stats s = tu_batch_stats(p);
 	cr_assert_eq(s.spans_exported, 10);
 	cr_assert_eq(s.dropped_export_failure, 0);
 	cr_assert_eq(tu_otlp_spans_named(rcv, "tls-ok"), 10);
@@ -188,7 +181,7 @@ static void expect_failure(baton_processor p)
 {
 	make_spans("tls-no", 10);
 	cr_assert_neq(baton_force_flush(10000), BATON_OK);
-	baton_batch_stats s = stats(p);
+	baton_batch_stats s = tu_batch_stats(p);
 	cr_assert_eq(s.spans_exported, 0);
 	cr_assert_eq(s.dropped_export_failure, 10);
 	cr_assert_geq(s.export_failures, 1);
@@ -217,7 +210,7 @@ Test(otlp_tls, without_the_ca_the_export_fails_with_the_tls_reason)
 	baton_processor p = init_sdk(&(baton_otlp_http_options){0});
 	make_spans("tls-no", 10);
 	cr_assert_neq(baton_force_flush(10000), BATON_OK);
-	baton_batch_stats s = stats(p);
+	baton_batch_stats s = tu_batch_stats(p);
 	cr_assert_eq(s.dropped_export_failure, 10);
 	cr_assert(strstr(s.last_error, "certificate") != NULL, "%s", s.last_error);
 	baton_fini(5000);

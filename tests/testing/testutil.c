@@ -90,6 +90,24 @@ baton_processor tu_init_batch(baton_exporter e, const baton_batch_options *bo)
 	return p;
 }
 
+baton_batch_stats tu_batch_stats(baton_processor p)
+{
+	baton_batch_stats s;
+	if (baton_batch_processor_stats(p, &s) != BATON_OK)
+		abort();
+	return s;
+}
+
+void tu_make_spans(const char *name, int n)
+{
+	baton_tracer *t = baton_tracer_get("test", NULL);
+	for (int i = 0; i < n; i++) {
+		baton_span s = baton_span_start(t, name);
+		baton_span_set_int(s, "i", i);
+		baton_span_end(s);
+	}
+}
+
 const char *tu_bin(const char *name, char *buf, size_t cap)
 {
 	const char *dir = getenv("BATON_TEST_BIN");

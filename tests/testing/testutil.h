@@ -3,6 +3,7 @@
 #define BATON_TESTUTIL_H
 
 #include <baton/baton.h>
+#include <baton/processor.h>
 
 #include "memory_exporter.h"
 
@@ -47,6 +48,26 @@ void tu_init_release_ratio(double ratio);
  * failure.
  */
 baton_processor tu_init_batch(baton_exporter e, const baton_batch_options *bo);
+/* The counters of p, a batch processor; aborts when p is not one. */
+baton_batch_stats tu_batch_stats(baton_processor p);
+/* Ends n spans named name (tracer "test"), each with an attribute i. */
+void tu_make_spans(const char *name, int n);
+/*
+ * Every span a batch processor got is counted once: exported, dropped, or
+ * still queued. Needs <criterion/criterion.h>.
+ */
+#define TU_ASSERT_ACCOUNTED(s)                                                           \
+	cr_assert_eq((s)->spans_received,                                                \
+	             (s)->spans_exported + (s)->dropped_queue_full +                     \
+	                 (s)->dropped_shutdown + (s)->dropped_export_failure +           \
+	                 (s)->queue_size,                                                \
+	             "received %llu, exported %llu, full %llu, shutdown %llu, "          \
+	             "failed %llu, queued %u",                                           \
+	             (unsigned long long)(s)->spans_received,                            \
+	             (unsigned long long)(s)->spans_exported,                            \
+	             (unsigned long long)(s)->dropped_queue_full,                        \
+	             (unsigned long long)(s)->dropped_shutdown,                          \
+	             (unsigned long long)(s)->dropped_export_failure, (s)->queue_size)
 /* A path under the build tree's bin folder (BATON_TEST_BIN) into buf. */
 const char *tu_bin(const char *name, char *buf, size_t cap);
 

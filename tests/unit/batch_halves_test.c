@@ -9,6 +9,7 @@
 #include <baton/baton.h>
 #include <baton/processor.h>
 #include <criterion/criterion.h>
+#include "testutil.h"
 #include <errno.h>
 #include <pthread.h>
 #include <stddef.h>
@@ -277,47 +278,15 @@ static baton_processor init_batch(baton_exporter exp, uint32_t queue, uint32_t b
 	return p;
 }
 
-static void make_spans(const char *name, int n)
-{
-	baton_tracer *t = baton_tracer_get("test", NULL);
-	for (int i = 0; i < n; i++) {
-		baton_span s = baton_span_start(t, name);
-		baton_span_set_int(s, "i", i);
-		baton_span_end(s);
-	}
-}
-
-static baton_batch_stats stats(baton_processor p)
-{
-	baton_batch_stats s;
-	cr_assert_eq(baton_batch_processor_stats(p, &s), BATON_OK);
-	return s;
-}
-
-/* Every span the processor got is counted once: exported, dropped or queued. */
-static void assert_accounted(const baton_batch_stats *s)
-{
-	uint64_t out = s->spans_exported + s->dropped_queue_full + s->dropped_shutdown +
-	               s->dropped_export_failure + s->queue_size;
-	cr_assert_eq(s->spans_received, out,
-	             "received %llu, exported %llu, full %llu, shutdown %llu, "
-	             "failed %llu, queued %u",
-	             (unsigned long long)s->spans_received,
-	             (unsigned long long)s->spans_exported,
-	             (unsigned long long)s->dropped_queue_full,
-	             (unsigned long long)s->dropped_shutdown,
-	             (unsigned long long)s->dropped_export_failure, s->queue_size);
-}
-
 /* Waits (at most WAIT_MS) until the processor counted n spans exported. */
 static void wait_exported(baton_processor p, uint64_t n)
 {
 	uint64_t until = baton_time_mono_ns() + WAIT_MS * 1000000ull;
-	while (stats(p).spans_exported < n && baton_time_mono_ns() < until) {
+	while (tu_batch_stats(p).spans_exported < n && baton_time_mono_ns() < until) {
 		struct timespec ts = {0, 1000000};
 		nanosleep(&ts, NULL);
 	}
-	cr_assert_eq(stats(p).spans_exported, n);
+	cr_assert_eq(tu_batch_stats(p).spans_exported, n);
 }
 
 /* A hang fails the test instead of stalling the run. */
@@ -329,16 +298,16 @@ Test(halves, every_begin_is_answered_by_one_end_and_export_spans_is_never_called
 {
 	struct hx *h = hx_new(false);
 	baton_processor p = init_batch((baton_exporter){&hx_ops, h}, 4096, 16, 60000);
-	make_spans("many", 2000 + 5);
+	tu_make_spans("many", 2000 + 5);
 	cr_assert_eq(baton_force_flush(5000), BATON_OK);
 	hx_assert_sound(h);
 	cr_assert_eq(h->spans_ok, 2005);
 	cr_assert_eq(h->flush_calls, 1);
-	baton_batch_stats s = stats(p);
+	baton_batch_stats s = tu_batch_stats(p);
 	cr_assert_eq(s.spans_exported, 2005);
 	cr_assert_eq(s.export_requests, h->ends, "one request per end");
 	cr_assert_eq(s.export_failures, 0);
-	assert_accounted(&s);
+	TU_ASSERT_ACCOUNTED(&s);
 	cr_assert_eq(baton_fini(2000), BATON_OK);
 	hx_assert_sound(h);
 	cr_assert_eq(h->shutdowns, 1);
@@ -352,10 +321,10 @@ Test(halves, a_backlog_is_pipelined_the_next_batch_begun_before_the_last_ends)
 	baton_processor p = init_batch((baton_exporter){&hx_ops, h}, 1024, 8, 60000);
 	/* One full batch is begun; nothing else is there, so its end comes at
 	 * once and is held. */
-	make_spans("first", 8);
+	tu_make_spans("first", 8);
 	hx_wait(h, 1, 0, true);
 	/* A backlog of two more full batches builds up behind it. */
-	make_spans("backlog", 16);
+	tu_make_spans("backlog", 16);
 	hx_permit(h, 1);
 	/* The second batch is begun, and the third before the second ends. */
 	hx_wait(h, 3, 1, true);
@@ -368,10 +337,10 @@ Test(halves, a_backlog_is_pipelined_the_next_batch_begun_before_the_last_ends)
 	hx_assert_sound(h);
 	cr_assert_eq(h->max_pending, 2);
 	cr_assert_eq(h->begins, 3);
-	baton_batch_stats s = stats(p);
+	baton_batch_stats s = tu_batch_stats(p);
 	cr_assert_eq(s.spans_exported, 24);
 	cr_assert_eq(s.export_requests, 3);
-	assert_accounted(&s);
+	TU_ASSERT_ACCOUNTED(&s);
 	baton_fini(2000);
 }
 
@@ -389,19 +358,19 @@ Test(halves, each_end_counts_its_own_batch_oldest_first)
 	 * begun as soon as it is there. */
 	setenv("OTEL_BSP_SCHEDULE_DELAY", "0", 1);
 	baton_processor p = init_batch((baton_exporter){&hx_ops, h}, 1024, 8, 0);
-	make_spans("one", 1);
+	tu_make_spans("one", 1);
 	hx_wait(h, 1, 0, true);
 	/* While the first end is held: 8 + 3 spans, so the two batches begun
 	 * next have different sizes and are both pending at once. */
-	make_spans("more", 11);
-	baton_batch_stats s = stats(p);
+	tu_make_spans("more", 11);
+	baton_batch_stats s = tu_batch_stats(p);
 	cr_assert_eq(s.spans_exported, 0, "a begun batch is not exported yet");
 	cr_assert_eq(s.export_requests, 0);
 	hx_permit(h, 1);
 	hx_wait(h, 3, 1, true);
 	cr_assert_eq(h->fifo[1], 8);
 	cr_assert_eq(h->fifo[2], 3);
-	s = stats(p);
+	s = tu_batch_stats(p);
 	cr_assert_eq(s.spans_exported, 1, "only the batch that ended is exported");
 	cr_assert_eq(s.dropped_export_failure, 0);
 	cr_assert_eq(s.export_requests, 1);
@@ -409,7 +378,7 @@ Test(halves, each_end_counts_its_own_batch_oldest_first)
 	hx_wait(h, 3, 3, false);
 	cr_assert_eq(baton_force_flush(5000), BATON_OK);
 	hx_assert_sound(h);
-	s = stats(p);
+	s = tu_batch_stats(p);
 	/* The failed end was the batch of 8, the one after it the batch of 3. */
 	cr_assert_eq(s.dropped_export_failure, 8);
 	cr_assert_eq(s.spans_exported, 1 + 3);
@@ -418,7 +387,7 @@ Test(halves, each_end_counts_its_own_batch_oldest_first)
 	cr_assert_eq(s.export_retries, 3);
 	cr_assert_eq(s.spans_rejected, 2);
 	cr_assert_str_eq(s.last_error, "collector said no");
-	assert_accounted(&s);
+	TU_ASSERT_ACCOUNTED(&s);
 	baton_sdk_stats ss;
 	baton_sdk_stats_get(&ss);
 	cr_assert_eq(ss.spans_exported, 4);
@@ -434,10 +403,10 @@ Test(halves, a_flush_over_a_failed_end_returns_its_error)
 	h->nscript = 2;
 	baton_processor p = init_batch((baton_exporter){&hx_ops, h}, 1024, 8, 60000);
 	/* A full batch (its end succeeds), then 3 spans only the flush begins. */
-	make_spans("flushed", 11);
+	tu_make_spans("flushed", 11);
 	cr_assert_eq(baton_force_flush(5000), BATON_ETIMEDOUT);
 	hx_assert_sound(h);
-	baton_batch_stats s = stats(p);
+	baton_batch_stats s = tu_batch_stats(p);
 	cr_assert_eq(s.spans_exported, 8);
 	cr_assert_eq(s.dropped_export_failure, 3);
 	cr_assert_eq(s.export_requests, 2);
@@ -447,11 +416,11 @@ Test(halves, a_flush_over_a_failed_end_returns_its_error)
 	cr_assert_neq(strstr(s.last_error, "no answer"), NULL, "%s", s.last_error);
 	cr_assert_neq(strstr(s.last_error, "in time"), NULL, "%s", s.last_error);
 	cr_assert_eq(strchr(s.last_error, '\n'), NULL, "%s", s.last_error);
-	assert_accounted(&s);
+	TU_ASSERT_ACCOUNTED(&s);
 	/* The next flush has nothing failing in it. */
-	make_spans("later", 2);
+	tu_make_spans("later", 2);
 	cr_assert_eq(baton_force_flush(5000), BATON_OK);
-	cr_assert_eq(stats(p).spans_exported, 10);
+	cr_assert_eq(tu_batch_stats(p).spans_exported, 10);
 	baton_fini(2000);
 }
 
@@ -463,17 +432,17 @@ Test(halves, an_idle_worker_leaves_nothing_unanswered)
 	baton_processor p = init_batch((baton_exporter){&hx_ops, h}, 1024, 8, 60000);
 	/* One full batch and then quiet: its end comes without a flush,
 	 * before the worker sleeps its 60 s. */
-	make_spans("alone", 8);
+	tu_make_spans("alone", 8);
 	hx_wait(h, 1, 1, false);
 	wait_exported(p, 8);
 	/* After a flush returns, every begin is answered. */
-	make_spans("flushed", 8 + 8 + 3);
+	tu_make_spans("flushed", 8 + 8 + 3);
 	cr_assert_eq(baton_force_flush(5000), BATON_OK);
 	pthread_mutex_lock(&h->mtx);
 	cr_assert_eq(h->begins, 4);
 	cr_assert_eq(h->ends, h->begins);
 	pthread_mutex_unlock(&h->mtx);
-	cr_assert_eq(stats(p).spans_exported, 27);
+	cr_assert_eq(tu_batch_stats(p).spans_exported, 27);
 	hx_assert_sound(h);
 	baton_fini(2000);
 }
@@ -485,14 +454,14 @@ Test(halves, spans_are_released_when_export_begin_returns)
 	struct hx *h = hx_new(true);
 	h->check_live = true;
 	init_batch((baton_exporter){&hx_ops, h}, 1024, 8, 60000);
-	make_spans("first", 8);
+	tu_make_spans("first", 8);
 	hx_wait(h, 1, 0, true);
 	/* Held in the first end: its batch is begun, its records are back. */
 	baton_sdk_stats ss;
 	baton_sdk_stats_get(&ss);
 	cr_assert_eq(ss.spans_live, 0, "%llu records still held",
 	             (unsigned long long)ss.spans_live);
-	make_spans("backlog", 16);
+	tu_make_spans("backlog", 16);
 	hx_permit(h, 1);
 	hx_wait(h, 3, 1, true);
 	/* As the third batch was begun, the second (begun, not ended) was
@@ -530,12 +499,12 @@ Test(halves, shutdown_cuts_two_begun_batches_and_counts_them_once)
 {
 	struct hx *h = hx_new(true);
 	baton_processor p = init_batch((baton_exporter){&hx_ops, h}, 1024, 8, 60000);
-	make_spans("first", 8);
+	tu_make_spans("first", 8);
 	hx_wait(h, 1, 0, true);
-	make_spans("begun", 16);
+	tu_make_spans("begun", 16);
 	hx_permit(h, 1);
 	hx_wait(h, 3, 1, true); /* two batches begun, the older's end held */
-	make_spans("queued", 5);
+	tu_make_spans("queued", 5);
 	uint64_t t0 = baton_time_mono_ns();
 	baton_err e = p.ops->shutdown(p.arg, 300);
 	uint64_t el = baton_time_mono_ns() - t0;
@@ -547,19 +516,19 @@ Test(halves, shutdown_cuts_two_begun_batches_and_counts_them_once)
 	cr_assert_eq(h->shutdowns, 1);
 	cr_assert_eq(h->spans_ok, 8);
 	pthread_mutex_unlock(&h->mtx);
-	baton_batch_stats s = stats(p);
+	baton_batch_stats s = tu_batch_stats(p);
 	cr_assert_eq(s.spans_exported, 8);
 	cr_assert_eq(s.dropped_export_failure, 0, "cut at shutdown, not failed");
 	cr_assert_eq(s.dropped_shutdown, 16 + 5);
 	cr_assert_eq(s.spans_received, 29);
-	assert_accounted(&s);
+	TU_ASSERT_ACCOUNTED(&s);
 	assert_sdk_accounted();
 	baton_fini(2000); /* already shut down: only destroys */
 	/* Destroying it counts nothing twice. */
-	s = stats(p);
+	s = tu_batch_stats(p);
 	cr_assert_eq(s.spans_exported, 8);
 	cr_assert_eq(s.dropped_shutdown, 21);
-	assert_accounted(&s);
+	TU_ASSERT_ACCOUNTED(&s);
 	assert_sdk_accounted();
 	hx_assert_sound(h);
 	pthread_mutex_lock(&h->mtx);
@@ -572,19 +541,19 @@ Test(halves, fini_with_an_end_held_is_bounded_and_counts_it_once)
 {
 	struct hx *h = hx_new(true);
 	baton_processor p = init_batch((baton_exporter){&hx_ops, h}, 1024, 8, 60000);
-	make_spans("held", 8);
+	tu_make_spans("held", 8);
 	hx_wait(h, 1, 0, true);
-	make_spans("queued", 3);
+	tu_make_spans("queued", 3);
 	uint64_t t0 = baton_time_mono_ns();
 	cr_assert_eq(baton_fini(300), BATON_ETIMEDOUT);
 	uint64_t el = baton_time_mono_ns() - t0;
 	cr_assert_lt(el, 1300000000ull, "baton_fini took %llu ms",
 	             (unsigned long long)(el / 1000000u));
-	baton_batch_stats s = stats(p);
+	baton_batch_stats s = tu_batch_stats(p);
 	cr_assert_eq(s.spans_exported, 0);
 	cr_assert_eq(s.dropped_export_failure, 0);
 	cr_assert_eq(s.dropped_shutdown, 11);
-	assert_accounted(&s);
+	TU_ASSERT_ACCOUNTED(&s);
 	assert_sdk_accounted();
 	hx_assert_sound(h);
 	cr_assert_eq(h->shutdowns, 1);
@@ -596,12 +565,12 @@ Test(halves, a_shutdown_that_times_out_on_held_ends_counts_them_once)
 	struct hx *h = hx_new(true);
 	h->deaf = true; /* the held ends outlive the shutdown's time */
 	baton_processor p = init_batch((baton_exporter){&hx_ops, h}, 1024, 8, 60000);
-	make_spans("first", 8);
+	tu_make_spans("first", 8);
 	hx_wait(h, 1, 0, true);
-	make_spans("begun", 16);
+	tu_make_spans("begun", 16);
 	hx_permit(h, 1);
 	hx_wait(h, 3, 1, true);
-	make_spans("queued", 5);
+	tu_make_spans("queued", 5);
 	uint64_t t0 = baton_time_mono_ns();
 	cr_assert_eq(p.ops->shutdown(p.arg, 200), BATON_ETIMEDOUT);
 	uint64_t el = baton_time_mono_ns() - t0;
@@ -609,21 +578,21 @@ Test(halves, a_shutdown_that_times_out_on_held_ends_counts_them_once)
 	             (unsigned long long)(el / 1000000u));
 	cr_assert_eq(h->shutdowns, 1);
 	/* What was left, the two begun batches too, is dropped at shutdown now. */
-	baton_batch_stats s = stats(p);
+	baton_batch_stats s = tu_batch_stats(p);
 	cr_assert_eq(s.spans_exported, 8);
 	cr_assert_eq(s.dropped_shutdown, 16 + 5);
-	assert_accounted(&s);
+	TU_ASSERT_ACCOUNTED(&s);
 	assert_sdk_accounted();
 	/* The ends come later and succeed: nothing is counted again. */
 	hx_open(h);
 	baton_fini(2000);
 	hx_assert_sound(h);
 	cr_assert_eq(h->spans_ok, 24);
-	s = stats(p);
+	s = tu_batch_stats(p);
 	cr_assert_eq(s.spans_exported, 8);
 	cr_assert_eq(s.dropped_shutdown, 21);
 	cr_assert_eq(s.dropped_export_failure, 0);
-	assert_accounted(&s);
+	TU_ASSERT_ACCOUNTED(&s);
 	assert_sdk_accounted();
 }
 
@@ -652,9 +621,9 @@ static void export_whole(const baton_exporter_ops *ops)
 	struct hx *h = hx_new(false);
 	wrong_halves = 0;
 	baton_processor p = init_batch((baton_exporter){ops, h}, 1024, 4, 60000);
-	make_spans("whole", 10);
+	tu_make_spans("whole", 10);
 	cr_assert_eq(baton_force_flush(5000), BATON_OK);
-	cr_assert_eq(stats(p).spans_exported, 10);
+	cr_assert_eq(tu_batch_stats(p).spans_exported, 10);
 	cr_assert_eq(baton_fini(2000), BATON_OK);
 	cr_assert_eq(h->begins + h->ends + wrong_halves, 0, "used in halves");
 	cr_assert_eq(h->export_spans_calls, 3);

@@ -133,37 +133,6 @@ static baton_processor init_batch(baton_exporter exp, uint32_t queue, uint32_t b
 	return p;
 }
 
-static void make_spans(const char *name, int n)
-{
-	baton_tracer *t = baton_tracer_get("test", NULL);
-	for (int i = 0; i < n; i++) {
-		baton_span s = baton_span_start(t, name);
-		baton_span_set_int(s, "i", i);
-		baton_span_end(s);
-	}
-}
-
-static baton_batch_stats stats(baton_processor p)
-{
-	baton_batch_stats s;
-	cr_assert_eq(baton_batch_processor_stats(p, &s), BATON_OK);
-	return s;
-}
-
-/* Checks that every span the processor got is accounted for exactly once. */
-static void assert_accounted(const baton_batch_stats *s)
-{
-	cr_assert_eq(
-	    s->spans_received,
-	    s->spans_exported + s->dropped_queue_full + s->dropped_shutdown +
-	        s->dropped_export_failure + s->queue_size,
-	    "received %llu, exported %llu, full %llu, shutdown %llu, failed %llu",
-	    (unsigned long long)s->spans_received, (unsigned long long)s->spans_exported,
-	    (unsigned long long)s->dropped_queue_full,
-	    (unsigned long long)s->dropped_shutdown,
-	    (unsigned long long)s->dropped_export_failure);
-}
-
 static void sleep_ms(int ms)
 {
 	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -174,9 +143,9 @@ Test(batch_processor, batches_are_full_under_load_not_a_handful_each)
 {
 	struct rec *r = rec_new(REC_OK);
 	baton_processor p = init_batch((baton_exporter){&rec_ops, r}, 65536, 256, 60000);
-	make_spans("load", 256 * 40);
+	tu_make_spans("load", 256 * 40);
 	cr_assert_eq(baton_force_flush(5000), BATON_OK);
-	baton_batch_stats s = stats(p);
+	baton_batch_stats s = tu_batch_stats(p);
 	cr_assert_eq(s.spans_exported, 256 * 40);
 	cr_assert_eq(rec_spans(r), 256 * 40);
 	/* With a 60 s delay only full batches leave before the flush. */
@@ -184,7 +153,7 @@ Test(batch_processor, batches_are_full_under_load_not_a_handful_each)
 		cr_assert_eq(r->sizes[i], 256, "batch %zu has %zu spans", i, r->sizes[i]);
 	cr_assert_leq(r->batches, 41);
 	cr_assert_eq(r->max_batch, 256);
-	assert_accounted(&s);
+	TU_ASSERT_ACCOUNTED(&s);
 	baton_fini(2000);
 }
 
@@ -192,12 +161,12 @@ Test(batch_processor, schedule_delay_exports_a_partial_batch_without_flush)
 {
 	struct rec *r = rec_new(REC_OK);
 	baton_processor p = init_batch((baton_exporter){&rec_ops, r}, 1024, 512, 20);
-	make_spans("few", 3);
+	tu_make_spans("few", 3);
 	for (int i = 0; i < 500 && rec_spans(r) < 3; i++)
 		sleep_ms(10);
 	cr_assert_eq(rec_spans(r), 3);
 	cr_assert_str_eq(r->first_name, "few");
-	cr_assert_eq(stats(p).spans_exported, 3);
+	cr_assert_eq(tu_batch_stats(p).spans_exported, 3);
 	baton_fini(2000);
 }
 
@@ -205,17 +174,17 @@ Test(batch_processor, full_queue_drops_count_and_release_spans)
 {
 	struct rec *r = rec_new(REC_BLOCK);
 	baton_processor p = init_batch((baton_exporter){&rec_ops, r}, 16, 4, 60000);
-	make_spans("burst", 1000);
-	baton_batch_stats s = stats(p);
+	tu_make_spans("burst", 1000);
+	baton_batch_stats s = tu_batch_stats(p);
 	cr_assert_eq(s.queue_capacity, 16);
 	cr_assert_eq(s.spans_received, 1000);
 	cr_assert_geq(s.dropped_queue_full, 1000 - 16 - 4);
 	rec_open(r);
 	cr_assert_eq(baton_force_flush(5000), BATON_OK);
-	s = stats(p);
+	s = tu_batch_stats(p);
 	cr_assert_eq(s.spans_exported + s.dropped_queue_full, 1000);
 	cr_assert_eq(rec_spans(r), s.spans_exported);
-	assert_accounted(&s);
+	TU_ASSERT_ACCOUNTED(&s);
 	/* Every record went back to the span store. */
 	baton_sdk_stats ss;
 	baton_sdk_stats_get(&ss);
@@ -227,17 +196,17 @@ Test(batch_processor, export_failure_is_counted_with_the_exporter_reason)
 {
 	struct rec *r = rec_new(REC_FAIL);
 	baton_processor p = init_batch((baton_exporter){&rec_ops, r}, 1024, 10, 60000);
-	make_spans("fail", 25);
+	tu_make_spans("fail", 25);
 	/* The flush reports the failure of the exports it waited for. */
 	cr_assert_eq(baton_force_flush(5000), BATON_EREJECTED);
-	baton_batch_stats s = stats(p);
+	baton_batch_stats s = tu_batch_stats(p);
 	cr_assert_eq(s.dropped_export_failure, 25);
 	cr_assert_eq(s.spans_exported, 0);
 	cr_assert_eq(s.export_requests, 3);
 	cr_assert_eq(s.export_failures, 3);
 	cr_assert_eq(s.export_retries, 6);
 	cr_assert_str_eq(s.last_error, "collector said no");
-	assert_accounted(&s);
+	TU_ASSERT_ACCOUNTED(&s);
 	baton_sdk_stats ss;
 	baton_sdk_stats_get(&ss);
 	cr_assert_eq(ss.spans_live, 0);
@@ -248,16 +217,16 @@ Test(batch_processor, shutdown_exports_what_is_queued)
 {
 	struct rec *r = rec_new(REC_OK);
 	baton_processor p = init_batch((baton_exporter){&rec_ops, r}, 4096, 100, 60000);
-	make_spans("fini", 250);
+	tu_make_spans("fini", 250);
 	cr_assert_eq(p.ops->shutdown(p.arg, 5000), BATON_OK);
 	cr_assert_eq(rec_spans(r), 250);
 	cr_assert(r->cut, "the exporter was shut down");
 	/* Spans ended after shutdown are dropped and counted, not queued. */
-	make_spans("late", 5);
-	baton_batch_stats s = stats(p);
+	tu_make_spans("late", 5);
+	baton_batch_stats s = tu_batch_stats(p);
 	cr_assert_eq(s.dropped_shutdown, 5);
 	cr_assert_eq(s.spans_received, 255);
-	assert_accounted(&s);
+	TU_ASSERT_ACCOUNTED(&s);
 	cr_assert_eq(p.ops->force_flush(p.arg, 100), BATON_ECLOSED);
 	baton_fini(2000);
 }
@@ -266,7 +235,7 @@ Test(batch_processor, shutdown_returns_within_its_timeout_when_the_export_hangs)
 {
 	struct rec *r = rec_new(REC_HANG);
 	baton_processor p = init_batch((baton_exporter){&rec_ops, r}, 4096, 8, 60000);
-	make_spans("hang", 100);
+	tu_make_spans("hang", 100);
 	uint64_t t0 = baton_time_mono_ns();
 	baton_err e = p.ops->shutdown(p.arg, 300);
 	uint64_t el = baton_time_mono_ns() - t0;
@@ -274,10 +243,10 @@ Test(batch_processor, shutdown_returns_within_its_timeout_when_the_export_hangs)
 	/* Generous bound: a hang would never return at all. */
 	cr_assert_lt(el, 10000000000ull, "shutdown took %llu ns", (unsigned long long)el);
 	cr_assert(r->cut, "the exporter was told to cut the export");
-	baton_batch_stats s = stats(p);
+	baton_batch_stats s = tu_batch_stats(p);
 	cr_assert_eq(s.spans_exported, 0);
 	cr_assert_eq(s.dropped_shutdown + s.dropped_export_failure, 100);
-	assert_accounted(&s);
+	TU_ASSERT_ACCOUNTED(&s);
 	baton_fini(2000);
 }
 
@@ -285,7 +254,7 @@ Test(batch_processor, fini_with_a_hanging_exporter_is_bounded_and_frees_everythi
 {
 	struct rec *r = rec_new(REC_HANG);
 	init_batch((baton_exporter){&rec_ops, r}, 4096, 8, 60000);
-	make_spans("hang", 50);
+	tu_make_spans("hang", 50);
 	uint64_t t0 = baton_time_mono_ns();
 	baton_fini(200);
 	cr_assert_lt(baton_time_mono_ns() - t0, 10000000000ull);
@@ -300,7 +269,7 @@ struct producer_arg {
 static void *producer(void *arg)
 {
 	struct producer_arg *a = arg;
-	make_spans(a->name, a->n);
+	tu_make_spans(a->name, a->n);
 	return NULL;
 }
 
@@ -320,13 +289,13 @@ Test(batch_processor, several_producers_lose_nothing_that_fits)
 	for (int i = 0; i < THREADS; i++)
 		pthread_join(th[i], NULL);
 	cr_assert_eq(baton_force_flush(10000), BATON_OK);
-	baton_batch_stats s = stats(p);
+	baton_batch_stats s = tu_batch_stats(p);
 	cr_assert_eq(s.spans_received, THREADS * EACH);
 	cr_assert_eq(s.dropped_queue_full, 0);
 	cr_assert_eq(s.spans_exported, THREADS * EACH);
 	cr_assert_eq(rec_spans(r), THREADS * EACH);
 	cr_assert_leq(r->max_batch, 128);
-	assert_accounted(&s);
+	TU_ASSERT_ACCOUNTED(&s);
 	baton_fini(2000);
 }
 
@@ -345,11 +314,11 @@ Test(batch_processor, several_producers_into_a_small_ring_account_for_every_span
 	for (int i = 0; i < THREADS; i++)
 		pthread_join(th[i], NULL);
 	cr_assert_eq(baton_force_flush(10000), BATON_OK);
-	baton_batch_stats s = stats(p);
+	baton_batch_stats s = tu_batch_stats(p);
 	cr_assert_eq(s.spans_received, THREADS * EACH);
 	cr_assert_eq(s.spans_exported + s.dropped_queue_full, THREADS * EACH);
 	cr_assert_eq(rec_spans(r), s.spans_exported);
-	assert_accounted(&s);
+	TU_ASSERT_ACCOUNTED(&s);
 	baton_sdk_stats ss;
 	baton_sdk_stats_get(&ss);
 	cr_assert_eq(ss.spans_live, 0);
@@ -433,8 +402,8 @@ Test(batch_processor, forked_child_exports_its_own_spans_only)
 	tu_memory_exporter *mem;
 	cr_assert_eq(tu_memory_exporter_create(1000, &exp, &mem), BATON_OK);
 	baton_processor p = init_batch(exp, 1024, 512, 60000);
-	make_spans("parent", 10);
-	cr_assert_eq(stats(p).queue_size, 10);
+	tu_make_spans("parent", 10);
+	cr_assert_eq(tu_batch_stats(p).queue_size, 10);
 	pid_t pid = fork();
 	cr_assert_neq(pid, -1);
 	if (pid == 0) {
@@ -443,7 +412,7 @@ Test(batch_processor, forked_child_exports_its_own_spans_only)
 		baton_batch_processor_stats(p, &cs);
 		if (cs.discarded_at_fork != 10 || cs.queue_size != 0)
 			code = 1;
-		make_spans("child", 5);
+		tu_make_spans("child", 5);
 		if (baton_force_flush(5000) != BATON_OK)
 			code |= 2;
 		if (tu_memory_exporter_count(mem) != 5)
@@ -470,7 +439,7 @@ Test(batch_processor, forked_child_exports_its_own_spans_only)
 	tu_memory_span ms;
 	tu_memory_exporter_get(mem, 0, &ms);
 	cr_assert_str_eq(ms.name, "parent");
-	cr_assert_eq(stats(p).spans_exported, 10);
+	cr_assert_eq(tu_batch_stats(p).spans_exported, 10);
 	baton_fini(2000);
 }
 
@@ -489,8 +458,8 @@ Test(batch_processor, options_come_from_the_environment)
 	                   .sampler = baton_sampler_always_on(),
 	                   .ignore_disabled_env = true};
 	cr_assert_eq(baton_init(&o), BATON_OK);
-	cr_assert_eq(stats(p).queue_capacity, 128);
-	make_spans("env", 21);
+	cr_assert_eq(tu_batch_stats(p).queue_capacity, 128);
+	tu_make_spans("env", 21);
 	cr_assert_eq(baton_force_flush(5000), BATON_OK);
 	cr_assert_eq(r->max_batch, 7);
 	cr_assert_eq(r->batches, 3);
@@ -565,12 +534,12 @@ Test(batch_processor, a_full_queue_is_reported_once_with_its_count_not_per_span)
 	capture_logs(BATON_LOG_DEBUG);
 	struct rec *r = rec_new(REC_BLOCK);
 	baton_processor p = init_batch((baton_exporter){&rec_ops, r}, 16, 4, 60000);
-	make_spans("burst", 1000);
+	tu_make_spans("burst", 1000);
 	/* The worker writes what the first line did not say within a tick. */
 	sleep_ms(1500);
 	rec_open(r);
 	cr_assert_eq(baton_force_flush(5000), BATON_OK);
-	baton_batch_stats s = stats(p);
+	baton_batch_stats s = tu_batch_stats(p);
 	cr_assert_gt(s.dropped_queue_full, 900);
 	/* Within 5 s: one line for the reason, whatever the number of spans. */
 	cr_assert_eq(lines_with("queue was full"), 1, "%s", logged);
@@ -595,11 +564,11 @@ Test(batch_processor, the_rate_limited_line_carries_the_count_of_a_burst)
 	 * The exporter is stuck, so its worker cannot report: the spans that
 	 * keep being dropped on the caller's path carry the line when it is due.
 	 */
-	make_spans("one", 20); /* the first drop is reported at once */
+	tu_make_spans("one", 20); /* the first drop is reported at once */
 	uint64_t t0 = baton_time_mono_ns();
 	while (baton_time_mono_ns() - t0 < 7000000000ull &&
 	       lines_with("queue was full") < 2) {
-		make_spans("more", 20);
+		tu_make_spans("more", 20);
 		sleep_ms(50);
 	}
 	cr_assert_eq(lines_with("queue was full"), 2, "%s", logged);
@@ -617,7 +586,7 @@ Test(batch_processor, the_rate_limited_line_carries_the_count_of_a_burst)
 	cr_assert_gt(n, 100);
 	cr_assert_eq(all, all1 + n, "%s", logged);
 	rec_open(r);
-	cr_assert_leq(all, stats(p).dropped_queue_full);
+	cr_assert_leq(all, tu_batch_stats(p).dropped_queue_full);
 	baton_fini(2000);
 }
 
@@ -686,7 +655,7 @@ Test(batch_processor, stats_stay_readable_after_fini)
 {
 	struct rec *r = rec_new(REC_OK);
 	baton_processor p = init_batch((baton_exporter){&rec_ops, r}, 1024, 10, 60000);
-	make_spans("kept", 25);
+	tu_make_spans("kept", 25);
 	cr_assert_eq(baton_fini(2000), BATON_OK);
 	baton_batch_stats s;
 	cr_assert_eq(baton_batch_processor_stats(p, &s), BATON_OK);
@@ -708,7 +677,7 @@ Test(batch_processor, fini_returns_the_error_of_an_export_that_failed_in_it)
 	capture_logs(BATON_LOG_WARN);
 	struct rec *r = rec_new(REC_FAIL);
 	init_batch((baton_exporter){&rec_ops, r}, 1024, 10, 60000);
-	make_spans("fail", 25);
+	tu_make_spans("fail", 25);
 	cr_assert_eq(baton_fini(5000), BATON_EREJECTED);
 	cr_assert(log_has("export failed: "), "%s", logged);
 	cr_assert(
@@ -721,9 +690,9 @@ Test(batch_processor, flush_and_fini_succeed_when_everything_was_exported)
 	capture_logs(BATON_LOG_WARN);
 	struct rec *r = rec_new(REC_OK);
 	init_batch((baton_exporter){&rec_ops, r}, 1024, 10, 60000);
-	make_spans("ok", 25);
+	tu_make_spans("ok", 25);
 	cr_assert_eq(baton_force_flush(5000), BATON_OK);
-	make_spans("ok", 5);
+	tu_make_spans("ok", 5);
 	cr_assert_eq(baton_fini(5000), BATON_OK);
 	cr_assert_eq(rec_spans(r), 30);
 	cr_assert_eq(logged[0], '\0', "nothing to report: %s", logged);
@@ -750,7 +719,7 @@ Test(batch_processor, an_unwritable_jaeger_json_file_fails_flush_and_fini)
 	baton_exporter e;
 	cr_assert_eq(baton_jaeger_json_exporter_create(&jo, &e), BATON_OK);
 	init_batch(e, 1024, 10, 60000);
-	make_spans("nowhere", 5);
+	tu_make_spans("nowhere", 5);
 	cr_assert_eq(baton_force_flush(5000), BATON_ESYSTEM);
 	cr_assert_eq(baton_fini(5000), BATON_ESYSTEM);
 }
@@ -768,7 +737,7 @@ Test(batch_processor, a_writable_jaeger_json_file_flushes_fine)
 	baton_exporter e;
 	cr_assert_eq(baton_jaeger_json_exporter_create(&jo, &e), BATON_OK);
 	init_batch(e, 1024, 10, 60000);
-	make_spans("somewhere", 5);
+	tu_make_spans("somewhere", 5);
 	cr_assert_eq(baton_force_flush(5000), BATON_OK);
 	cr_assert_eq(baton_fini(5000), BATON_OK);
 	unlink(path);
@@ -804,7 +773,7 @@ Test(batch_processor, a_zero_queue_size_is_refused_with_a_warning)
 	                  "2048"),
 	          "%s", logged);
 	init_with(p);
-	cr_assert_eq(stats(p).queue_capacity, 2048);
+	cr_assert_eq(tu_batch_stats(p).queue_capacity, 2048);
 	baton_fini(1000);
 }
 
@@ -819,7 +788,7 @@ Test(batch_processor, a_huge_queue_is_clamped_with_a_warning)
 	                  "1048576; using 1048576"),
 	          "%s", logged);
 	init_with(p);
-	cr_assert_eq(stats(p).queue_capacity, 1048576);
+	cr_assert_eq(tu_batch_stats(p).queue_capacity, 1048576);
 	baton_fini(1000);
 }
 
@@ -834,7 +803,7 @@ Test(batch_processor, a_batch_larger_than_the_queue_is_cut_with_a_warning)
 	                  "(100); using 100"),
 	          "%s", logged);
 	init_with(p);
-	make_spans("cut", 100);
+	tu_make_spans("cut", 100);
 	cr_assert_eq(baton_force_flush(5000), BATON_OK);
 	cr_assert_eq(r->max_batch, 100);
 	baton_fini(1000);
@@ -847,7 +816,7 @@ Test(batch_processor, a_zero_schedule_delay_exports_at_once)
 	struct rec *r = rec_new(REC_OK);
 	baton_processor p = create_from_env(r);
 	init_with(p);
-	make_spans("now", 3);
+	tu_make_spans("now", 3);
 	/* The default delay would hold them for 5 s. */
 	for (int i = 0; i < 100 && rec_spans(r) < 3; i++)
 		sleep_ms(10);
@@ -890,6 +859,6 @@ Test(batch_processor, a_huge_queue_in_the_options_is_clamped_with_a_warning)
 	                  "maximum 1048576; using 1048576"),
 	          "%s", logged);
 	init_with(p);
-	cr_assert_eq(stats(p).queue_capacity, 1048576);
+	cr_assert_eq(tu_batch_stats(p).queue_capacity, 1048576);
 	baton_fini(1000);
 }
