@@ -59,20 +59,7 @@ __attribute__((constructor)) static void forgetful_program(void)
 
 /* ---- the test ---- */
 
-static tu_otlp_receiver *rcv;
-
-static void setup(void)
-{
-	rcv = tu_otlp_start();
-	cr_assert_not_null(rcv);
-}
-
-static void teardown(void)
-{
-	tu_otlp_stop(rcv);
-}
-
-TestSuite(exit_flush, .init = setup, .fini = teardown);
+TU_OTLP_SUITE(exit_flush);
 
 /*
  * Runs this binary as the forgetful program with extra environment

@@ -19,20 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static tu_otlp_receiver *rcv;
-
-static void setup(void)
-{
-	rcv = tu_otlp_start();
-	cr_assert_not_null(rcv);
-}
-
-static void teardown(void)
-{
-	tu_otlp_stop(rcv);
-}
-
-TestSuite(otlp_collector, .init = setup, .fini = teardown);
+TU_OTLP_SUITE(otlp_collector);
 
 static baton_processor init_sdk(void)
 {

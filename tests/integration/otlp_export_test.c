@@ -11,20 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static tu_otlp_receiver *rcv;
-
-static void setup(void)
-{
-	rcv = tu_otlp_start();
-	cr_assert_not_null(rcv);
-}
-
-static void teardown(void)
-{
-	tu_otlp_stop(rcv);
-}
-
-TestSuite(otlp_export, .init = setup, .fini = teardown);
+TU_OTLP_SUITE(otlp_export);
 
 static baton_exporter make_exporter(int compression, uint32_t max_request)
 {

@@ -16,20 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static tu_otlp_receiver *rcv;
-
-static void setup(void)
-{
-	rcv = tu_otlp_start();
-	cr_assert_not_null(rcv);
-}
-
-static void teardown(void)
-{
-	tu_otlp_stop(rcv);
-}
-
-TestSuite(otlp_halves, .init = setup, .fini = teardown);
+TU_OTLP_SUITE(otlp_halves);
 
 static baton_exporter make_exporter(uint32_t timeout_ms, uint32_t max_request)
 {

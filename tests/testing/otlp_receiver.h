@@ -48,6 +48,24 @@ tu_otlp_receiver *tu_otlp_start_tls(const char *ca, const char *cert, const char
                                     bool require_client_cert);
 /* Stops it: closes every connection, joins its threads, frees it. */
 void tu_otlp_stop(tu_otlp_receiver *r);
+
+/*
+ * A Criterion suite whose every test has a receiver of its own in rcv,
+ * started before the test and stopped after it. Needs
+ * <criterion/criterion.h>.
+ */
+#define TU_OTLP_SUITE(suite)                                                             \
+	static tu_otlp_receiver *rcv;                                                    \
+	static void tu_otlp_suite_setup(void)                                            \
+	{                                                                                \
+		rcv = tu_otlp_start();                                                   \
+		cr_assert_not_null(rcv);                                                 \
+	}                                                                                \
+	static void tu_otlp_suite_teardown(void)                                         \
+	{                                                                                \
+		tu_otlp_stop(rcv);                                                       \
+	}                                                                                \
+	TestSuite(suite, .init = tu_otlp_suite_setup, .fini = tu_otlp_suite_teardown)
 /* "http://127.0.0.1:<port>/v1/traces" */
 const char *tu_otlp_url(tu_otlp_receiver *r);
 /*
