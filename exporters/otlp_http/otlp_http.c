@@ -629,13 +629,12 @@ static baton_export_result bt_otlp_export(void *arg, const baton_span_data *cons
 /* ---- in halves ---- */
 
 /* Stores the final result of q, with its own copy of the reason. */
-static void bt_req_answer(struct bt_otlp *e, struct bt_otlp_req *q, baton_export_result r)
+static void bt_req_answer(struct bt_otlp_req *q, baton_export_result r)
 {
 	q->answered = true;
 	q->res = r;
 	snprintf(q->why, sizeof(q->why), "%s", r.reason != NULL ? r.reason : "");
 	q->res.reason = r.reason != NULL ? q->why : NULL;
-	(void)e;
 }
 
 /*
@@ -681,7 +680,7 @@ static void bt_req_finish(struct bt_otlp *e, struct bt_otlp_req *q)
 	e->why[0] = '\0';
 	baton_err err = bt_send(e, q->body, q->len, q->deadline, q->started);
 	q->started = false;
-	bt_req_answer(e, q, bt_export_result(e, err));
+	bt_req_answer(q, bt_export_result(e, err));
 }
 
 static void bt_otlp_export_begin(void *arg, const baton_span_data *const *spans, size_t n)
@@ -703,7 +702,7 @@ static void bt_otlp_export_begin(void *arg, const baton_span_data *const *spans,
 	q->answered = false;
 	e->nreq++;
 	if (!go) {
-		bt_req_answer(e, q, bt_export_result(e, r.err));
+		bt_req_answer(q, bt_export_result(e, r.err));
 		return;
 	}
 	q->deadline = deadline;
@@ -717,11 +716,11 @@ static void bt_otlp_export_begin(void *arg, const baton_span_data *const *spans,
 		e->rejected = 0;
 		e->why[0] = '\0';
 		rv = bt_export_range(e, spans, n, deadline);
-		bt_req_answer(e, q, bt_export_result(e, rv));
+		bt_req_answer(q, bt_export_result(e, rv));
 		return;
 	}
 	if (rv != BATON_OK) {
-		bt_req_answer(e, q, bt_export_result(e, rv));
+		bt_req_answer(q, bt_export_result(e, rv));
 		return;
 	}
 	if (e->nreq == 1)
