@@ -186,8 +186,9 @@ void bt_store_release_end(void);
 static inline bt_span *bt_store_get(bt_store *s, uint32_t idx)
 {
 	uint32_t i = idx - 1;
+	/* BT_REC_BYTES, not rec_size: a constant multiple of 64 is a shift. */
 	return (bt_span *)(s->chunks[i >> BT_CHUNK_SHIFT] +
-	                   (size_t)(i & (BT_CHUNK_SPANS - 1)) * s->rec_size);
+	                   (size_t)(i & (BT_CHUNK_SPANS - 1)) * BT_REC_BYTES);
 }
 
 /* Looks up a live, recording-or-not, not-ended span; NULL for anything else. */
