@@ -19,7 +19,9 @@
  * A pointer alone proves nothing (the caller may reuse a buffer for other
  * text), so a hit also compares the length and the bytes: a key the caller
  * passes as a literal then costs a strlen and a compare, no UTF-8 check, no
- * copy and no arena bytes.
+ * copy and no arena bytes. Unless the pointer is fixed text (a literal of
+ * the program, bt_text_fixed): bytes that cannot change need no second
+ * look, so such a hit costs neither (bt_intern_str).
  */
 #include "trace/trace_int.h"
 
@@ -100,6 +102,7 @@ const char *bt_intern_slow(int table, const char *s, size_t n)
 		struct bt_intern_ent *e = &bt_intern_cache[table][bt_intern_index(s)];
 		e->ptr = s;
 		e->copy = p;
+		e->fixed = p != NULL && bt_text_fixed(s, n);
 	}
 	return p;
 }

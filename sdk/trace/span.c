@@ -228,8 +228,8 @@ static const char *bt_key_text(const char *key, size_t n, size_t *klen,
 static inline const char *bt_key_stored(const char *key, size_t *klen,
                                         char buf[BT_KEY_MAX + 1], bool *interned)
 {
-	size_t n = strlen(key);
-	const char *ik = bt_intern(BT_INTERN_KEYS, key, n);
+	size_t n;
+	const char *ik = bt_intern_str(BT_INTERN_KEYS, key, &n);
 	*interned = ik != NULL;
 	if (ik != NULL) {
 		*klen = n;
@@ -599,9 +599,11 @@ bt_span_start(baton_tracer *tracer, const char *name, const baton_span_start_opt
 		return (baton_span){BT_HANDLE(sp->index, gen)};
 	}
 	bt_count(BT_C_STARTED);
-	size_t nlen = name ? strlen(name) : 0;
+	size_t nlen = 0;
 	/* A name seen before (a literal, usually) is interned: no check, no copy. */
-	const char *in = nlen > 0 ? bt_intern(BT_INTERN_NAMES, name, nlen) : NULL;
+	const char *in = name != NULL && name[0] != '\0'
+	                     ? bt_intern_str(BT_INTERN_NAMES, name, &nlen)
+	                     : NULL;
 	if (in == NULL)
 		in = bt_arena_text(sp, name ? name : "", nlen, SIZE_MAX, 0, NULL);
 	sp->data.name = in != NULL ? in : "";
@@ -808,8 +810,8 @@ bt_attr_slot_copy(bt_span *sp, const char *key, size_t n, size_t extra, bool *is
 static inline __attribute__((always_inline)) baton_attr *
 bt_attr_slot(bt_span *sp, const char *key, size_t extra, bool *is_new)
 {
-	size_t n = strlen(key);
-	const char *ik = bt_intern(BT_INTERN_KEYS, key, n);
+	size_t n;
+	const char *ik = bt_intern_str(BT_INTERN_KEYS, key, &n);
 	if (__builtin_expect(ik == NULL, 0))
 		return bt_attr_slot_copy(sp, key, n, extra, is_new);
 	return bt_attr_slot_k(sp, ik, n, false, extra, is_new);

@@ -253,6 +253,7 @@ struct bt_intern_ent {
 	const char *ptr;  /* the caller's pointer last seen here */
 	const char *copy; /* the interned copy of what it held then; NULL: the
 	                     table was full then, so it is copied without a look */
+	bool fixed;       /* ptr is fixed text (bt_text_fixed): it holds copy for good */
 };
 extern BT_TLS struct bt_intern_ent bt_intern_cache[BT_INTERN_NTABLES][BT_INTERN_CACHE];
 
@@ -327,6 +328,24 @@ bt_intern(int table, const char *s, size_t n)
 			return e->copy;
 	}
 	return bt_intern_slow(table, s, n);
+}
+
+/*
+ * bt_intern for a NUL-terminated s whose length the caller needs too:
+ * writes it into *n. Fixed text seen before (a literal of the program, as
+ * most keys and span names are) costs neither a strlen nor a compare: its
+ * bytes cannot have changed since.
+ */
+static inline __attribute__((always_inline)) const char *
+bt_intern_str(int table, const char *s, size_t *n)
+{
+	const struct bt_intern_ent *e = &bt_intern_cache[table][bt_intern_index(s)];
+	if (__builtin_expect(e->ptr == s && e->fixed, 1)) {
+		*n = bt_intern_len(e->copy);
+		return e->copy;
+	}
+	*n = strlen(s);
+	return bt_intern(table, s, *n);
 }
 
 /* Resource (resource.c). */

@@ -353,6 +353,13 @@ static inline uint64_t bt_trace_randomness(const uint8_t *trace_id)
 }
 
 /*
+ * Fixed text (image.c, core only): whether s[0..n] (the NUL included) lies
+ * in a read-only segment of the program or of the library holding baton's
+ * core, bytes that no code can change and no dlclose() can unmap. Thread-safe.
+ */
+bool bt_text_fixed(const char *s, size_t n);
+
+/*
  * Waits and coarse time (deadline.c). bt_coarse_ns: CLOCK_MONOTONIC_COARSE
  * in ns (a few ns to read, a few ms of resolution: rate limits, log
  * intervals). bt_timespec_in: the time ns from now on clock clk, as the

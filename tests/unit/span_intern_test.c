@@ -7,6 +7,7 @@
 #include "testutil.h"
 
 #include <criterion/criterion.h>
+#include <gnu/libc-version.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -324,4 +325,89 @@ Test(intern, once_the_table_is_full_keys_from_a_reused_buffer_stay_exact)
 	baton_span_end(s);
 	cr_assert_str_eq(span_at(0).attrs_text,
 	                 "SampleRate=1\nfiller.00001=1\nfresh.key=2\nfiller.00002=3\n");
+}
+
+/* ---- fixed text: literals whose bytes need no second look ---- */
+
+static const char fixed_array[] = "a.const.array.of.the.program";
+static char writable_array[32] = "a.writable.array";
+
+Test(intern_fixed, only_read_only_text_of_the_program_is_fixed)
+{
+	const char *lit = "a.literal.of.the.program";
+	cr_assert(bt_text_fixed(lit, strlen(lit)));
+	cr_assert(bt_text_fixed(fixed_array, strlen(fixed_array)));
+	/* Text that can change: writable data, the stack, the heap. */
+	cr_assert_not(bt_text_fixed(writable_array, strlen(writable_array)));
+	char stack[16] = "on.the.stack";
+	cr_assert_not(bt_text_fixed(stack, strlen(stack)));
+	char *heap = strdup("on.the.heap");
+	cr_assert_not_null(heap);
+	cr_assert_not(bt_text_fixed(heap, strlen(heap)));
+	free(heap);
+	/* Another object's text: read-only, but not one that is known to stay. */
+	const char *other = gnu_get_libc_version();
+	cr_assert_not(bt_text_fixed(other, strlen(other)));
+}
+
+Test(intern_fixed, a_literal_is_cached_as_fixed_and_a_buffer_is_not)
+{
+	const char *lit = "fixed.literal.key";
+	size_t n = 0;
+	const char *p = bt_intern_str(BT_INTERN_KEYS, lit, &n);
+	cr_assert_not_null(p);
+	cr_assert_str_eq(p, lit);
+	cr_assert_eq(n, strlen(lit));
+	const struct bt_intern_ent *e =
+	    &bt_intern_cache[BT_INTERN_KEYS][bt_intern_index(lit)];
+	cr_assert_eq(e->ptr, lit);
+	cr_assert(e->fixed, "a literal of the program is fixed text");
+	/* Found again from the cache: the same copy and length. */
+	n = 0;
+	cr_assert_eq(bt_intern_str(BT_INTERN_KEYS, lit, &n), p);
+	cr_assert_eq(n, strlen(lit));
+
+	char buf[32] = "fixed.literal.key";
+	cr_assert_eq(bt_intern_str(BT_INTERN_KEYS, buf, &n), p, "found by content");
+	e = &bt_intern_cache[BT_INTERN_KEYS][bt_intern_index(buf)];
+	cr_assert_eq(e->ptr, buf);
+	cr_assert_not(e->fixed, "a buffer is looked at again on every call");
+	strcpy(buf, "fixed.literal.kez");
+	const char *q = bt_intern_str(BT_INTERN_KEYS, buf, &n);
+	cr_assert_not_null(q);
+	cr_assert_str_eq(q, "fixed.literal.kez");
+}
+
+Test(intern, a_reused_writable_global_key_gives_each_call_its_own_key)
+{
+	baton_span s = baton_span_start(tracer, "global");
+	strcpy(writable_array, "global.one");
+	baton_span_set_int(s, writable_array, 1);
+	strcpy(writable_array, "global.two"); /* same length */
+	baton_span_set_int(s, writable_array, 2);
+	strcpy(writable_array, "global.three");
+	baton_span_set_int(s, writable_array, 3);
+	baton_span_end(s);
+	cr_assert_str_eq(span_at(0).attrs_text,
+	                 "SampleRate=1\nglobal.one=1\nglobal.two=2\nglobal.three=3\n");
+}
+
+Test(intern, literal_keys_and_names_stay_exact_across_spans)
+{
+	for (int i = 0; i < 3; i++) {
+		baton_span s = baton_span_start(tracer, "literal.name");
+		baton_span_set_int(s, "literal.key.one", i);
+		baton_span_set_str(s, "literal.key.two", "v");
+		baton_span_set_int(s, "literal.key.one", i + 10); /* replaces */
+		baton_span_end(s);
+	}
+	for (size_t i = 0; i < 3; i++) {
+		tu_memory_span m = span_at(i);
+		cr_assert_str_eq(m.name, "literal.name");
+		char want[96];
+		snprintf(want, sizeof(want),
+		         "SampleRate=1\nliteral.key.one=%d\nliteral.key.two=v\n",
+		         (int)i + 10);
+		cr_assert_str_eq(m.attrs_text, want);
+	}
 }

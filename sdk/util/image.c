@@ -1,0 +1,83 @@
+/*
+ * Fixed text: bytes that can never change while the process runs. A string
+ * literal of the program, or of the library that holds this code, lies in a
+ * segment mapped without write permission, in an object that is never
+ * unloaded (the program itself; this library is unloaded only with all of
+ * baton's state). Such text read once is known for good: a cache keyed by
+ * its address needs no second look at its bytes.
+ *
+ * Libraries loaded with dlopen() are left out: after dlclose() another
+ * object may be mapped at the same address with other bytes. So are
+ * writable segments (.data, and RELRO, which holds pointers, not text).
+ *
+ * The ranges are read once, with dl_iterate_phdr(), on first use.
+ */
+#include "util.h"
+
+#include <link.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#define BT_FIXED_MAX 16
+
+struct bt_range {
+	uintptr_t lo, hi;
+};
+
+static struct bt_range bt_fixed[BT_FIXED_MAX];
+static size_t bt_nfixed;
+static pthread_once_t bt_fixed_once = PTHREAD_ONCE_INIT;
+
+/* Adds the read-only loadable segments of one object. */
+static void bt_fixed_add(const struct dl_phdr_info *info)
+{
+	for (size_t i = 0; i < info->dlpi_phnum && bt_nfixed < BT_FIXED_MAX; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD || (ph->p_flags & PF_W) || ph->p_memsz == 0)
+			continue;
+		uintptr_t lo = (uintptr_t)info->dlpi_addr + (uintptr_t)ph->p_vaddr;
+		bt_fixed[bt_nfixed++] =
+		    (struct bt_range){lo, lo + (uintptr_t)ph->p_memsz};
+	}
+}
+
+/* Does one of the object's loadable segments hold p? */
+static bool bt_object_holds(const struct dl_phdr_info *info, uintptr_t p)
+{
+	for (size_t i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t lo = (uintptr_t)info->dlpi_addr + (uintptr_t)ph->p_vaddr;
+		if (ph->p_type == PT_LOAD && p >= lo && p - lo < (uintptr_t)ph->p_memsz)
+			return true;
+	}
+	return false;
+}
+
+/* The first object dl_iterate_phdr reports is the program; ours holds this function. */
+static int bt_fixed_visit(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	bool *first = arg;
+	if (*first || bt_object_holds(info, (uintptr_t)(void *)&bt_fixed_visit))
+		bt_fixed_add(info);
+	*first = false;
+	return 0;
+}
+
+static void bt_fixed_init(void)
+{
+	bool first = true;
+	dl_iterate_phdr(bt_fixed_visit, &first);
+}
+
+bool bt_text_fixed(const char *s, size_t n)
+{
+	pthread_once(&bt_fixed_once, bt_fixed_init);
+	uintptr_t p = (uintptr_t)s;
+	for (size_t i = 0; i < bt_nfixed; i++) {
+		/* The whole text and its NUL, in one segment. */
+		if (p >= bt_fixed[i].lo && p < bt_fixed[i].hi && bt_fixed[i].hi - p > n)
+			return true;
+	}
+	return false;
+}
