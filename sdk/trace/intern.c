@@ -106,3 +106,20 @@ const char *bt_intern_slow(int table, const char *s, size_t n)
 	}
 	return p;
 }
+
+const char *bt_intern_fixed_slow(int table, const char *s, size_t n)
+{
+	struct bt_intern_ent *e = &bt_intern_cache[table][bt_intern_index(s)];
+	const char *p = NULL;
+	if (n > 0 && n <= BT_INTERN_LEN && bt_text_fixed(s, n) &&
+	    bt_utf8_valid_prefix(s, n) == n) {
+		bool full = false;
+		p = bt_intern_find_or_add(&bt_intern_tables[table], s, n, &full);
+	}
+	/* Fixed text found once is known for good; anything else (a buffer,
+	 * or fixed text the table had no room for) takes the copying path. */
+	e->ptr = s;
+	e->copy = p;
+	e->fixed = p != NULL;
+	return p;
+}

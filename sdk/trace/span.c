@@ -864,9 +864,26 @@ bt_set_strn(baton_span span, const char *key, const char *value, size_t len, boo
 		return;
 	if (value == NULL)
 		value = "";
-	if (len == (size_t)-1)
-		len = strlen(value);
 	size_t lim = bt_prov.limits.value_length, cap = SIZE_MAX;
+	if (len == (size_t)-1 && !remote) {
+		/* A literal of the program seen before: the record points to its
+		 * interned copy, checked once, and copies nothing. */
+		const char *iv = bt_intern_fixed(BT_INTERN_VALUES, value, &len);
+		if (iv != NULL && len <= lim) {
+			bool is_new;
+			baton_attr *a = bt_attr_slot(sp, key, 0, &is_new);
+			if (a == NULL) {
+				sp->data.dropped_attrs++;
+				return;
+			}
+			a->value.type = BATON_VALUE_STRING;
+			a->value.u.s = iv;
+			a->value.len = len;
+			return;
+		}
+	} else if (len == (size_t)-1) {
+		len = strlen(value);
+	}
 	if (remote) {
 		/* Half of what is left (NUL included): the values set after this
 		 * one still get room. */

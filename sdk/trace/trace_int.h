@@ -245,7 +245,8 @@ bool bt_attr_put(bt_span *sp, const baton_attr **head, baton_attr **tail, uint32
  */
 #define BT_INTERN_KEYS    0
 #define BT_INTERN_NAMES   1
-#define BT_INTERN_NTABLES 2
+#define BT_INTERN_VALUES  2 /* fixed text only (bt_intern_fixed) */
+#define BT_INTERN_NTABLES 3
 #define BT_INTERN_LEN     127
 #define BT_INTERN_CACHE   64 /* per thread and table, direct-mapped by pointer */
 
@@ -346,6 +347,33 @@ bt_intern_str(int table, const char *s, size_t *n)
 	}
 	*n = strlen(s);
 	return bt_intern(table, s, *n);
+}
+
+/* The cache miss of bt_intern_fixed: caches whether s is fixed text, and
+ * its copy when it is and the table holds it. */
+const char *bt_intern_fixed_slow(int table, const char *s, size_t n);
+
+/*
+ * The interned copy of s, NUL-terminated, when s is fixed text
+ * (bt_text_fixed) that the table holds, else NULL; *n gets s's length
+ * either way. For string values: most are not literals, so a pointer's
+ * cache entry also remembers that it is not fixed text, and such a value
+ * costs one compare before its strlen.
+ */
+static inline __attribute__((always_inline)) const char *
+bt_intern_fixed(int table, const char *s, size_t *n)
+{
+	const struct bt_intern_ent *e = &bt_intern_cache[table][bt_intern_index(s)];
+	if (__builtin_expect(e->ptr == s, 1)) {
+		if (e->fixed) {
+			*n = bt_intern_len(e->copy);
+			return e->copy;
+		}
+		*n = strlen(s);
+		return NULL;
+	}
+	*n = strlen(s);
+	return bt_intern_fixed_slow(table, s, *n);
 }
 
 /* Resource (resource.c). */

@@ -411,3 +411,101 @@ Test(intern, literal_keys_and_names_stay_exact_across_spans)
 		cr_assert_str_eq(m.attrs_text, want);
 	}
 }
+
+/* ---- string values that are literals: stored by pointer, checked once ---- */
+
+static char writable_value[32] = "value.one";
+
+Test(intern_budget, long_literal_values_take_no_arena_bytes, .fini = teardown)
+{
+	baton_limits lim = {.span_arena_bytes = 256};
+	mem = tu_init_memory_limits(baton_sampler_always_on(), 4, &lim);
+	tracer = baton_tracer_get("intern_test", NULL);
+	static const char *const vals[] = {
+	    "a rather long literal value that an instrumentation library sets: one",
+	    "a rather long literal value that an instrumentation library sets: two",
+	    "a rather long literal value that an instrumentation library sets: three",
+	    "a rather long literal value that an instrumentation library sets: four",
+	};
+	for (int round = 0; round < 2; round++) { /* first seen, then from the cache */
+		tu_memory_exporter_clear(mem);
+		baton_span s = baton_span_start(tracer, "long values");
+		baton_span_set_str(s, "v1", vals[0]);
+		baton_span_set_str(s, "v2", vals[1]);
+		baton_span_set_str(s, "v3", vals[2]);
+		baton_span_set_str(s, "v4", vals[3]);
+		baton_span_end(s);
+		tu_memory_span m = span_at(0);
+		cr_assert_eq(m.dropped_attrs, 0, "round %d", round);
+		char want[512];
+		snprintf(want, sizeof(want), "SampleRate=1\nv1=%s\nv2=%s\nv3=%s\nv4=%s\n",
+		         vals[0], vals[1], vals[2], vals[3]);
+		cr_assert_str_eq(m.attrs_text, want, "round %d", round);
+	}
+}
+
+Test(intern_budget, a_literal_value_over_the_length_limit_is_cut, .fini = teardown)
+{
+	baton_limits lim = {.attribute_value_length = 4};
+	mem = tu_init_memory_limits(baton_sampler_always_on(), 4, &lim);
+	tracer = baton_tracer_get("intern_test", NULL);
+	for (int round = 0; round < 2; round++) {
+		tu_memory_exporter_clear(mem);
+		baton_span s = baton_span_start(tracer, "cut");
+		baton_span_set_str(s, "long", "a.long.literal");
+		baton_span_set_str(s, "short", "abc");
+		baton_span_end(s);
+		cr_assert_str_eq(span_at(0).attrs_text,
+		                 "SampleRate=1\nlong=a.lo\nshort=abc\n", "round %d",
+		                 round);
+	}
+}
+
+Test(intern, an_ill_formed_literal_value_is_still_checked)
+{
+	for (int round = 0; round < 2; round++) {
+		tu_memory_exporter_clear(mem);
+		baton_span s = baton_span_start(tracer, "bad");
+		baton_span_set_str(s, "v", "bad\xff.literal");
+		baton_span_end(s);
+		cr_assert_str_eq(span_at(0).attrs_text,
+		                 "SampleRate=1\nv=bad\xef\xbf\xbd.literal\n", "round %d",
+		                 round);
+	}
+}
+
+Test(intern, a_reused_writable_global_value_gives_each_span_its_own_value)
+{
+	const char *want[] = {"value.one", "value.two", "value.three"};
+	for (size_t i = 0; i < 3; i++) {
+		strcpy(writable_value, want[i]);
+		baton_span s = baton_span_start(tracer, "global");
+		baton_span_set_str(s, "k", writable_value);
+		baton_span_set_str(s, "k", writable_value); /* replaces: same text */
+		baton_span_end(s);
+	}
+	for (size_t i = 0; i < 3; i++) {
+		char line[64];
+		snprintf(line, sizeof(line), "SampleRate=1\nk=%s\n", want[i]);
+		cr_assert_str_eq(span_at(i).attrs_text, line);
+	}
+}
+
+Test(intern_fixed, a_literal_value_is_interned_and_a_buffer_value_is_not)
+{
+	const char *lit = "a.literal.value";
+	size_t n = 0;
+	const char *p = bt_intern_fixed(BT_INTERN_VALUES, lit, &n);
+	cr_assert_not_null(p);
+	cr_assert_neq(p, lit, "the table's copy");
+	cr_assert_str_eq(p, lit);
+	cr_assert_eq(n, strlen(lit));
+	cr_assert_eq(bt_intern_fixed(BT_INTERN_VALUES, lit, &n), p);
+	char buf[32] = "a.literal.value";
+	n = 0;
+	cr_assert_null(bt_intern_fixed(BT_INTERN_VALUES, buf, &n), "a buffer is copied");
+	cr_assert_eq(n, strlen(buf));
+	strcpy(buf, "longer text now");
+	cr_assert_null(bt_intern_fixed(BT_INTERN_VALUES, buf, &n));
+	cr_assert_eq(n, strlen("longer text now"), "its length, measured again");
+}
