@@ -350,7 +350,9 @@ typedef struct baton_fanout_policy baton_fanout_policy;
  * variable is unset, as the OTel spec orders them.
  *
  * span_arena_bytes is each span's budget for its name, attributes, events,
- * links and their strings: a span takes a 448-byte record, whose 192-byte
+ * links and their strings (names and keys kept once for the process, and
+ * string values that are literals of the program, take none of it): a
+ * span takes a 448-byte record, whose 192-byte
  * inline arena holds a name and a few attributes, and a span that needs
  * more gets one overflow block for the rest of its budget. When neither
  * max_live_spans nor BATON_MAX_SPANS is set, the store holds 16384 records

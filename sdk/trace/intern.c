@@ -1,6 +1,7 @@
 /*
- * Interned span strings: attribute keys and span names that a span record
- * points to instead of copying them into its arena.
+ * Interned span strings: attribute keys, span names and (only when they are
+ * literals of the program, bt_intern_fixed) string values that a span
+ * record points to instead of copying them into its arena.
  *
  * A table is a fixed array of slots and a fixed pool of bytes, both static:
  * nothing is allocated, nothing is ever removed, and an interned string
