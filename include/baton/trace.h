@@ -303,10 +303,10 @@ BATON_API bool baton_span_is_recording(baton_span span);
 BATON_API baton_err baton_span_get_context(baton_span span, baton_span_context *ctx);
 
 /*
- * Attribute setters. The key and string values are copied into the span
- * (a key or a value that is a string literal of the program, or text
- * seen before, is kept once for the whole process and the span points to
- * it: the caller's buffer is never needed after the call either way).
+ * Attribute setters. The key and string values are copied into the span:
+ * keys, and string values that are literals of the program, are kept once
+ * for the whole process and the span points to that copy. Either way the
+ * caller's buffer is not needed after the call.
  * Setting an existing key replaces its value. Past the attribute count
  * limit, or when the span's arena is full, the attribute is dropped and
  * counted in the span's dropped_attributes. String values are cut at
