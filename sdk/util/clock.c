@@ -41,13 +41,6 @@ static uint64_t bt_realtime(void)
 }
 
 #if defined(__x86_64__)
-static uint64_t bt_monotonic(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /*
  * A (tsc, realtime) and a (tsc, monotonic) pair, each TSC halfway between
  * the reads around its clock call.
@@ -62,7 +55,7 @@ static struct bt_pairs bt_read_pairs(void)
 	uint64_t t1 = __builtin_ia32_rdtsc();
 	p.rt = bt_realtime();
 	uint64_t t2 = __builtin_ia32_rdtsc();
-	p.mono = bt_monotonic();
+	p.mono = bt_now_mono_ns();
 	uint64_t t3 = __builtin_ia32_rdtsc();
 	p.rt_tsc = t1 + (t2 - t1) / 2;
 	p.mono_tsc = t2 + (t3 - t2) / 2;
