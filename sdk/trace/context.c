@@ -40,10 +40,30 @@ double baton_span_context_adjusted_count(const baton_span_context *ctx)
 
 BT_TLS bt_ctx_tls bt_tls_ctx;
 
+static bool bt_bag_track(void);
+
+/* The thread's first attach: its frames, freed by the thread-exit destructor. */
+static bool __attribute__((noinline)) bt_frames_make(void)
+{
+	bt_tls_ctx.frames = bt_calloc(BT_CTX_DEPTH, sizeof(struct bt_frame));
+	if (bt_tls_ctx.frames == NULL)
+		return false;
+	if (!bt_bag_track()) {
+		bt_free(bt_tls_ctx.frames);
+		bt_tls_ctx.frames = NULL;
+		return false;
+	}
+	return true;
+}
+
+/* Returns the new depth (the token), or 0 when the stack is full or there
+ * is no memory for the thread's frames. */
 static uint32_t bt_push(baton_span span, const baton_span_context *ctx)
 {
 	uint32_t d = bt_tls_ctx.depth;
 	if (d >= BT_CTX_DEPTH)
+		return 0;
+	if (__builtin_expect(bt_tls_ctx.frames == NULL, 0) && !bt_frames_make())
 		return 0;
 	struct bt_frame *f = &bt_tls_ctx.frames[d];
 	f->span = span;
@@ -110,7 +130,7 @@ static pthread_key_t bt_bag_key;
 static pthread_once_t bt_bag_once = PTHREAD_ONCE_INIT;
 static bool bt_bag_key_ok;
 
-/* Thread exit: frees the blocks the thread still owns. */
+/* Thread exit: frees the blocks the thread still owns, and its frames. */
 static void bt_bag_thread_exit(void *p)
 {
 	(void)p;
@@ -121,6 +141,9 @@ static void bt_bag_thread_exit(void *p)
 	}
 	bt_tls_ctx.owned = 0;
 	bt_tls_ctx.tracked = false;
+	bt_free(bt_tls_ctx.frames);
+	bt_tls_ctx.frames = NULL;
+	bt_tls_ctx.depth = 0;
 }
 
 static void bt_bag_key_make(void)
@@ -128,13 +151,15 @@ static void bt_bag_key_make(void)
 	bt_bag_key_ok = pthread_key_create(&bt_bag_key, bt_bag_thread_exit) == 0;
 }
 
-static void bt_bag_track(void)
+/* Registers the thread-exit destructor; false when it cannot be. */
+static bool bt_bag_track(void)
 {
 	if (bt_tls_ctx.tracked)
-		return;
+		return true;
 	pthread_once(&bt_bag_once, bt_bag_key_make);
 	if (bt_bag_key_ok && pthread_setspecific(bt_bag_key, &bt_tls_ctx) == 0)
 		bt_tls_ctx.tracked = true;
+	return bt_tls_ctx.tracked;
 }
 
 static bt_bag *bt_bag_current(void)
@@ -259,6 +284,10 @@ uint32_t baton_baggage_attach(const baton_baggage *bg)
 		ctx = bt_tls_ctx.frames[d - 1].ctx;
 	}
 	uint32_t tok = bt_push(span, &ctx);
+	if (tok == 0) {
+		bt_bag_destroy(nb);
+		return 0;
+	}
 	struct bt_frame *f = &bt_tls_ctx.frames[tok - 1];
 	f->bag = nb;
 	if (nb != NULL) {

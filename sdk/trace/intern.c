@@ -26,6 +26,7 @@
  */
 #include "trace/trace_int.h"
 
+#include <pthread.h>
 #include <string.h>
 
 #define BT_INTERN_SLOTS 2048u /* per table, a power of two */
@@ -40,7 +41,48 @@ struct bt_intern_table {
 
 static struct bt_intern_table bt_intern_tables[BT_INTERN_NTABLES];
 
-BT_TLS struct bt_intern_ent bt_intern_cache[BT_INTERN_NTABLES][BT_INTERN_CACHE];
+BT_TLS struct bt_intern_ent *bt_intern_mine;
+const struct bt_intern_ent bt_intern_none[BT_INTERN_NTABLES * BT_INTERN_CACHE];
+/* The thread's caches were freed at its exit: later lookups go uncached. */
+static BT_TLS bool bt_intern_gone;
+static pthread_key_t bt_intern_key;
+static pthread_once_t bt_intern_once = PTHREAD_ONCE_INIT;
+static bool bt_intern_key_ok;
+
+static void bt_intern_thread_exit(void *p)
+{
+	bt_intern_mine = NULL;
+	bt_intern_gone = true;
+	bt_free(p);
+}
+
+static void bt_intern_key_make(void)
+{
+	bt_intern_key_ok = pthread_key_create(&bt_intern_key, bt_intern_thread_exit) == 0;
+}
+
+/* The entry to fill for s in table: NULL when the thread has no cache and
+ * cannot have one (out of memory, or exiting). */
+static struct bt_intern_ent *bt_intern_slot(int table, const char *s)
+{
+	struct bt_intern_ent *c = bt_intern_mine;
+	if (__builtin_expect(c == NULL, 0)) {
+		if (bt_intern_gone)
+			return NULL;
+		pthread_once(&bt_intern_once, bt_intern_key_make);
+		if (!bt_intern_key_ok)
+			return NULL;
+		c = bt_calloc(BT_INTERN_NTABLES * BT_INTERN_CACHE, sizeof(*c));
+		if (c == NULL)
+			return NULL;
+		if (pthread_setspecific(bt_intern_key, c) != 0) {
+			bt_free(c);
+			return NULL;
+		}
+		bt_intern_mine = c;
+	}
+	return &c[(uint32_t)table * BT_INTERN_CACHE + bt_intern_index(s)];
+}
 
 /* FNV-1a over the bytes, then mixed: the table's slot. */
 static uint32_t bt_intern_hash(const char *s, size_t n)
@@ -99,8 +141,8 @@ const char *bt_intern_slow(int table, const char *s, size_t n)
 		return NULL;
 	bool full = false;
 	const char *p = bt_intern_find_or_add(&bt_intern_tables[table], s, n, &full);
-	if (p != NULL || full) {
-		struct bt_intern_ent *e = &bt_intern_cache[table][bt_intern_index(s)];
+	struct bt_intern_ent *e;
+	if ((p != NULL || full) && (e = bt_intern_slot(table, s)) != NULL) {
 		e->ptr = s;
 		e->copy = p;
 		e->fixed = p != NULL && bt_text_fixed(s, n);
@@ -110,7 +152,7 @@ const char *bt_intern_slow(int table, const char *s, size_t n)
 
 const char *bt_intern_fixed_slow(int table, const char *s, size_t n)
 {
-	struct bt_intern_ent *e = &bt_intern_cache[table][bt_intern_index(s)];
+	struct bt_intern_ent *e = bt_intern_slot(table, s);
 	const char *p = NULL;
 	if (n > 0 && n <= BT_INTERN_LEN && bt_text_fixed(s, n) &&
 	    bt_utf8_valid_prefix(s, n) == n) {
@@ -119,8 +161,10 @@ const char *bt_intern_fixed_slow(int table, const char *s, size_t n)
 	}
 	/* Fixed text found once is known for good; anything else (a buffer,
 	 * or fixed text the table had no room for) takes the copying path. */
-	e->ptr = s;
-	e->copy = p;
-	e->fixed = p != NULL;
+	if (e != NULL) {
+		e->ptr = s;
+		e->copy = p;
+		e->fixed = p != NULL;
+	}
 	return p;
 }

@@ -44,10 +44,11 @@ struct bt_cache {
 	uint32_t out_n;
 	bt_span *out_head;
 };
-static BT_TLS struct bt_cache bt_cache;
+/* The thread's cache, allocated on first use and freed when it exits (not
+ * in static TLS, of which a library loaded with dlopen() gets little). */
+static BT_TLS struct bt_cache *bt_cachep;
 static pthread_key_t bt_cache_key;
 static pthread_once_t bt_cache_once = PTHREAD_ONCE_INIT;
-static BT_TLS bool bt_cache_registered;
 
 BT_TLS bt_counters bt_tls_counters;
 static pthread_mutex_t bt_counters_mtx = PTHREAD_MUTEX_INITIALIZER;
@@ -168,10 +169,9 @@ static void bt_out_flush(bt_store *s, struct bt_cache *c)
 }
 
 /* Thread exit: give the cache back so its records are not stranded. */
-static void bt_cache_on_exit(void *unused)
+static void bt_cache_on_exit(void *arg)
 {
-	(void)unused;
-	struct bt_cache *c = &bt_cache;
+	struct bt_cache *c = arg;
 	if (bt_initialized && c->epoch == atomic_load(&bt_epoch)) {
 		bt_store *s = &bt_prov.store;
 		bt_out_flush(s, c);
@@ -186,10 +186,9 @@ static void bt_cache_on_exit(void *unused)
 		}
 		pthread_mutex_unlock(&s->mtx);
 	}
-	c->n = 0;
-	c->bundles = 0;
-	c->slot = 0;
-	c->out_head = NULL;
+	if (bt_cachep == c)
+		bt_cachep = NULL; /* a later use (another destructor) makes a new one */
+	bt_free(c);
 }
 
 /*
@@ -336,10 +335,23 @@ static void bt_cache_reset(struct bt_cache *c, uint64_t epoch)
 	c->slot = 0;
 	c->out_head = NULL;
 	c->out_n = 0;
-	if (!bt_cache_registered) {
-		pthread_setspecific(bt_cache_key, c);
-		bt_cache_registered = true;
+}
+
+/* The thread's cache, made and registered for its exit on first use; NULL
+ * when there is no memory for it. */
+static struct bt_cache *__attribute__((noinline)) bt_cache_make(void)
+{
+	struct bt_cache *c = bt_calloc(1, sizeof(*c));
+	if (c == NULL)
+		return NULL;
+	pthread_once(&bt_cache_once, bt_cache_key_init);
+	if (pthread_setspecific(bt_cache_key, c) != 0) {
+		bt_free(c);
+		return NULL;
 	}
+	bt_cache_reset(c, atomic_load_explicit(&bt_epoch, memory_order_relaxed));
+	bt_cachep = c;
+	return c;
 }
 
 /* Takes one returned bundle into the array (which is empty). */
@@ -389,11 +401,15 @@ static void __attribute__((noinline)) bt_cache_refill(bt_store *s, struct bt_cac
 
 bt_span *bt_store_alloc(bt_store *s)
 {
-	struct bt_cache *c = &bt_cache;
+	struct bt_cache *c = bt_cachep;
 	if (__builtin_expect(
-	        c->n == 0 ||
+	        c == NULL || c->n == 0 ||
 	            c->epoch != atomic_load_explicit(&bt_epoch, memory_order_relaxed),
 	        0)) {
+		if (c == NULL && (c = bt_cache_make()) == NULL) {
+			bt_drop_add(BT_DROP_NO_STORE, 1);
+			return NULL;
+		}
 		bt_cache_refill(s, c);
 		if (c->n == 0) {
 			bt_drop_add(BT_DROP_NO_STORE, 1);
@@ -418,12 +434,16 @@ bt_span *bt_store_alloc(bt_store *s)
 
 void bt_store_release_begin(void)
 {
-	bt_cache.gathering = true;
+	struct bt_cache *c = bt_cachep;
+	if (c != NULL || (c = bt_cache_make()) != NULL)
+		c->gathering = true;
 }
 
 void bt_store_release_end(void)
 {
-	struct bt_cache *c = &bt_cache;
+	struct bt_cache *c = bt_cachep;
+	if (c == NULL)
+		return;
 	c->gathering = false;
 	if (c->out_head != NULL && bt_initialized &&
 	    c->epoch == atomic_load_explicit(&bt_epoch, memory_order_relaxed))
@@ -434,12 +454,19 @@ void bt_store_release_end(void)
 
 void bt_store_release(bt_store *s, bt_span *sp)
 {
-	struct bt_cache *c = &bt_cache;
+	struct bt_cache *c = bt_cachep;
 	uint64_t epoch = atomic_load_explicit(&bt_epoch, memory_order_relaxed);
 	bt_count(BT_C_RELEASES);
 	if (__builtin_expect(sp->ovf != NULL, 0)) {
 		bt_free(sp->ovf);
 		sp->ovf = NULL;
+	}
+	if (__builtin_expect(c == NULL, 0) && (c = bt_cache_make()) == NULL) {
+		/* No memory for a cache: straight onto the global list. */
+		pthread_mutex_lock(&s->mtx);
+		s->free_idx[s->nfree++] = sp->index;
+		pthread_mutex_unlock(&s->mtx);
+		return;
 	}
 	if (c->epoch != epoch)
 		bt_cache_reset(c, epoch);

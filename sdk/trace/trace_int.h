@@ -256,7 +256,14 @@ struct bt_intern_ent {
 	                     table was full then, so it is copied without a look */
 	bool fixed;       /* ptr is fixed text (bt_text_fixed): it holds copy for good */
 };
-extern BT_TLS struct bt_intern_ent bt_intern_cache[BT_INTERN_NTABLES][BT_INTERN_CACHE];
+/*
+ * A thread's caches, BT_INTERN_NTABLES x BT_INTERN_CACHE entries, allocated
+ * on its first miss and freed when it exits (not in static TLS: a library
+ * loaded with dlopen() gets only a few hundred bytes of that). NULL until
+ * then: lookups read bt_intern_none, which matches nothing.
+ */
+extern BT_TLS struct bt_intern_ent *bt_intern_mine;
+extern const struct bt_intern_ent bt_intern_none[BT_INTERN_NTABLES * BT_INTERN_CACHE];
 
 /* The cache miss: finds or adds s[0..n) and caches it; NULL when it is not
  * interned (too long, empty, ill-formed, or no room). */
@@ -272,6 +279,15 @@ static inline uint32_t bt_intern_index(const void *p)
 	return (uint32_t)(((uint64_t)(uintptr_t)p * 0x9e3779b97f4a7c15ull) >> 58);
 }
 _Static_assert(BT_INTERN_CACHE == 64, "bt_intern_index keeps 6 bits");
+
+/* The thread's cache entry for pointer s in table. */
+static inline const struct bt_intern_ent *bt_intern_ent_of(int table, const char *s)
+{
+	const struct bt_intern_ent *c = bt_intern_mine;
+	if (c == NULL)
+		c = bt_intern_none;
+	return &c[(uint32_t)table * BT_INTERN_CACHE + bt_intern_index(s)];
+}
 
 static inline uint64_t bt_load8(const char *p)
 {
@@ -321,7 +337,7 @@ static inline bool bt_bytes_equal(const char *a, const char *b, size_t n)
 static inline __attribute__((always_inline)) const char *
 bt_intern(int table, const char *s, size_t n)
 {
-	const struct bt_intern_ent *e = &bt_intern_cache[table][bt_intern_index(s)];
+	const struct bt_intern_ent *e = bt_intern_ent_of(table, s);
 	if (__builtin_expect(e->ptr == s, 1)) {
 		if (e->copy == NULL) /* the table had no room for what it held */
 			return NULL;
@@ -340,7 +356,7 @@ bt_intern(int table, const char *s, size_t n)
 static inline __attribute__((always_inline)) const char *
 bt_intern_str(int table, const char *s, size_t *n)
 {
-	const struct bt_intern_ent *e = &bt_intern_cache[table][bt_intern_index(s)];
+	const struct bt_intern_ent *e = bt_intern_ent_of(table, s);
 	if (__builtin_expect(e->ptr == s && e->fixed, 1)) {
 		*n = bt_intern_len(e->copy);
 		return e->copy;
@@ -363,7 +379,7 @@ const char *bt_intern_fixed_slow(int table, const char *s, size_t n);
 static inline __attribute__((always_inline)) const char *
 bt_intern_fixed(int table, const char *s, size_t *n)
 {
-	const struct bt_intern_ent *e = &bt_intern_cache[table][bt_intern_index(s)];
+	const struct bt_intern_ent *e = bt_intern_ent_of(table, s);
 	if (__builtin_expect(e->ptr == s, 1)) {
 		if (e->fixed) {
 			*n = bt_intern_len(e->copy);
@@ -397,7 +413,9 @@ typedef struct bt_ctx_tls {
 	uint32_t owned;      /* frames (and the base) that own their bag */
 	bool tracked;        /* the thread-exit destructor is registered */
 	struct bt_bag *base; /* the base context's baggage (owned) */
-	struct bt_frame frames[BT_CTX_DEPTH];
+	/* BT_CTX_DEPTH frames, allocated on the thread's first attach and freed
+	 * when it exits: static TLS stays small, as dlopen() requires. */
+	struct bt_frame *frames;
 } bt_ctx_tls;
 extern BT_TLS bt_ctx_tls bt_tls_ctx;
 

@@ -358,8 +358,7 @@ Test(intern_fixed, a_literal_is_cached_as_fixed_and_a_buffer_is_not)
 	cr_assert_not_null(p);
 	cr_assert_str_eq(p, lit);
 	cr_assert_eq(n, strlen(lit));
-	const struct bt_intern_ent *e =
-	    &bt_intern_cache[BT_INTERN_KEYS][bt_intern_index(lit)];
+	const struct bt_intern_ent *e = bt_intern_ent_of(BT_INTERN_KEYS, lit);
 	cr_assert_eq(e->ptr, lit);
 	cr_assert(e->fixed, "a literal of the program is fixed text");
 	/* Found again from the cache: the same copy and length. */
@@ -369,7 +368,7 @@ Test(intern_fixed, a_literal_is_cached_as_fixed_and_a_buffer_is_not)
 
 	char buf[32] = "fixed.literal.key";
 	cr_assert_eq(bt_intern_str(BT_INTERN_KEYS, buf, &n), p, "found by content");
-	e = &bt_intern_cache[BT_INTERN_KEYS][bt_intern_index(buf)];
+	e = bt_intern_ent_of(BT_INTERN_KEYS, buf);
 	cr_assert_eq(e->ptr, buf);
 	cr_assert_not(e->fixed, "a buffer is looked at again on every call");
 	strcpy(buf, "fixed.literal.kez");
