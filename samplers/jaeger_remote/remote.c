@@ -180,6 +180,7 @@ static bool bt_rs_passed(const struct timespec *ts)
 static void *bt_rs_thread(void *arg)
 {
 	struct bt_rs *rs = arg;
+	pthread_setname_np(pthread_self(), "baton-sampling");
 	pthread_mutex_lock(&rs->mtx);
 	while (!rs->stop) {
 		bt_rs_poll_locked(rs);
@@ -462,7 +463,7 @@ static baton_err bt_rs_create(const baton_remote_sampler_options *o, double init
 		goto fail_sync;
 	}
 	if (!rs->manual) {
-		if (pthread_create(&rs->thread, NULL, bt_rs_thread, rs) != 0) {
+		if (bt_thread_create(&rs->thread, bt_rs_thread, rs) != 0) {
 			rv = BATON_ESYSTEM;
 			goto fail_thread;
 		}

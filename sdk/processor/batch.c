@@ -61,7 +61,6 @@
 
 #include <baton/processor.h>
 #include <sched.h>
-#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -718,18 +717,10 @@ static baton_err bt_batch_shutdown(void *arg, uint32_t timeout_ms)
 	return rv;
 }
 
-/*
- * Starts the worker with every signal blocked, so that the application's
- * signal handlers never run on it. Returns pthread_create's result.
- */
+/* Starts the worker (every signal blocked). Returns pthread_create's result. */
 static int bt_start_worker(struct bt_batch *b)
 {
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	int rc = pthread_create(&b->thread, NULL, bt_batch_worker, b);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return rc;
+	return bt_thread_create(&b->thread, bt_batch_worker, b);
 }
 
 /* ---- fork ---- */

@@ -12,6 +12,7 @@
 
 #include <baton/baton.h>
 #include <baton/plugin.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
 
@@ -351,6 +352,13 @@ static inline uint64_t bt_trace_randomness(const uint8_t *trace_id)
 		r = (r << 8) | trace_id[i];
 	return r;
 }
+
+/*
+ * Starts a thread of baton's own with every signal blocked (thread.c), so
+ * that none of the application's signal handlers runs on it. Returns
+ * pthread_create's result.
+ */
+int bt_thread_create(pthread_t *t, void *(*fn)(void *), void *arg);
 
 /*
  * Fixed text (image.c, core only): whether s[0..n] (the NUL included) lies

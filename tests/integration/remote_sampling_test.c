@@ -1,6 +1,7 @@
 /* The Jaeger remote sampler against a loopback HTTP server. */
 #include <baton/remote_sampling.h>
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -342,6 +343,28 @@ Test(remote, the_thread_polls_every_interval_and_stops_at_once)
 	int before = tu_httpstub_requests(stub);
 	cr_assert_geq(tu_httpstub_wait_requests(stub, before + 1, 20000), before + 1);
 	cr_assert_eq(baton_remote_sampler_poll_now(s, 20000), BATON_OK);
+	baton_sampler_destroy(s);
+}
+
+/* The application's signal handlers never run on the poller: a program that
+ * routes signals to one thread of its own still gets them there. */
+Test(remote, the_poller_thread_blocks_every_signal)
+{
+	tu_httpstub_set(stub, 200, PROB("0.25"));
+	baton_remote_sampler_options o = {.size = sizeof(o),
+	                                  .endpoint = endpoint,
+	                                  .service_name = "svc",
+	                                  .polling_interval_ms = 600000};
+	baton_sampler s;
+	cr_assert_eq(baton_remote_sampler_create(&o, &s), BATON_OK);
+	cr_assert_geq(tu_httpstub_wait_requests(stub, 1, 20000), 1);
+	int sigs[] = {SIGINT, SIGTERM, SIGUSR1, SIGHUP, SIGPIPE, SIGCHLD};
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		int found;
+		int blocking = tu_threads_blocking("baton-sampling", sigs[i], &found);
+		cr_assert_eq(found, 1, "one poller thread");
+		cr_assert_eq(blocking, 1, "the poller blocks signal %d", sigs[i]);
+	}
 	baton_sampler_destroy(s);
 }
 

@@ -1,5 +1,6 @@
 #include "testutil.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,4 +173,43 @@ size_t tu_envelope_forge_text(uint8_t *m, const uint8_t tid[16], const uint8_t s
 	m[i++] = 0;
 	tu_envelope_seal(m, i);
 	return i;
+}
+
+int tu_threads_blocking(const char *comm, int sig, int *found)
+{
+	int blocking = 0;
+	*found = 0;
+	DIR *d = opendir("/proc/self/task");
+	if (d == NULL)
+		return 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		char path[300], line[256], name[32] = "";
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+		FILE *f = fopen(path, "r");
+		if (f == NULL)
+			continue;
+		if (fgets(name, sizeof(name), f) != NULL)
+			name[strcspn(name, "\n")] = '\0';
+		fclose(f);
+		if (strcmp(name, comm) != 0)
+			continue;
+		(*found)++;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/status", e->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		while (fgets(line, sizeof(line), f) != NULL) {
+			unsigned long long mask;
+			if (sscanf(line, "SigBlk: %llx", &mask) == 1) {
+				if (mask & (1ull << (sig - 1)))
+					blocking++;
+				break;
+			}
+		}
+		fclose(f);
+	}
+	closedir(d);
+	return blocking;
 }

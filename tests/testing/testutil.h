@@ -72,6 +72,12 @@ void tu_make_spans(const char *name, int n);
 const char *tu_bin(const char *name, char *buf, size_t cap);
 
 /*
+ * Of this process's threads named comm (/proc/self/task/<tid>/comm), how
+ * many there are (*found) and how many block signal sig (SigBlk).
+ */
+int tu_threads_blocking(const char *comm, int sig, int *found);
+
+/*
  * GCC 12's ASan and TSan runtimes do not lock their own allocators across
  * fork(): a child forked while another thread is inside malloc can hang in
  * its first allocation (seen here: the child's export thread waiting

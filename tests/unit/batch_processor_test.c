@@ -6,6 +6,7 @@
 #include "testutil.h"
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,6 +155,27 @@ Test(batch_processor, batches_are_full_under_load_not_a_handful_each)
 	cr_assert_leq(r->batches, 41);
 	cr_assert_eq(r->max_batch, 256);
 	TU_ASSERT_ACCOUNTED(&s);
+	baton_fini(2000);
+}
+
+/* The application's signal handlers never run on the export worker. */
+Test(batch_processor, the_worker_blocks_every_signal)
+{
+	struct rec *r = rec_new(REC_OK);
+	init_batch((baton_exporter){&rec_ops, r}, 1024, 512, 20);
+	tu_make_spans("signals", 3); /* the worker starts with the first span */
+	int found = 0;
+	for (int i = 0; i < 500 && found == 0; i++) { /* and names itself */
+		tu_threads_blocking("baton-export", SIGINT, &found);
+		if (found == 0)
+			sleep_ms(10);
+	}
+	int sigs[] = {SIGINT, SIGTERM, SIGUSR1, SIGHUP, SIGPIPE, SIGCHLD};
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		int blocking = tu_threads_blocking("baton-export", sigs[i], &found);
+		cr_assert_eq(found, 1, "one worker");
+		cr_assert_eq(blocking, 1, "the worker blocks signal %d", sigs[i]);
+	}
 	baton_fini(2000);
 }
 
