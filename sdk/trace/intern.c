@@ -42,7 +42,8 @@ struct bt_intern_table {
 static struct bt_intern_table bt_intern_tables[BT_INTERN_NTABLES];
 
 BT_TLS struct bt_intern_ent *bt_intern_mine;
-const struct bt_intern_ent bt_intern_none[BT_INTERN_NTABLES * BT_INTERN_CACHE];
+const struct bt_intern_ent
+    bt_intern_none[BT_INTERN_NTABLES * BT_INTERN_SETS * BT_INTERN_WAYS];
 /* The thread's caches were freed at its exit: later lookups go uncached. */
 static BT_TLS bool bt_intern_gone;
 static pthread_key_t bt_intern_key;
@@ -61,7 +62,8 @@ static void bt_intern_key_make(void)
 	bt_intern_key_ok = pthread_key_create(&bt_intern_key, bt_intern_thread_exit) == 0;
 }
 
-/* The entry to fill for s in table: NULL when the thread has no cache and
+/* The entry to fill for s in table (s's own, else the first of its set,
+ * whose entry moves to the second): NULL when the thread has no cache and
  * cannot have one (out of memory, or exiting). */
 static struct bt_intern_ent *bt_intern_slot(int table, const char *s)
 {
@@ -72,7 +74,8 @@ static struct bt_intern_ent *bt_intern_slot(int table, const char *s)
 		pthread_once(&bt_intern_once, bt_intern_key_make);
 		if (!bt_intern_key_ok)
 			return NULL;
-		c = bt_calloc(BT_INTERN_NTABLES * BT_INTERN_CACHE, sizeof(*c));
+		c = bt_calloc(BT_INTERN_NTABLES * BT_INTERN_SETS * BT_INTERN_WAYS,
+		              sizeof(*c));
 		if (c == NULL)
 			return NULL;
 		if (pthread_setspecific(bt_intern_key, c) != 0) {
@@ -81,7 +84,13 @@ static struct bt_intern_ent *bt_intern_slot(int table, const char *s)
 		}
 		bt_intern_mine = c;
 	}
-	return &c[(uint32_t)table * BT_INTERN_CACHE + bt_intern_index(s)];
+	struct bt_intern_ent *e = (struct bt_intern_ent *)bt_intern_set(c, table, s);
+	if (e[0].ptr == s)
+		return &e[0];
+	if (e[1].ptr == s)
+		return &e[1];
+	e[1] = e[0]; /* the older entry of the set moves to the second way */
+	return &e[0];
 }
 
 /* FNV-1a over the bytes, then mixed: the table's slot. */

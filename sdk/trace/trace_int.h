@@ -248,7 +248,10 @@ bool bt_attr_put(bt_span *sp, const baton_attr **head, baton_attr **tail, uint32
 #define BT_INTERN_VALUES  2 /* fixed text only (bt_intern_fixed) */
 #define BT_INTERN_NTABLES 3
 #define BT_INTERN_LEN     127
-#define BT_INTERN_CACHE   64 /* per thread and table, direct-mapped by pointer */
+/* A thread's cache of each table: sets chosen by pointer, of two entries each
+ * (two hot pointers of one set do not evict each other on every call). */
+#define BT_INTERN_SETS 64
+#define BT_INTERN_WAYS 2
 
 struct bt_intern_ent {
 	const char *ptr;  /* the caller's pointer last seen here */
@@ -257,13 +260,15 @@ struct bt_intern_ent {
 	bool fixed;       /* ptr is fixed text (bt_text_fixed): it holds copy for good */
 };
 /*
- * A thread's caches, BT_INTERN_NTABLES x BT_INTERN_CACHE entries, allocated
+ * A thread's caches, BT_INTERN_NTABLES x BT_INTERN_SETS x BT_INTERN_WAYS
+ * entries, allocated
  * on its first miss and freed when it exits (not in static TLS: a library
  * loaded with dlopen() gets only a few hundred bytes of that). NULL until
  * then: lookups read bt_intern_none, which matches nothing.
  */
 extern BT_TLS struct bt_intern_ent *bt_intern_mine;
-extern const struct bt_intern_ent bt_intern_none[BT_INTERN_NTABLES * BT_INTERN_CACHE];
+extern const struct bt_intern_ent
+    bt_intern_none[BT_INTERN_NTABLES * BT_INTERN_SETS * BT_INTERN_WAYS];
 
 /* The cache miss: finds or adds s[0..n) and caches it; NULL when it is not
  * interned (too long, empty, ill-formed, or no room). */
@@ -278,15 +283,27 @@ static inline uint32_t bt_intern_index(const void *p)
 {
 	return (uint32_t)(((uint64_t)(uintptr_t)p * 0x9e3779b97f4a7c15ull) >> 58);
 }
-_Static_assert(BT_INTERN_CACHE == 64, "bt_intern_index keeps 6 bits");
+_Static_assert(BT_INTERN_SETS == 64, "bt_intern_index keeps 6 bits");
+_Static_assert(BT_INTERN_WAYS == 2, "bt_intern_hit looks at two entries");
 
-/* The thread's cache entry for pointer s in table. */
-static inline const struct bt_intern_ent *bt_intern_ent_of(int table, const char *s)
+/* The first entry of the set of pointer s in table c. */
+static inline const struct bt_intern_ent *bt_intern_set(const struct bt_intern_ent *c,
+                                                        int table, const char *s)
+{
+	return &c[((uint32_t)table * BT_INTERN_SETS + bt_intern_index(s)) *
+	          BT_INTERN_WAYS];
+}
+
+/* The thread's cache entry for pointer s in table, or NULL. */
+static inline const struct bt_intern_ent *bt_intern_hit(int table, const char *s)
 {
 	const struct bt_intern_ent *c = bt_intern_mine;
 	if (c == NULL)
 		c = bt_intern_none;
-	return &c[(uint32_t)table * BT_INTERN_CACHE + bt_intern_index(s)];
+	const struct bt_intern_ent *e = bt_intern_set(c, table, s);
+	if (__builtin_expect(e[0].ptr == s, 1))
+		return &e[0];
+	return e[1].ptr == s ? &e[1] : NULL;
 }
 
 static inline uint64_t bt_load8(const char *p)
@@ -337,8 +354,8 @@ static inline bool bt_bytes_equal(const char *a, const char *b, size_t n)
 static inline __attribute__((always_inline)) const char *
 bt_intern(int table, const char *s, size_t n)
 {
-	const struct bt_intern_ent *e = bt_intern_ent_of(table, s);
-	if (__builtin_expect(e->ptr == s, 1)) {
+	const struct bt_intern_ent *e = bt_intern_hit(table, s);
+	if (__builtin_expect(e != NULL, 1)) {
 		if (e->copy == NULL) /* the table had no room for what it held */
 			return NULL;
 		if (bt_intern_len(e->copy) == n && bt_bytes_equal(s, e->copy, n))
@@ -356,8 +373,8 @@ bt_intern(int table, const char *s, size_t n)
 static inline __attribute__((always_inline)) const char *
 bt_intern_str(int table, const char *s, size_t *n)
 {
-	const struct bt_intern_ent *e = bt_intern_ent_of(table, s);
-	if (__builtin_expect(e->ptr == s && e->fixed, 1)) {
+	const struct bt_intern_ent *e = bt_intern_hit(table, s);
+	if (__builtin_expect(e != NULL && e->fixed, 1)) {
 		*n = bt_intern_len(e->copy);
 		return e->copy;
 	}
@@ -379,8 +396,8 @@ const char *bt_intern_fixed_slow(int table, const char *s, size_t n);
 static inline __attribute__((always_inline)) const char *
 bt_intern_fixed(int table, const char *s, size_t *n)
 {
-	const struct bt_intern_ent *e = bt_intern_ent_of(table, s);
-	if (__builtin_expect(e->ptr == s, 1)) {
+	const struct bt_intern_ent *e = bt_intern_hit(table, s);
+	if (__builtin_expect(e != NULL, 1)) {
 		if (e->fixed) {
 			*n = bt_intern_len(e->copy);
 			return e->copy;

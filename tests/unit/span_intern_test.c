@@ -358,8 +358,8 @@ Test(intern_fixed, a_literal_is_cached_as_fixed_and_a_buffer_is_not)
 	cr_assert_not_null(p);
 	cr_assert_str_eq(p, lit);
 	cr_assert_eq(n, strlen(lit));
-	const struct bt_intern_ent *e = bt_intern_ent_of(BT_INTERN_KEYS, lit);
-	cr_assert_eq(e->ptr, lit);
+	const struct bt_intern_ent *e = bt_intern_hit(BT_INTERN_KEYS, lit);
+	cr_assert_not_null(e);
 	cr_assert(e->fixed, "a literal of the program is fixed text");
 	/* Found again from the cache: the same copy and length. */
 	n = 0;
@@ -368,8 +368,8 @@ Test(intern_fixed, a_literal_is_cached_as_fixed_and_a_buffer_is_not)
 
 	char buf[32] = "fixed.literal.key";
 	cr_assert_eq(bt_intern_str(BT_INTERN_KEYS, buf, &n), p, "found by content");
-	e = bt_intern_ent_of(BT_INTERN_KEYS, buf);
-	cr_assert_eq(e->ptr, buf);
+	e = bt_intern_hit(BT_INTERN_KEYS, buf);
+	cr_assert_not_null(e);
 	cr_assert_not(e->fixed, "a buffer is looked at again on every call");
 	strcpy(buf, "fixed.literal.kez");
 	const char *q = bt_intern_str(BT_INTERN_KEYS, buf, &n);
@@ -507,4 +507,36 @@ Test(intern_fixed, a_literal_value_is_interned_and_a_buffer_value_is_not)
 	strcpy(buf, "longer text now");
 	cr_assert_null(bt_intern_fixed(BT_INTERN_VALUES, buf, &n));
 	cr_assert_eq(n, strlen("longer text now"), "its length, measured again");
+}
+
+/* A hundred literals in one read-only array: some share a cache set. */
+#define TEN(x)                                                                           \
+	x "0\0" x "1\0" x "2\0" x "3\0" x "4\0" x "5\0" x "6\0" x "7\0" x "8\0" x "9\0"
+static const char hundred[] = TEN("v0") TEN("v1") TEN("v2") TEN("v3") TEN("v4") TEN("v5")
+    TEN("v6") TEN("v7") TEN("v8") TEN("v9");
+
+Test(intern_fixed, two_literals_of_one_cache_set_both_stay_cached)
+{
+	const char *a = NULL, *b = NULL;
+	for (int i = 0; i < 100 && b == NULL; i++)
+		for (int j = i + 1; j < 100 && b == NULL; j++)
+			if (bt_intern_index(hundred + 4 * i) ==
+			    bt_intern_index(hundred + 4 * j)) {
+				a = hundred + 4 * i;
+				b = hundred + 4 * j;
+			}
+	cr_assert_not_null(b, "100 pointers in 64 sets: two share one");
+	size_t n;
+	for (int round = 0; round < 3; round++) { /* a, b, a, b, ... */
+		const char *pa = bt_intern_fixed(BT_INTERN_VALUES, a, &n);
+		cr_assert_not_null(pa);
+		cr_assert_str_eq(pa, a);
+		const char *pb = bt_intern_fixed(BT_INTERN_VALUES, b, &n);
+		cr_assert_not_null(pb);
+		cr_assert_str_eq(pb, b);
+	}
+	const struct bt_intern_ent *ea = bt_intern_hit(BT_INTERN_VALUES, a);
+	const struct bt_intern_ent *eb = bt_intern_hit(BT_INTERN_VALUES, b);
+	cr_assert(ea != NULL && ea->fixed, "the first is still cached");
+	cr_assert(eb != NULL && eb->fixed, "and the second");
 }
