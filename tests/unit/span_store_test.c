@@ -553,3 +553,90 @@ Test(span_store, records_returned_to_an_idle_thread_are_taken_before_a_span_is_r
 	cr_assert_eq(recording, 128, "%d of 128 spans recorded", recording);
 	cr_assert_eq(ss.spans_dropped_no_store, 0);
 }
+
+/* ---- a thread that cannot get its per-thread state ---- */
+
+/* calloc refuses blocks of refuse_from to refuse_to bytes on a refusing thread. */
+static _Thread_local size_t refuse_from, refuse_to;
+
+static void *refusing_calloc(size_t k, size_t n)
+{
+	if (refuse_from != 0 && k * n >= refuse_from && k * n <= refuse_to)
+		return NULL;
+	return calloc(k, n);
+}
+
+struct refusal {
+	size_t from, to;
+	baton_tracer *t;
+	baton_span span;
+	uint32_t token;
+	bool recording;
+};
+
+static void *refused_thread(void *arg)
+{
+	struct refusal *r = arg;
+	refuse_from = r->from;
+	refuse_to = r->to;
+	r->span = bench_span(r->t);
+	r->recording = baton_span_is_recording(r->span);
+	r->token = baton_span_attach(r->span);
+	if (r->token != 0)
+		baton_span_detach(r->token);
+	baton_span_end(r->span);
+	return NULL;
+}
+
+static struct refusal run_refused(size_t from, size_t to)
+{
+	struct refusal r = {.from = from, .to = to, .t = baton_tracer_get("store", NULL)};
+	pthread_t th;
+	cr_assert_eq(pthread_create(&th, NULL, refused_thread, &r), 0);
+	pthread_join(th, NULL);
+	return r;
+}
+
+/* No memory for any per-thread block: the span is refused and counted, the
+ * attach fails with 0, nothing crashes; another thread traces as before. */
+Test(span_store, a_thread_without_memory_for_its_state_loses_spans_counted,
+     .fini = fini_holding)
+{
+	baton_allocator a = {NULL, refusing_calloc, NULL, NULL};
+	cr_assert_eq(baton_set_allocator(&a), BATON_OK);
+	init_holding(NULL);
+	struct refusal r = run_refused(256, SIZE_MAX);
+	cr_assert_not(r.recording);
+	cr_assert_eq(r.token, 0, "no frames for the context stack");
+	baton_sdk_stats st;
+	baton_sdk_stats_get(&st);
+	cr_assert_eq(st.spans_dropped_no_store, 1, "the refused span is counted");
+	cr_assert_eq(nheld, 0);
+
+	r = run_refused(0, 0); /* a thread with memory */
+	cr_assert(r.recording);
+	cr_assert_neq(r.token, 0);
+	cr_assert_eq(nheld, 1);
+	cr_assert_not_null(baton_attr_find(held[0]->attrs, "baton.fanout"));
+}
+
+/* Memory for the records and the record cache but not for the intern caches
+ * (9 KiB) or the context stack (4.5 KiB): spans keep their keys and values
+ * exactly, only the attach fails. */
+Test(span_store, a_thread_without_intern_caches_keeps_spans_exact, .fini = fini_holding)
+{
+	baton_allocator a = {NULL, refusing_calloc, NULL, NULL};
+	cr_assert_eq(baton_set_allocator(&a), BATON_OK);
+	init_holding(NULL);
+	struct refusal r = run_refused(4096, 16384);
+	cr_assert(r.recording);
+	cr_assert_eq(r.token, 0, "no frames for the context stack");
+	cr_assert_eq(nheld, 1);
+	const baton_span_data *d = held[0];
+	cr_assert_str_eq(d->name, "process guild.message");
+	const baton_attr *v = baton_attr_find(d->attrs, "messaging.system");
+	cr_assert_not_null(v);
+	cr_assert_str_eq(v->value.u.s, "nng");
+	cr_assert_not_null(baton_attr_find(d->attrs, "messaging.message.body.size"));
+	cr_assert_not_null(baton_attr_find(d->attrs, "baton.fanout"));
+}
