@@ -829,15 +829,15 @@ static inline bt_span *bt_setter_span(baton_span span, const char *key)
 /* A scalar's payload: baton_value's union. */
 typedef __typeof__(((baton_value *)0)->u) bt_scalar;
 
-/* Type and payload apart: a baton_value built by value (with its padding)
- * is stored on the stack in pieces and read back whole, a store-forwarding
- * stall on every call. */
+/*
+ * Sets key to a value that takes no arena bytes (a scalar, or a string
+ * stored by pointer). Type and payload apart: a baton_value built by value
+ * (with its padding) is stored on the stack in pieces and read back whole,
+ * a store-forwarding stall on every call.
+ */
 static inline __attribute__((always_inline)) void
-bt_set_scalar(baton_span span, const char *key, baton_value_type type, bt_scalar u)
+bt_attr_set(bt_span *sp, const char *key, baton_value_type type, bt_scalar u, size_t len)
 {
-	bt_span *sp = bt_setter_span(span, key);
-	if (sp == NULL)
-		return;
 	bool is_new;
 	baton_attr *a = bt_attr_slot(sp, key, 0, &is_new);
 	if (a == NULL) {
@@ -846,7 +846,15 @@ bt_set_scalar(baton_span span, const char *key, baton_value_type type, bt_scalar
 	}
 	a->value.type = type;
 	a->value.u = u;
-	a->value.len = 0;
+	a->value.len = len;
+}
+
+static inline __attribute__((always_inline)) void
+bt_set_scalar(baton_span span, const char *key, baton_value_type type, bt_scalar u)
+{
+	bt_span *sp = bt_setter_span(span, key);
+	if (sp != NULL)
+		bt_attr_set(sp, key, type, u, 0);
 }
 
 void baton_span_set_value(baton_span span, const char *key, const baton_value *value)
@@ -870,15 +878,8 @@ bt_set_strn(baton_span span, const char *key, const char *value, size_t len, boo
 		 * interned copy, checked once, and copies nothing. */
 		const char *iv = bt_intern_fixed(BT_INTERN_VALUES, value, &len);
 		if (iv != NULL && len <= lim) {
-			bool is_new;
-			baton_attr *a = bt_attr_slot(sp, key, 0, &is_new);
-			if (a == NULL) {
-				sp->data.dropped_attrs++;
-				return;
-			}
-			a->value.type = BATON_VALUE_STRING;
-			a->value.u.s = iv;
-			a->value.len = len;
+			bt_attr_set(sp, key, BATON_VALUE_STRING, (bt_scalar){.s = iv},
+			            len);
 			return;
 		}
 	} else if (len == (size_t)-1) {
