@@ -10,13 +10,18 @@
  * object may be mapped at the same address with other bytes. So are
  * writable segments (.data, and RELRO, which holds pointers, not text).
  *
- * The ranges are read once, with dl_iterate_phdr(), on first use.
+ * The ranges are read once, with dl_iterate_phdr(), on first use. Only the
+ * two objects' program headers are read: those of every other library lie
+ * in pages of its file that nothing else may have touched, and a fault there
+ * maps tens of KiB of page cache into the process's resident set.
  */
 #include "util.h"
 
+#include <dlfcn.h>
 #include <link.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <string.h>
 
 #define BT_FIXED_MAX 16
 
@@ -41,33 +46,32 @@ static void bt_fixed_add(const struct dl_phdr_info *info)
 	}
 }
 
-/* Does one of the object's loadable segments hold p? */
-static bool bt_object_holds(const struct dl_phdr_info *info, uintptr_t p)
-{
-	for (size_t i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		uintptr_t lo = (uintptr_t)info->dlpi_addr + (uintptr_t)ph->p_vaddr;
-		if (ph->p_type == PT_LOAD && p >= lo && p - lo < (uintptr_t)ph->p_memsz)
-			return true;
-	}
-	return false;
-}
+struct bt_fixed_walk {
+	bool first;
+	const char *ours; /* the file of the object holding this code */
+};
 
-/* The first object dl_iterate_phdr reports is the program; ours holds this function. */
+/* The first object dl_iterate_phdr reports is the program; ours has the
+ * file name dladdr gives for this function (names are the loader's memory). */
 static int bt_fixed_visit(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	(void)size;
-	bool *first = arg;
-	if (*first || bt_object_holds(info, (uintptr_t)(void *)&bt_fixed_visit))
+	struct bt_fixed_walk *w = arg;
+	if (w->first || (w->ours != NULL && info->dlpi_name != NULL &&
+	                 strcmp(info->dlpi_name, w->ours) == 0))
 		bt_fixed_add(info);
-	*first = false;
+	w->first = false;
 	return 0;
 }
 
 static void bt_fixed_init(void)
 {
-	bool first = true;
-	dl_iterate_phdr(bt_fixed_visit, &first);
+	struct bt_fixed_walk w = {true, NULL};
+	Dl_info di;
+	if (dladdr((void *)&bt_fixed_visit, &di) != 0 && di.dli_fname != NULL &&
+	    di.dli_fname[0] != '\0')
+		w.ours = di.dli_fname;
+	dl_iterate_phdr(bt_fixed_visit, &w);
 }
 
 bool bt_text_fixed(const char *s, size_t n)
