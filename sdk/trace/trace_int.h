@@ -389,9 +389,10 @@ const char *bt_intern_fixed_slow(int table, const char *s, size_t n);
 /*
  * The interned copy of s, NUL-terminated, when s is fixed text
  * (bt_text_fixed) that the table holds, else NULL; *n gets s's length
- * either way. For string values: most are not literals, so a pointer's
- * cache entry also remembers that it is not fixed text, and such a value
- * costs one compare before its strlen.
+ * either way. For string values: most are not literals, so a pointer
+ * outside the read-only extent of the program and of baton
+ * (bt_addr_maybe_fixed) goes straight to the copying path, and a cache
+ * entry also remembers a pointer inside it that is not fixed text.
  */
 static inline __attribute__((always_inline)) const char *
 bt_intern_fixed(int table, const char *s, size_t *n)
@@ -406,6 +407,10 @@ bt_intern_fixed(int table, const char *s, size_t *n)
 		return NULL;
 	}
 	*n = strlen(s);
+	/* A buffer on the heap or the stack: no look-up and nothing cached, so a
+	 * value in a new buffer each call costs two compares. */
+	if (!bt_addr_maybe_fixed(s))
+		return NULL;
 	return bt_intern_fixed_slow(table, s, *n);
 }
 

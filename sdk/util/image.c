@@ -32,23 +32,33 @@ struct bt_range {
 static struct bt_range bt_fixed[BT_FIXED_MAX];
 static size_t bt_nfixed;
 static pthread_once_t bt_fixed_once = PTHREAD_ONCE_INIT;
+struct bt_fixed_hull bt_fixed_hull;
 
-/* Adds the read-only loadable segments of one object. */
-static void bt_fixed_add(const struct dl_phdr_info *info)
+/* Adds the read-only loadable segments of one object, and their extent as
+ * the object's hull (the cheap first test). */
+static void bt_fixed_add(const struct dl_phdr_info *info, int obj)
 {
+	uintptr_t min = UINTPTR_MAX, max = 0;
 	for (size_t i = 0; i < info->dlpi_phnum && bt_nfixed < BT_FIXED_MAX; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 		if (ph->p_type != PT_LOAD || (ph->p_flags & PF_W) || ph->p_memsz == 0)
 			continue;
 		uintptr_t lo = (uintptr_t)info->dlpi_addr + (uintptr_t)ph->p_vaddr;
-		bt_fixed[bt_nfixed++] =
-		    (struct bt_range){lo, lo + (uintptr_t)ph->p_memsz};
+		uintptr_t hi = lo + (uintptr_t)ph->p_memsz;
+		bt_fixed[bt_nfixed++] = (struct bt_range){lo, hi};
+		min = lo < min ? lo : min;
+		max = hi > max ? hi : max;
+	}
+	if (max > min) {
+		bt_fixed_hull.lo[obj] = min;
+		bt_fixed_hull.hi[obj] = max;
 	}
 }
 
 struct bt_fixed_walk {
 	bool first;
 	const char *ours; /* the file of the object holding this code */
+	int nobj;
 };
 
 /* The first object dl_iterate_phdr reports is the program; ours has the
@@ -57,21 +67,24 @@ static int bt_fixed_visit(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	(void)size;
 	struct bt_fixed_walk *w = arg;
-	if (w->first || (w->ours != NULL && info->dlpi_name != NULL &&
-	                 strcmp(info->dlpi_name, w->ours) == 0))
-		bt_fixed_add(info);
+	if ((w->first || (w->ours != NULL && info->dlpi_name != NULL &&
+	                  strcmp(info->dlpi_name, w->ours) == 0)) &&
+	    w->nobj < 2)
+		bt_fixed_add(info, w->nobj++);
 	w->first = false;
 	return 0;
 }
 
 static void bt_fixed_init(void)
 {
-	struct bt_fixed_walk w = {true, NULL};
+	struct bt_fixed_walk w = {true, NULL, 0};
 	Dl_info di;
 	if (dladdr((void *)&bt_fixed_visit, &di) != 0 && di.dli_fname != NULL &&
 	    di.dli_fname[0] != '\0')
 		w.ours = di.dli_fname;
 	dl_iterate_phdr(bt_fixed_visit, &w);
+	/* Release: a reader that sees ready sees the hulls. */
+	atomic_store_explicit(&bt_fixed_hull.ready, true, memory_order_release);
 }
 
 bool bt_text_fixed(const char *s, size_t n)

@@ -14,6 +14,7 @@
 #include <baton/plugin.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <time.h>
 
 /*
@@ -366,6 +367,27 @@ int bt_thread_create(pthread_t *t, void *(*fn)(void *), void *arg);
  * core, bytes that no code can change and no dlclose() can unmap. Thread-safe.
  */
 bool bt_text_fixed(const char *s, size_t n);
+
+/* The extent of each of the two objects' read-only segments, once read. */
+struct bt_fixed_hull {
+	_Atomic bool ready;
+	uintptr_t lo[2], hi[2];
+};
+extern struct bt_fixed_hull bt_fixed_hull;
+
+/*
+ * The cheap first test for bt_text_fixed, inline: false when p lies outside
+ * both objects' read-only extent (a heap or stack buffer: it cannot be
+ * fixed text); true inside, and before the ranges are read.
+ */
+static inline bool bt_addr_maybe_fixed(const void *s)
+{
+	if (!atomic_load_explicit(&bt_fixed_hull.ready, memory_order_acquire))
+		return true;
+	uintptr_t p = (uintptr_t)s;
+	return p - bt_fixed_hull.lo[0] < bt_fixed_hull.hi[0] - bt_fixed_hull.lo[0] ||
+	       p - bt_fixed_hull.lo[1] < bt_fixed_hull.hi[1] - bt_fixed_hull.lo[1];
+}
 
 /*
  * Waits and coarse time (deadline.c). bt_coarse_ns: CLOCK_MONOTONIC_COARSE

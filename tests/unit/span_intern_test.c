@@ -540,3 +540,23 @@ Test(intern_fixed, two_literals_of_one_cache_set_both_stay_cached)
 	cr_assert(ea != NULL && ea->fixed, "the first is still cached");
 	cr_assert(eb != NULL && eb->fixed, "and the second");
 }
+
+/* A value in a heap or stack buffer is not looked up, and takes no cache
+ * entry from a literal: it lies outside the program's read-only extent. */
+Test(intern_fixed, buffers_are_told_apart_without_a_look_up)
+{
+	size_t n;
+	cr_assert_not_null(bt_intern_fixed(BT_INTERN_VALUES, "a.literal.first", &n));
+	cr_assert(bt_addr_maybe_fixed("a.literal.first"));
+	char *heap = strdup("on.the.heap");
+	char stack[16] = "on.the.stack";
+	cr_assert_not(bt_addr_maybe_fixed(heap));
+	cr_assert_not(bt_addr_maybe_fixed(stack));
+	cr_assert_null(bt_intern_fixed(BT_INTERN_VALUES, heap, &n));
+	cr_assert_eq(n, strlen(heap));
+	cr_assert_null(bt_intern_fixed(BT_INTERN_VALUES, stack, &n));
+	cr_assert_eq(n, strlen(stack));
+	cr_assert_null(bt_intern_hit(BT_INTERN_VALUES, heap), "nothing cached");
+	cr_assert_null(bt_intern_hit(BT_INTERN_VALUES, stack));
+	free(heap);
+}
