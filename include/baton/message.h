@@ -291,9 +291,10 @@ BATON_API baton_span baton_msg_recv_start_span(baton_msg_recv *r,
  * an unsampled message are not new roots), and the message's baggage as
  * the current baggage (hiding the thread's own). Returns a token for
  * baton_span_detach(); 0 when there was nothing to attach (a bare message
- * on a thread with no baggage). Attaching baggage copies it (baton's
- * allocator); everything else allocates nothing. Call it on the handler's
- * thread.
+ * on a thread with no baggage, or no memory for the thread's first attach:
+ * see baton_span_attach). Attaching baggage copies it (baton's allocator);
+ * past a thread's first attach nothing else allocates. Call it on the
+ * handler's thread.
  */
 BATON_API uint32_t baton_msg_attach(const baton_msg_recv *r);
 

@@ -364,8 +364,10 @@ BATON_API void baton_span_record_error(baton_span span, const char *type,
  * Current span (thread-local). baton_span_attach() makes span the current
  * span of this thread and returns a token for baton_span_detach(), which
  * restores the previous one. Attach/detach nest (up to 64 deep; deeper
- * attaches return 0 and change nothing). Detaching out of order detaches
- * everything above the token too.
+ * attaches return 0 and change nothing). A thread's first attach allocates
+ * its stack of contexts (4.5 KiB, freed when the thread exits); without
+ * memory for it the attach returns 0 and changes nothing too. Detaching
+ * out of order detaches everything above the token too.
  */
 BATON_API uint32_t baton_span_attach(baton_span span);
 BATON_API void baton_span_detach(uint32_t token);
@@ -373,7 +375,8 @@ BATON_API void baton_span_detach(uint32_t token);
 BATON_API baton_span baton_span_current(void);
 /*
  * Attaches a bare context (e.g. one extracted from a message) as current,
- * with no local span. Returns a token for baton_span_detach().
+ * with no local span. Returns a token for baton_span_detach(), or 0 as
+ * baton_span_attach() does.
  */
 BATON_API uint32_t baton_context_attach(const baton_span_context *ctx);
 
