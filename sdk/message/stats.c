@@ -52,10 +52,34 @@ static void bt_msg_fork_release(void *arg)
 	pthread_mutex_unlock(&bt_msg_mu);
 }
 
+/*
+ * The child has only this thread: the others' counts (in their copied
+ * thread-locals) leave the list for the retired sums. A thread the child
+ * starts may be given a dead thread's thread-locals; linked a second time
+ * at the same address, it would make the list a loop.
+ */
+static void bt_msg_fork_child(void *arg)
+{
+	bt_msg_tls *mine = &bt_msg_mine;
+	for (bt_msg_tls *t = bt_msg_threads; t != NULL; t = t->next) {
+		if (t == mine)
+			continue;
+		for (int i = 0; i < BT_MSG_EVENTS; i++)
+			bt_msg_retired[i] +=
+			    atomic_load_explicit(&t->ev[i], memory_order_relaxed);
+	}
+	bt_msg_threads = NULL;
+	if (mine->linked) {
+		mine->next = NULL;
+		bt_msg_threads = mine;
+	}
+	bt_msg_fork_release(arg);
+}
+
 static baton_fork_step bt_msg_fork = {.order = BATON_FORK_ENVELOPE,
                                       .prepare = bt_msg_fork_prepare,
                                       .parent = bt_msg_fork_release,
-                                      .child = bt_msg_fork_release};
+                                      .child = bt_msg_fork_child};
 
 static void bt_msg_key_init(void)
 {

@@ -218,10 +218,35 @@ static void bt_store_fork_release(void *arg)
 	pthread_mutex_unlock(&bt_counters_mtx);
 }
 
+/*
+ * The child has only this thread. The other threads' counters (their
+ * thread-locals, copied with the rest of memory) leave the list and add to
+ * the retired sums: a thread the child starts may be given a dead thread's
+ * stack and thread-locals, and would otherwise join the list a second time
+ * at the same address and make it a loop.
+ */
+static void bt_store_fork_child(void *arg)
+{
+	bt_counters *mine = &bt_tls_counters;
+	for (bt_counters *tc = bt_counters_list; tc != NULL; tc = tc->next) {
+		if (tc == mine)
+			continue;
+		for (int i = 0; i < BT_C_COUNT; i++)
+			bt_counters_retired[i] +=
+			    atomic_load_explicit(&tc->c[i], memory_order_relaxed);
+	}
+	bt_counters_list = NULL;
+	if (mine->registered) {
+		mine->prev = mine->next = NULL;
+		bt_counters_list = mine;
+	}
+	bt_store_fork_release(arg);
+}
+
 static baton_fork_step bt_store_fork = {.order = BATON_FORK_STORE,
                                         .prepare = bt_store_fork_prepare,
                                         .parent = bt_store_fork_release,
-                                        .child = bt_store_fork_release};
+                                        .child = bt_store_fork_child};
 
 __attribute__((constructor)) static void bt_store_fork_register(void)
 {

@@ -4,11 +4,13 @@
  * with locks survive fork.
  */
 #include <baton/baton.h>
+#include <baton/message.h>
 #include <baton/processor.h>
 #include <baton/sampling.h>
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -212,4 +214,85 @@ Test(fork, a_switchable_sampler_switches_in_a_child_forked_mid_decision, .timeou
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
 	          "the child's switch hung or failed");
 	baton_sampler_destroy(shared_sw);
+}
+
+/* ---- per-thread counters across fork ---- */
+
+static _Atomic int counted_and_parked;
+
+/* Counts spans and a message event, then stays alive until the fork is over. */
+static void *count_and_park(void *arg)
+{
+	(void)arg;
+	baton_msg_recv r;
+	tu_make_spans("parked", 3);
+	baton_msg_recv_open("bare", 4, NULL, &r);
+	atomic_fetch_add(&counted_and_parked, 1);
+	while (atomic_load(&counted_and_parked) > 0)
+		sched_yield();
+	return NULL;
+}
+
+static void *count_once(void *arg)
+{
+	(void)arg;
+	baton_msg_recv r;
+	tu_make_spans("child", 3);
+	baton_msg_recv_open("bare", 4, NULL, &r);
+	return NULL;
+}
+
+/*
+ * A child's new threads may be given the stacks, and so the thread-locals,
+ * of the parent's threads it lacks. Their counters must be summed once
+ * each, and reading them must return: a thread registered a second time at
+ * the same address made the counter lists loops, and baton_sdk_stats_get,
+ * baton_msg_stats_get and baton_fini spun forever in the child.
+ */
+Test(fork, a_child_sums_the_counters_of_threads_that_reuse_dead_threads_locals,
+     .timeout = 60)
+{
+	TU_SKIP_THREADED_FORK();
+	enum { PARKED = 3, ROUNDS = 5, EACH = 3 };
+	tu_init_release(baton_sampler_always_on());
+	baton_msg_stats_reset();
+	pthread_t th[PARKED];
+	for (int i = 0; i < PARKED; i++)
+		cr_assert_eq(pthread_create(&th[i], NULL, count_and_park, NULL), 0);
+	while (atomic_load(&counted_and_parked) < PARKED)
+		sched_yield();
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		alarm(20); /* a loop ends the child instead of the test run */
+		int code = 0;
+		for (int round = 0; round < ROUNDS; round++) {
+			pthread_t c[PARKED];
+			for (int i = 0; i < PARKED; i++)
+				if (pthread_create(&c[i], NULL, count_once, NULL) != 0)
+					_exit(99);
+			for (int i = 0; i < PARKED; i++)
+				pthread_join(c[i], NULL);
+		}
+		baton_sdk_stats ss;
+		baton_sdk_stats_get(&ss);
+		if (ss.spans_started != (uint64_t)PARKED * EACH * (1 + ROUNDS))
+			code |= 1;
+		baton_msg_stats ms;
+		baton_msg_stats_get(&ms);
+		if (ms.passed_through != (uint64_t)PARKED * (1 + ROUNDS))
+			code |= 2;
+		baton_fini(2000);
+		_exit(code);
+	}
+	int status = 0;
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	atomic_store(&counted_and_parked, 0);
+	for (int i = 0; i < PARKED; i++)
+		pthread_join(th[i], NULL);
+	cr_assert(WIFEXITED(status), "the child hung (signal %d)",
+	          WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	cr_assert_eq(WEXITSTATUS(status), 0, "child failed checks 0x%x",
+	             WEXITSTATUS(status));
+	baton_fini(2000);
 }
