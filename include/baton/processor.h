@@ -41,7 +41,14 @@ typedef struct baton_batch_options {
  * opts may be NULL: everything from the environment.
  *
  * The ring holds max_queue_size spans, rounded up to a power of two (the
- * capacity the stats report). A span that finds it full is dropped,
+ * capacity the stats report). A queue of 4096 spans or more with a
+ * schedule delay of at least 1 ms also gives each thread that ends spans
+ * into it a lane in front of the ring, which it fills without a locked
+ * instruction: 8 times max_export_batch_size spans, rounded up to a power
+ * of two, from 64 to a quarter of the capacity. The queue then holds that
+ * many more spans per such thread, a quarter of the capacity more at most
+ * (threads past that use the ring alone), and queue_size counts them. A
+ * span that finds the ring (and its lane) full is dropped,
  * counted and reported: baton writes a warning with the number dropped, at
  * most one line per reason every 5 s (see baton_fini for the summary). An
  * idle worker wakes once a second to write the lines that came due.

@@ -15,8 +15,31 @@
  * in turn), so two producers do not fight over one enq and one run of
  * slots; when its home shard is full a producer tries the others, so one
  * thread can still fill the whole queue before a span is dropped. The
- * worker drains the shards in turn. Spans of one thread keep their order
- * while they fit in its shard; across shards no order is promised.
+ * worker drains the shards in turn.
+ *
+ * Lanes: a sharded queue whose worker waits between exports (a schedule
+ * delay of 1 ms or more) gives each thread that ends spans into it a lane
+ * of its own: slots with one producer and one consumer, 8 batches' worth
+ * (a power of two from 64, at most a quarter of the queue). A
+ * span goes into the thread's lane with plain stores (the slot, then the
+ * tail), so the caller's path takes no locked instruction, which would
+ * wait for every store of the span before it; only when the lane is full
+ * does a span go to the shards. A lane adds to the queue's capacity, which
+ * is why small queues (bounded exactly) and a delay of 0 (which wants the
+ * worker woken by the first span) do without. A lane push wakes the
+ * worker only when the lane alone holds what it waits for (read without a
+ * store-load fence: a wakeup missed there costs the worker's own timer,
+ * its delay or its pace, at most); spans that overflow to the shards wake
+ * it as before.
+ * Lanes hold at most a quarter of the queue's capacity in all (threads
+ * past that use the shards), so that the span store's default size, twice
+ * the queue, still fills after the queue. Lanes belong to their thread and
+ * their processor at once (refs): the
+ * thread drops its reference when it exits, the processor when it is
+ * destroyed, and the last one frees the lane; the worker frees the empty
+ * lanes of threads that are gone. Spans of one thread keep their order
+ * while they fit in its lane, and in its shard; across them no order is
+ * promised.
  *
  * Waking the worker: before sleeping the worker stores wake_at (the number
  * of queued spans that fill its batch) and sets sleeping = 1, then looks at
@@ -96,11 +119,35 @@ struct bt_ring {
 	uint64_t mask;
 };
 
+#define BT_LANE_REFS 8u /* processors a thread has lanes into at once */
+
+struct bt_lane {
+	/* Written by its thread only; read by the worker when it drains. */
+	_Alignas(64) _Atomic uint64_t tail;
+	uint64_t head_seen; /* head as its thread last read it */
+	/* Written by the worker, under mtx. */
+	_Alignas(64) _Atomic uint64_t head;
+	uint64_t flush_target; /* tail when the pending flush was asked */
+	struct bt_lane *next;  /* the processor's lanes, under mtx */
+	const void *owner;     /* its thread's lane table */
+	_Atomic uint32_t refs; /* its thread and its processor */
+	void *mem;             /* what was allocated (aligned by hand) */
+	uint64_t mask;         /* slots - 1 */
+	_Alignas(64) const baton_span_data *span[];
+};
+
 struct bt_batch {
 	struct bt_ring ring[BT_BSP_SHARDS];
-	uint32_t nshards;      /* 1 or BT_BSP_SHARDS */
-	uint32_t cur;          /* the shard the worker drains next; worker only */
-	struct bt_slot *slots; /* every shard's slots */
+	uint32_t nshards;           /* 1 or BT_BSP_SHARDS */
+	uint32_t cur;               /* the shard the worker drains next; worker only */
+	struct bt_slot *slots;      /* every shard's slots */
+	uint64_t id;                /* never reused: what a thread's lane table keys on */
+	bool use_lanes;             /* sharded and paced: threads get lanes */
+	uint32_t drains;            /* lanes go first in every other drain; under mtx */
+	struct bt_lane *lanes;      /* under mtx */
+	uint32_t lane_spans;        /* a power of two */
+	uint32_t nlanes, max_lanes; /* lanes hold at most a quarter of capacity */
+	uint64_t lanes_gone; /* spans ever queued in lanes since freed; under mtx */
 	/* Read by producers to decide whether to wake the worker. */
 	_Alignas(64) _Atomic int sleeping;
 	_Atomic uint32_t wake_at;
@@ -219,6 +266,183 @@ static uint64_t bt_batch_push(struct bt_batch *b, const baton_span_data *span)
 	return 0;
 }
 
+/* ---- lanes ---- */
+
+/* Its thread only: queues the span, or returns false when the lane is full. */
+static inline bool bt_lane_push(struct bt_lane *l, const baton_span_data *span)
+{
+	uint64_t t = atomic_load_explicit(&l->tail, memory_order_relaxed);
+	if (__builtin_expect(t - l->head_seen > l->mask, 0)) {
+		/* Acquire: pairs with the worker's release after it read the slots. */
+		l->head_seen = atomic_load_explicit(&l->head, memory_order_acquire);
+		if (t - l->head_seen > l->mask)
+			return false;
+	}
+	l->span[t & l->mask] = span;
+	/* Release: the worker that reads this tail sees the slot. */
+	atomic_store_explicit(&l->tail, t + 1, memory_order_release);
+	return true;
+}
+
+/* A thread's lanes, one per processor it ends spans into, by processor id. */
+struct bt_lane_ref {
+	uint64_t id;
+	struct bt_lane *lane;
+};
+struct bt_lane_table {
+	struct bt_lane_ref ref[BT_LANE_REFS];
+};
+/* Allocated on first use and freed by the thread's exit (not in static
+ * TLS, of which a library loaded with dlopen() gets little). */
+static BT_TLS struct bt_lane_table *bt_lanes_mine;
+static pthread_key_t bt_lanes_key;
+static bool bt_lanes_key_ok;
+static pthread_once_t bt_lanes_once = PTHREAD_ONCE_INIT;
+static _Atomic uint64_t bt_batch_ids;
+
+static void bt_lane_free(struct bt_lane *l)
+{
+	bt_free(l->mem);
+}
+
+/* Drops one of the lane's two references; the last one frees it. */
+static void bt_lane_unref(struct bt_lane *l)
+{
+	if (atomic_fetch_sub_explicit(&l->refs, 1, memory_order_acq_rel) == 1)
+		bt_lane_free(l);
+}
+
+/* Thread exit: the processors keep draining the lanes, then free them. */
+static void bt_lanes_thread_exit(void *arg)
+{
+	struct bt_lane_table *m = arg;
+	for (uint32_t i = 0; i < BT_LANE_REFS; i++) {
+		if (m->ref[i].lane != NULL)
+			bt_lane_unref(m->ref[i].lane);
+	}
+	if (bt_lanes_mine == m)
+		bt_lanes_mine =
+		    NULL; /* a later span (another destructor) makes a new one */
+	bt_free(m);
+}
+
+static void bt_lanes_key_init(void)
+{
+	bt_lanes_key_ok = pthread_key_create(&bt_lanes_key, bt_lanes_thread_exit) == 0;
+}
+
+/*
+ * The calling thread's lane into b, made on its first span there; NULL
+ * (the span goes to the shards) without memory, when b is shutting down,
+ * or when the table's entry holds a lane into another live processor.
+ */
+static BT_NOINLINE struct bt_lane *bt_lane_attach(struct bt_batch *b)
+{
+	struct bt_lane_table *m = bt_lanes_mine;
+	if (m == NULL) {
+		pthread_once(&bt_lanes_once, bt_lanes_key_init);
+		if (!bt_lanes_key_ok || (m = bt_calloc(1, sizeof(*m))) == NULL)
+			return NULL;
+		if (pthread_setspecific(bt_lanes_key, m) != 0) {
+			bt_free(m);
+			return NULL;
+		}
+		bt_lanes_mine = m;
+	}
+	struct bt_lane_ref *r = &m->ref[b->id & (BT_LANE_REFS - 1)];
+	if (r->lane != NULL) {
+		/* Ours alone: its processor is gone, so the entry is free. */
+		if (atomic_load_explicit(&r->lane->refs, memory_order_acquire) != 1)
+			return NULL;
+		bt_lane_free(r->lane);
+		*r = (struct bt_lane_ref){0, NULL};
+	}
+	/* From here on the entry answers for b: a lane, or none (NULL). */
+	*r = (struct bt_lane_ref){b->id, NULL};
+	void *mem =
+	    bt_calloc(1, sizeof(struct bt_lane) +
+	                     b->lane_spans * sizeof(const baton_span_data *) + 63);
+	if (mem == NULL)
+		return NULL;
+	struct bt_lane *l = (struct bt_lane *)(((uintptr_t)mem + 63) & ~(uintptr_t)63);
+	l->mem = mem;
+	l->mask = b->lane_spans - 1;
+	l->owner = m;
+	atomic_init(&l->refs, 2);
+	pthread_mutex_lock(&b->mtx);
+	if (b->shutting || b->nlanes >= b->max_lanes) {
+		/* Closing, or the lanes already hold their share of the queue:
+		 * this thread's spans go to the shards. */
+		pthread_mutex_unlock(&b->mtx);
+		bt_free(mem);
+		return NULL;
+	}
+	b->nlanes++;
+	l->next = b->lanes;
+	b->lanes = l;
+	pthread_mutex_unlock(&b->mtx);
+	r->lane = l;
+	return l;
+}
+
+/* The calling thread's lane into b, or NULL. */
+static inline struct bt_lane *bt_lane_get(struct bt_batch *b)
+{
+	struct bt_lane_table *m = bt_lanes_mine;
+	if (__builtin_expect(m != NULL, 1)) {
+		struct bt_lane_ref *r = &m->ref[b->id & (BT_LANE_REFS - 1)];
+		if (__builtin_expect(r->id == b->id, 1))
+			return r->lane;
+	}
+	return bt_lane_attach(b);
+}
+
+/* Called with mtx held: takes what the lane holds, as the batch has room. */
+static void bt_lane_take(struct bt_batch *b, struct bt_lane *l)
+{
+	uint64_t h = atomic_load_explicit(&l->head, memory_order_relaxed);
+	/* Acquire: pairs with the producer's release of the tail (the slots). */
+	uint64_t t = atomic_load_explicit(&l->tail, memory_order_acquire);
+	uint64_t n = t - h, room = b->batch_size - b->nbatch;
+	if (n > room)
+		n = room;
+	for (uint64_t i = 0; i < n; i++)
+		b->batch[b->nbatch++] = l->span[(h + i) & l->mask];
+	if (n > 0)
+		atomic_store_explicit(&l->head, h + n, memory_order_release);
+}
+
+/* Called with mtx held: unlinks the lane and drops the processor's reference. */
+static void bt_lane_unlink(struct bt_batch *b, struct bt_lane **pp)
+{
+	struct bt_lane *l = *pp;
+	*pp = l->next;
+	b->nlanes--;
+	b->lanes_gone += atomic_load_explicit(&l->tail, memory_order_relaxed);
+	bt_lane_unref(l);
+}
+
+/*
+ * Called with mtx held: takes from every lane as the batch has room, and
+ * frees the empty lanes of threads that are gone.
+ */
+static void bt_drain_lanes(struct bt_batch *b)
+{
+	struct bt_lane **pp = &b->lanes;
+	while (*pp != NULL) {
+		struct bt_lane *l = *pp;
+		if (b->nbatch < b->batch_size)
+			bt_lane_take(b, l);
+		if (atomic_load_explicit(&l->refs, memory_order_acquire) == 1 &&
+		    atomic_load_explicit(&l->head, memory_order_relaxed) ==
+		        atomic_load_explicit(&l->tail, memory_order_acquire)) {
+			bt_lane_unlink(b, pp);
+			continue;
+		}
+		pp = &l->next;
+	}
+}
+
 /* Worker only. Returns NULL when the head slot is empty or not yet published. */
 static const baton_span_data *bt_ring_pop(struct bt_ring *r)
 {
@@ -245,22 +469,51 @@ static uint64_t bt_ring_size(struct bt_batch *b)
 	return n;
 }
 
-/* Spans ever queued and taken off, over the shards. */
+/* Called with mtx held: spans ever queued and taken off, over the shards
+ * and the lanes. */
 static void bt_ring_totals(struct bt_batch *b, uint64_t *enq, uint64_t *deq)
 {
-	*enq = *deq = 0;
+	*enq = *deq = b->lanes_gone;
 	for (uint32_t i = 0; i < b->nshards; i++) {
 		*enq += atomic_load(&b->ring[i].enq);
 		*deq += atomic_load(&b->ring[i].deq);
 	}
+	for (struct bt_lane *l = b->lanes; l != NULL; l = l->next) {
+		*enq += atomic_load(&l->tail);
+		*deq += atomic_load(&l->head);
+	}
 }
 
-/* Called with mtx held: every shard has been taken off up to its flush target. */
+/* Called with mtx held: spans in the shards (claimed or published) and lanes. */
+static uint64_t bt_queued(struct bt_batch *b)
+{
+	uint64_t enq, deq;
+	bt_ring_totals(b, &enq, &deq);
+	return enq > deq ? enq - deq : 0;
+}
+
+/* Called with mtx held: marks what a flush asked now must wait for. */
+static void bt_flush_mark(struct bt_batch *b)
+{
+	for (uint32_t i = 0; i < b->nshards; i++)
+		b->ring[i].flush_target =
+		    atomic_load_explicit(&b->ring[i].enq, memory_order_seq_cst);
+	for (struct bt_lane *l = b->lanes; l != NULL; l = l->next)
+		l->flush_target = atomic_load_explicit(&l->tail, memory_order_acquire);
+}
+
+/* Called with mtx held: every shard and lane has been taken off up to its
+ * flush target. */
 static bool bt_flush_reached(struct bt_batch *b)
 {
 	for (uint32_t i = 0; i < b->nshards; i++) {
 		if (atomic_load_explicit(&b->ring[i].deq, memory_order_relaxed) <
 		    b->ring[i].flush_target)
+			return false;
+	}
+	for (struct bt_lane *l = b->lanes; l != NULL; l = l->next) {
+		if (atomic_load_explicit(&l->head, memory_order_relaxed) <
+		    l->flush_target)
 			return false;
 	}
 	return true;
@@ -284,8 +537,8 @@ static uint32_t bt_ms_left(uint64_t deadline)
 	return ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
 }
 
-/* Called with mtx held. */
-static void bt_drain(struct bt_batch *b)
+/* Called with mtx held: fills the batch from the shards. */
+static void bt_drain_shards(struct bt_batch *b)
 {
 	uint32_t empty = 0;
 	while (b->nbatch < b->batch_size && empty < b->nshards) {
@@ -298,6 +551,18 @@ static void bt_drain(struct bt_batch *b)
 		empty = 0;
 		b->batch[b->nbatch++] = s;
 	}
+}
+
+/* Called with mtx held: fills the batch, the lanes first every other time
+ * (neither side waits behind the other for long). */
+static void bt_drain(struct bt_batch *b)
+{
+	bool lanes_first = (b->drains++ & 1) == 0;
+	if (lanes_first)
+		bt_drain_lanes(b);
+	bt_drain_shards(b);
+	if (!lanes_first)
+		bt_drain_lanes(b);
 }
 
 /*
@@ -464,7 +729,7 @@ static void *bt_batch_worker(void *arg)
 			bt_export_end(b);
 			continue;
 		}
-		uint64_t queued = bt_ring_size(b);
+		uint64_t queued = bt_queued(b);
 		if (b->nbatch == 0 && queued == 0) {
 			if (flushing && bt_flush_reached(b)) {
 				uint64_t req = b->flush_req;
@@ -524,9 +789,9 @@ static void *bt_batch_worker(void *arg)
 			until = next_poll;
 		atomic_store_explicit(&b->wake_at, wake_at, memory_order_relaxed);
 		atomic_store_explicit(&b->sleeping, 1, memory_order_seq_cst);
-		/* What a producer compares with wake_at: the ring alone. (Adding
+		/* What a producer compares with wake_at: the queue alone. (Adding
 		 * the batch kept the worker spinning once half a batch was in.) */
-		if (bt_ring_size(b) >= wake_at) {
+		if (bt_queued(b) >= wake_at) {
 			atomic_store_explicit(&b->sleeping, 0, memory_order_relaxed);
 			continue;
 		}
@@ -565,6 +830,32 @@ static void *bt_batch_worker(void *arg)
 
 static void bt_batch_ensure_worker(struct bt_batch *b);
 
+/* Wakes the worker, once, when this call turns sleeping from 1 to 0. */
+static BT_NOINLINE void bt_wake_worker(struct bt_batch *b)
+{
+	if (atomic_exchange_explicit(&b->sleeping, 0, memory_order_relaxed) == 1) {
+		pthread_mutex_lock(&b->mtx);
+		pthread_cond_signal(&b->wake);
+		pthread_mutex_unlock(&b->mtx);
+	}
+}
+
+/*
+ * The worker sleeps: wakes it when the lane alone holds what it waits
+ * for. The lane's head is read again (the line is still while the worker
+ * sleeps) before a wakeup: the head the thread saw last may be old.
+ */
+static inline void bt_lane_wake(struct bt_batch *b, struct bt_lane *l)
+{
+	uint32_t wake_at = atomic_load_explicit(&b->wake_at, memory_order_relaxed);
+	uint64_t t = atomic_load_explicit(&l->tail, memory_order_relaxed);
+	if (__builtin_expect(t - l->head_seen < wake_at, 1))
+		return;
+	l->head_seen = atomic_load_explicit(&l->head, memory_order_acquire);
+	if (t - l->head_seen >= wake_at)
+		bt_wake_worker(b);
+}
+
 /* ---- processor ops ---- */
 
 static void bt_batch_on_end(void *arg, const baton_span_data *span)
@@ -576,6 +867,14 @@ static void bt_batch_on_end(void *arg, const baton_span_data *span)
 		bt_drop_add(BT_DROP_SHUTDOWN, 1);
 		baton_span_data_release(span);
 		return;
+	}
+	if (b->use_lanes) {
+		struct bt_lane *l = bt_lane_get(b);
+		if (__builtin_expect(l != NULL, 1) && bt_lane_push(l, span)) {
+			if (atomic_load_explicit(&b->sleeping, memory_order_relaxed) != 0)
+				bt_lane_wake(b, l);
+			return;
+		}
 	}
 	uint64_t at = bt_batch_push(b, span);
 	if (at == 0) {
@@ -595,11 +894,7 @@ static void bt_batch_on_end(void *arg, const baton_span_data *span)
 	if (bt_ring_size(b) < wake_at)
 		return;
 	/* Only the producer that turns sleeping from 1 to 0 signals. */
-	if (atomic_exchange_explicit(&b->sleeping, 0, memory_order_relaxed) == 1) {
-		pthread_mutex_lock(&b->mtx);
-		pthread_cond_signal(&b->wake);
-		pthread_mutex_unlock(&b->mtx);
-	}
+	bt_wake_worker(b);
 }
 
 /* Called with mtx held. */
@@ -622,9 +917,7 @@ static baton_err bt_batch_flush(void *arg, uint32_t timeout_ms)
 	}
 	uint64_t req = ++b->flush_req;
 	uint64_t failures = b->failures;
-	for (uint32_t i = 0; i < b->nshards; i++)
-		b->ring[i].flush_target =
-		    atomic_load_explicit(&b->ring[i].enq, memory_order_seq_cst);
+	bt_flush_mark(b);
 	b->flush_deadline = deadline;
 	bt_kick(b);
 	struct timespec ts = bt_abs_timespec(deadline);
@@ -699,7 +992,7 @@ static baton_err bt_batch_shutdown(void *arg, uint32_t timeout_ms)
 		 * they are dropped at shutdown now, so the counts and the summary
 		 * say so even if the process ends before the worker lets go.
 		 */
-		uint64_t held = b->nbatch + bt_ring_size(b);
+		uint64_t held = b->nbatch + bt_queued(b);
 		for (uint32_t i = 0; i < b->npending; i++)
 			held += b->pending[i];
 		held -= b->precounted;
@@ -802,6 +1095,22 @@ static void bt_batch_child(void *arg)
 			atomic_store(&ring->enq, 0);
 			atomic_store(&ring->deq, 0);
 		}
+		/* The lanes of threads the child does not have go; this thread's
+		 * (drained above) start again from 0. */
+		for (struct bt_lane **pp = &b->lanes; *pp != NULL;) {
+			struct bt_lane *l = *pp;
+			if (l->owner != bt_lanes_mine) {
+				*pp = l->next;
+				b->nlanes--;
+				bt_lane_free(l);
+				continue;
+			}
+			atomic_store(&l->tail, 0);
+			atomic_store(&l->head, 0);
+			l->head_seen = 0;
+			pp = &l->next;
+		}
+		b->lanes_gone = 0;
 		atomic_store(&b->sleeping, 0);
 		atomic_store(&b->dropped_full, 0);
 		atomic_store(&b->dropped_closed, 0);
@@ -878,6 +1187,9 @@ static void bt_batch_destroy(void *arg)
 	/* Spans a racing producer queued after the worker left. */
 	pthread_mutex_lock(&b->mtx);
 	bt_release_all(b, &b->dropped_shutdown, BT_DROP_SHUTDOWN);
+	/* The lanes are empty: each goes when its thread lets go too. */
+	while (b->lanes != NULL)
+		bt_lane_unlink(b, &b->lanes);
 	pthread_mutex_unlock(&b->mtx);
 	if (b->exp.ops->destroy != NULL)
 		b->exp.ops->destroy(b->exp.arg);
@@ -1004,6 +1316,15 @@ baton_err baton_batch_processor_create(baton_exporter exporter,
 	}
 	b->nshards = cap >= BT_BSP_SHARD_FROM ? BT_BSP_SHARDS : 1;
 	b->capacity = (uint32_t)cap;
+	b->id = atomic_fetch_add_explicit(&bt_batch_ids, 1, memory_order_relaxed) + 1;
+	b->use_lanes = b->nshards > 1 && delay >= 1;
+	/* A lane holds a few of the worker's paced sleeps (BT_BSP_NAP_BATCHES
+	 * batches each), so that it is not full by the time the worker wakes. */
+	uint64_t lane = 64;
+	while (lane < 2u * BT_BSP_NAP_BATCHES * (uint64_t)bsize && lane < cap / 4)
+		lane <<= 1;
+	b->lane_spans = (uint32_t)lane;
+	b->max_lanes = (uint32_t)(cap / 4 / lane);
 	for (uint32_t r = 0; r < b->nshards; r++) {
 		struct bt_ring *ring = &b->ring[r];
 		ring->mask = cap / b->nshards - 1;
