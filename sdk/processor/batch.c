@@ -125,6 +125,7 @@ struct bt_lane {
 	/* Written by its thread only; read by the worker when it drains. */
 	_Alignas(64) _Atomic uint64_t tail;
 	uint64_t head_seen; /* head as its thread last read it */
+	uint64_t mask;      /* slots - 1; on this line, which no worker write takes */
 	/* Written by the worker, under mtx. */
 	_Alignas(64) _Atomic uint64_t head;
 	uint64_t flush_target; /* tail when the pending flush was asked */
@@ -132,7 +133,6 @@ struct bt_lane {
 	const void *owner;     /* its thread's lane table */
 	_Atomic uint32_t refs; /* its thread and its processor */
 	void *mem;             /* what was allocated (aligned by hand) */
-	uint64_t mask;         /* slots - 1 */
 	_Alignas(64) const baton_span_data *span[];
 };
 
