@@ -341,9 +341,9 @@ Test(batch_lane, a_forked_child_starts_with_empty_lanes)
 		if (cs.discarded_at_fork != 17 || cs.queue_size != 0 ||
 		    cs.spans_received != 0)
 			code = 1;
-		tu_make_spans("child", 5);
+		tu_make_spans("child", 5); /* the child's worker starts here */
 		baton_batch_processor_stats(p, &cs);
-		if (cs.queue_size != 5 || cs.spans_received != 5)
+		if (cs.spans_received != 5)
 			code |= 2;
 		if (baton_force_flush(5000) != BATON_OK)
 			code |= 4;
