@@ -43,7 +43,11 @@ struct bt_cache {
 	uint16_t out_owner;
 	uint32_t out_n;
 	bt_span *out_head;
+	/* Every thread's cache, for a forked child to take back the records
+	 * of the threads it lacks. Under bt_counters_mtx. */
+	struct bt_cache *next, *prev;
 };
+static struct bt_cache *bt_caches;
 /* The thread's cache, allocated on first use and freed when it exits (not
  * in static TLS, of which a library loaded with dlopen() gets little). */
 static BT_TLS struct bt_cache *bt_cachep;
@@ -51,6 +55,7 @@ static pthread_key_t bt_cache_key;
 static pthread_once_t bt_cache_once = PTHREAD_ONCE_INIT;
 
 BT_TLS bt_counters bt_tls_counters;
+/* Guards the counter list and the cache list. */
 static pthread_mutex_t bt_counters_mtx = PTHREAD_MUTEX_INITIALIZER;
 static bt_counters *bt_counters_list;
 static uint64_t bt_counters_retired[BT_C_COUNT];
@@ -188,6 +193,14 @@ static void bt_cache_on_exit(void *arg)
 	}
 	if (bt_cachep == c)
 		bt_cachep = NULL; /* a later use (another destructor) makes a new one */
+	pthread_mutex_lock(&bt_counters_mtx);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		bt_caches = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	pthread_mutex_unlock(&bt_counters_mtx);
 	bt_free(c);
 }
 
@@ -219,14 +232,56 @@ static void bt_store_fork_release(void *arg)
 }
 
 /*
+ * In the child, with the store mutex held: the records the threads it
+ * lacks held in their caches (their arrays, the bundles they took, a
+ * bundle being gathered) go back to the global list, their slots are free
+ * again, and their caches go. Without this the child's store would be
+ * short of up to 128 records and more for each such thread, for good.
+ */
+static void bt_caches_fork_child(void)
+{
+	bt_store *s = &bt_prov.store;
+	uint64_t epoch = atomic_load_explicit(&bt_epoch, memory_order_relaxed);
+	struct bt_cache *c = bt_caches;
+	bt_caches = NULL;
+	while (c != NULL) {
+		struct bt_cache *next = c->next;
+		if (c == bt_cachep) {
+			c->prev = NULL;
+			c->next = NULL;
+			bt_caches = c;
+			c = next;
+			continue;
+		}
+		if (bt_fork_locked_store && c->epoch == epoch) {
+			while (c->n > 0)
+				s->free_idx[s->nfree++] = c->idx[--c->n];
+			bt_chain_to_global(s, c->bundles);
+			if (c->out_head != NULL) {
+				const uint32_t *b = bt_bundle(c->out_head);
+				for (uint32_t i = 1; i <= c->out_n; i++)
+					s->free_idx[s->nfree++] = b[i];
+				s->free_idx[s->nfree++] = c->out_head->index;
+			}
+			if (c->slot != 0)
+				s->slots[c->slot - 1].taken = false;
+		}
+		bt_free(c);
+		c = next;
+	}
+}
+
+/*
  * The child has only this thread. The other threads' counters (their
  * thread-locals, copied with the rest of memory) leave the list and add to
  * the retired sums: a thread the child starts may be given a dead thread's
  * stack and thread-locals, and would otherwise join the list a second time
- * at the same address and make it a loop.
+ * at the same address and make it a loop. Their caches give back their
+ * records (bt_caches_fork_child).
  */
 static void bt_store_fork_child(void *arg)
 {
+	bt_caches_fork_child();
 	bt_counters *mine = &bt_tls_counters;
 	for (bt_counters *tc = bt_counters_list; tc != NULL; tc = tc->next) {
 		if (tc == mine)
@@ -375,6 +430,12 @@ static struct bt_cache *__attribute__((noinline)) bt_cache_make(void)
 		return NULL;
 	}
 	bt_cache_reset(c, atomic_load_explicit(&bt_epoch, memory_order_relaxed));
+	pthread_mutex_lock(&bt_counters_mtx);
+	c->next = bt_caches;
+	if (bt_caches != NULL)
+		bt_caches->prev = c;
+	bt_caches = c;
+	pthread_mutex_unlock(&bt_counters_mtx);
 	bt_cachep = c;
 	return c;
 }

@@ -296,3 +296,68 @@ Test(fork, a_child_sums_the_counters_of_threads_that_reuse_dead_threads_locals,
 	             WEXITSTATUS(status));
 	baton_fini(2000);
 }
+
+/* ---- the store across fork ---- */
+
+static _Atomic int cached_and_parked;
+
+/* Ends spans (its cache keeps records), then stays alive past the fork. */
+static void *cache_and_park(void *arg)
+{
+	(void)arg;
+	tu_make_spans("cached", 300);
+	atomic_fetch_add(&cached_and_parked, 1);
+	while (atomic_load(&cached_and_parked) > 0)
+		sched_yield();
+	return NULL;
+}
+
+/*
+ * The records the parent's other threads kept in their caches are the
+ * child's again: it can hold the whole store open. Before, each such
+ * thread took up to 128 records out of the child's store for good (here
+ * 6 threads of a 1,024-record store left the child 640).
+ */
+Test(fork, a_child_gets_back_the_records_other_threads_cached, .timeout = 60)
+{
+	TU_SKIP_THREADED_FORK();
+	enum { THREADS = 6, STORE = 1024 };
+	baton_processor p = tu_release_processor();
+	baton_options o = {.size = sizeof(o),
+	                   .sampler = baton_sampler_always_on(),
+	                   .processors = &p,
+	                   .nprocessors = 1,
+	                   .ignore_disabled_env = true};
+	o.limits.max_live_spans = STORE;
+	cr_assert_eq(baton_init(&o), BATON_OK);
+	pthread_t th[THREADS];
+	for (int i = 0; i < THREADS; i++)
+		cr_assert_eq(pthread_create(&th[i], NULL, cache_and_park, NULL), 0);
+	while (atomic_load(&cached_and_parked) < THREADS)
+		sched_yield();
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		static baton_span open[STORE + 1];
+		baton_tracer *t = baton_tracer_get("child", NULL);
+		int recording = 0;
+		for (int i = 0; i <= STORE; i++) {
+			open[i] = baton_span_start(t, "open");
+			recording += baton_span_is_recording(open[i]);
+		}
+		for (int i = 0; i <= STORE; i++)
+			baton_span_end(open[i]);
+		baton_fini(2000);
+		/* The whole store, and not one record more. */
+		_exit(recording == STORE ? 0 : 1);
+	}
+	int status = 0;
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	atomic_store(&cached_and_parked, 0);
+	for (int i = 0; i < THREADS; i++)
+		pthread_join(th[i], NULL);
+	cr_assert(WIFEXITED(status));
+	cr_assert_eq(WEXITSTATUS(status), 0,
+	             "the child could not hold its whole store open");
+	baton_fini(2000);
+}
