@@ -254,26 +254,6 @@ BENCH(span_start_end_noop_2threads, "ops/s", "span_start_end_noop_1thread", 1000
 
 /* ---- memory: resident bytes per queued span ---- */
 
-static pthread_mutex_t hold_mtx = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t hold_cv = PTHREAD_COND_INITIALIZER;
-static bool hold_open;
-
-/* Holds its batch until hold_open: the rest of the spans stay queued. */
-static baton_export_result hold_export(void *arg, const baton_span_data *const *spans,
-                                       size_t n)
-{
-	(void)arg;
-	(void)spans;
-	(void)n;
-	pthread_mutex_lock(&hold_mtx);
-	while (!hold_open)
-		pthread_cond_wait(&hold_cv, &hold_mtx);
-	pthread_mutex_unlock(&hold_mtx);
-	return BATON_EXPORT_RESULT(BATON_OK);
-}
-static const baton_exporter_ops hold_ops = {
-    sizeof(baton_exporter_ops), "hold", hold_export, NULL, NULL, NULL};
-
 static long rss_bytes(void)
 {
 	long size = 0, rss = 0;
@@ -302,8 +282,8 @@ static double bytes_per_queued_child(void)
 	                          .max_queue_size = QUEUED,
 	                          .max_export_batch_size = 512,
 	                          .schedule_delay_ms = 200};
-	if (baton_batch_processor_create((baton_exporter){&hold_ops, NULL}, &bo, &p) !=
-	    BATON_OK)
+	/* The gate holds the worker's first batch: the rest stays queued. */
+	if (baton_batch_processor_create(tu_gate_exporter(), &bo, &p) != BATON_OK)
 		return -1;
 	baton_options o = {.size = sizeof(o),
 	                   .sampler = baton_sampler_always_on(),
@@ -321,10 +301,7 @@ static double bytes_per_queued_child(void)
 	baton_sdk_stats ss;
 	baton_batch_processor_stats(p, &st);
 	baton_sdk_stats_get(&ss);
-	pthread_mutex_lock(&hold_mtx);
-	hold_open = true;
-	pthread_cond_broadcast(&hold_cv);
-	pthread_mutex_unlock(&hold_mtx);
+	tu_gate_open();
 	baton_fini(5000);
 	if (before < 0 || after < 0 || st.dropped_queue_full != 0 ||
 	    ss.spans_dropped_no_store != 0)

@@ -1,6 +1,9 @@
 #include "testutil.h"
 
 #include <dirent.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +92,53 @@ baton_processor tu_init_batch(baton_exporter e, const baton_batch_options *bo)
 	if (baton_init(&o) != BATON_OK)
 		abort();
 	return p;
+}
+
+static pthread_mutex_t tu_gate_mtx = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t tu_gate_cv = PTHREAD_COND_INITIALIZER;
+static bool tu_gate_is_open;
+static _Atomic size_t tu_gate_passed;
+
+static baton_export_result tu_gate_export(void *arg, const baton_span_data *const *spans,
+                                          size_t n)
+{
+	(void)arg;
+	(void)spans;
+	pthread_mutex_lock(&tu_gate_mtx);
+	while (!tu_gate_is_open)
+		pthread_cond_wait(&tu_gate_cv, &tu_gate_mtx);
+	pthread_mutex_unlock(&tu_gate_mtx);
+	atomic_fetch_add(&tu_gate_passed, n);
+	return BATON_EXPORT_RESULT(BATON_OK);
+}
+
+static baton_err tu_gate_shutdown(void *arg, uint32_t timeout_ms)
+{
+	(void)arg;
+	(void)timeout_ms;
+	tu_gate_open();
+	return BATON_OK;
+}
+
+static const baton_exporter_ops tu_gate_ops = {
+    sizeof(baton_exporter_ops), "gate", tu_gate_export, NULL, tu_gate_shutdown, NULL};
+
+baton_exporter tu_gate_exporter(void)
+{
+	return (baton_exporter){&tu_gate_ops, NULL};
+}
+
+void tu_gate_open(void)
+{
+	pthread_mutex_lock(&tu_gate_mtx);
+	tu_gate_is_open = true;
+	pthread_cond_broadcast(&tu_gate_cv);
+	pthread_mutex_unlock(&tu_gate_mtx);
+}
+
+size_t tu_gate_spans(void)
+{
+	return atomic_load(&tu_gate_passed);
 }
 
 baton_batch_stats tu_batch_stats(baton_processor p)

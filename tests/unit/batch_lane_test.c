@@ -35,18 +35,8 @@ static baton_processor init_lanes(baton_exporter exp, uint32_t batch, uint32_t d
 	baton_batch_options bo = {.size = sizeof(bo),
 	                          .max_queue_size = 4096,
 	                          .max_export_batch_size = batch,
-	                          .schedule_delay_ms = delay_ms,
-	                          .export_timeout_ms = 2000};
-	baton_processor p;
-	cr_assert_eq(baton_batch_processor_create(exp, &bo, &p), BATON_OK);
-	baton_options o = {.size = sizeof(o),
-	                   .sampler = baton_sampler_always_on(),
-	                   .processors = &p,
-	                   .nprocessors = 1,
-	                   .ignore_disabled_env = true};
-	o.limits.max_live_spans = 1 << 16;
-	cr_assert_eq(baton_init(&o), BATON_OK);
-	return p;
+	                          .schedule_delay_ms = delay_ms};
+	return tu_init_batch(exp, &bo);
 }
 
 static tu_memory_exporter *new_memory(baton_exporter *exp)
@@ -86,47 +76,6 @@ Test(batch_lane, spans_in_a_lane_are_queued_and_a_flush_exports_them)
 	baton_fini(2000);
 }
 
-/* An exporter that holds its first batch until opened. */
-static pthread_mutex_t gate_mtx = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
-static bool gate_open;
-static _Atomic size_t gate_spans;
-
-static baton_export_result gate_export(void *arg, const baton_span_data *const *spans,
-                                       size_t n)
-{
-	(void)arg;
-	(void)spans;
-	pthread_mutex_lock(&gate_mtx);
-	while (!gate_open)
-		pthread_cond_wait(&gate_cv, &gate_mtx);
-	pthread_mutex_unlock(&gate_mtx);
-	atomic_fetch_add(&gate_spans, n);
-	return BATON_EXPORT_RESULT(BATON_OK);
-}
-
-static baton_err gate_shutdown(void *arg, uint32_t timeout_ms)
-{
-	(void)arg;
-	(void)timeout_ms;
-	pthread_mutex_lock(&gate_mtx);
-	gate_open = true;
-	pthread_cond_broadcast(&gate_cv);
-	pthread_mutex_unlock(&gate_mtx);
-	return BATON_OK;
-}
-
-static const baton_exporter_ops gate_ops = {
-    sizeof(baton_exporter_ops), "gate", gate_export, NULL, gate_shutdown, NULL};
-
-static void open_gate(void)
-{
-	pthread_mutex_lock(&gate_mtx);
-	gate_open = true;
-	pthread_cond_broadcast(&gate_cv);
-	pthread_mutex_unlock(&gate_mtx);
-}
-
 static void *make_burst(void *arg)
 {
 	tu_make_spans("burst", *(int *)arg);
@@ -141,7 +90,7 @@ static void *make_burst(void *arg)
 Test(batch_lane, the_queue_holds_the_ring_and_a_lane_per_thread)
 {
 	enum { BATCH = 8, EACH = 6000 };
-	baton_processor p = init_lanes((baton_exporter){&gate_ops, NULL}, BATCH, 60000);
+	baton_processor p = init_lanes(tu_gate_exporter(), BATCH, 60000);
 	int each = EACH;
 	pthread_t th[2];
 	for (int i = 0; i < 2; i++)
@@ -157,11 +106,11 @@ Test(batch_lane, the_queue_holds_the_ring_and_a_lane_per_thread)
 	cr_assert_leq(held, 4096 + 2 * lane + BATCH, "held %llu",
 	              (unsigned long long)held);
 	cr_assert_leq(s.queue_size, 4096 + 2 * lane);
-	open_gate();
+	tu_gate_open();
 	cr_assert_eq(baton_force_flush(5000), BATON_OK);
 	s = tu_batch_stats(p);
 	cr_assert_eq(s.spans_exported, held);
-	cr_assert_eq(atomic_load(&gate_spans), held);
+	cr_assert_eq(tu_gate_spans(), held);
 	TU_ASSERT_ACCOUNTED(&s);
 	baton_fini(2000);
 }
@@ -176,20 +125,7 @@ Test(batch_lane, lanes_hold_a_quarter_of_the_queue_at_most)
 {
 	enum { BATCH = 8, THREADS = 20, EACH = 400 };
 	unsetenv("BATON_MAX_SPANS");
-	baton_batch_options bo = {.size = sizeof(bo),
-	                          .max_queue_size = 4096,
-	                          .max_export_batch_size = BATCH,
-	                          .schedule_delay_ms = 60000};
-	baton_processor p;
-	cr_assert_eq(
-	    baton_batch_processor_create((baton_exporter){&gate_ops, NULL}, &bo, &p),
-	    BATON_OK);
-	baton_options o = {.size = sizeof(o),
-	                   .sampler = baton_sampler_always_on(),
-	                   .processors = &p,
-	                   .nprocessors = 1,
-	                   .ignore_disabled_env = true};
-	cr_assert_eq(baton_init(&o), BATON_OK);
+	baton_processor p = init_lanes(tu_gate_exporter(), BATCH, 60000);
 	int each = EACH;
 	for (int i = 0; i < THREADS; i++) {
 		pthread_t th;
@@ -204,7 +140,7 @@ Test(batch_lane, lanes_hold_a_quarter_of_the_queue_at_most)
 	cr_assert_leq(held, 4096 + 4096 / 4 + BATCH, "held %llu",
 	              (unsigned long long)held);
 	cr_assert_eq(ss.spans_dropped_no_store, 0);
-	open_gate();
+	tu_gate_open();
 	cr_assert_eq(baton_force_flush(5000), BATON_OK);
 	s = tu_batch_stats(p);
 	cr_assert_eq(s.spans_exported, held);

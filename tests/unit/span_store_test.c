@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "testutil.h"
 #include "trace/trace_int.h"
 
 /* ---- a counting allocator: bytes baton holds ---- */
@@ -327,52 +328,16 @@ Test(span_store, remote_values_past_the_record_take_three_eighths_of_the_budget,
 
 /* ---- the default size: a burst fills the queue, not the store ---- */
 
-static pthread_mutex_t gate_mtx = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
-static bool gate_open;
-
-/* Holds the worker's first batch until the gate opens: the rest stays queued. */
-static baton_export_result gate_export(void *arg, const baton_span_data *const *spans,
-                                       size_t n)
-{
-	(void)arg;
-	(void)spans;
-	(void)n;
-	pthread_mutex_lock(&gate_mtx);
-	while (!gate_open)
-		pthread_cond_wait(&gate_cv, &gate_mtx);
-	pthread_mutex_unlock(&gate_mtx);
-	return BATON_EXPORT_RESULT(BATON_OK);
-}
-static const baton_exporter_ops gate_ops = {
-    sizeof(baton_exporter_ops), "gate", gate_export, NULL, NULL, NULL};
-
-static void open_gate(void)
-{
-	pthread_mutex_lock(&gate_mtx);
-	gate_open = true;
-	pthread_cond_broadcast(&gate_cv);
-	pthread_mutex_unlock(&gate_mtx);
-}
-
 Test(span_store, with_defaults_a_burst_is_dropped_at_the_queue_not_at_span_start)
 {
 	unsetenv("BATON_MAX_SPANS");
 	enum { QUEUE = 32768, BURST = 50000 };
-	baton_processor p;
 	baton_batch_options bo = {.size = sizeof(bo),
 	                          .max_queue_size = QUEUE,
 	                          .max_export_batch_size = 512,
 	                          .schedule_delay_ms = 1};
-	cr_assert_eq(
-	    baton_batch_processor_create((baton_exporter){&gate_ops, NULL}, &bo, &p),
-	    BATON_OK);
-	baton_options o = {.size = sizeof(o),
-	                   .sampler = baton_sampler_always_on(),
-	                   .processors = &p,
-	                   .nprocessors = 1,
-	                   .ignore_disabled_env = true};
-	cr_assert_eq(baton_init(&o), BATON_OK);
+	/* The gate holds the worker's first batch: the rest stays queued. */
+	baton_processor p = tu_init_batch(tu_gate_exporter(), &bo);
 	baton_tracer *t = baton_tracer_get("burst", NULL);
 	for (int i = 0; i < BURST; i++)
 		baton_span_end(bench_span(t));
@@ -380,7 +345,7 @@ Test(span_store, with_defaults_a_burst_is_dropped_at_the_queue_not_at_span_start
 	baton_batch_stats bs;
 	baton_sdk_stats_get(&ss);
 	cr_assert_eq(baton_batch_processor_stats(p, &bs), BATON_OK);
-	open_gate();
+	tu_gate_open();
 	baton_fini(5000);
 	cr_assert_eq(ss.spans_dropped_no_store, 0, "%llu refused at span start",
 	             (unsigned long long)ss.spans_dropped_no_store);
