@@ -20,26 +20,25 @@
  * Lanes: a sharded queue whose worker waits between exports (a schedule
  * delay of 1 ms or more) gives each thread that ends spans into it a lane
  * of its own: slots with one producer and one consumer, 8 batches' worth
- * (a power of two from 64, at most a quarter of the queue). A
- * span goes into the thread's lane with plain stores (the slot, then the
- * tail), so the caller's path takes no locked instruction, which would
- * wait for every store of the span before it; only when the lane is full
- * does a span go to the shards. A lane adds to the queue's capacity, which
- * is why small queues (bounded exactly) and a delay of 0 (which wants the
- * worker woken by the first span) do without. A lane push wakes the
- * worker only when the lane alone holds what it waits for (read without a
- * store-load fence: a wakeup missed there costs the worker's own timer,
- * its delay or its pace, at most); spans that overflow to the shards wake
- * it as before.
+ * (a power of two from 64, at most a quarter of the queue). A span goes
+ * into the thread's lane with plain stores (the slot, then the tail), so
+ * the caller's path takes no locked instruction, which would wait for
+ * every store of the span before it; only when the lane is full does a
+ * span go to the shards. A lane adds to the queue's capacity, which is why
+ * small queues (bounded exactly) and a delay of 0 (which wants the worker
+ * woken by the first span) do without. A lane push wakes the worker only
+ * when the lane alone holds what it waits for (read without a store-load
+ * fence: a wakeup missed there costs the worker's own timer, its delay or
+ * its pace, at most); spans that overflow to the shards wake it as before.
+ *
  * Lanes hold at most a quarter of the queue's capacity in all (threads
  * past that use the shards), so that the span store's default size, twice
  * the queue, still fills after the queue. Lanes belong to their thread and
- * their processor at once (refs): the
- * thread drops its reference when it exits, the processor when it is
- * destroyed, and the last one frees the lane; the worker frees the empty
- * lanes of threads that are gone. Spans of one thread keep their order
- * while they fit in its lane, and in its shard; across them no order is
- * promised.
+ * their processor at once (refs): the thread drops its reference when it
+ * exits, the processor when it is destroyed, and the last one frees the
+ * lane; the worker frees the empty lanes of threads that are gone. Spans
+ * of one thread keep their order while they fit in its lane, and in its
+ * shard; across them no order is promised.
  *
  * Waking the worker: before sleeping the worker stores wake_at (the number
  * of queued spans that fill its batch) and sets sleeping = 1, then looks at
@@ -320,9 +319,9 @@ static void bt_lanes_thread_exit(void *arg)
 		if (m->ref[i].lane != NULL)
 			bt_lane_unref(m->ref[i].lane);
 	}
+	/* A later span (in another destructor) makes a new table. */
 	if (bt_lanes_mine == m)
-		bt_lanes_mine =
-		    NULL; /* a later span (another destructor) makes a new one */
+		bt_lanes_mine = NULL;
 	bt_free(m);
 }
 
