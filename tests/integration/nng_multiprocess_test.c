@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "nngutil.h"
@@ -181,10 +180,8 @@ static void across_processes(const char *transport)
 	baton_span_end(root);
 
 	cr_assert(read_all(fds[0], &rep, sizeof(rep), 15000), "no report from the child");
-	int status = 0;
-	cr_assert_eq(waitpid(pid, &status, 0), pid);
-	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d",
-	          status);
+	int code = tu_wait_child(pid);
+	cr_assert_eq(code, 0, "child status %d", code);
 	cr_assert_eq(rep.ok, 1, "child captured no consumer span");
 	cr_assert_str_eq(rep.payload, "cross-process");
 

@@ -6,7 +6,6 @@
 #include <baton/processor.h>
 #include <criterion/criterion.h>
 #include "testutil.h"
-#include <sys/wait.h>
 #include <unistd.h>
 
 static void make_spans(const char *name, int n)
@@ -54,11 +53,8 @@ Test(otlp_fork, child_exports_its_own_spans_and_the_parent_keeps_its_connection)
 		baton_fini(5000);
 		_exit(code);
 	}
-	int status = 0;
-	cr_assert_eq(waitpid(pid, &status, 0), pid);
-	cr_assert(WIFEXITED(status));
-	cr_assert_eq(WEXITSTATUS(status), 0, "child failed checks 0x%x",
-	             WEXITSTATUS(status));
+	int code = tu_wait_child(pid);
+	cr_assert_eq(code, 0, "child failed checks 0x%x", code);
 
 	make_spans("after", 2);
 	cr_assert_eq(baton_force_flush(5000), BATON_OK);

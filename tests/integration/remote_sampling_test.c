@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -407,10 +406,7 @@ Test(remote, a_forked_child_keeps_the_strategy_and_stops_polling)
 			baton_sampler_destroy(s); /* no thread to join: returns */
 			_exit(bad ? 1 : 0);
 		}
-		int status;
-		cr_assert_eq(waitpid(pid, &status, 0), pid);
-		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "round %d",
-		          round);
+		cr_assert_eq(tu_wait_child(pid), 0, "round %d", round);
 	}
 	/* The parent still polls. */
 	tu_httpstub_set(stub, 200, PROB("0.75"));

@@ -1,12 +1,14 @@
 #include "testutil.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 tu_memory_exporter *tu_init_memory_limits(baton_sampler sampler, size_t capacity,
                                           const baton_limits *limits)
@@ -262,4 +264,17 @@ int tu_threads_blocking(const char *comm, int sig, int *found)
 	}
 	closedir(d);
 	return blocking;
+}
+
+int tu_wait_child(pid_t pid)
+{
+	int st = 0;
+	pid_t w;
+	while ((w = waitpid(pid, &st, 0)) == -1 && errno == EINTR)
+		;
+	if (w != pid)
+		return -1;
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : -1;
 }

@@ -5,6 +5,8 @@
 #include <baton/baton.h>
 #include <baton/processor.h>
 
+#include <sys/types.h>
+
 #include "memory_exporter.h"
 
 /*
@@ -85,6 +87,13 @@ const char *tu_bin(const char *name, char *buf, size_t cap);
  * many there are (*found) and how many block signal sig (SigBlk).
  */
 int tu_threads_blocking(const char *comm, int sig, int *found);
+
+/*
+ * Waits for the child pid (forked by the test, which runs its checks and
+ * _exit()s with 0 for success): its exit code, 128 + the signal that
+ * ended it, or -1 if waitpid() failed.
+ */
+int tu_wait_child(pid_t pid);
 
 /*
  * GCC 12's ASan and TSan runtimes do not lock their own allocators across

@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 /* A lane's spans, as baton_batch_processor_create documents them. */
@@ -321,11 +320,8 @@ Test(batch_lane, a_forked_child_starts_with_empty_lanes)
 		baton_fini(2000);
 		_exit(code);
 	}
-	int status = 0;
-	cr_assert_eq(waitpid(pid, &status, 0), pid);
-	cr_assert(WIFEXITED(status));
-	cr_assert_eq(WEXITSTATUS(status), 0, "child failed checks 0x%x",
-	             WEXITSTATUS(status));
+	int code = tu_wait_child(pid);
+	cr_assert_eq(code, 0, "child failed checks 0x%x", code);
 	atomic_store(&parked_state, 2);
 	pthread_join(th, NULL);
 	cr_assert_eq(baton_force_flush(5000), BATON_OK);

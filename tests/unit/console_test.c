@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 typedef struct fake {
@@ -528,9 +527,7 @@ Test(console, a_forked_child_does_not_print_the_parents_spans_again)
 		          strstr(out_buf, "parents-waiting-child") != NULL;
 		_exit(bad);
 	}
-	int st = 0;
-	cr_assert_eq(waitpid(pid, &st, 0), pid);
-	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child output was wrong");
+	cr_assert_eq(tu_wait_child(pid), 0, "child output was wrong");
 	finish(e);
 	cr_assert(strstr(text(), "parents-waiting-child") != NULL, "%s", text());
 	close_out();

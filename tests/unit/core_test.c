@@ -1,4 +1,5 @@
 /* Core: versions, errors, allocator, ids, clocks. */
+#include "testutil.h"
 #include "util.h"
 
 #include <baton/baton.h>
@@ -6,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -150,9 +150,7 @@ Test(core, forked_child_never_repeats_parent_ids)
 		cr_assert_gt(r, 0);
 		got += (size_t)r;
 	}
-	int st;
-	waitpid(pid, &st, 0);
-	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	cr_assert_eq(tu_wait_child(pid), 0);
 	for (int i = 0; i < 64; i++)
 		for (int j = 0; j < 64; j++)
 			cr_assert_neq(memcmp(mine[i], theirs[j], 16), 0);

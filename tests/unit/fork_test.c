@@ -13,7 +13,6 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -131,13 +130,11 @@ Test(fork, an_export_in_flight_ends_before_fork_and_the_child_starts_its_worker_
 		_exit(rc);
 	}
 	cr_assert_eq(atomic_load(&in_export), 0, "fork returned during the export");
-	int st;
-	cr_assert_eq(waitpid(pid, &st, 0), pid);
-	cr_assert(WIFEXITED(st));
-	cr_assert_eq(WEXITSTATUS(st), 0,
+	int code = tu_wait_child(pid);
+	cr_assert_eq(code, 0,
 	             "child: 1 export in flight, 2 thread started by the handler, 3 no "
 	             "export, 4 wrong count; got %d",
-	             WEXITSTATUS(st));
+	             code);
 	cr_assert_eq(baton_fini(5000), BATON_OK);
 }
 
@@ -207,12 +204,10 @@ Test(fork, a_switchable_sampler_switches_in_a_child_forked_mid_decision, .timeou
 		}
 		_exit(0);
 	}
-	int st;
-	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	int code = tu_wait_child(pid);
 	atomic_store(&hold, false);
 	pthread_join(th, NULL);
-	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-	          "the child's switch hung or failed");
+	cr_assert_eq(code, 0, "the child's switch hung or failed (%d)", code);
 	baton_sampler_destroy(shared_sw);
 }
 
@@ -285,15 +280,11 @@ Test(fork, a_child_sums_the_counters_of_threads_that_reuse_dead_threads_locals,
 		baton_fini(2000);
 		_exit(code);
 	}
-	int status = 0;
-	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	int code = tu_wait_child(pid);
 	atomic_store(&counted_and_parked, 0);
 	for (int i = 0; i < PARKED; i++)
 		pthread_join(th[i], NULL);
-	cr_assert(WIFEXITED(status), "the child hung (signal %d)",
-	          WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-	cr_assert_eq(WEXITSTATUS(status), 0, "child failed checks 0x%x",
-	             WEXITSTATUS(status));
+	cr_assert_eq(code, 0, "child failed checks 0x%x (128 + signal: it hung)", code);
 	baton_fini(2000);
 }
 
@@ -351,13 +342,10 @@ Test(fork, a_child_gets_back_the_records_other_threads_cached, .timeout = 60)
 		/* The whole store, and not one record more. */
 		_exit(recording == STORE ? 0 : 1);
 	}
-	int status = 0;
-	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	int code = tu_wait_child(pid);
 	atomic_store(&cached_and_parked, 0);
 	for (int i = 0; i < THREADS; i++)
 		pthread_join(th[i], NULL);
-	cr_assert(WIFEXITED(status));
-	cr_assert_eq(WEXITSTATUS(status), 0,
-	             "the child could not hold its whole store open");
+	cr_assert_eq(code, 0, "the child could not hold its whole store open (%d)", code);
 	baton_fini(2000);
 }

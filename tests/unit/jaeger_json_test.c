@@ -763,9 +763,7 @@ Test(jaeger_json, a_forked_child_writes_its_own_spans_to_its_own_file)
 		e.ops->destroy(e.arg);
 		_exit(bad);
 	}
-	int st = 0;
-	cr_assert_eq(waitpid(pid, &st, 0), pid);
-	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	cr_assert_eq(tu_wait_child(pid), 0);
 	finish(e);
 	snprintf(child_path, sizeof(child_path), "jj-%ld-fork.%ld.json", (long)getpid(),
 	         (long)pid);

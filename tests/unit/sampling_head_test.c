@@ -1,11 +1,12 @@
 /* Head samplers: OTEP 235 thresholds, traceidratio, parentbased, OTEL_TRACES_SAMPLER. */
+#include "testutil.h"
+
 #include <baton/baton.h>
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 /* A seeded generator (splitmix64) so every run sees the same trace ids. */
@@ -258,9 +259,7 @@ Test(traceidratio, another_process_decides_the_same)
 		got += (size_t)r;
 	}
 	close(fds[0]);
-	int st;
-	waitpid(pid, &st, 0);
-	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	cr_assert_eq(tu_wait_child(pid), 0);
 	decisions(0.3, ours);
 	cr_assert_eq(memcmp(ours, theirs, sizeof(ours)), 0);
 	int ones = 0;
