@@ -139,20 +139,9 @@ static void *producer(void *arg)
 
 int main(void)
 {
+	/* 4096: sharded, with lanes. */
 	baton_processor p;
-	baton_batch_options bo = {.size = sizeof(bo),
-	                          .max_queue_size = 4096, /* sharded */
-	                          .max_export_batch_size = 32,
-	                          .schedule_delay_ms = 1};
-	if (baton_batch_processor_create((baton_exporter){&fx_ops, NULL}, &bo, &p) !=
-	    BATON_OK)
-		return 1;
-	baton_options o = {.size = sizeof(o),
-	                   .sampler = baton_sampler_always_on(),
-	                   .processors = &p,
-	                   .nprocessors = 1,
-	                   .ignore_disabled_env = true};
-	if (baton_init(&o) != BATON_OK)
+	if (!tsan_init_batch((baton_exporter){&fx_ops, NULL}, 4096, 32, 1, 0, &p))
 		return 1;
 	baton_tracer *t = baton_tracer_get("tsan", NULL);
 	pthread_t th[THREADS];

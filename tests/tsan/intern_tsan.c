@@ -73,7 +73,7 @@ static void *producer(void *arg)
 int main(void)
 {
 	baton_processor p;
-	if (!tsan_init_batch((baton_exporter){&check_ops, NULL}, 16384, 1, 0, &p))
+	if (!tsan_init_batch((baton_exporter){&check_ops, NULL}, 16384, 256, 1, 0, &p))
 		return 1;
 	baton_tracer *t = baton_tracer_get("tsan", NULL);
 	pthread_t th[THREADS];

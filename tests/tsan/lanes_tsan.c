@@ -67,20 +67,8 @@ static void *flusher(void *arg)
 static void one_provider(uint32_t queue, uint32_t batch)
 {
 	baton_processor p;
-	baton_batch_options bo = {.size = sizeof(bo),
-	                          .max_queue_size = queue,
-	                          .max_export_batch_size = batch,
-	                          .schedule_delay_ms = 1};
 	atomic_store(&exported, 0);
-	if (baton_batch_processor_create((baton_exporter){&count_ops, NULL}, &bo, &p) !=
-	    BATON_OK)
-		exit(1);
-	baton_options o = {.size = sizeof(o),
-	                   .sampler = baton_sampler_always_on(),
-	                   .processors = &p,
-	                   .nprocessors = 1,
-	                   .ignore_disabled_env = true};
-	if (baton_init(&o) != BATON_OK)
+	if (!tsan_init_batch((baton_exporter){&count_ops, NULL}, queue, batch, 1, 0, &p))
 		exit(1);
 	atomic_store(&flushing_done, false);
 	pthread_t fl;

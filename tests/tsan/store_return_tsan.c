@@ -76,7 +76,7 @@ int main(void)
 {
 	/* A small store (2,048 spans): threads run dry and reclaim. */
 	baton_processor p;
-	if (!tsan_init_batch((baton_exporter){&count_ops, NULL}, 512, 1, 2048, &p))
+	if (!tsan_init_batch((baton_exporter){&count_ops, NULL}, 512, 256, 1, 2048, &p))
 		return 1;
 	baton_tracer *t = baton_tracer_get("tsan", NULL);
 	for (int w = 0; w < WAVES; w++) {

@@ -99,7 +99,7 @@ int main(void)
 	baton_exporter exp;
 	baton_processor proc;
 	if (tu_memory_exporter_create(1, &exp, &mem) != BATON_OK ||
-	    !tsan_init_batch(exp, 4096, 2, 8192, &proc))
+	    !tsan_init_batch(exp, 4096, 256, 2, 8192, &proc))
 		return 1;
 
 	pthread_t th[THREADS], fin;

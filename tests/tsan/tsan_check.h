@@ -24,13 +24,14 @@ static int failures, checks;
  * *out (may be NULL) gets the processor. Returns false when either call
  * fails.
  */
-static inline bool tsan_init_batch(baton_exporter exp, uint32_t queue, uint32_t delay_ms,
-                                   uint32_t max_live_spans, baton_processor *out)
+static inline bool tsan_init_batch(baton_exporter exp, uint32_t queue, uint32_t batch,
+                                   uint32_t delay_ms, uint32_t max_live_spans,
+                                   baton_processor *out)
 {
 	baton_processor p;
 	baton_batch_options bo = {.size = sizeof(bo),
 	                          .max_queue_size = queue,
-	                          .max_export_batch_size = 256,
+	                          .max_export_batch_size = batch,
 	                          .schedule_delay_ms = delay_ms};
 	if (baton_batch_processor_create(exp, &bo, &p) != BATON_OK)
 		return false;
