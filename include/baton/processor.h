@@ -47,8 +47,9 @@ typedef struct baton_batch_options {
  * instruction: 8 times max_export_batch_size spans, rounded up to a power
  * of two, from 64 to a quarter of the capacity. The queue then holds that
  * many more spans per such thread, a quarter of the capacity more at most
- * (threads past that use the ring alone), and queue_size counts them. A
- * span that finds the ring (and its lane) full is dropped,
+ * (threads past that use the ring alone, and ask again every 1,024 spans,
+ * as the lanes of threads that exit are freed), and queue_size counts
+ * them. A span that finds the ring (and its lane) full is dropped,
  * counted and reported: baton writes a warning with the number dropped, at
  * most one line per reason every 5 s (see baton_fini for the summary). An
  * idle worker wakes once a second to write the lines that came due.

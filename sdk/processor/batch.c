@@ -118,7 +118,8 @@ struct bt_ring {
 	uint64_t mask;
 };
 
-#define BT_LANE_REFS 8u /* processors a thread has lanes into at once */
+#define BT_LANE_REFS  8u    /* processors a thread has lanes into at once */
+#define BT_LANE_RETRY 1024u /* spans between a refused thread's asks */
 
 struct bt_lane {
 	/* Written by its thread only; read by the worker when it drains. */
@@ -286,7 +287,8 @@ static inline bool bt_lane_push(struct bt_lane *l, const baton_span_data *span)
 /* A thread's lanes, one per processor it ends spans into, by processor id. */
 struct bt_lane_ref {
 	uint64_t id;
-	struct bt_lane *lane;
+	struct bt_lane *lane; /* NULL: refused; asks again in `retry` spans */
+	uint32_t retry;
 };
 struct bt_lane_table {
 	struct bt_lane_ref ref[BT_LANE_REFS];
@@ -333,7 +335,10 @@ static void bt_lanes_key_init(void)
 /*
  * The calling thread's lane into b, made on its first span there; NULL
  * (the span goes to the shards) without memory, when b is shutting down,
- * or when the table's entry holds a lane into another live processor.
+ * when the lanes already hold their share of the queue, or when the
+ * table's entry holds a lane into another live processor. A thread
+ * refused a lane asks again every BT_LANE_RETRY spans: lanes of threads
+ * that exit are freed, and a pool that replaces its threads gets them.
  */
 static BT_NOINLINE struct bt_lane *bt_lane_attach(struct bt_batch *b)
 {
@@ -354,10 +359,15 @@ static BT_NOINLINE struct bt_lane *bt_lane_attach(struct bt_batch *b)
 		if (atomic_load_explicit(&r->lane->refs, memory_order_acquire) != 1)
 			return NULL;
 		bt_lane_free(r->lane);
-		*r = (struct bt_lane_ref){0, NULL};
+		*r = (struct bt_lane_ref){0, NULL, 0};
 	}
 	/* From here on the entry answers for b: a lane, or none (NULL). */
-	*r = (struct bt_lane_ref){b->id, NULL};
+	*r = (struct bt_lane_ref){b->id, NULL, BT_LANE_RETRY};
+	pthread_mutex_lock(&b->mtx);
+	bool full = b->shutting || b->nlanes >= b->max_lanes;
+	pthread_mutex_unlock(&b->mtx);
+	if (full)
+		return NULL;
 	void *mem =
 	    bt_calloc(1, sizeof(struct bt_lane) +
 	                     b->lane_spans * sizeof(const baton_span_data *) + 63);
@@ -390,8 +400,12 @@ static inline struct bt_lane *bt_lane_get(struct bt_batch *b)
 	struct bt_lane_table *m = bt_lanes_mine;
 	if (__builtin_expect(m != NULL, 1)) {
 		struct bt_lane_ref *r = &m->ref[b->id & (BT_LANE_REFS - 1)];
-		if (__builtin_expect(r->id == b->id, 1))
-			return r->lane;
+		if (__builtin_expect(r->id == b->id, 1)) {
+			if (__builtin_expect(r->lane != NULL, 1))
+				return r->lane;
+			if (--r->retry != 0)
+				return NULL;
+		}
 	}
 	return bt_lane_attach(b);
 }

@@ -138,6 +138,13 @@ void tu_gate_open(void)
 	pthread_mutex_unlock(&tu_gate_mtx);
 }
 
+void tu_gate_close(void)
+{
+	pthread_mutex_lock(&tu_gate_mtx);
+	tu_gate_is_open = false;
+	pthread_mutex_unlock(&tu_gate_mtx);
+}
+
 size_t tu_gate_spans(void)
 {
 	return atomic_load(&tu_gate_passed);

@@ -53,10 +53,12 @@ baton_processor tu_init_batch(baton_exporter e, const baton_batch_options *bo);
 /*
  * An exporter whose exports wait until tu_gate_open() (or its shutdown)
  * and then count their spans: it holds a batch worker in its first export,
- * so that what follows stays queued. One gate per process.
+ * so that what follows stays queued. tu_gate_close() makes later exports
+ * wait again. One gate per process.
  */
 baton_exporter tu_gate_exporter(void);
 void tu_gate_open(void);
+void tu_gate_close(void);
 /* Spans the gate's exports let through. */
 size_t tu_gate_spans(void);
 /* The counters of p, a batch processor; aborts when p is not one. */

@@ -46,6 +46,16 @@ static tu_memory_exporter *new_memory(baton_exporter *exp)
 	return mem;
 }
 
+/* Waits until the worker took what is queued into its (held) batch. */
+static void wait_worker_took_batch(baton_processor p)
+{
+	for (int i = 0; i < 5000 && tu_batch_stats(p).queue_size != 0; i++) {
+		struct timespec ts = {0, 1000000};
+		nanosleep(&ts, NULL);
+	}
+	cr_assert_eq(tu_batch_stats(p).queue_size, 0, "the worker took its batch");
+}
+
 Test(batch_lane, spans_in_a_lane_are_queued_and_a_flush_exports_them)
 {
 	baton_exporter exp;
@@ -84,11 +94,7 @@ Test(batch_lane, spans_in_a_lane_count_as_queued)
 {
 	baton_processor p = init_lanes(tu_gate_exporter(), 8, 60000);
 	tu_make_spans("first", 8); /* the lane holds the 8 the worker waits for */
-	for (int i = 0; i < 5000 && tu_batch_stats(p).queue_size != 0; i++) {
-		struct timespec ts = {0, 1000000};
-		nanosleep(&ts, NULL);
-	}
-	cr_assert_eq(tu_batch_stats(p).queue_size, 0, "the worker took its batch");
+	wait_worker_took_batch(p);
 	tu_make_spans("held", 100);
 	baton_batch_stats s = tu_batch_stats(p);
 	cr_assert_eq(s.spans_received, 108);
@@ -263,6 +269,62 @@ Test(batch_lane, a_thread_outlives_its_providers_lanes)
 		cr_assert_eq(tu_batch_stats(p).spans_received, (uint64_t)round + 1);
 		baton_fini(2000);
 	}
+}
+
+static _Atomic int lane_holders; /* threads that ended a span and wait */
+static _Atomic bool holders_go;
+
+static void *end_one_and_wait(void *arg)
+{
+	(void)arg;
+	tu_make_spans("holder", 1);
+	atomic_fetch_add(&lane_holders, 1);
+	while (!atomic_load(&holders_go))
+		sched_yield();
+	return NULL;
+}
+
+/*
+ * A thread refused a lane, because other threads' lanes held the queue's
+ * quarter, asks again later: once those threads exit and their lanes are
+ * freed, it gets one, and the queue holds the ring and its lane (a pool
+ * that replaces its threads does not run out of lanes).
+ */
+Test(batch_lane, a_thread_refused_a_lane_gets_one_when_lanes_are_freed)
+{
+	enum { BATCH = 8, HOLDERS = 4096 / 4 / 64, EACH = 6000 };
+	baton_processor p = init_lanes(tu_gate_exporter(), BATCH, 60000);
+	cr_assert_eq(lane_spans(BATCH, 4096), 64);
+	pthread_t th[HOLDERS];
+	for (int i = 0; i < HOLDERS; i++)
+		cr_assert_eq(pthread_create(&th[i], NULL, end_one_and_wait, NULL), 0);
+	while (atomic_load(&lane_holders) < HOLDERS)
+		sched_yield();
+	/* Refused: these go to the ring, and wake the worker for a batch. */
+	tu_make_spans("refused", BATCH);
+	atomic_store(&holders_go, true);
+	for (int i = 0; i < HOLDERS; i++)
+		pthread_join(th[i], NULL);
+	tu_gate_open();
+	cr_assert_eq(baton_force_flush(5000), BATON_OK);
+	cr_assert_eq(tu_gate_spans(), HOLDERS + BATCH);
+	/* The holders' lanes are freed. Hold the worker in an export again,
+	 * then fill the queue from this thread alone. */
+	tu_gate_close();
+	tu_make_spans("first", BATCH);
+	wait_worker_took_batch(p);
+	tu_make_spans("burst", EACH);
+	baton_batch_stats s = tu_batch_stats(p);
+	cr_assert_eq(s.spans_received, HOLDERS + 2 * BATCH + EACH);
+	uint64_t held = EACH - s.dropped_queue_full, lane = 64;
+	cr_assert_eq(held, 4096 + lane, "held %llu: the ring's and a lane's",
+	             (unsigned long long)held);
+	tu_gate_open();
+	cr_assert_eq(baton_force_flush(5000), BATON_OK);
+	s = tu_batch_stats(p);
+	cr_assert_eq(s.spans_exported, HOLDERS + 2 * BATCH + held);
+	TU_ASSERT_ACCOUNTED(&s);
+	baton_fini(2000);
 }
 
 static _Atomic int parked_state; /* 1: its spans are ended; 2: let it go */
