@@ -23,8 +23,12 @@ void bench_register(const char *name, const char *unit, const char *baseline, be
                     uint64_t iters);
 /* True under --quick (CI): benchmarks may shrink their own set-up. */
 bool bench_quick(void);
-/* Adds an extra JSON field to this benchmark's line, e.g. "dropped". */
+/* Adds an extra JSON field to this benchmark's line, e.g. "dropped"
+ * (the last sample's). */
 void bench_note(const char *key, double value);
+/* The same for a figure noted once per sample (key a literal): the line
+ * gets the median over the samples, as it does for the benchmark itself. */
+void bench_note_median(const char *key, double value);
 
 /* Nanoseconds of clock id: CLOCK_MONOTONIC for wall time, or the calling
  * thread's or the process's CPU time (which holds better on a shared
@@ -35,6 +39,10 @@ static inline uint64_t bench_clock_ns(clockid_t id)
 	clock_gettime(id, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
+
+/* CPU nanoseconds so far of this process's threads named comm, summed
+ * (/proc/self/task/<tid>/schedstat); 0 when the system does not say. */
+uint64_t bench_threads_cpu_ns(const char *comm);
 
 static inline uint64_t bench_now_ns(void)
 {

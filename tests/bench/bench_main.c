@@ -6,6 +6,7 @@
  */
 #include "bench.h"
 
+#include <dirent.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,15 @@ static struct bench benches[BENCH_MAX];
 static int nbenches;
 static bool quick;
 static struct bench *current;
+
+/* The current benchmark's bench_note_median figures, one per sample. */
+#define BENCH_MEDIANS 4
+static struct {
+	const char *key;
+	double v[256];
+	int n;
+} medians[BENCH_MEDIANS];
+static int nmedians;
 
 void bench_register(const char *name, const char *unit, const char *baseline, bench_fn fn,
                     uint64_t iters)
@@ -53,6 +63,60 @@ static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
 	return (x > y) - (x < y);
+}
+
+uint64_t bench_threads_cpu_ns(const char *comm)
+{
+	DIR *d = opendir("/proc/self/task");
+	if (d == NULL)
+		return 0;
+	uint64_t sum = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		char path[300], name[32] = "";
+		unsigned long long ns;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+		FILE *f = fopen(path, "r");
+		if (f == NULL)
+			continue;
+		if (fgets(name, sizeof(name), f) != NULL)
+			name[strcspn(name, "\n")] = '\0';
+		fclose(f);
+		if (strcmp(name, comm) != 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/schedstat", e->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		if (fscanf(f, "%llu", &ns) == 1)
+			sum += ns;
+		fclose(f);
+	}
+	closedir(d);
+	return sum;
+}
+
+static double median_of(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(double), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+void bench_note_median(const char *key, double value)
+{
+	if (current == NULL)
+		return;
+	int i = 0;
+	while (i < nmedians && strcmp(medians[i].key, key) != 0)
+		i++;
+	if (i == nmedians) {
+		if (nmedians == BENCH_MEDIANS)
+			return;
+		medians[nmedians++] = (__typeof__(medians[0])){.key = key};
+	}
+	if (medians[i].n < (int)(sizeof(medians[i].v) / sizeof(double)))
+		medians[i].v[medians[i].n++] = value;
 }
 
 static int bench_order(const void *a, const void *b)
@@ -87,14 +151,13 @@ static void run(struct bench *b, int nruns)
 	b->notes[0] = '\0';
 	b->fn(iters); /* warm-up: caches, span store, lazy set-up */
 	b->notes[0] = '\0';
+	nmedians = 0;
 	for (int i = 0; i < nruns; i++) {
 		b->notes[0] = '\0'; /* notes describe the last sample */
 		double v = b->fn(iters);
 		samples[i] = ns ? v / (double)iters : v;
 	}
-	qsort(samples, (size_t)nruns, sizeof(double), cmp_double);
-	b->median = nruns % 2 ? samples[nruns / 2]
-	                      : (samples[nruns / 2 - 1] + samples[nruns / 2]) / 2;
+	b->median = median_of(samples, nruns);
 	/* p99 by nearest rank; "worst" is the slow end: high ns/op, low ops/s. */
 	int k = (int)(0.99 * nruns + 0.999999) - 1;
 	if (k < 0)
@@ -111,7 +174,11 @@ static void run(struct bench *b, int nruns)
 			printf(", \"baseline\": \"%s\", \"ratio\": %.4f", base->name,
 			       b->median / base->median);
 	}
-	printf("%s}\n", b->notes);
+	printf("%s", b->notes);
+	for (int i = 0; i < nmedians; i++)
+		printf(", \"%s\": %.6g", medians[i].key,
+		       median_of(medians[i].v, medians[i].n));
+	printf("}\n");
 	fflush(stdout);
 	current = NULL;
 }
