@@ -677,27 +677,35 @@ void baton_span_end(baton_span span)
 	bt_span_end(span, 0);
 }
 
+/*
+ * Drops one reference to sp; true when it was the last (the record goes
+ * back to the store). refs == 1: we are the last holder and nobody else
+ * can change it, so the locked decrement is not needed (the common
+ * one-processor case). Acquire pairs with the release store in
+ * bt_span_end.
+ */
+static inline bool bt_unref(bt_span *sp)
+{
+	return atomic_load_explicit(&sp->refs, memory_order_acquire) == 1 ||
+	       atomic_fetch_sub_explicit(&sp->refs, 1, memory_order_acq_rel) == 1;
+}
+
 void baton_span_data_release(const baton_span_data *data)
 {
 	bt_span *sp = (bt_span *)data;
-	if (sp == NULL)
-		return;
-	/*
-	 * refs == 1: we are the last holder and nobody else can change it, so
-	 * the locked decrement is not needed (the common one-processor case).
-	 * Acquire pairs with the release store in baton_span_end_at.
-	 */
-	if (atomic_load_explicit(&sp->refs, memory_order_acquire) == 1 ||
-	    atomic_fetch_sub_explicit(&sp->refs, 1, memory_order_acq_rel) == 1)
+	if (sp != NULL && bt_unref(sp))
 		bt_store_release(&bt_prov.store, sp);
 }
 
 #define BT_RELEASE_AHEAD 8
+#define BT_RELEASE_CHUNK 64
 
 void baton_span_data_release_n(const baton_span_data *const *spans, size_t n)
 {
 	if (spans == NULL)
 		return;
+	bt_span *last[BT_RELEASE_CHUNK];
+	size_t k = 0;
 	bt_store_release_begin();
 	for (size_t i = 0; i < n; i++) {
 		/* The line a release reads (refs, owner, index, ovf) is in the
@@ -706,8 +714,16 @@ void baton_span_data_release_n(const baton_span_data *const *spans, size_t n)
 		if (i + BT_RELEASE_AHEAD < n && spans[i + BT_RELEASE_AHEAD] != NULL)
 			__builtin_prefetch(
 			    &((const bt_span *)spans[i + BT_RELEASE_AHEAD])->refs);
-		baton_span_data_release(spans[i]);
+		bt_span *sp = (bt_span *)spans[i];
+		if (sp == NULL || !bt_unref(sp))
+			continue;
+		last[k++] = sp;
+		if (k == BT_RELEASE_CHUNK) {
+			bt_store_release_n(&bt_prov.store, last, k);
+			k = 0;
+		}
 	}
+	bt_store_release_n(&bt_prov.store, last, k);
 	bt_store_release_end();
 }
 

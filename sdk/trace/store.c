@@ -538,24 +538,33 @@ void bt_store_release_end(void)
 	c->out_n = 0;
 }
 
-void bt_store_release(bt_store *s, bt_span *sp)
+/* The calling thread's cache, current for the store; NULL without memory. */
+static inline struct bt_cache *bt_release_cache(void)
 {
 	struct bt_cache *c = bt_cachep;
 	uint64_t epoch = atomic_load_explicit(&bt_epoch, memory_order_relaxed);
-	bt_count(BT_C_RELEASES);
+	if (__builtin_expect(c == NULL, 0) && (c = bt_cache_make()) == NULL)
+		return NULL;
+	if (c->epoch != epoch)
+		bt_cache_reset(c, epoch);
+	return c;
+}
+
+/* Gives sp back through the thread's cache c (NULL: no memory for one). */
+static inline __attribute__((always_inline)) void
+bt_release_one(bt_store *s, struct bt_cache *c, bt_span *sp)
+{
 	if (__builtin_expect(sp->ovf != NULL, 0)) {
 		bt_free(sp->ovf);
 		sp->ovf = NULL;
 	}
-	if (__builtin_expect(c == NULL, 0) && (c = bt_cache_make()) == NULL) {
+	if (__builtin_expect(c == NULL, 0)) {
 		/* No memory for a cache: straight onto the global list. */
 		pthread_mutex_lock(&s->mtx);
 		s->free_idx[s->nfree++] = sp->index;
 		pthread_mutex_unlock(&s->mtx);
 		return;
 	}
-	if (c->epoch != epoch)
-		bt_cache_reset(c, epoch);
 	uint16_t owner = sp->owner;
 	if (owner == c->slot || owner == 0) {
 		/* Ours (or a thread's without a slot): into this thread's array. */
@@ -578,4 +587,20 @@ void bt_store_release(bt_store *s, bt_span *sp)
 		return;
 	}
 	bt_bundle(c->out_head)[++c->out_n] = sp->index;
+}
+
+void bt_store_release(bt_store *s, bt_span *sp)
+{
+	bt_count(BT_C_RELEASES);
+	bt_release_one(s, bt_release_cache(), sp);
+}
+
+void bt_store_release_n(bt_store *s, bt_span *const *sps, size_t n)
+{
+	if (n == 0)
+		return;
+	bt_count_n(BT_C_RELEASES, n);
+	struct bt_cache *c = bt_release_cache();
+	for (size_t i = 0; i < n; i++)
+		bt_release_one(s, c, sps[i]);
 }

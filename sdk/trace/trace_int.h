@@ -138,15 +138,20 @@ extern BT_TLS bt_counters bt_tls_counters;
 void bt_counters_register(bt_counters *tc);
 void bt_counters_sum(uint64_t out[BT_C_COUNT]);
 
-static inline void bt_count(int which)
+static inline void bt_count_n(int which, uint64_t n)
 {
 	bt_counters *tc = &bt_tls_counters;
 	if (__builtin_expect(!tc->registered, 0))
 		bt_counters_register(tc);
 	/* Single writer: load + store is enough and avoids a locked add. */
 	atomic_store_explicit(
-	    &tc->c[which], atomic_load_explicit(&tc->c[which], memory_order_relaxed) + 1,
+	    &tc->c[which], atomic_load_explicit(&tc->c[which], memory_order_relaxed) + n,
 	    memory_order_relaxed);
+}
+
+static inline void bt_count(int which)
+{
+	bt_count_n(which, 1);
 }
 
 typedef struct bt_provider {
@@ -175,6 +180,9 @@ void bt_store_fini(bt_store *s);
 bt_span *bt_store_alloc(bt_store *s);
 /* Gives a record back (any thread): to its starting thread's cache. */
 void bt_store_release(bt_store *s, bt_span *sp);
+/* The same for n records (a batch processor's worker): the thread's cache
+ * is looked up and the releases counted once, not per record. */
+void bt_store_release_n(bt_store *s, bt_span *const *sps, size_t n);
 /*
  * Around a loop of releases (a batch processor's worker): records of one
  * owner go back as bundles of up to 64 with one CAS each, not one by one.
