@@ -40,10 +40,6 @@ static inline uint64_t bench_clock_ns(clockid_t id)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* CPU nanoseconds so far of this process's threads named comm, summed
- * (/proc/self/task/<tid>/schedstat); 0 when the system does not say. */
-uint64_t bench_threads_cpu_ns(const char *comm);
-
 static inline uint64_t bench_now_ns(void)
 {
 	return bench_clock_ns(CLOCK_MONOTONIC);

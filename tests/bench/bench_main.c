@@ -6,7 +6,6 @@
  */
 #include "bench.h"
 
-#include <dirent.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,38 +62,6 @@ static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
 	return (x > y) - (x < y);
-}
-
-uint64_t bench_threads_cpu_ns(const char *comm)
-{
-	DIR *d = opendir("/proc/self/task");
-	if (d == NULL)
-		return 0;
-	uint64_t sum = 0;
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue;
-		char path[300], name[32] = "";
-		unsigned long long ns;
-		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
-		FILE *f = fopen(path, "r");
-		if (f == NULL)
-			continue;
-		if (fgets(name, sizeof(name), f) != NULL)
-			name[strcspn(name, "\n")] = '\0';
-		fclose(f);
-		if (strcmp(name, comm) != 0)
-			continue;
-		snprintf(path, sizeof(path), "/proc/self/task/%s/schedstat", e->d_name);
-		if ((f = fopen(path, "r")) == NULL)
-			continue;
-		if (fscanf(f, "%llu", &ns) == 1)
-			sum += ns;
-		fclose(f);
-	}
-	closedir(d);
-	return sum;
 }
 
 static double median_of(double *v, int n)

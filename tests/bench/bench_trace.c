@@ -107,7 +107,7 @@ static uint64_t span_loop(baton_sampler sampler, uint64_t warm, uint64_t iters)
 		one_span(t);
 	baton_force_flush(5000);
 	uint64_t c0 = bench_clock_ns(CLOCK_THREAD_CPUTIME_ID);
-	uint64_t w0 = bench_threads_cpu_ns("baton-export");
+	uint64_t w0 = tu_threads_cpu_ns("baton-export");
 	uint64_t t0 = bench_now_ns();
 	for (uint64_t i = 0; i < iters; i++)
 		one_span(t);
@@ -115,7 +115,7 @@ static uint64_t span_loop(baton_sampler sampler, uint64_t warm, uint64_t iters)
 	/* The worker's CPU per span, so far: what it has not drained yet is
 	 * not counted, at most a few batches of the million. */
 	bench_note_median("cpu_ns_worker",
-	                  (double)(bench_threads_cpu_ns("baton-export") - w0) /
+	                  (double)(tu_threads_cpu_ns("baton-export") - w0) /
 	                      (double)iters);
 	/* The producer's CPU per span: on a shared machine it holds better
 	 * than the wall clock, which also counts waits for a core. */
@@ -232,7 +232,7 @@ static double producers_rate(int nthreads, uint64_t iters, bool live)
 		if (pthread_create(&pr[i].th, NULL, producer_main, &pr[i]) != 0)
 			abort();
 	}
-	uint64_t w0 = bench_threads_cpu_ns("baton-export");
+	uint64_t w0 = tu_threads_cpu_ns("baton-export");
 	uint64_t t0 = bench_now_ns(), c0 = bench_clock_ns(CLOCK_PROCESS_CPUTIME_ID);
 	atomic_store_explicit(&go, 1, memory_order_release);
 	uint64_t producers = 0;
@@ -242,7 +242,7 @@ static double producers_rate(int nthreads, uint64_t iters, bool live)
 	}
 	uint64_t el = bench_now_ns() - t0;
 	uint64_t all = bench_clock_ns(CLOCK_PROCESS_CPUTIME_ID) - c0;
-	uint64_t worker = bench_threads_cpu_ns("baton-export") - w0;
+	uint64_t worker = tu_threads_cpu_ns("baton-export") - w0;
 	bench_note_median("cpu_ns_producers", (double)producers / (double)iters);
 	bench_note_median("cpu_ns_worker", (double)worker / (double)iters);
 	bench_note_median(

@@ -136,6 +136,16 @@ size_t tu_memory_exporter_count(tu_memory_exporter *m)
 	return n;
 }
 
+size_t tu_memory_exporter_count_named(tu_memory_exporter *m, const char *name)
+{
+	size_t k = 0;
+	pthread_mutex_lock(&m->mtx);
+	for (size_t i = 0; i < m->n; i++)
+		k += strcmp(m->spans[i].name, name) == 0;
+	pthread_mutex_unlock(&m->mtx);
+	return k;
+}
+
 size_t tu_memory_exporter_batches(tu_memory_exporter *m)
 {
 	pthread_mutex_lock(&m->mtx);

@@ -35,6 +35,8 @@ typedef struct tu_memory_exporter tu_memory_exporter;
 baton_err tu_memory_exporter_create(size_t capacity, baton_exporter *out,
                                     tu_memory_exporter **store);
 size_t tu_memory_exporter_count(tu_memory_exporter *store);
+/* Of the spans kept, how many are named name. */
+size_t tu_memory_exporter_count_named(tu_memory_exporter *store, const char *name);
 /* Copies span i (in export order) into *out. Returns BATON_EINVAL past the end. */
 baton_err tu_memory_exporter_get(tu_memory_exporter *store, size_t i,
                                  tu_memory_span *out);

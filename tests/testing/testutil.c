@@ -234,18 +234,22 @@ size_t tu_envelope_forge_text(uint8_t *m, const uint8_t tid[16], const uint8_t s
 	return i;
 }
 
-int tu_threads_blocking(const char *comm, int sig, int *found)
+/*
+ * Opens /proc/self/task/<tid>/<file> for each thread of this process
+ * named comm and calls fn on it (closed after); returns how many there are.
+ */
+static int tu_each_thread(const char *comm, const char *file, void (*fn)(FILE *, void *),
+                          void *arg)
 {
-	int blocking = 0;
-	*found = 0;
 	DIR *d = opendir("/proc/self/task");
 	if (d == NULL)
 		return 0;
+	int found = 0;
 	struct dirent *e;
 	while ((e = readdir(d)) != NULL) {
 		if (e->d_name[0] == '.')
 			continue;
-		char path[300], line[256], name[32] = "";
+		char path[300], name[32] = "";
 		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
 		FILE *f = fopen(path, "r");
 		if (f == NULL)
@@ -255,22 +259,54 @@ int tu_threads_blocking(const char *comm, int sig, int *found)
 		fclose(f);
 		if (strcmp(name, comm) != 0)
 			continue;
-		(*found)++;
-		snprintf(path, sizeof(path), "/proc/self/task/%s/status", e->d_name);
+		found++;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/%s", e->d_name, file);
 		if ((f = fopen(path, "r")) == NULL)
 			continue;
-		while (fgets(line, sizeof(line), f) != NULL) {
-			unsigned long long mask;
-			if (sscanf(line, "SigBlk: %llx", &mask) == 1) {
-				if (mask & (1ull << (sig - 1)))
-					blocking++;
-				break;
-			}
-		}
+		fn(f, arg);
 		fclose(f);
 	}
 	closedir(d);
-	return blocking;
+	return found;
+}
+
+struct tu_sig_blocked {
+	int sig, blocking;
+};
+
+static void tu_count_blocking(FILE *status, void *arg)
+{
+	struct tu_sig_blocked *b = arg;
+	char line[256];
+	while (fgets(line, sizeof(line), status) != NULL) {
+		unsigned long long mask;
+		if (sscanf(line, "SigBlk: %llx", &mask) == 1) {
+			if (mask & (1ull << (b->sig - 1)))
+				b->blocking++;
+			break;
+		}
+	}
+}
+
+int tu_threads_blocking(const char *comm, int sig, int *found)
+{
+	struct tu_sig_blocked b = {sig, 0};
+	*found = tu_each_thread(comm, "status", tu_count_blocking, &b);
+	return b.blocking;
+}
+
+static void tu_add_cpu_ns(FILE *schedstat, void *arg)
+{
+	unsigned long long ns;
+	if (fscanf(schedstat, "%llu", &ns) == 1)
+		*(uint64_t *)arg += ns;
+}
+
+uint64_t tu_threads_cpu_ns(const char *comm)
+{
+	uint64_t sum = 0;
+	tu_each_thread(comm, "schedstat", tu_add_cpu_ns, &sum);
+	return sum;
 }
 
 int tu_wait_child(pid_t pid)

@@ -89,6 +89,9 @@ const char *tu_bin(const char *name, char *buf, size_t cap);
  * many there are (*found) and how many block signal sig (SigBlk).
  */
 int tu_threads_blocking(const char *comm, int sig, int *found);
+/* CPU nanoseconds so far of this process's threads named comm, summed
+ * (/proc/self/task/<tid>/schedstat); 0 when the system does not say. */
+uint64_t tu_threads_cpu_ns(const char *comm);
 
 /*
  * Waits for the child pid (forked by the test, which runs its checks and
