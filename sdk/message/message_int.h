@@ -15,16 +15,15 @@ enum { BT_MSG_REFUSED = 0, BT_MSG_STRIPPED = 1, BT_MSG_PASSED = 2, BT_MSG_EVENTS
 /* Counts one receive event: a per-thread relaxed load and store, no lock. */
 void bt_msg_count_event_slow(int ev);
 typedef struct bt_msg_tls {
+	bt_tcount_link link; /* one block of bt_msg_set (util.h) */
 	_Atomic uint64_t ev[BT_MSG_EVENTS];
-	struct bt_msg_tls *next;
-	bool linked;
 } bt_msg_tls;
 extern BT_TLS bt_msg_tls bt_msg_mine;
 
 static inline void bt_msg_count_event(int ev)
 {
 	bt_msg_tls *t = &bt_msg_mine;
-	if (__builtin_expect(!t->linked, 0)) {
+	if (__builtin_expect(t->link.set == NULL, 0)) {
 		bt_msg_count_event_slow(ev);
 		return;
 	}

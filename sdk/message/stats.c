@@ -15,109 +15,31 @@ static _Atomic uint64_t bt_msg_noenv, bt_msg_trunc, bt_msg_format, bt_msg_versio
     bt_msg_toobig, bt_msg_ts_drop, bt_msg_bg_drop;
 
 BT_TLS bt_msg_tls bt_msg_mine;
-static bt_msg_tls *bt_msg_threads;
+BT_TCOUNT_LAYOUT(bt_msg_tls, ev);
 /* base: the sums at the last reset */
 static uint64_t bt_msg_retired[BT_MSG_EVENTS], bt_msg_base[BT_MSG_EVENTS];
-static pthread_mutex_t bt_msg_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_key_t bt_msg_key;
-static pthread_once_t bt_msg_once = PTHREAD_ONCE_INIT;
+static bt_tcount_set bt_msg_set =
+    BT_TCOUNT_SET(bt_msg_retired, BT_MSG_EVENTS, BATON_FORK_ENVELOPE);
 
-static void bt_msg_thread_exit(void *arg)
+__attribute__((constructor)) static void bt_msg_set_init(void)
 {
-	bt_msg_tls *t = arg;
-	pthread_mutex_lock(&bt_msg_mu);
-	for (bt_msg_tls **pp = &bt_msg_threads; *pp != NULL; pp = &(*pp)->next) {
-		if (*pp == t) {
-			*pp = t->next;
-			break;
-		}
-	}
-	for (int i = 0; i < BT_MSG_EVENTS; i++)
-		bt_msg_retired[i] +=
-		    atomic_load_explicit(&t->ev[i], memory_order_relaxed);
-	t->linked = false;
-	pthread_mutex_unlock(&bt_msg_mu);
-}
-
-/* fork(): the child must not inherit the list's mutex held by a thread it lacks. */
-static void bt_msg_fork_prepare(void *arg)
-{
-	(void)arg;
-	pthread_mutex_lock(&bt_msg_mu);
-}
-
-static void bt_msg_fork_release(void *arg)
-{
-	(void)arg;
-	pthread_mutex_unlock(&bt_msg_mu);
-}
-
-/*
- * The child has only this thread: the others' counts (in their copied
- * thread-locals) leave the list for the retired sums. A thread the child
- * starts may be given a dead thread's thread-locals; linked a second time
- * at the same address, it would make the list a loop.
- */
-static void bt_msg_fork_child(void *arg)
-{
-	bt_msg_tls *mine = &bt_msg_mine;
-	for (bt_msg_tls *t = bt_msg_threads; t != NULL; t = t->next) {
-		if (t == mine)
-			continue;
-		for (int i = 0; i < BT_MSG_EVENTS; i++)
-			bt_msg_retired[i] +=
-			    atomic_load_explicit(&t->ev[i], memory_order_relaxed);
-	}
-	bt_msg_threads = NULL;
-	if (mine->linked) {
-		mine->next = NULL;
-		bt_msg_threads = mine;
-	}
-	bt_msg_fork_release(arg);
-}
-
-static baton_fork_step bt_msg_fork = {.order = BATON_FORK_ENVELOPE,
-                                      .prepare = bt_msg_fork_prepare,
-                                      .parent = bt_msg_fork_release,
-                                      .child = bt_msg_fork_child};
-
-static void bt_msg_key_init(void)
-{
-	(void)pthread_key_create(&bt_msg_key, bt_msg_thread_exit);
-	baton_fork_register(&bt_msg_fork);
+	bt_tcount_set_init(&bt_msg_set);
 }
 
 __attribute__((noinline)) void bt_msg_count_event_slow(int ev)
 {
 	bt_msg_tls *t = &bt_msg_mine;
-	if (!t->linked) {
-		pthread_once(&bt_msg_once, bt_msg_key_init);
-		pthread_mutex_lock(&bt_msg_mu);
-		t->next = bt_msg_threads;
-		bt_msg_threads = t;
-		t->linked = true;
-		pthread_mutex_unlock(&bt_msg_mu);
-		(void)pthread_setspecific(bt_msg_key, t);
-	}
-	bt_msg_count_event(ev);
+	bt_tcount_join(&bt_msg_set, &t->link);
+	/* Counted even when it could not join (no exit key): the fast path. */
+	atomic_store_explicit(&t->ev[ev],
+	                      atomic_load_explicit(&t->ev[ev], memory_order_relaxed) + 1,
+	                      memory_order_relaxed);
 }
 
 /* The event sums since the last reset; rebase: make now the new zero. */
 static void bt_msg_events(uint64_t out[BT_MSG_EVENTS], bool rebase)
 {
-	uint64_t sum[BT_MSG_EVENTS];
-	pthread_mutex_lock(&bt_msg_mu);
-	for (int i = 0; i < BT_MSG_EVENTS; i++)
-		sum[i] = bt_msg_retired[i];
-	for (bt_msg_tls *t = bt_msg_threads; t != NULL; t = t->next)
-		for (int i = 0; i < BT_MSG_EVENTS; i++)
-			sum[i] += atomic_load_explicit(&t->ev[i], memory_order_relaxed);
-	for (int i = 0; i < BT_MSG_EVENTS; i++) {
-		out[i] = sum[i] - bt_msg_base[i];
-		if (rebase)
-			bt_msg_base[i] = sum[i];
-	}
-	pthread_mutex_unlock(&bt_msg_mu);
+	bt_tcount_sum(&bt_msg_set, out, bt_msg_base, rebase);
 }
 
 void bt_msg_count_error(baton_err e)

@@ -44,7 +44,7 @@ struct bt_cache {
 	uint32_t out_n;
 	bt_span *out_head;
 	/* Every thread's cache, for a forked child to take back the records
-	 * of the threads it lacks. Under bt_counters_mtx. */
+	 * of the threads it lacks. Under bt_caches_mtx. */
 	struct bt_cache *next, *prev;
 };
 static struct bt_cache *bt_caches;
@@ -55,60 +55,16 @@ static pthread_key_t bt_cache_key;
 static pthread_once_t bt_cache_once = PTHREAD_ONCE_INIT;
 
 BT_TLS bt_counters bt_tls_counters;
-/* Guards the counter list and the cache list. */
-static pthread_mutex_t bt_counters_mtx = PTHREAD_MUTEX_INITIALIZER;
-static bt_counters *bt_counters_list;
+BT_TCOUNT_LAYOUT(bt_counters, c);
 static uint64_t bt_counters_retired[BT_C_COUNT];
-static pthread_key_t bt_counters_key;
-static pthread_once_t bt_counters_once = PTHREAD_ONCE_INIT;
-
-/* Thread exit: fold this thread's counts into the retired sums. */
-static void bt_counters_on_exit(void *arg)
-{
-	bt_counters *tc = arg;
-	pthread_mutex_lock(&bt_counters_mtx);
-	for (int i = 0; i < BT_C_COUNT; i++)
-		bt_counters_retired[i] +=
-		    atomic_load_explicit(&tc->c[i], memory_order_relaxed);
-	if (tc->prev != NULL)
-		tc->prev->next = tc->next;
-	else
-		bt_counters_list = tc->next;
-	if (tc->next != NULL)
-		tc->next->prev = tc->prev;
-	pthread_mutex_unlock(&bt_counters_mtx);
-	tc->registered = false;
-}
-
-static void bt_counters_key_init(void)
-{
-	pthread_key_create(&bt_counters_key, bt_counters_on_exit);
-}
-
-void bt_counters_register(bt_counters *tc)
-{
-	pthread_once(&bt_counters_once, bt_counters_key_init);
-	pthread_mutex_lock(&bt_counters_mtx);
-	tc->prev = NULL;
-	tc->next = bt_counters_list;
-	if (bt_counters_list != NULL)
-		bt_counters_list->prev = tc;
-	bt_counters_list = tc;
-	tc->registered = true;
-	pthread_mutex_unlock(&bt_counters_mtx);
-	pthread_setspecific(bt_counters_key, tc);
-}
+bt_tcount_set bt_counters_set =
+    BT_TCOUNT_SET(bt_counters_retired, BT_C_COUNT, BATON_FORK_STORE);
+/* Guards the cache list. */
+static pthread_mutex_t bt_caches_mtx = PTHREAD_MUTEX_INITIALIZER;
 
 void bt_counters_sum(uint64_t out[BT_C_COUNT])
 {
-	pthread_mutex_lock(&bt_counters_mtx);
-	for (int i = 0; i < BT_C_COUNT; i++)
-		out[i] = bt_counters_retired[i];
-	for (bt_counters *tc = bt_counters_list; tc != NULL; tc = tc->next) {
-		for (int i = 0; i < BT_C_COUNT; i++)
-			out[i] += atomic_load_explicit(&tc->c[i], memory_order_relaxed);
-	}
-	pthread_mutex_unlock(&bt_counters_mtx);
+	bt_tcount_sum(&bt_counters_set, out, NULL, false);
 }
 
 /* The indices a free bundle head carries: [0] the count, then the others. */
@@ -193,20 +149,20 @@ static void bt_cache_on_exit(void *arg)
 	}
 	if (bt_cachep == c)
 		bt_cachep = NULL; /* a later use (another destructor) makes a new one */
-	pthread_mutex_lock(&bt_counters_mtx);
+	pthread_mutex_lock(&bt_caches_mtx);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
 		bt_caches = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
-	pthread_mutex_unlock(&bt_counters_mtx);
+	pthread_mutex_unlock(&bt_caches_mtx);
 	bt_free(c);
 }
 
 /*
  * fork(): the child has only the forking thread, so a mutex another thread
- * held at that moment would stay locked forever. The store and counter
+ * held at that moment would stay locked forever. The store and cache-list
  * mutexes are taken before fork and released on both sides. The step's
  * order (BATON_FORK_STORE, below the processors) makes a processor's prepare
  * run before ours (it may still use the store) and its child step after
@@ -217,7 +173,7 @@ static bool bt_fork_locked_store;
 static void bt_store_fork_prepare(void *arg)
 {
 	(void)arg;
-	pthread_mutex_lock(&bt_counters_mtx);
+	pthread_mutex_lock(&bt_caches_mtx);
 	bt_fork_locked_store = bt_initialized;
 	if (bt_fork_locked_store)
 		pthread_mutex_lock(&bt_prov.store.mtx);
@@ -228,7 +184,7 @@ static void bt_store_fork_release(void *arg)
 	(void)arg;
 	if (bt_fork_locked_store)
 		pthread_mutex_unlock(&bt_prov.store.mtx);
-	pthread_mutex_unlock(&bt_counters_mtx);
+	pthread_mutex_unlock(&bt_caches_mtx);
 }
 
 /*
@@ -271,30 +227,12 @@ static void bt_caches_fork_child(void)
 	}
 }
 
-/*
- * The child has only this thread. The other threads' counters (their
- * thread-locals, copied with the rest of memory) leave the list and add to
- * the retired sums: a thread the child starts may be given a dead thread's
- * stack and thread-locals, and would otherwise join the list a second time
- * at the same address and make it a loop. Their caches give back their
- * records (bt_caches_fork_child).
- */
+/* The child has only this thread: the other threads' caches give back
+ * their records (bt_caches_fork_child). Their counters are the counter
+ * set's own fork step (util.h). */
 static void bt_store_fork_child(void *arg)
 {
 	bt_caches_fork_child();
-	bt_counters *mine = &bt_tls_counters;
-	for (bt_counters *tc = bt_counters_list; tc != NULL; tc = tc->next) {
-		if (tc == mine)
-			continue;
-		for (int i = 0; i < BT_C_COUNT; i++)
-			bt_counters_retired[i] +=
-			    atomic_load_explicit(&tc->c[i], memory_order_relaxed);
-	}
-	bt_counters_list = NULL;
-	if (mine->registered) {
-		mine->prev = mine->next = NULL;
-		bt_counters_list = mine;
-	}
 	bt_store_fork_release(arg);
 }
 
@@ -305,7 +243,9 @@ static baton_fork_step bt_store_fork = {.order = BATON_FORK_STORE,
 
 __attribute__((constructor)) static void bt_store_fork_register(void)
 {
+	/* The store's step first: in prepare, the counters' lock is taken last. */
 	baton_fork_register(&bt_store_fork);
+	bt_tcount_set_init(&bt_counters_set);
 }
 
 static void bt_cache_key_init(void)
@@ -430,12 +370,12 @@ static struct bt_cache *__attribute__((noinline)) bt_cache_make(void)
 		return NULL;
 	}
 	bt_cache_reset(c, atomic_load_explicit(&bt_epoch, memory_order_relaxed));
-	pthread_mutex_lock(&bt_counters_mtx);
+	pthread_mutex_lock(&bt_caches_mtx);
 	c->next = bt_caches;
 	if (bt_caches != NULL)
 		bt_caches->prev = c;
 	bt_caches = c;
-	pthread_mutex_unlock(&bt_counters_mtx);
+	pthread_mutex_unlock(&bt_caches_mtx);
 	bt_cachep = c;
 	return c;
 }

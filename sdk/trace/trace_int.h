@@ -130,19 +130,18 @@ enum {
 	BT_C_COUNT
 };
 typedef struct bt_counters {
+	bt_tcount_link link; /* one block of bt_counters_set (util.h) */
 	_Atomic uint64_t c[BT_C_COUNT];
-	struct bt_counters *next, *prev;
-	bool registered;
 } bt_counters;
 extern BT_TLS bt_counters bt_tls_counters;
-void bt_counters_register(bt_counters *tc);
+extern bt_tcount_set bt_counters_set;
 void bt_counters_sum(uint64_t out[BT_C_COUNT]);
 
 static inline void bt_count_n(int which, uint64_t n)
 {
 	bt_counters *tc = &bt_tls_counters;
-	if (__builtin_expect(!tc->registered, 0))
-		bt_counters_register(tc);
+	if (__builtin_expect(tc->link.set == NULL, 0))
+		bt_tcount_join(&bt_counters_set, &tc->link);
 	/* Single writer: load + store is enough and avoids a locked add. */
 	atomic_store_explicit(
 	    &tc->c[which], atomic_load_explicit(&tc->c[which], memory_order_relaxed) + n,

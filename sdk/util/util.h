@@ -14,6 +14,7 @@
 #include <baton/plugin.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -152,6 +153,59 @@ void bt_buf_put_utf8(bt_buf *b, const char *s, size_t n);
 
 /* The orders of the registered steps, in prepare order; returns their number. */
 size_t bt_fork_steps(int *orders, size_t cap);
+
+/*
+ * Per-thread counters (tcount.c): the span store's and the message layer's.
+ * A thread adds to its own block with a plain load and store (only it
+ * writes there: no locked instruction). The block joins its set on the
+ * thread's first count, and its counts move to the set's retired sums
+ * when the thread exits. A forked child keeps only the forking thread's
+ * block and moves the others' counts to the retired sums: a thread the
+ * child starts may be given a dead thread's thread-locals, and would
+ * otherwise join the list a second time at the same address and make it
+ * a loop.
+ *
+ * A block is a thread-local struct whose first member is a bt_tcount_link
+ * and whose second is the set's n counters, _Atomic uint64_t c[n] (each
+ * user checks the layout with BT_TCOUNT_LAYOUT).
+ */
+typedef struct bt_tcount_link {
+	/* next and pprev are the set's (under its lock); set is the block's
+	 * own thread's, NULL until it joins: what its counting path reads. */
+	struct bt_tcount_link *next, **pprev;
+	struct bt_tcount_set *set;
+} bt_tcount_link;
+typedef struct bt_tcount_set {
+	pthread_mutex_t mtx;
+	bt_tcount_link *list;
+	uint64_t *retired; /* n: the counts of threads that are gone */
+	uint32_t n;
+	bool ready; /* the exit key is made and the fork step registered */
+	pthread_key_t key;
+	baton_fork_step fork;
+} bt_tcount_set;
+#define BT_TCOUNT_SET(retired_, n_, fork_order_)                                         \
+	{                                                                                \
+		.mtx = PTHREAD_MUTEX_INITIALIZER, .retired = (retired_), .n = (n_),      \
+		.fork = {                                                                \
+			.order = (fork_order_)                                           \
+		}                                                                        \
+	}
+#define BT_TCOUNT_LAYOUT(type, counters)                                                 \
+	_Static_assert(offsetof(type, counters) == sizeof(bt_tcount_link),               \
+	               "a tcount block's counters follow its link")
+static inline _Atomic uint64_t *bt_tcount_values(bt_tcount_link *l)
+{
+	return (_Atomic uint64_t *)(void *)(l + 1);
+}
+/* Makes the set's thread-exit key and registers its fork step; from a
+ * constructor (one thread). */
+void bt_tcount_set_init(bt_tcount_set *s);
+/* Adds the calling thread's block l to s: on the thread's first count. */
+void bt_tcount_join(bt_tcount_set *s, bt_tcount_link *l);
+/* out[0..n) = the retired sums plus every block's counts, less base when
+ * base is not NULL; rebase: base becomes the sums (both under the lock). */
+void bt_tcount_sum(bt_tcount_set *s, uint64_t *out, uint64_t *base, bool rebase);
 
 /*
  * CRC-32C of n bytes at p, continuing from crc (0 to start): bt_crc32c_update(

@@ -454,6 +454,42 @@ static void records_come_back(bool gathered)
 	cr_assert_leq(nopen, 2 * BT_CHUNK_SPANS + N, "%d spans", nopen);
 }
 
+/*
+ * A span in a thread-exit destructor that runs after the counters' own
+ * (a key made later): the thread counts again from zero, so its spans are
+ * counted once each, the ones before its exit too.
+ */
+static pthread_key_t late_key;
+
+static void late_span(void *arg)
+{
+	(void)arg;
+	baton_span_end(baton_span_start(baton_tracer_get("late", NULL), "late"));
+}
+
+static void *spans_then_exit(void *arg)
+{
+	(void)arg;
+	pthread_setspecific(late_key, (void *)1);
+	tu_make_spans("early", 5);
+	return NULL;
+}
+
+Test(span_store, a_span_in_a_late_thread_exit_destructor_is_counted_once)
+{
+	tu_init_release(baton_sampler_always_on());
+	cr_assert_eq(pthread_key_create(&late_key, late_span), 0);
+	pthread_t th;
+	cr_assert_eq(pthread_create(&th, NULL, spans_then_exit, NULL), 0);
+	pthread_join(th, NULL);
+	baton_sdk_stats ss;
+	baton_sdk_stats_get(&ss);
+	cr_assert_eq(ss.spans_started, 6, "%llu", (unsigned long long)ss.spans_started);
+	cr_assert_eq(ss.spans_ended, 6, "%llu", (unsigned long long)ss.spans_ended);
+	baton_fini(1000);
+	pthread_key_delete(late_key);
+}
+
 Test(span_store, a_record_released_on_another_thread_comes_back_to_its_starter)
 {
 	records_come_back(false);
