@@ -2,8 +2,9 @@
  * baton_bench: every benchmark registers itself with BENCH(); main runs
  * them and prints one JSON object per line:
  *   {"bench": NAME, "unit": "ns/op"|"ops/s", "median": x, "p99": y, "runs": n}
- * plus "baseline" and "ratio" (median / baseline median, both measured in
- * this run) for a benchmark that names a baseline.
+ * plus "baseline" and "ratio" for a benchmark that names a baseline: the
+ * median over its samples of sample / baseline sample, each sample paired
+ * with one of the baseline's taken just before or after it.
  */
 #ifndef BATON_BENCH_H
 #define BATON_BENCH_H

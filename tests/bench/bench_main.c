@@ -2,7 +2,10 @@
  * build/bin/baton_bench [--filter SUBSTR] [--quick] [--runs N] [--list]
  * Runs every registered benchmark (or those whose name contains SUBSTR)
  * and prints one JSON line each. A baseline named by a selected benchmark
- * runs too, so each ratio compares two figures of the same run.
+ * runs too, first on its own line; then each sample of the benchmark is
+ * paired with a fresh sample of the baseline, and the ratio is the median
+ * of the pairs' ratios, so that a host that changes pace between the two
+ * lines does not show as a difference between them.
  */
 #include "bench.h"
 
@@ -100,30 +103,54 @@ static struct bench *find(const char *name)
 	return NULL;
 }
 
+/* The iterations of one sample of b (fewer under --quick). */
+static uint64_t iters_of(const struct bench *b)
+{
+	return quick && b->iters > 10 ? b->iters / 10 : b->iters;
+}
+
+/* One more sample of a benchmark that has run, in its unit; its notes are
+ * not kept (they belong to its own line). */
+static double sample_of(struct bench *b)
+{
+	uint64_t iters = iters_of(b);
+	current = NULL;
+	double v = b->fn(iters);
+	return strcmp(b->unit, "ns/op") == 0 ? v / (double)iters : v;
+}
+
 static void run(struct bench *b, int nruns)
 {
 	double samples[256];
 	bool ns = strcmp(b->unit, "ns/op") == 0;
-	uint64_t iters = b->iters;
-	if (quick && iters > 10)
-		iters /= 10;
+	uint64_t iters = iters_of(b);
+	double ratios[256];
 	if (b->done)
 		return;
-	if (b->baseline != NULL) {
-		struct bench *base = find(b->baseline);
-		if (base != NULL)
-			run(base, nruns);
-	}
+	struct bench *base = b->baseline != NULL ? find(b->baseline) : NULL;
+	if (base != NULL)
+		run(base, nruns);
 	current = b;
 	b->notes[0] = '\0';
 	b->fn(iters); /* warm-up: caches, span store, lazy set-up */
 	b->notes[0] = '\0';
 	nmedians = 0;
 	for (int i = 0; i < nruns; i++) {
+		/* With a baseline, each sample is paired with one of the
+		 * baseline's, taken just before or just after it (in turn), so
+		 * that both see the host as it was then. */
+		double vb = 0;
+		if (base != NULL && i % 2 == 0)
+			vb = sample_of(base);
+		current = b;
 		b->notes[0] = '\0'; /* notes describe the last sample */
 		double v = b->fn(iters);
 		samples[i] = ns ? v / (double)iters : v;
+		if (base != NULL && i % 2 == 1)
+			vb = sample_of(base);
+		ratios[i] = vb > 0 ? samples[i] / vb : 0;
 	}
+	current = b;
 	b->median = median_of(samples, nruns);
 	/* p99 by nearest rank; "worst" is the slow end: high ns/op, low ops/s. */
 	int k = (int)(0.99 * nruns + 0.999999) - 1;
@@ -135,12 +162,9 @@ static void run(struct bench *b, int nruns)
 	printf("{\"bench\": \"%s\", \"unit\": \"%s\", \"median\": %.4g, \"p99\": %.4g, "
 	       "\"runs\": %d",
 	       b->name, b->unit, b->median, b->p99, b->runs);
-	if (b->baseline != NULL) {
-		struct bench *base = find(b->baseline);
-		if (base != NULL && base->done && base->median > 0)
-			printf(", \"baseline\": \"%s\", \"ratio\": %.4f", base->name,
-			       b->median / base->median);
-	}
+	if (base != NULL)
+		printf(", \"baseline\": \"%s\", \"ratio\": %.4f", base->name,
+		       median_of(ratios, nruns));
 	printf("%s", b->notes);
 	for (int i = 0; i < nmedians; i++)
 		printf(", \"%s\": %.6g", medians[i].key,
