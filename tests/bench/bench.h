@@ -4,7 +4,8 @@
  *   {"bench": NAME, "unit": "ns/op"|"ops/s", "median": x, "p99": y, "runs": n}
  * plus "baseline" and "ratio" for a benchmark that names a baseline: the
  * median over its samples of sample / baseline sample, each sample paired
- * with one of the baseline's taken just before or after it.
+ * with one of the baseline's taken just before or after it ("unpaired":
+ * pairs left out because the baseline's sample measured nothing).
  */
 #ifndef BATON_BENCH_H
 #define BATON_BENCH_H

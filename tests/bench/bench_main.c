@@ -125,6 +125,7 @@ static void run(struct bench *b, int nruns)
 	bool ns = strcmp(b->unit, "ns/op") == 0;
 	uint64_t iters = iters_of(b);
 	double ratios[256];
+	int nratios = 0, unpaired = 0;
 	if (b->done)
 		return;
 	struct bench *base = b->baseline != NULL ? find(b->baseline) : NULL;
@@ -148,7 +149,12 @@ static void run(struct bench *b, int nruns)
 		samples[i] = ns ? v / (double)iters : v;
 		if (base != NULL && i % 2 == 1)
 			vb = sample_of(base);
-		ratios[i] = vb > 0 ? samples[i] / vb : 0;
+		/* A baseline sample of nothing pairs with nothing: counted, not
+		 * averaged in as a ratio of 0. */
+		if (vb > 0)
+			ratios[nratios++] = samples[i] / vb;
+		else if (base != NULL)
+			unpaired++;
 	}
 	current = b;
 	b->median = median_of(samples, nruns);
@@ -163,8 +169,11 @@ static void run(struct bench *b, int nruns)
 	       "\"runs\": %d",
 	       b->name, b->unit, b->median, b->p99, b->runs);
 	if (base != NULL)
-		printf(", \"baseline\": \"%s\", \"ratio\": %.4f", base->name,
-		       median_of(ratios, nruns));
+		printf(", \"baseline\": \"%s\"", base->name);
+	if (nratios > 0)
+		printf(", \"ratio\": %.4f", median_of(ratios, nratios));
+	if (unpaired > 0)
+		printf(", \"unpaired\": %d", unpaired);
 	printf("%s", b->notes);
 	for (int i = 0; i < nmedians; i++)
 		printf(", \"%s\": %.6g", medians[i].key,
